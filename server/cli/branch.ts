@@ -1,0 +1,51 @@
+/** branch create | activate | list | delete. */
+import {
+  BranchActivateRequest,
+  BranchCreateRequest,
+  BranchDeleteRequest,
+  BranchListRequest,
+  type BranchInfo,
+  type BranchOrigin,
+} from '../protocol';
+import type { GroupHandlers } from './context';
+import { shortTime, table } from './output';
+
+export const branchCommands: GroupHandlers<'branch'> = {
+  'branch create': async (ctx, args) => {
+    const b = await ctx.call(BranchCreateRequest.type, args, { progress: true });
+    const active = b.active ? '; it is now the active branch' : `; activate it with: slipstream branch activate ${b.name} --container ${b.container}`;
+    ctx.emit(b, `created branch ${b.name} in container ${b.container} from ${describeOrigin(b.origin)}${active}`);
+    return 0;
+  },
+  'branch activate': async (ctx, args) => {
+    const b = await ctx.call(BranchActivateRequest.type, args, { progress: true });
+    ctx.emit(b, `branch ${b.name} is now active in container ${b.container} (same connection URL)`);
+    return 0;
+  },
+  'branch list': async (ctx, args) => {
+    const list = await ctx.call(BranchListRequest.type, args);
+    ctx.emit(list, branchTable(list));
+    return 0;
+  },
+  'branch delete': async (ctx, args) => {
+    const b = await ctx.call(BranchDeleteRequest.type, args, { progress: true });
+    ctx.emit(b, `deleted branch ${b.name} from container ${b.container}`);
+    return 0;
+  },
+};
+
+export function describeOrigin(origin: BranchOrigin): string {
+  switch (origin.kind) {
+    case 'template':
+      return `template ${origin.template} (version ${origin.version})`;
+    case 'bookmark':
+      return `bookmark ${origin.bookmark} (${origin.bookmarkId})`;
+    case 'branch':
+      return `branch ${origin.branch}`;
+  }
+}
+
+function branchTable(list: readonly BranchInfo[]): string {
+  const rows = list.map((b) => [b.active ? '*' : '', b.name, describeOrigin(b.origin), shortTime(b.createdAt), b.gitBranch ?? '']);
+  return table(['', 'NAME', 'FROM', 'CREATED', 'GIT BRANCH'], rows);
+}

@@ -1,0 +1,68 @@
+/** container create | list | show | delete | url. */
+import {
+  ContainerCreateRequest,
+  ContainerDeleteRequest,
+  ContainerListRequest,
+  ContainerShowRequest,
+  ContainerUrlRequest,
+  type ContainerInfo,
+} from '../protocol';
+import type { GroupHandlers } from './context';
+import { details, shortTime, table } from './output';
+
+export const containerCommands: GroupHandlers<'container'> = {
+  'container create': async (ctx, args) => {
+    const c = await ctx.call(ContainerCreateRequest.type, args, { progress: true });
+    ctx.emit(c, [
+      `created container ${c.name} from template ${c.template} (version ${c.templateVersion})`,
+      `database ${c.database} on ${c.host}:${c.port}, active branch ${c.activeBranch}`,
+      `connection URL: slipstream container url ${c.name}`,
+    ].join('\n'));
+    return 0;
+  },
+  'container list': async (ctx) => {
+    const list = await ctx.call(ContainerListRequest.type, {});
+    ctx.emit(list, containerTable(list));
+    return 0;
+  },
+  'container show': async (ctx, args) => {
+    const c = await ctx.call(ContainerShowRequest.type, args);
+    ctx.emit(c, containerDetails(c));
+    return 0;
+  },
+  'container delete': async (ctx, args) => {
+    const c = await ctx.call(ContainerDeleteRequest.type, args, { progress: true });
+    ctx.emit(c, `deleted container ${c.name}`);
+    return 0;
+  },
+  // Just the URL, so `DATABASE_URL=$(slipstream container url dev)` works.
+  'container url': async (ctx, args) => {
+    const info = await ctx.call(ContainerUrlRequest.type, args);
+    ctx.emit(info, info.url);
+    return 0;
+  },
+};
+
+function containerTable(list: readonly ContainerInfo[]): string {
+  if (list.length === 0) return 'no containers yet; create one with: slipstream container create NAME --template T';
+  const rows = list.map((c) => [
+    c.name, `${c.template}@${c.templateVersion}`, c.activeBranch, String(c.branches), String(c.port), c.state, shortTime(c.createdAt),
+  ]);
+  return table(['NAME', 'TEMPLATE', 'BRANCH', 'BRANCHES', 'PORT', 'STATE', 'CREATED'], rows);
+}
+
+function containerDetails(c: ContainerInfo): string {
+  return details([
+    ['name', c.name],
+    ['id', c.id],
+    ['template', `${c.template} (version ${c.templateVersion})`],
+    ['active branch', `${c.activeBranch} (${c.branches} branch${c.branches === 1 ? '' : 'es'})`],
+    ['state', c.state],
+    ['address', `${c.host}:${c.port}`],
+    ['database', c.database],
+    ['user', c.user],
+    ['driver', c.driver],
+    ['owner', c.owner],
+    ['created', shortTime(c.createdAt)],
+  ]);
+}

@@ -1,0 +1,34 @@
+/** The operations on a container's active branch: restore, reset, refresh, and its timeline. */
+import { RefreshRequest, ResetRequest, RestoreRequest, TimelineRequest, type TimelineEvent } from '../protocol';
+import type { HandlerTable } from './context';
+import { longTime, table } from './output';
+
+export const opsCommands: HandlerTable<'restore' | 'reset' | 'refresh' | 'timeline'> = {
+  restore: async (ctx, args) => {
+    const b = await ctx.call(RestoreRequest.type, args, { progress: true });
+    ctx.emit(b, `restored bookmark ${args.bookmark} into branch ${b.name} of container ${b.container}`);
+    return 0;
+  },
+  reset: async (ctx, args) => {
+    const b = await ctx.call(ResetRequest.type, args, { progress: true });
+    ctx.emit(b, `reset branch ${b.name} of container ${b.container}: changes since the last operation are gone`);
+    return 0;
+  },
+  refresh: async (ctx, args) => {
+    const c = await ctx.call(RefreshRequest.type, args, { progress: true });
+    ctx.emit(c, `refreshed branch ${c.activeBranch} of container ${c.name} to template ${c.template} version ${c.templateVersion}`);
+    return 0;
+  },
+  timeline: async (ctx, args) => {
+    const events = await ctx.call(TimelineRequest.type, args);
+    ctx.emit(events, timelineTable(events));
+    return 0;
+  },
+};
+
+function timelineTable(events: readonly TimelineEvent[]): string {
+  const rows = events.map((e) => [
+    String(e.seq), longTime(e.at), e.user, e.kind, e.branch, e.bookmark ? `${e.bookmark.name} (${e.bookmark.id})` : '', e.detail ?? '',
+  ]);
+  return table(['SEQ', 'TIME', 'USER', 'EVENT', 'BRANCH', 'BOOKMARK', 'DETAIL'], rows);
+}

@@ -1,0 +1,239 @@
+/**
+ * The engine client shared by the CLI, the VS Code extension and the tests.
+ * It connects to the engine's Unix socket, speaks the typed protocol, and turns
+ * every failure into a `ClientError` with a stable code. It never prints.
+ */
+import * as net from 'net';
+import { randomUUID } from 'crypto';
+import {
+  CancellationReceiverStrategy,
+  CancellationSenderStrategy,
+  CancellationTokenSource,
+  ConnectionError,
+  ErrorCodes as RpcErrorCodes,
+  ResponseError,
+  SocketMessageReader,
+  SocketMessageWriter,
+  createMessageConnection,
+  type CancellationId,
+  type Disposable,
+  type MessageConnection,
+  type RequestParam,
+  type RequestType,
+} from 'vscode-jsonrpc/node';
+import {
+  ChangedNotification,
+  ErrorCodes,
+  workDoneProgress,
+  type ChangedParams,
+  type ErrorCodeName,
+  type ErrorData,
+  type WorkDoneProgress,
+} from '../protocol';
+import { homeFiles } from './home';
+
+/** Codes that only a client can produce: they describe the link, not an engine answer.
+ *  They live here, not in protocol.ts, because the engine never sends them. */
+export const ClientErrorCodes = ['EngineNotRunning', 'ConnectionFailed', 'ConnectionLost'] as const;
+export type ClientErrorCodeName = (typeof ClientErrorCodes)[number];
+export type ClientErrorCode = ErrorCodeName | ClientErrorCodeName;
+
+export class ClientError extends Error {
+  constructor(readonly code: ClientErrorCode, message: string) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+export interface RequestOptions {
+  /** When given, the request carries a fresh workDoneToken and every `$/progress` for it lands here. */
+  onProgress?: (progress: WorkDoneProgress) => void;
+  /** Aborting sends `$/cancelRequest` and rejects at once with code 'Cancelled'. */
+  signal?: AbortSignal;
+}
+
+export interface EngineClient {
+  readonly home: string;
+  request<P extends object, R>(type: RequestType<P, R, ErrorData>, params: P, options?: RequestOptions): Promise<R>;
+  onChanged(handler: (params: ChangedParams) => void): Disposable;
+  /** Fires once when the engine goes away (or `close()` is called). */
+  onClose(handler: () => void): Disposable;
+  /** Flushes pending cancellations, then closes the socket. Never rejects. */
+  close(): Promise<void>;
+}
+
+export function engineNotRunningMessage(home: string): string {
+  return `no engine is running for ${home}; start one with: slipstream engine start`;
+}
+
+export async function connectEngine(opts: { home: string }): Promise<EngineClient> {
+  const socket = await openSocket(opts.home);
+  return new SocketEngineClient(socket, opts.home);
+}
+
+function openSocket(home: string): Promise<net.Socket> {
+  const path = homeFiles(home).socket;
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection({ path });
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      socket.destroy();
+      reject(connectError(err, home, path));
+    });
+  });
+}
+
+function connectError(err: NodeJS.ErrnoException, home: string, path: string): ClientError {
+  // ENOENT: no socket file; ECONNREFUSED: a stale socket left by an engine that died.
+  if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+    return new ClientError('EngineNotRunning', engineNotRunningMessage(home));
+  }
+  if (err.code === 'EACCES' || err.code === 'EPERM') {
+    return new ClientError('ConnectionFailed', `cannot connect to the engine at ${path}: permission denied (the socket belongs to another user)`);
+  }
+  return new ClientError('ConnectionFailed', `cannot connect to the engine at ${path}: ${err.message}`);
+}
+
+class SocketEngineClient implements EngineClient {
+  private readonly connection: MessageConnection;
+  private readonly changedHandlers = new Set<(params: ChangedParams) => void>();
+  private readonly closeHandlers = new Set<() => void>();
+  /** Cancellation notices still being written; close() waits for them so Ctrl-C reaches the engine. */
+  private readonly pendingCancels = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(socket: net.Socket, readonly home: string) {
+    this.connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket), undefined, {
+      cancellationStrategy: { receiver: CancellationReceiverStrategy.Message, sender: this.trackingCancelSender() },
+    });
+    // One registration fans out to many handlers: vscode-jsonrpc keeps only one handler per method.
+    this.connection.onNotification(ChangedNotification.type, (params) => {
+      for (const handler of [...this.changedHandlers]) handler(params);
+    });
+    // vscode-jsonrpc leaves pending requests hanging when the peer closes; disposing rejects them.
+    this.connection.onClose(() => this.markClosed());
+    this.connection.onError(() => undefined);
+    this.connection.listen();
+  }
+
+  async request<P extends object, R>(type: RequestType<P, R, ErrorData>, params: P, options: RequestOptions = {}): Promise<R> {
+    const { signal, onProgress } = options;
+    if (signal?.aborted) throw cancelledError();
+    if (this.closed) throw connectionLost(this.home);
+    const cleanup: Disposable[] = [];
+    let sent: P = params;
+    if (onProgress) {
+      const workDoneToken = randomUUID();
+      cleanup.push(this.connection.onProgress(workDoneProgress, workDoneToken, onProgress));
+      sent = { ...params, workDoneToken };
+    }
+    try {
+      return await this.sendCancellable(type, sent, signal);
+    } catch (err) {
+      throw toClientError(err, this.home);
+    } finally {
+      for (const d of cleanup) d.dispose();
+    }
+  }
+
+  onChanged(handler: (params: ChangedParams) => void): Disposable {
+    this.changedHandlers.add(handler);
+    return { dispose: () => this.changedHandlers.delete(handler) };
+  }
+
+  onClose(handler: () => void): Disposable {
+    this.closeHandlers.add(handler);
+    return { dispose: () => this.closeHandlers.delete(handler) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pendingCancels]);
+    this.markClosed();
+  }
+
+  /** Settles with the engine's answer, or rejects as soon as the signal aborts
+   *  (the engine is told through `$/cancelRequest` and rolls back on its own). */
+  private sendCancellable<P, R>(type: RequestType<P, R, ErrorData>, params: P, signal?: AbortSignal): Promise<R> {
+    const source = new CancellationTokenSource();
+    // RequestParam<P> is a conditional type TS cannot resolve for a generic P; P is what it allows.
+    const answer = this.connection.sendRequest(type, params as RequestParam<P>, source.token);
+    if (!signal) return answer.finally(() => source.dispose());
+    return new Promise<R>((resolve, reject) => {
+      const onAbort = () => {
+        source.cancel();
+        reject(cancelledError());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      answer.then(resolve, reject).finally(() => {
+        signal.removeEventListener('abort', onAbort);
+        source.dispose();
+      });
+    });
+  }
+
+  private trackingCancelSender(): CancellationSenderStrategy {
+    return {
+      sendCancellation: (conn: MessageConnection, id: CancellationId) => {
+        const written = CancellationSenderStrategy.Message.sendCancellation(conn, id);
+        const settled = written.catch(() => undefined);
+        this.pendingCancels.add(settled);
+        void settled.then(() => this.pendingCancels.delete(settled));
+        return written;
+      },
+      cleanup: () => undefined,
+    };
+  }
+
+  private markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.connection.dispose(); // rejects pending requests and destroys the socket
+    for (const handler of [...this.closeHandlers]) handler();
+    this.closeHandlers.clear();
+    this.changedHandlers.clear();
+  }
+}
+
+function cancelledError(): ClientError {
+  return new ClientError('Cancelled', 'cancelled');
+}
+
+function connectionLost(home: string): ClientError {
+  return new ClientError('ConnectionLost', `the connection to the engine was lost (it may have stopped; see ${homeFiles(home).log})`);
+}
+
+const codeByNumber = new Map<number, ErrorCodeName>(
+  (Object.keys(ErrorCodes) as ErrorCodeName[]).map((name) => [ErrorCodes[name], name]),
+);
+
+/** JSON-RPC codes vscode-jsonrpc uses when the socket, not the engine, failed. */
+const linkFailures = new Set<number>([
+  RpcErrorCodes.PendingResponseRejected,
+  RpcErrorCodes.ConnectionInactive,
+  RpcErrorCodes.MessageWriteError,
+  RpcErrorCodes.MessageReadError,
+]);
+
+function isErrorCodeName(value: unknown): value is ErrorCodeName {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, value);
+}
+
+/** The engine puts the stable name in `data.code`; the number is the fallback. */
+export function toClientError(err: unknown, home: string): ClientError {
+  if (err instanceof ClientError) return err;
+  if (err instanceof ConnectionError) return connectionLost(home);
+  if (err instanceof ResponseError) {
+    const data: unknown = err.data;
+    const named = typeof data === 'object' && data !== null ? (data as { code?: unknown }).code : undefined;
+    if (isErrorCodeName(named)) return new ClientError(named, err.message);
+    const byNumber = codeByNumber.get(err.code);
+    if (byNumber) return new ClientError(byNumber, err.message);
+    if (linkFailures.has(err.code)) return connectionLost(home);
+    if (err.code === RpcErrorCodes.InvalidParams) return new ClientError('InvalidArgument', err.message);
+    return new ClientError('Internal', err.message);
+  }
+  return new ClientError('Internal', err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,162 @@
+import * as path from 'path';
+import type { ChangedParams, DriverName, EventKind, TimelineEvent } from '../protocol';
+import { EngineError } from './errors';
+import { newId, now } from './ids';
+import { Locks } from './locks';
+import type { PgBinaries } from './postgres/binaries';
+import * as cluster from './postgres/cluster';
+import type { ContainerRecord, EventRecord, JournalRecord } from './records';
+import type { Store } from './store';
+import { eventInfo } from './views';
+import type { FileOwner, VolumeDriver } from './volumes/driver';
+
+/** Who is asking. Local Unix-socket clients are the engine's owner, an admin. */
+export interface Caller {
+  name: string;
+  admin: boolean;
+}
+
+export interface Progress {
+  report(message: string, percentage?: number): void;
+}
+
+/** What every operation gets: the engine, who asks, and the request's progress and cancellation. */
+export interface OpContext {
+  engine: Engine;
+  caller: Caller;
+  progress: Progress;
+  signal: AbortSignal;
+}
+
+export interface EngineConfig {
+  engineId: string;
+  home: string;
+  pool: string;
+  runRoot: string;
+  version: string;
+  startedAt: string;
+  pgBinDirs: string[];
+}
+
+/**
+ * The engine's shared state and the small helpers every operation needs:
+ * database start/stop, the journal, events, snapshots' lifetime and locks.
+ * Operations themselves live one per file in operations/.
+ */
+export class Engine {
+  readonly locks = new Locks();
+  private listeners: Array<(p: ChangedParams) => void> = [];
+
+  constructor(
+    readonly config: EngineConfig,
+    readonly store: Store,
+    readonly driver: VolumeDriver,
+    readonly bins: PgBinaries,
+    readonly owner: FileOwner | undefined,
+  ) {}
+
+  get driverName(): DriverName {
+    return this.driver.name;
+  }
+
+  // ------------------------------------------------------------ databases
+
+  clusterOf(c: Pick<ContainerRecord, 'id' | 'volumeId' | 'port' | 'listen'>): cluster.ClusterSpec {
+    return {
+      dataDir: this.driver.volumePath(c.volumeId),
+      runDir: path.join(this.config.runRoot, c.id),
+      port: c.port,
+      listen: c.listen,
+      owner: this.owner,
+    };
+  }
+
+  async startDatabase(c: ContainerRecord): Promise<void> {
+    const spec = this.clusterOf(c);
+    await cluster.start(this.bins, spec);
+    await cluster.setPassword(spec, c.password);
+  }
+
+  async stopDatabase(c: Pick<ContainerRecord, 'id' | 'volumeId' | 'port' | 'listen'>): Promise<void> {
+    await cluster.stop(this.bins, this.clusterOf(c));
+  }
+
+  // ------------------------------------------------------------ journal
+
+  journalBegin(op: string, data: JournalRecord['data']): JournalRecord {
+    const rec: JournalRecord = { id: newId('op'), op, startedAt: now(), step: 'begin', data };
+    this.store.tx(() => this.store.journal.putSync(rec.id, rec));
+    return rec;
+  }
+
+  journalStep(rec: JournalRecord, step: string, data: JournalRecord['data'] = {}): void {
+    rec.step = step;
+    rec.data = { ...rec.data, ...data };
+    this.store.tx(() => this.store.journal.putSync(rec.id, rec));
+  }
+
+  /** Call inside the transaction that records the operation's result. */
+  journalEnd(rec: JournalRecord): void {
+    this.store.journal.removeSync(rec.id);
+  }
+
+  // ------------------------------------------------------------ events and notifications
+
+  /** Call inside a transaction. Returns the event to pass to notify(). */
+  appendEvent(c: ContainerRecord, user: string, kind: EventKind, branch: string,
+    extra: Pick<EventRecord, 'bookmark' | 'detail'> = {}): TimelineEvent {
+    const seq = this.store.nextEventSeq(c.id);
+    const rec: EventRecord = { seq, at: now(), user, containerId: c.id, kind, branch, ...extra };
+    this.store.events.putSync([c.id, seq], rec);
+    return eventInfo(rec, c.name);
+  }
+
+  onChanged(listener: (p: ChangedParams) => void): () => void {
+    this.listeners.push(listener);
+    return () => (this.listeners = this.listeners.filter((l) => l !== listener));
+  }
+
+  notify(p: ChangedParams): void {
+    for (const l of this.listeners) l(p);
+  }
+
+  // ------------------------------------------------------------ snapshots
+
+  /** Every snapshot some record still points at. */
+  referencedSnapshots(): Set<string> {
+    const s = this.store;
+    const refs = new Set<string>();
+    for (const t of s.all(s.templates)) t.versions.forEach((v) => refs.add(v.snapshotId));
+    for (const b of s.all(s.branches)) refs.add(b.headSnapshotId).add(b.baseSnapshotId);
+    for (const b of s.all(s.bookmarks)) refs.add(b.snapshotId);
+    for (const j of s.all(s.journal)) {
+      for (const v of Object.values(j.data)) if (typeof v === 'string' && v.startsWith('snap_')) refs.add(v);
+    }
+    return refs;
+  }
+
+  /** Delete the given snapshots that nothing references any more. Failures are only
+   *  logged: an orphan snapshot wastes space but loses nothing. */
+  async releaseSnapshots(ids: Iterable<string>): Promise<void> {
+    const refs = this.referencedSnapshots();
+    for (const id of new Set(ids)) {
+      if (refs.has(id)) continue;
+      await this.driver.deleteSnapshot(id).catch((err) => log(`could not delete snapshot ${id}: ${err}`));
+    }
+  }
+
+  // ------------------------------------------------------------ authorisation helpers
+
+  /** Containers are private: someone else's is "not found", so names don't leak. */
+  canSee(caller: Caller, owner: string): boolean {
+    return caller.admin || caller.name === owner;
+  }
+
+  requireAdmin(caller: Caller, doing: string): void {
+    if (!caller.admin) throw new EngineError('Forbidden', `only an admin may ${doing}.`);
+  }
+}
+
+export function log(message: string): void {
+  process.stderr.write(`${now()} ${message}\n`);
+}

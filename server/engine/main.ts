@@ -1,0 +1,141 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type * as net from 'net';
+import type { DriverChoice } from '../protocol';
+import { homeFiles } from '../common/home';
+import { Engine, log, type EngineConfig } from './engine';
+import { EngineError } from './errors';
+import { newId, now } from './ids';
+import { acquireHomeLock } from './lock';
+import { recoveries } from './operations';
+import { choosePool } from './pool';
+import { findPgBinaries } from './postgres/binaries';
+import { currentUserName, resolvePgOwner } from './postgres/pgUser';
+import { serveSocket } from './rpc';
+import { Store } from './store';
+import { createDriver } from './volumes';
+import { version } from '../../package.json';
+
+export interface EngineOptions {
+  home: string;
+  driver: DriverChoice;
+  pool?: string;
+  pgBin?: string;
+}
+
+/** What the first start of an engine on a home decided, kept so later starts agree. */
+interface HomeSettings {
+  engineId: string;
+  pool: string;
+  driver: string;
+}
+
+/**
+ * The engine daemon: take the home's lock, open the metadata, pick the volume
+ * driver, finish or roll back what a crash interrupted, start the databases
+ * that were running, then answer on the socket until told to stop.
+ * Resolves when the engine has stopped.
+ */
+export async function runEngine(opts: EngineOptions): Promise<void> {
+  const files = homeFiles(opts.home);
+  const owner = resolvePgOwner();
+  await fs.promises.mkdir(opts.home, { recursive: true, mode: 0o700 });
+  // With PostgreSQL under another user, that user must be able to pass through home to the pool.
+  if (owner) await fs.promises.chmod(opts.home, 0o711);
+  const releaseLock = acquireHomeLock(files.lock, opts.home);
+  let store: Store | undefined;
+  try {
+    await fs.promises.mkdir(files.meta, { recursive: true, mode: 0o700 });
+    store = new Store(files.meta);
+    const settings = homeSettings(store, opts, choosePool(opts.home, opts.pool, owner));
+    await fs.promises.mkdir(settings.pool, { recursive: true, mode: 0o711 });
+    const driver = await createDriver(settings.driver as DriverChoice, { pool: settings.pool, owner });
+    saveSettings(store, { ...settings, driver: driver.name });
+    const runRoot = path.join(settings.pool, 'run');
+    await fs.promises.mkdir(runRoot, { recursive: true, mode: 0o711 });
+    const config: EngineConfig = {
+      engineId: settings.engineId, home: opts.home, pool: settings.pool, runRoot, version,
+      startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin),
+    };
+    const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner);
+    log(`engine ${config.engineId} on ${opts.home}: pool ${settings.pool}, ${driver.name} driver, PostgreSQL from ${engine.bins.dir}${owner ? `, running as uid ${owner.uid}` : ''}`);
+    await recover(engine);
+    await startDatabases(engine);
+    const server = await serveSocket(engine, files.socket, { name: currentUserName(), admin: true });
+    log(`listening on ${files.socket}`);
+    await untilStopped(engine, server);
+  } finally {
+    await store?.close().catch(() => undefined);
+    releaseLock();
+  }
+}
+
+function homeSettings(store: Store, opts: EngineOptions, pool: string): HomeSettings {
+  const saved = store.meta.get('settings') as HomeSettings | undefined;
+  if (!saved) return { engineId: newId('eng'), pool, driver: opts.driver };
+  if (opts.pool && path.resolve(opts.pool) !== saved.pool) {
+    throw new EngineError('InvalidArgument', `this home's pool is ${saved.pool}; it cannot move to ${opts.pool}. Leave out --pool, or use another --home.`);
+  }
+  if (opts.driver !== 'auto' && opts.driver !== saved.driver) {
+    throw new EngineError('InvalidArgument', `this home's volumes use the ${saved.driver} driver; it cannot switch to ${opts.driver}. Leave out --driver, or use another --home.`);
+  }
+  return saved;
+}
+
+function saveSettings(store: Store, settings: HomeSettings): void {
+  store.tx(() => store.meta.putSync('settings', settings));
+}
+
+/** pg_dump / pg_restore for url and dump sources: next to --pg-bin, then Debian's, then PATH. */
+function pgToolDirs(pgBin?: string): string[] {
+  const debian = fs.existsSync('/usr/lib/postgresql')
+    ? fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => `/usr/lib/postgresql/${v}/bin`)
+    : [];
+  return [...(pgBin ? [path.resolve(pgBin)] : []), ...debian];
+}
+
+/** Whatever the journal still holds was interrupted: finish it or roll it back. */
+async function recover(engine: Engine): Promise<void> {
+  for (const rec of engine.store.all(engine.store.journal)) {
+    const fix = recoveries[rec.op];
+    log(`recovering interrupted ${rec.op} (${rec.id}, step ${rec.step})`);
+    try {
+      if (fix) await fix(engine, rec);
+      else engine.store.tx(() => engine.journalEnd(rec));
+    } catch (err) {
+      log(`recovery of ${rec.op} ${rec.id} failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+async function startDatabases(engine: Engine): Promise<void> {
+  for (const c of engine.store.all(engine.store.containers).filter((x) => x.running)) {
+    try {
+      await engine.startDatabase(c);
+    } catch (err) {
+      log(`container ${c.owner}/${c.name}: database did not start: ${(err as Error).message}`);
+    }
+  }
+}
+
+async function stopDatabases(engine: Engine): Promise<void> {
+  for (const c of engine.store.all(engine.store.containers)) {
+    await engine.stopDatabase(c).catch((err) => log(`container ${c.name}: stop failed: ${err.message}`));
+  }
+}
+
+function untilStopped(engine: Engine, server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log(`${signal}: stopping databases and exiting`);
+      server.close();
+      await stopDatabases(engine);
+      resolve();
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+  });
+}

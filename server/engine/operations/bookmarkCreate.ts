@@ -1,0 +1,73 @@
+import { BookmarkCreateRequest, type BookmarkCreateParams, type GitContext } from '../../protocol';
+import { captureVolume } from '../data';
+import type { OpContext } from '../engine';
+import { faultPoint } from '../faults';
+import { newId, now } from '../ids';
+import { activeBranch, findContainer } from '../lookup';
+import type { BookmarkRecord } from '../records';
+import { bookmarkInfo } from '../views';
+import { checkName, name, object, optBool, optStr, optStrArray, type Raw } from '../validate';
+import { operation, type Recover } from './operation';
+
+/** bookmark create NAME --container C [--tag T]... [--note TEXT] [--share]
+ *  A consistent snapshot of the active branch, saying how it was made consistent.
+ *  It also becomes the branch's reset point. */
+export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async (ctx: OpContext, p: BookmarkCreateParams) => {
+  const { engine, caller, progress } = ctx;
+  const c = findContainer(engine, caller, p.container);
+  return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'bookmark create', async () => {
+    const branch = activeBranch(engine, c);
+    const snapshotId = newId('snap');
+    const journal = engine.journalBegin('bookmark-create', { containerId: c.id, snapshotId });
+    let consistency;
+    try {
+      consistency = await captureVolume(engine, c, snapshotId, progress);
+    } catch (err) {
+      await recoverBookmarkCreate(engine, journal);
+      throw err;
+    }
+    faultPoint('bookmark-create:after-snapshot');
+    const bm: BookmarkRecord = {
+      id: newId('bm'), name: p.name, containerId: c.id, branchId: branch.id, branchName: branch.name,
+      templateId: c.templateId, templateVersion: c.templateVersion, snapshotId, owner: caller.name,
+      shared: p.share ?? false, tags: p.tags ?? [], note: p.note ?? '', createdAt: now(), consistency,
+      ...(p.git ? { git: p.git } : {}),
+    };
+    const oldBase = branch.baseSnapshotId;
+    const event = engine.store.tx(() => {
+      engine.store.bookmarks.putSync(bm.id, bm);
+      engine.store.branches.putSync(branch.id, { ...branch, baseSnapshotId: snapshotId });
+      engine.journalEnd(journal);
+      return engine.appendEvent(c, caller.name, 'bookmark-created', branch.name,
+        { bookmark: { id: bm.id, name: bm.name }, detail: `${consistency}${bm.shared ? ', shared' : ''}` });
+    });
+    await engine.releaseSnapshots([oldBase]);
+    engine.notify({ what: 'bookmark', container: c.name, event });
+    return bookmarkInfo(engine.store, bm);
+  });
+});
+
+/** A bookmark that was never recorded never shows: drop its snapshot, keep the database up. */
+export const recoverBookmarkCreate: Recover = async (engine, journal) => {
+  engine.store.tx(() => engine.journalEnd(journal));
+  await engine.releaseSnapshots([String(journal.data.snapshotId)]);
+  const c = engine.store.containers.get(String(journal.data.containerId));
+  if (c) await engine.startDatabase(c);
+};
+
+function parse(raw: unknown): BookmarkCreateParams {
+  const o = object(raw);
+  return {
+    container: name(o, 'container', 'container'),
+    name: name(o, 'name', 'bookmark'),
+    tags: optStrArray(o, 'tags')?.map((t) => checkName(t, 'tag')),
+    note: optStr(o, 'note', 4000),
+    share: optBool(o, 'share'),
+    git: o.git === undefined || o.git === null ? undefined : parseGit(object(o.git)),
+    workDoneToken: optStr(o, 'workDoneToken'),
+  };
+}
+
+function parseGit(o: Raw): GitContext {
+  return { branch: optStr(o, 'branch', 256), commit: optStr(o, 'commit', 64), remote: optStr(o, 'remote', 1024) };
+}

@@ -1,0 +1,97 @@
+import {
+  BookmarkDeleteRequest, BookmarkListRequest, BookmarkShareRequest, BookmarkShowRequest, BookmarkTagRequest,
+  BookmarkUnshareRequest, type BookmarkInfo, type BookmarkListParams, type BookmarkRefParams, type BookmarkTagParams, type EventKind,
+} from '../../protocol';
+import type { Caller, Engine, OpContext } from '../engine';
+import { EngineError } from '../errors';
+import { findBookmark, findContainer, visibleBookmark } from '../lookup';
+import type { BookmarkRecord } from '../records';
+import { bookmarkInfo } from '../views';
+import { checkName, name, object, optBool, optStrArray, str } from '../validate';
+import { operation } from './operation';
+
+function parseRef(raw: unknown): BookmarkRefParams {
+  const o = object(raw);
+  return { bookmark: str(o, 'bookmark', 256), container: o.container === undefined ? undefined : name(o, 'container', 'container') };
+}
+
+function resolve(engine: Engine, caller: Caller, p: BookmarkRefParams): BookmarkRecord {
+  return findBookmark(engine, caller, p.bookmark, p.container ? findContainer(engine, caller, p.container) : undefined);
+}
+
+/** bookmark list [--container C] [--shared]: the caller's own and everyone's shared ones. */
+export const bookmarkList = operation(BookmarkListRequest.type, (raw): BookmarkListParams => {
+  const o = object(raw);
+  return { container: o.container === undefined ? undefined : name(o, 'container', 'container'), shared: optBool(o, 'shared') };
+}, async ({ engine, caller }: OpContext, p: BookmarkListParams) => {
+  const container = p.container ? findContainer(engine, caller, p.container) : undefined;
+  return engine.store.all(engine.store.bookmarks)
+    .filter((b) => visibleBookmark(engine, caller, b))
+    .filter((b) => !container || b.containerId === container.id)
+    .filter((b) => !p.shared || b.shared)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .map((b) => bookmarkInfo(engine.store, b));
+});
+
+export const bookmarkShow = operation(BookmarkShowRequest.type, parseRef, async ({ engine, caller }: OpContext, p: BookmarkRefParams) =>
+  bookmarkInfo(engine.store, resolve(engine, caller, p)));
+
+export const bookmarkShare = operation(BookmarkShareRequest.type, parseRef, (ctx: OpContext, p: BookmarkRefParams) =>
+  update(ctx, p, 'bookmark-shared', (b) => ({ ...b, shared: true })));
+
+export const bookmarkUnshare = operation(BookmarkUnshareRequest.type, parseRef, (ctx: OpContext, p: BookmarkRefParams) =>
+  update(ctx, p, 'bookmark-unshared', (b) => ({ ...b, shared: false })));
+
+/** bookmark tag B --add T... --remove T... (the bookmark's data never changes, only its labels). */
+export const bookmarkTag = operation(BookmarkTagRequest.type, (raw): BookmarkTagParams => {
+  const o = object(raw);
+  const tags = (key: string) => optStrArray(o, key)?.map((t) => checkName(t, 'tag'));
+  return { ...parseRef(raw), add: tags('add'), remove: tags('remove') };
+}, (ctx: OpContext, p: BookmarkTagParams) => update(ctx, p, 'bookmark-tagged', (b) => {
+  const tags = b.tags.filter((t) => !p.remove?.includes(t));
+  for (const t of p.add ?? []) if (!tags.includes(t)) tags.push(t);
+  return { ...b, tags };
+}));
+
+/** Change a bookmark's labels. Only its owner (or an admin) may. */
+async function update(ctx: OpContext, p: BookmarkRefParams, kind: EventKind,
+  change: (b: BookmarkRecord) => BookmarkRecord): Promise<BookmarkInfo> {
+  const { engine, caller } = ctx;
+  const found = resolve(engine, caller, p);
+  requireOwner(engine, caller, found);
+  const c = engine.store.containers.get(found.containerId);
+  const { rec, event } = engine.store.tx(() => {
+    const rec = change(engine.store.bookmarks.get(found.id)!);
+    engine.store.bookmarks.putSync(rec.id, rec);
+    const event = c && engine.appendEvent(c, caller.name, kind, rec.branchName, { bookmark: { id: rec.id, name: rec.name } });
+    return { rec, event };
+  });
+  engine.notify({ what: 'bookmark', container: c?.name, event });
+  return bookmarkInfo(engine.store, rec);
+}
+
+/** bookmark delete B: refused while a branch made from it exists. */
+export const bookmarkDelete = operation(BookmarkDeleteRequest.type, parseRef, async ({ engine, caller }: OpContext, p: BookmarkRefParams) => {
+  const b = resolve(engine, caller, p);
+  requireOwner(engine, caller, b);
+  const dependents = engine.store.all(engine.store.branches).filter((br) => br.origin.kind === 'bookmark' && br.origin.bookmarkId === b.id);
+  if (dependents.length) {
+    const names = dependents.map((br) => `${engine.store.containers.get(br.containerId)?.name ?? '?'}/${br.name}`).join(', ');
+    throw new EngineError('InUse', `bookmark "${b.name}" has branches made from it: ${names}. Delete those branches first.`);
+  }
+  const info = bookmarkInfo(engine.store, b);
+  const c = engine.store.containers.get(b.containerId);
+  const event = engine.store.tx(() => {
+    engine.store.bookmarks.removeSync(b.id);
+    return c && engine.appendEvent(c, caller.name, 'bookmark-deleted', b.branchName, { bookmark: { id: b.id, name: b.name } });
+  });
+  await engine.releaseSnapshots([b.snapshotId]);
+  engine.notify({ what: 'bookmark', container: c?.name, event });
+  return info;
+});
+
+function requireOwner(engine: Engine, caller: Caller, b: BookmarkRecord): void {
+  if (!engine.canSee(caller, b.owner)) {
+    throw new EngineError('Forbidden', `bookmark "${b.name}" belongs to ${b.owner}; only its owner or an admin may change or delete it.`);
+  }
+}

@@ -1,0 +1,75 @@
+import * as fs from 'fs';
+import { ContainerDeleteRequest, type NameParams, type WithProgress } from '../../protocol';
+import type { Engine, OpContext } from '../engine';
+import { findContainer } from '../lookup';
+import type { JournalRecord } from '../records';
+import { containerInfo } from '../views';
+import { name, object, optStr } from '../validate';
+import { EngineError } from '../errors';
+import { operation, type Recover } from './operation';
+import { pruneTemplateVersions } from './templatePrune';
+
+/** container delete NAME: stop its database, drop its branches and volume. Its
+ *  bookmarks go too, unless another container has branched from one of them. */
+export const containerDelete = operation(ContainerDeleteRequest.type, parse, async (ctx: OpContext, p: NameParams & WithProgress) => {
+  const { engine, caller } = ctx;
+  const c = findContainer(engine, caller, p.name);
+  return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'container delete', async () => {
+    const outside = dependentsOutside(engine, c.id);
+    if (outside.length) {
+      throw new EngineError('InUse', `bookmarks of container "${c.name}" are used by branches elsewhere: ${outside.join(', ')}. Those branches must be deleted first.`);
+    }
+    const info = containerInfo(engine.store, c);
+    const journal = engine.journalBegin('container-delete', { containerId: c.id });
+    ctx.progress.report('stopping the database');
+    await engine.stopDatabase(c);
+    await finish(engine, journal);
+    return info;
+  });
+});
+
+/** Once begun, a delete only goes forward: metadata first (so nothing shows a half-deleted
+ *  container), then the files. Re-running it after a crash is safe. */
+async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
+  const { store } = engine;
+  const c = store.containers.get(String(journal.data.containerId));
+  if (c) {
+    const snaps: string[] = [];
+    store.tx(() => {
+      for (const b of store.branchesOf(c.id)) { snaps.push(b.headSnapshotId, b.baseSnapshotId); store.branches.removeSync(b.id); }
+      for (const b of store.bookmarksOf(c.id)) { snaps.push(b.snapshotId); store.bookmarks.removeSync(b.id); }
+      for (const e of [...store.events.getRange({ start: [c.id, -1], end: [c.id, Infinity] })]) store.events.removeSync(e.key);
+      store.containers.removeSync(c.id);
+      journal.step = 'forgotten';
+      journal.data = { ...journal.data, volumeId: c.volumeId };
+      store.journal.putSync(journal.id, journal);
+    });
+    await engine.stopDatabase(c).catch(() => undefined);
+    await engine.driver.deleteVolume(c.volumeId);
+    await fs.promises.rm(engine.clusterOf(c).runDir, { recursive: true, force: true });
+    await engine.releaseSnapshots(snaps);
+    await pruneTemplateVersions(engine, c.templateId);
+    engine.notify({ what: 'container', container: c.name });
+  } else if (journal.data.volumeId) {
+    await engine.driver.deleteVolume(String(journal.data.volumeId)).catch(() => undefined);
+  }
+  store.tx(() => engine.journalEnd(journal));
+}
+
+export const recoverContainerDelete: Recover = async (engine, journal) => {
+  const c = engine.store.containers.get(String(journal.data.containerId));
+  if (c) await engine.stopDatabase(c).catch(() => undefined);
+  await finish(engine, journal);
+};
+
+function dependentsOutside(engine: Engine, containerId: string): string[] {
+  const mine = new Set(engine.store.bookmarksOf(containerId).map((b) => b.id));
+  return engine.store.all(engine.store.branches)
+    .filter((b) => b.containerId !== containerId && b.origin.kind === 'bookmark' && mine.has(b.origin.bookmarkId))
+    .map((b) => `${engine.store.containers.get(b.containerId)?.name ?? '?'}/${b.name}`);
+}
+
+function parse(raw: unknown): NameParams & WithProgress {
+  const o = object(raw);
+  return { name: name(o, 'name', 'container'), workDoneToken: optStr(o, 'workDoneToken') };
+}

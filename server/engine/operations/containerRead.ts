@@ -1,0 +1,28 @@
+import { ContainerListRequest, ContainerShowRequest, ContainerUrlRequest, type NameParams } from '../../protocol';
+import type { OpContext } from '../engine';
+import { findContainer } from '../lookup';
+import { DATABASE, SUPERUSER } from '../postgres/cluster';
+import { containerInfo } from '../views';
+import { name, object } from '../validate';
+import { operation } from './operation';
+
+const parseName = (raw: unknown): NameParams => ({ name: name(object(raw), 'name', 'container') });
+
+/** container list: the caller's own containers (an admin sees everyone's). */
+export const containerList = operation(ContainerListRequest.type, () => ({}), async ({ engine, caller }: OpContext) =>
+  engine.store.all(engine.store.containers)
+    .filter((c) => engine.canSee(caller, c.owner))
+    .map((c) => containerInfo(engine.store, c)));
+
+export const containerShow = operation(ContainerShowRequest.type, parseName, async ({ engine, caller }: OpContext, p: NameParams) =>
+  containerInfo(engine.store, findContainer(engine, caller, p.name)));
+
+/** container url NAME: the connection string. Only the owner is told the password. */
+export const containerUrl = operation(ContainerUrlRequest.type, parseName, async ({ engine, caller }: OpContext, p: NameParams) => {
+  const c = findContainer(engine, caller, p.name);
+  const host = c.listen === '0.0.0.0' ? '127.0.0.1' : c.listen;
+  return {
+    url: `postgres://${SUPERUSER}:${encodeURIComponent(c.password)}@${host}:${c.port}/${DATABASE}`,
+    host, port: c.port, user: SUPERUSER, password: c.password, database: DATABASE,
+  };
+});

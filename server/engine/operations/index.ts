@@ -1,0 +1,43 @@
+import type { Operation, Recover } from './operation';
+import { recoverActivate } from './activate';
+import { bookmarkCreate, recoverBookmarkCreate } from './bookmarkCreate';
+import { bookmarkDelete, bookmarkList, bookmarkShare, bookmarkShow, bookmarkTag, bookmarkUnshare } from './bookmarkOps';
+import { branchCreate, recoverBranchSnapshot } from './branchCreate';
+import { branchActivate, branchDelete, branchList } from './branchOps';
+import { containerCreate, recoverContainerCreate } from './containerCreate';
+import { containerDelete, recoverContainerDelete } from './containerDelete';
+import { containerList, containerShow, containerUrl } from './containerRead';
+import { engineShutdown, engineStatus } from './engineOps';
+import { refresh } from './refresh';
+import { reset } from './reset';
+import { restore } from './restore';
+import { recoverRewind } from './rewind';
+import { templateCreate, recoverTemplateCreate } from './templateCreate';
+import { templateDelete, templateList } from './templateListDelete';
+import { recoverTemplateRefresh, templateRefresh } from './templateRefresh';
+import { timeline } from './timeline';
+
+/** Every operation the engine answers. A protocol request missing here is refused
+ *  as an unknown method; the test suite checks that none is missing. */
+export const operations: readonly Operation[] = [
+  engineStatus, engineShutdown,
+  templateCreate, templateRefresh, templateList, templateDelete,
+  containerCreate, containerList, containerShow, containerDelete, containerUrl,
+  branchCreate, branchActivate, branchList, branchDelete,
+  bookmarkCreate, bookmarkList, bookmarkShow, bookmarkShare, bookmarkUnshare, bookmarkTag, bookmarkDelete,
+  restore, reset, refresh, timeline,
+];
+
+/** Journal op name → how to finish or roll it back after a crash. */
+export const recoveries: Record<string, Recover> = {
+  'template-create': recoverTemplateCreate,
+  'template-refresh': recoverTemplateRefresh,
+  'container-create': recoverContainerCreate,
+  'container-delete': recoverContainerDelete,
+  'branch-snapshot': recoverBranchSnapshot,
+  'bookmark-create': recoverBookmarkCreate,
+  activate: recoverActivate,
+  restore: recoverRewind,
+  reset: recoverRewind,
+  refresh: recoverRewind,
+};

@@ -1,0 +1,20 @@
+import type { RequestType } from 'vscode-jsonrpc';
+import type { ErrorData } from '../../protocol';
+import type { Engine, OpContext } from '../engine';
+import type { JournalRecord } from '../records';
+
+/** One engine operation, as the dispatcher sees it: a method name, and a handler that
+ *  checks the raw params at the edge before the typed work runs. Each operation lives
+ *  in its own file and reads top to bottom. */
+export interface Operation {
+  method: string;
+  handle(ctx: OpContext, raw: unknown): Promise<unknown>;
+}
+
+export function operation<P, R>(type: RequestType<P, R, ErrorData>, parse: (raw: unknown) => P,
+  run: (ctx: OpContext, params: P) => Promise<R>): Operation {
+  return { method: type.method, handle: (ctx, raw) => run(ctx, parse(raw)) };
+}
+
+/** How a journaled operation finishes or rolls back after a crash. */
+export type Recover = (engine: Engine, rec: JournalRecord) => Promise<void>;

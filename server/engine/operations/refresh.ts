@@ -1,0 +1,25 @@
+import { RefreshRequest, type ContainerOpParams } from '../../protocol';
+import type { OpContext } from '../engine';
+import { findContainer } from '../lookup';
+import { containerInfo } from '../views';
+import { operation } from './operation';
+import { parseContainerOp } from './reset';
+import { rewind } from './rewind';
+import { pruneTemplateVersions } from './templatePrune';
+
+/** refresh --container C: replace the active branch's data with the template's latest version. */
+export const refresh = operation(RefreshRequest.type, parseContainerOp, async (ctx: OpContext, p: ContainerOpParams) => {
+  const { engine, caller } = ctx;
+  const c = findContainer(engine, caller, p.container);
+  return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'refresh', async () => {
+    const current = engine.store.containers.get(c.id)!;
+    const template = engine.store.templates.get(current.templateId)!;
+    const latest = template.versions[template.versions.length - 1];
+    await rewind(ctx, current, {
+      op: 'refresh', event: 'refreshed', snapshotId: latest.snapshotId, templateVersion: latest.version,
+      extra: { detail: `to template ${template.name} v${latest.version}` },
+    });
+    await pruneTemplateVersions(engine, template.id);
+    return containerInfo(engine.store, engine.store.containers.get(c.id)!);
+  });
+});

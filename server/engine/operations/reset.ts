@@ -1,0 +1,25 @@
+import { ResetRequest, type ContainerOpParams } from '../../protocol';
+import type { OpContext } from '../engine';
+import { activeBranch, findContainer } from '../lookup';
+import { branchInfo } from '../views';
+import { name, object, optStr } from '../validate';
+import { operation } from './operation';
+import { rewind } from './rewind';
+
+export function parseContainerOp(raw: unknown): ContainerOpParams {
+  const o = object(raw);
+  return { container: name(o, 'container', 'container'), workDoneToken: optStr(o, 'workDoneToken') };
+}
+
+/** reset --container C: discard the active branch's changes since its last operation
+ *  (activate, restore, refresh or bookmark). */
+export const reset = operation(ResetRequest.type, parseContainerOp, async (ctx: OpContext, p: ContainerOpParams) => {
+  const { engine, caller } = ctx;
+  const c = findContainer(engine, caller, p.container);
+  return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'reset', async () => {
+    const current = engine.store.containers.get(c.id)!;
+    const branch = activeBranch(engine, current);
+    await rewind(ctx, current, { op: 'reset', event: 'reset', snapshotId: branch.baseSnapshotId });
+    return branchInfo(engine.store, engine.store.branches.get(branch.id)!);
+  });
+});

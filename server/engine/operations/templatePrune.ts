@@ -1,0 +1,22 @@
+import type { Engine } from '../engine';
+
+/** Drop a template's versions that nothing uses any more: not the latest, not any
+ *  container's, not any bookmark's, and whose snapshot no branch points at. */
+export async function pruneTemplateVersions(engine: Engine, templateId: string): Promise<void> {
+  const { store } = engine;
+  const dropped: string[] = [];
+  store.tx(() => {
+    const t = store.templates.get(templateId);
+    if (!t) return;
+    const latest = t.versions[t.versions.length - 1]?.version;
+    const usedVersions = new Set([
+      ...store.all(store.containers).filter((c) => c.templateId === t.id).map((c) => c.templateVersion),
+      ...store.all(store.bookmarks).filter((b) => b.templateId === t.id).map((b) => b.templateVersion),
+    ]);
+    const branchSnaps = new Set(store.all(store.branches).flatMap((b) => [b.headSnapshotId, b.baseSnapshotId]));
+    const keep = t.versions.filter((v) => v.version === latest || usedVersions.has(v.version) || branchSnaps.has(v.snapshotId));
+    dropped.push(...t.versions.filter((v) => !keep.includes(v)).map((v) => v.snapshotId));
+    if (dropped.length) store.templates.putSync(t.id, { ...t, versions: keep });
+  });
+  await engine.releaseSnapshots(dropped);
+}

@@ -1,0 +1,42 @@
+import { TemplateRefreshRequest, type NameParams, type WithProgress } from '../../protocol';
+import type { Engine, OpContext } from '../engine';
+import { now } from '../ids';
+import { findTemplate } from '../lookup';
+import type { JournalRecord } from '../records';
+import { validateSource } from '../sources';
+import { templateInfo } from '../views';
+import { name, object, optStr } from '../validate';
+import { buildTemplateVersion, rollbackBuild } from './templateBuild';
+import { operation, type Recover } from './operation';
+import { pruneTemplateVersions } from './templatePrune';
+
+/** template refresh NAME: build a new version from the template's source. Containers
+ *  move to it when their owners run `refresh`; older versions stay while used. */
+export const templateRefresh = operation(TemplateRefreshRequest.type, parse, async (ctx: OpContext, p: NameParams & WithProgress) => {
+  const { engine } = ctx;
+  engine.requireAdmin(ctx.caller, 'refresh templates');
+  const template = findTemplate(engine, p.name);
+  await validateSource(template.source);
+  return engine.locks.with(`template:${template.name}`, `template "${template.name}"`, 'template refresh', async () => {
+    await buildTemplateVersion(ctx, 'template-refresh', { templateId: template.id }, template.source,
+      (journal: JournalRecord, snapshotId: string) => {
+        engine.store.tx(() => {
+          const current = engine.store.templates.get(template.id)!;
+          const version = current.versions[current.versions.length - 1].version + 1;
+          current.versions.push({ version, snapshotId, createdAt: now() });
+          engine.store.templates.putSync(current.id, current);
+          engine.journalEnd(journal);
+        });
+      });
+    await pruneTemplateVersions(engine, template.id);
+    engine.notify({ what: 'template' });
+    return templateInfo(engine.store, engine.store.templates.get(template.id)!);
+  });
+});
+
+export const recoverTemplateRefresh: Recover = (engine: Engine, rec: JournalRecord) => rollbackBuild(engine, rec);
+
+function parse(raw: unknown): NameParams & WithProgress {
+  const o = object(raw);
+  return { name: name(o, 'name', 'template'), workDoneToken: optStr(o, 'workDoneToken') };
+}

@@ -1,0 +1,90 @@
+import type { BranchOrigin, Consistency, DriverName, EventKind, GitContext, SourceSpec } from '../protocol';
+
+/** What the engine stores in LMDB. The protocol's *Info types are views of these. */
+
+export interface TemplateVersionRecord {
+  version: number;
+  snapshotId: string;
+  createdAt: string;
+}
+
+export interface TemplateRecord {
+  id: string;
+  name: string;
+  source: SourceSpec;
+  owner: string;
+  createdAt: string;
+  versions: TemplateVersionRecord[];
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  owner: string;
+  templateId: string;
+  templateVersion: number;
+  port: number;
+  listen: string;
+  password: string;
+  driver: DriverName;
+  /** The one working volume that holds the active branch's data. */
+  volumeId: string;
+  activeBranchId: string;
+  /** Whether the database should be running; the engine restores this on start. */
+  running: boolean;
+  createdAt: string;
+}
+
+export interface BranchRecord {
+  id: string;
+  containerId: string;
+  name: string;
+  origin: BranchOrigin;
+  createdAt: string;
+  /** The branch's data while it is inactive. While active, its data is the container's volume. */
+  headSnapshotId: string;
+  /** The point of the last operation (activate, restore, refresh, bookmark): what reset returns to. */
+  baseSnapshotId: string;
+  gitBranch?: string;
+}
+
+export interface BookmarkRecord {
+  id: string;
+  name: string;
+  containerId: string;
+  branchId: string;
+  branchName: string;
+  templateId: string;
+  templateVersion: number;
+  snapshotId: string;
+  owner: string;
+  shared: boolean;
+  tags: string[];
+  note: string;
+  createdAt: string;
+  consistency: Consistency;
+  git?: GitContext;
+}
+
+export interface EventRecord {
+  seq: number;
+  at: string;
+  user: string;
+  containerId: string;
+  kind: EventKind;
+  branch: string;
+  bookmark?: { id: string; name: string };
+  detail?: string;
+}
+
+/** A multi-step operation, written before it touches disk or a process, removed in
+ *  the same transaction that records its result. Whatever is left at start-up was
+ *  interrupted, and recovery finishes or rolls it back. */
+export interface JournalRecord {
+  id: string;
+  op: string;
+  startedAt: string;
+  /** The last step that completed; recovery decides from it. */
+  step: string;
+  data: Record<string, string | number | boolean | undefined>;
+}

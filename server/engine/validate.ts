@@ -1,0 +1,77 @@
+import { EngineError } from './errors';
+
+/**
+ * Checks at the edge: every request's params are parsed here into typed
+ * values, or refused with a clear error before anything changes. Code past
+ * the parse trusts what it gets.
+ */
+export type Raw = Record<string, unknown>;
+
+export const NAME_MAX = 64;
+
+export function object(raw: unknown): Raw {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new EngineError('InvalidArgument', 'params must be a JSON object.');
+  }
+  return raw as Raw;
+}
+
+export function str(o: Raw, key: string, max = 4096): string {
+  const v = o[key];
+  if (typeof v !== 'string') throw new EngineError('InvalidArgument', `"${key}" must be a string.`);
+  if (v.length > max) throw new EngineError('InvalidArgument', `"${key}" is longer than ${max} characters.`);
+  return v;
+}
+
+export function optStr(o: Raw, key: string, max = 4096): string | undefined {
+  return o[key] === undefined || o[key] === null ? undefined : str(o, key, max);
+}
+
+export function optBool(o: Raw, key: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new EngineError('InvalidArgument', `"${key}" must be true or false.`);
+  return v;
+}
+
+export function optInt(o: Raw, key: string, min: number, max: number): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new EngineError('InvalidArgument', `"${key}" must be a whole number from ${min} to ${max}.`);
+  }
+  return v;
+}
+
+export function optStrArray(o: Raw, key: string, maxItems = 64): string[] | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length > maxItems || v.some((x) => typeof x !== 'string')) {
+    throw new EngineError('InvalidArgument', `"${key}" must be a list of at most ${maxItems} strings.`);
+  }
+  return v as string[];
+}
+
+/** Names of templates, containers, branches, bookmarks and tags. Spaces are fine
+ *  ("Bug 1234 data"); path-like and invisible characters are not, because names
+ *  end up in paths, URLs, terminals and tree labels. */
+export function checkName(value: string, what: string): string {
+  const bad = nameProblem(value);
+  if (bad) throw new EngineError('InvalidName', `invalid ${what} name ${JSON.stringify(value)}: ${bad}.`);
+  return value;
+}
+
+export function nameProblem(value: string): string | undefined {
+  if (value.length === 0) return 'it is empty';
+  if (value.length > NAME_MAX) return `it is longer than ${NAME_MAX} characters`;
+  if (value.trim() !== value) return 'it starts or ends with a space';
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return 'it contains a control character';
+  if (value.includes('/') || value.includes('\\')) return 'it contains a slash';
+  if (value.includes('..')) return 'it contains ".."';
+  if (value.startsWith('-')) return 'it starts with "-"';
+  return undefined;
+}
+
+export function name(o: Raw, key: string, what: string): string {
+  return checkName(str(o, key, 1024), what);
+}

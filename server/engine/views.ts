@@ -1,0 +1,88 @@
+import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo, TimelineEvent } from '../protocol';
+import { DATABASE, SUPERUSER } from './postgres/cluster';
+import { shownSource } from './sources';
+import type { BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, TemplateRecord } from './records';
+import type { Store } from './store';
+
+/** Records to protocol views. The only place that decides what a client sees of a record. */
+
+export function templateInfo(store: Store, t: TemplateRecord): TemplateInfo {
+  const containers = store.all(store.containers).filter((c) => c.templateId === t.id);
+  const bookmarks = store.all(store.bookmarks).filter((b) => b.templateId === t.id);
+  return {
+    id: t.id,
+    name: t.name,
+    source: shownSource(t.source),
+    owner: t.owner,
+    createdAt: t.createdAt,
+    latestVersion: t.versions[t.versions.length - 1]?.version ?? 0,
+    versions: t.versions.map((v) => ({
+      version: v.version,
+      createdAt: v.createdAt,
+      usedBy: containers.filter((c) => c.templateVersion === v.version).length
+        + bookmarks.filter((b) => b.templateVersion === v.version).length,
+    })),
+  };
+}
+
+export function containerInfo(store: Store, c: ContainerRecord): ContainerInfo {
+  const template = store.templates.get(c.templateId);
+  const branches = store.branchesOf(c.id);
+  return {
+    id: c.id,
+    name: c.name,
+    template: template?.name ?? c.templateId,
+    templateVersion: c.templateVersion,
+    owner: c.owner,
+    host: '127.0.0.1',
+    port: c.port,
+    database: DATABASE,
+    user: SUPERUSER,
+    driver: c.driver,
+    activeBranch: branches.find((b) => b.id === c.activeBranchId)?.name ?? '',
+    branches: branches.length,
+    state: c.running ? 'running' : 'stopped',
+    createdAt: c.createdAt,
+  };
+}
+
+export function branchInfo(store: Store, b: BranchRecord): BranchInfo {
+  const c = store.containers.get(b.containerId);
+  return {
+    id: b.id,
+    name: b.name,
+    container: c?.name ?? b.containerId,
+    active: c?.activeBranchId === b.id,
+    origin: b.origin,
+    createdAt: b.createdAt,
+    ...(b.gitBranch ? { gitBranch: b.gitBranch } : {}),
+  };
+}
+
+export function bookmarkInfo(store: Store, b: BookmarkRecord): BookmarkInfo {
+  const dependents = store.all(store.branches)
+    .filter((br) => br.origin.kind === 'bookmark' && br.origin.bookmarkId === b.id).length;
+  return {
+    id: b.id,
+    name: b.name,
+    container: store.containers.get(b.containerId)?.name ?? b.containerId,
+    branch: b.branchName,
+    template: store.templates.get(b.templateId)?.name ?? b.templateId,
+    owner: b.owner,
+    shared: b.shared,
+    tags: b.tags,
+    note: b.note,
+    createdAt: b.createdAt,
+    consistency: b.consistency,
+    ...(b.git ? { git: b.git } : {}),
+    dependents,
+  };
+}
+
+export function eventInfo(e: EventRecord, containerName: string): TimelineEvent {
+  return {
+    seq: e.seq, at: e.at, user: e.user, container: containerName, kind: e.kind, branch: e.branch,
+    ...(e.bookmark ? { bookmark: e.bookmark } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+  };
+}

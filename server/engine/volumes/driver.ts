@@ -1,0 +1,48 @@
+import type { DriverName } from '../../protocol';
+
+/** Who must own the files of a volume (the unprivileged PostgreSQL user when the engine runs as root). */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
+
+/** Optional byte-level progress from a long volume step. */
+export type VolumeProgress = (done: number, total: number) => void;
+
+/**
+ * A volume is a writable directory that holds one PostgreSQL data directory
+ * (a container's working copy, or a template build). A snapshot is an
+ * immutable capture of a volume, addressed by id across the whole pool, so a
+ * snapshot taken in one container can be restored into another.
+ *
+ * Drivers differ only in how they snapshot, clone and restore; "clone" is a
+ * restore into a volume that does not exist yet. Every method is idempotent
+ * enough to be re-run by crash recovery: restore() may be repeated after a crash
+ * half-way through, deleteSnapshot()/deleteVolume() of something missing is a no-op.
+ */
+export interface VolumeDriver {
+  readonly name: DriverName;
+  /** True when snapshot() of a running database is atomic, so it is crash-consistent
+   *  without stopping PostgreSQL. False means the caller must stop the database first. */
+  readonly atomicSnapshot: boolean;
+  /** Create the pool's folders. Called once when the engine starts. */
+  init(): Promise<void>;
+  /** Absolute path of a volume's directory (the PostgreSQL data directory). */
+  volumePath(volumeId: string): string;
+  /** Capture the volume's current contents as snapshot `snapshotId`. Fails if it exists. */
+  snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void>;
+  /** Make the volume's contents exactly those of the snapshot, creating the volume if missing. */
+  restore(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void>;
+  /** Create an empty volume (0700, owned by the owner) for initdb. */
+  createVolume(volumeId: string): Promise<void>;
+  deleteVolume(volumeId: string): Promise<void>;
+  deleteSnapshot(snapshotId: string): Promise<void>;
+  hasSnapshot(snapshotId: string): Promise<boolean>;
+  /** Bytes the pool really uses on disk (volumes, snapshots and shared chunks, counted once). */
+  diskUsage(): Promise<number>;
+}
+
+export interface DriverOptions {
+  pool: string;
+  owner?: FileOwner;
+}

@@ -1,0 +1,182 @@
+/**
+ * reflink driver: snapshots and restores clone every file with FICLONE
+ * (`fs.copyFile(..., COPYFILE_FICLONE_FORCE)`), so data blocks are shared
+ * copy-on-write and the cost is O(files), not O(bytes). Works on XFS, btrfs,
+ * APFS, ZFS 2.2+ and bcachefs. Not atomic: the caller stops PostgreSQL first.
+ *
+ * Pool layout:
+ *   POOL/volumes/<id>                 working directories
+ *   POOL/volumes/.restore-<id>-<tmp>  a restore being built (renamed over <id> when complete)
+ *   POOL/snapshots/<id>               snapshot trees (never modified after the rename)
+ *   POOL/snapshots/.partial-<id>-<tmp> a snapshot being cloned
+ *   POOL/tmp/                         trash: trees renamed here before deletion
+ * Dot-names are crash leftovers once the engine restarts; init() removes them.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EngineError } from '../errors';
+import type { DriverOptions, FileOwner, VolumeDriver, VolumeProgress } from './driver';
+import {
+  allocatedBytes, applyOwner, checkCanCreate, checkId, clearDir, ensurePoolDirs, exists, fixVolumeDir, guard,
+  makeDurable, mapLimit, notFound, prepareVolumeDir, Progress, removeTree, scanTree, syncDir, tmpSuffix,
+  type TreeEntry,
+} from './util';
+
+/** Files cloned at once: FICLONE is a cheap metadata ioctl, so the walk is
+ *  bound by syscall latency and a little parallelism pays off. */
+const CLONE_CONCURRENCY = 16;
+
+export class ReflinkDriver implements VolumeDriver {
+  readonly name = 'reflink' as const;
+  readonly atomicSnapshot = false;
+  private readonly pool: string;
+  private readonly owner: FileOwner | undefined;
+
+  constructor(opts: DriverOptions) {
+    this.pool = path.resolve(opts.pool);
+    this.owner = opts.owner;
+  }
+
+  async init(): Promise<void> {
+    await guard('preparing the reflink pool', async () => {
+      await ensurePoolDirs(this.pool, ['volumes', 'snapshots', 'tmp']);
+      await clearDir(path.join(this.pool, 'tmp'));
+      await clearDir(path.join(this.pool, 'volumes'), (n) => n.startsWith('.'));
+      await clearDir(path.join(this.pool, 'snapshots'), (n) => n.startsWith('.'));
+    });
+  }
+
+  volumePath(volumeId: string): string {
+    checkId('volume', volumeId);
+    return path.join(this.pool, 'volumes', volumeId);
+  }
+
+  private snapshotPath(snapshotId: string): string {
+    checkId('snapshot', snapshotId);
+    return path.join(this.pool, 'snapshots', snapshotId);
+  }
+
+  async createVolume(volumeId: string): Promise<void> {
+    const vol = this.volumePath(volumeId);
+    await guard(`creating volume ${volumeId}`, async () => {
+      if (await checkCanCreate(vol, volumeId)) await fixVolumeDir(vol, this.owner);
+      else await prepareVolumeDir(vol, this.owner);
+    });
+  }
+
+  async snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void> {
+    const vol = this.volumePath(volumeId);
+    const snap = this.snapshotPath(snapshotId);
+    await guard(`snapshotting volume ${volumeId}`, async () => {
+      if (!(await exists(vol))) throw notFound(`volume ${volumeId}`);
+      if (await exists(snap)) throw new EngineError('VolumeFailed', `snapshot ${snapshotId} already exists`);
+      // Clone under a temp name and rename at the end: a crash never leaves a
+      // half snapshot under its final name.
+      const partial = path.join(this.pool, 'snapshots', `.partial-${snapshotId}-${tmpSuffix()}`);
+      await this.cloneOrClean(vol, partial, progress);
+      await fs.promises.rename(partial, snap);
+      await syncDir(path.dirname(snap));
+    });
+  }
+
+  async restore(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void> {
+    const vol = this.volumePath(volumeId);
+    const snap = this.snapshotPath(snapshotId);
+    await guard(`restoring volume ${volumeId} from snapshot ${snapshotId}`, async () => {
+      if (!(await exists(snap))) throw notFound(`snapshot ${snapshotId}`);
+      const fresh = path.join(this.pool, 'volumes', `.restore-${volumeId}-${tmpSuffix()}`);
+      await this.cloneOrClean(snap, fresh, progress);
+      // Swap at the directory level: the volume is at every moment either the
+      // old tree, missing (a re-run recreates it), or the complete new tree.
+      const old = path.join(this.pool, 'volumes', `.old-${volumeId}-${tmpSuffix()}`);
+      const hadOld = await exists(vol);
+      if (hadOld) await fs.promises.rename(vol, old);
+      await fs.promises.rename(fresh, vol);
+      await syncDir(path.dirname(vol));
+      if (hadOld) await fs.promises.rm(old, { recursive: true, force: true });
+    });
+  }
+
+  async deleteVolume(volumeId: string): Promise<void> {
+    const vol = this.volumePath(volumeId);
+    await guard(`deleting volume ${volumeId}`, () => removeTree(vol, path.join(this.pool, 'tmp')));
+  }
+
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    const snap = this.snapshotPath(snapshotId);
+    await guard(`deleting snapshot ${snapshotId}`, () => removeTree(snap, path.join(this.pool, 'tmp')));
+  }
+
+  async hasSnapshot(snapshotId: string): Promise<boolean> {
+    const snap = this.snapshotPath(snapshotId);
+    return guard(`looking up snapshot ${snapshotId}`, () => exists(snap));
+  }
+
+  /** Portable APIs cannot tell which extents clones share, so summing blocks
+   *  counts a shared block once per clone. The file system's own "used" figure
+   *  is exact when the pool has the file system to itself. Take the smaller:
+   *  an upper bound that is tight in both common cases. */
+  async diskUsage(): Promise<number> {
+    return guard('measuring the reflink pool', async () => {
+      const summed = await allocatedBytes(this.pool);
+      const st = await fs.promises.statfs(this.pool);
+      const fsUsed = (st.blocks - st.bfree) * st.bsize;
+      return Math.min(summed, fsUsed);
+    });
+  }
+
+  /** Clone `src` into the new directory `dst`; on failure remove what was made. */
+  private async cloneOrClean(src: string, dst: string, progress?: VolumeProgress): Promise<void> {
+    try {
+      await cloneTree(src, dst, this.owner, progress);
+    } catch (err) {
+      await fs.promises.rm(dst, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+    await fixVolumeDir(dst, this.owner);
+  }
+}
+
+/**
+ * Recreate the tree `src` at `dst` (which must not exist): directories and
+ * symlinks are recreated, files are reflinked, modes are preserved and
+ * everything is chowned to `owner`. Sockets and FIFOs are skipped: they cannot
+ * be cloned and PostgreSQL recreates its own.
+ */
+export async function cloneTree(src: string, dst: string, owner: FileOwner | undefined, cb?: VolumeProgress): Promise<void> {
+  const entries = await scanTree(src);
+  const progress = new Progress(cb);
+  for (const e of entries) if (e.kind === 'file') progress.addTotal(Number(e.st.size));
+  await fs.promises.mkdir(dst, { mode: 0o700 });
+  const dirs = entries.filter((e) => e.kind === 'dir');
+  // Directories start 0700 so we can fill them even when their final mode is
+  // read-only; their real modes are set last, children before parents.
+  for (const d of dirs) await fs.promises.mkdir(path.join(dst, d.rel), { mode: 0o700 });
+  const leaves = entries.filter((e) => e.kind === 'file' || e.kind === 'symlink');
+  await mapLimit(leaves, CLONE_CONCURRENCY, async (e) => {
+    await cloneLeaf(src, dst, e, owner);
+    progress.advance(Number(e.st.size));
+  });
+  for (const d of [...dirs].reverse()) {
+    const p = path.join(dst, d.rel);
+    await fs.promises.chmod(p, Number(d.st.mode) & 0o7777);
+    await applyOwner(p, owner);
+  }
+  // Durable before the caller renames it into place and the engine records it.
+  await makeDurable(dst, leaves.filter((e) => e.kind === 'file').map((e) => path.join(dst, e.rel)));
+  progress.finish();
+}
+
+async function cloneLeaf(src: string, dst: string, e: TreeEntry, owner: FileOwner | undefined): Promise<void> {
+  const from = path.join(src, e.rel);
+  const to = path.join(dst, e.rel);
+  if (e.kind === 'symlink') {
+    await fs.promises.symlink(await fs.promises.readlink(from), to);
+  } else {
+    await fs.promises.copyFile(from, to, fs.constants.COPYFILE_FICLONE_FORCE);
+    // copyFile creates the file as the engine's user and may be subject to
+    // the umask, so set the mode explicitly.
+    await fs.promises.chmod(to, Number(e.st.mode) & 0o7777);
+  }
+  await applyOwner(to, owner);
+}

@@ -1,0 +1,362 @@
+/**
+ * The one protocol module. Every request and notification between the engine
+ * and its clients (CLI, extension, tests) is defined here, one namespace per
+ * method, in the manner of vscode-eslint's customMessages.ts and
+ * rust-analyzer's lsp_ext.ts. Nothing in this file may import engine code or
+ * `vscode`: every side imports it.
+ */
+import { NotificationType, ProgressType, RequestType } from 'vscode-jsonrpc';
+
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------- errors
+
+/** Stable error codes. The numeric value travels as the JSON-RPC error code;
+ *  the name travels in `data.code` and is what the CLI prints with --json. */
+export const ErrorCodes = {
+  InvalidName: -33001,
+  NameTaken: -33002,
+  NotFound: -33003,
+  Ambiguous: -33004,
+  InvalidArgument: -33005,
+  PortInUse: -33006,
+  Busy: -33007,
+  InUse: -33008,
+  SourceFailed: -33009,
+  DatabaseFailed: -33010,
+  VolumeFailed: -33011,
+  Cancelled: -33012,
+  NoSpace: -33013,
+  Unauthorized: -33014,
+  Forbidden: -33015,
+  Internal: -33099,
+} as const;
+export type ErrorCodeName = keyof typeof ErrorCodes;
+
+export interface ErrorData {
+  code: ErrorCodeName;
+}
+
+// ---------------------------------------------------------------- model
+
+export type DriverName = 'btrfs' | 'reflink' | 'blocks';
+export type DriverChoice = DriverName | 'auto';
+
+export type SourceSpec =
+  | { kind: 'empty' }
+  | { kind: 'sql'; files: string[] }
+  | { kind: 'dump'; file: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'command'; command: string; cwd: string };
+
+export interface TemplateVersionInfo {
+  version: number;
+  createdAt: string;
+  /** Containers and bookmarks that still use this version. */
+  usedBy: number;
+}
+
+export interface TemplateInfo {
+  id: string;
+  name: string;
+  source: SourceSpec;
+  latestVersion: number;
+  versions: TemplateVersionInfo[];
+  createdAt: string;
+  owner: string;
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  template: string;
+  templateVersion: number;
+  owner: string;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  driver: DriverName;
+  activeBranch: string;
+  branches: number;
+  state: 'running' | 'stopped';
+  createdAt: string;
+}
+
+export type BranchOrigin =
+  | { kind: 'template'; template: string; version: number }
+  | { kind: 'bookmark'; bookmarkId: string; bookmark: string }
+  | { kind: 'branch'; branch: string };
+
+export interface BranchInfo {
+  id: string;
+  name: string;
+  container: string;
+  active: boolean;
+  origin: BranchOrigin;
+  createdAt: string;
+  gitBranch?: string;
+}
+
+export interface GitContext {
+  branch?: string;
+  commit?: string;
+  remote?: string;
+}
+
+/** How a bookmark's snapshot was made consistent. */
+export type Consistency =
+  | 'clean-shutdown' // database stopped, snapshot taken, database started again
+  | 'atomic-snapshot'; // crash-consistent atomic snapshot of a running database; WAL replays on start
+
+export interface BookmarkInfo {
+  id: string;
+  name: string;
+  container: string;
+  branch: string;
+  template: string;
+  owner: string;
+  shared: boolean;
+  tags: string[];
+  note: string;
+  createdAt: string;
+  consistency: Consistency;
+  git?: GitContext;
+  /** Branches (in any container) created from this bookmark. */
+  dependents: number;
+}
+
+export type EventKind =
+  | 'container-created'
+  | 'branch-created'
+  | 'branch-activated'
+  | 'branch-deleted'
+  | 'bookmark-created'
+  | 'bookmark-shared'
+  | 'bookmark-unshared'
+  | 'bookmark-tagged'
+  | 'bookmark-deleted'
+  | 'restored'
+  | 'reset'
+  | 'refreshed';
+
+export interface TimelineEvent {
+  seq: number;
+  at: string;
+  user: string;
+  container: string;
+  kind: EventKind;
+  branch: string;
+  bookmark?: { id: string; name: string };
+  detail?: string;
+}
+
+export interface EngineStatus {
+  protocol: number;
+  version: string;
+  engineId: string;
+  pid: number;
+  home: string;
+  pool: string;
+  driver: DriverName;
+  postgres: string;
+  user: string;
+  startedAt: string;
+  containers: number;
+  templates: number;
+}
+
+export interface ConnectionInfo {
+  url: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+// ---------------------------------------------------------------- params
+
+/** Long operations accept a progress token; the engine reports through `$/progress`. */
+export interface WithProgress {
+  workDoneToken?: string;
+}
+
+export interface NameParams { name: string }
+export interface ContainerParams { container: string }
+export interface BookmarkRefParams {
+  /** A bookmark id, or a name that is unique among the bookmarks the caller can see
+   *  (within `container` when it is given). */
+  bookmark: string;
+  container?: string;
+}
+
+export interface TemplateCreateParams extends WithProgress { name: string; source: SourceSpec }
+export interface ContainerCreateParams extends WithProgress { name: string; template: string; port?: number }
+export interface BranchCreateParams extends WithProgress {
+  container: string;
+  name: string;
+  from: { kind: 'template' } | { kind: 'bookmark'; bookmark: string } | { kind: 'branch'; branch: string };
+  activate?: boolean;
+}
+export interface BranchParams extends WithProgress { container: string; name: string }
+export interface BookmarkCreateParams extends WithProgress {
+  container: string;
+  name: string;
+  tags?: string[];
+  note?: string;
+  share?: boolean;
+  git?: GitContext;
+}
+export interface BookmarkListParams { container?: string; shared?: boolean }
+export interface BookmarkTagParams extends BookmarkRefParams { add?: string[]; remove?: string[] }
+export interface RestoreParams extends WithProgress { container: string; bookmark: string }
+export interface ContainerOpParams extends WithProgress { container: string }
+export interface TimelineParams { container: string; limit?: number }
+
+// ---------------------------------------------------------------- requests
+
+export namespace EngineStatusRequest {
+  export const method = 'engine/status';
+  export const type = new RequestType<Record<string, never>, EngineStatus, ErrorData>(method);
+}
+export namespace EngineShutdownRequest {
+  export const method = 'engine/shutdown';
+  export const type = new RequestType<Record<string, never>, { stopped: number }, ErrorData>(method);
+}
+
+export namespace TemplateCreateRequest {
+  export const method = 'template/create';
+  export const type = new RequestType<TemplateCreateParams, TemplateInfo, ErrorData>(method);
+}
+export namespace TemplateRefreshRequest {
+  export const method = 'template/refresh';
+  export const type = new RequestType<NameParams & WithProgress, TemplateInfo, ErrorData>(method);
+}
+export namespace TemplateListRequest {
+  export const method = 'template/list';
+  export const type = new RequestType<Record<string, never>, TemplateInfo[], ErrorData>(method);
+}
+export namespace TemplateDeleteRequest {
+  export const method = 'template/delete';
+  export const type = new RequestType<NameParams, TemplateInfo, ErrorData>(method);
+}
+
+export namespace ContainerCreateRequest {
+  export const method = 'container/create';
+  export const type = new RequestType<ContainerCreateParams, ContainerInfo, ErrorData>(method);
+}
+export namespace ContainerListRequest {
+  export const method = 'container/list';
+  export const type = new RequestType<Record<string, never>, ContainerInfo[], ErrorData>(method);
+}
+export namespace ContainerShowRequest {
+  export const method = 'container/show';
+  export const type = new RequestType<NameParams, ContainerInfo, ErrorData>(method);
+}
+export namespace ContainerDeleteRequest {
+  export const method = 'container/delete';
+  export const type = new RequestType<NameParams & WithProgress, ContainerInfo, ErrorData>(method);
+}
+export namespace ContainerUrlRequest {
+  export const method = 'container/url';
+  export const type = new RequestType<NameParams, ConnectionInfo, ErrorData>(method);
+}
+
+export namespace BranchCreateRequest {
+  export const method = 'branch/create';
+  export const type = new RequestType<BranchCreateParams, BranchInfo, ErrorData>(method);
+}
+export namespace BranchActivateRequest {
+  export const method = 'branch/activate';
+  export const type = new RequestType<BranchParams, BranchInfo, ErrorData>(method);
+}
+export namespace BranchListRequest {
+  export const method = 'branch/list';
+  export const type = new RequestType<ContainerParams, BranchInfo[], ErrorData>(method);
+}
+export namespace BranchDeleteRequest {
+  export const method = 'branch/delete';
+  export const type = new RequestType<BranchParams, BranchInfo, ErrorData>(method);
+}
+
+export namespace BookmarkCreateRequest {
+  export const method = 'bookmark/create';
+  export const type = new RequestType<BookmarkCreateParams, BookmarkInfo, ErrorData>(method);
+}
+export namespace BookmarkListRequest {
+  export const method = 'bookmark/list';
+  export const type = new RequestType<BookmarkListParams, BookmarkInfo[], ErrorData>(method);
+}
+export namespace BookmarkShowRequest {
+  export const method = 'bookmark/show';
+  export const type = new RequestType<BookmarkRefParams, BookmarkInfo, ErrorData>(method);
+}
+export namespace BookmarkShareRequest {
+  export const method = 'bookmark/share';
+  export const type = new RequestType<BookmarkRefParams, BookmarkInfo, ErrorData>(method);
+}
+export namespace BookmarkUnshareRequest {
+  export const method = 'bookmark/unshare';
+  export const type = new RequestType<BookmarkRefParams, BookmarkInfo, ErrorData>(method);
+}
+export namespace BookmarkTagRequest {
+  export const method = 'bookmark/tag';
+  export const type = new RequestType<BookmarkTagParams, BookmarkInfo, ErrorData>(method);
+}
+export namespace BookmarkDeleteRequest {
+  export const method = 'bookmark/delete';
+  export const type = new RequestType<BookmarkRefParams, BookmarkInfo, ErrorData>(method);
+}
+
+export namespace RestoreRequest {
+  export const method = 'restore';
+  export const type = new RequestType<RestoreParams, BranchInfo, ErrorData>(method);
+}
+export namespace ResetRequest {
+  export const method = 'reset';
+  export const type = new RequestType<ContainerOpParams, BranchInfo, ErrorData>(method);
+}
+export namespace RefreshRequest {
+  export const method = 'refresh';
+  export const type = new RequestType<ContainerOpParams, ContainerInfo, ErrorData>(method);
+}
+export namespace TimelineRequest {
+  export const method = 'timeline';
+  export const type = new RequestType<TimelineParams, TimelineEvent[], ErrorData>(method);
+}
+
+// ---------------------------------------------------------------- notifications
+
+/** Sent to every connected client after any change, so trees and timelines update live. */
+export interface ChangedParams {
+  what: 'template' | 'container' | 'branch' | 'bookmark';
+  /** Container name, when the change belongs to one. */
+  container?: string;
+  /** The timeline event the change appended, when it appended one. */
+  event?: TimelineEvent;
+}
+export namespace ChangedNotification {
+  export const method = 'slipstream/changed';
+  export const type = new NotificationType<ChangedParams>(method);
+}
+
+// ---------------------------------------------------------------- progress
+
+/** The LSP work-done shape, so any JSON-RPC client that knows `$/progress` can show it. */
+export type WorkDoneProgress =
+  | { kind: 'begin'; title: string; cancellable?: boolean; message?: string; percentage?: number }
+  | { kind: 'report'; message?: string; percentage?: number }
+  | { kind: 'end'; message?: string };
+export const workDoneProgress = new ProgressType<WorkDoneProgress>();
+
+/** Every request type above, for tables that need the whole list (the engine's dispatcher, tests). */
+export const allRequests = [
+  EngineStatusRequest, EngineShutdownRequest,
+  TemplateCreateRequest, TemplateRefreshRequest, TemplateListRequest, TemplateDeleteRequest,
+  ContainerCreateRequest, ContainerListRequest, ContainerShowRequest, ContainerDeleteRequest, ContainerUrlRequest,
+  BranchCreateRequest, BranchActivateRequest, BranchListRequest, BranchDeleteRequest,
+  BookmarkCreateRequest, BookmarkListRequest, BookmarkShowRequest, BookmarkShareRequest,
+  BookmarkUnshareRequest, BookmarkTagRequest, BookmarkDeleteRequest,
+  RestoreRequest, ResetRequest, RefreshRequest, TimelineRequest,
+] as const;

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { after, before, test } from 'node:test';
+import { connectEngine, type ClientError } from '../../server/common/client';
+import {
+  BookmarkCreateRequest, BranchCreateRequest, ContainerCreateRequest, TemplateCreateRequest,
+  type BookmarkInfo, type BranchInfo, type ContainerInfo, type TemplateInfo,
+} from '../../server/protocol';
+import { CLI, FIXTURES, TestEngine } from '../support/engine';
+
+/** Bad input gets a clear error with a stable code, and changes nothing. */
+let e: TestEngine;
+let snapshot: () => Promise<string>;
+
+before(async () => {
+  e = await TestEngine.start();
+  e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+  e.ok('container', 'create', 'qa', '--template', 'employees');
+  e.ok('bookmark', 'create', 'base', '--container', 'qa');
+  // Everything a user could see: templates, containers, branches, bookmarks, and the data.
+  snapshot = async () => JSON.stringify({
+    t: e.ok<TemplateInfo[]>('template', 'list').map((t) => [t.name, t.latestVersion]),
+    c: e.ok<ContainerInfo[]>('container', 'list').map((c) => [c.name, c.port, c.activeBranch, c.branches]),
+    b: e.ok<BranchInfo[]>('branch', 'list', '--container', 'qa').map((b) => [b.name, b.active]),
+    m: e.ok<BookmarkInfo[]>('bookmark', 'list').map((b) => [b.id, b.name, b.shared, b.tags]),
+    d: await e.checksum('qa'),
+  });
+});
+after(async () => e?.destroy());
+
+async function unchanged(fn: () => void | Promise<void>): Promise<void> {
+  const before = await snapshot();
+  await fn();
+  assert.equal(await snapshot(), before, 'nothing changed');
+}
+
+test('bad names are refused by the engine, whatever the client', async () => {
+  const bad = ['', 'x'.repeat(65), 'a/b', 'a..b', 'tab\there', 'bell\u0007', ' padded', '-flag'];
+  const client = await connectEngine({ home: e.home });
+  try {
+    await unchanged(async () => {
+      for (const name of bad) {
+        const attempts: Array<Promise<unknown>> = [
+          client.request(BranchCreateRequest.type, { container: 'qa', name, from: { kind: 'template' } }),
+          client.request(BookmarkCreateRequest.type, { container: 'qa', name }),
+          client.request(ContainerCreateRequest.type, { name, template: 'employees' }),
+          client.request(TemplateCreateRequest.type, { name, source: { kind: 'empty' } }),
+        ];
+        for (const attempt of attempts) {
+          await assert.rejects(attempt, (err: ClientError) => err.code === 'InvalidName' && /invalid \w+ name/.test(err.message));
+        }
+      }
+    });
+  } finally {
+    await client.close();
+  }
+});
+
+test('bad names on the command line get a clear error', async () => {
+  await unchanged(() => {
+    for (const name of ['x'.repeat(65), 'a/b', 'a..b', 'tab\there']) {
+      const err = e.fails('InvalidName', 'branch', 'create', name, '--container', 'qa');
+      assert.match(err.message, /invalid branch name/);
+    }
+    const empty = e.cli('branch', 'create', '', '--container', 'qa');
+    assert.ok(empty.code === 1 || empty.code === 2, `exit ${empty.code}`);
+    assert.match(empty.stderr, /name/i);
+  });
+});
+
+test('names already taken are refused', async () => {
+  await unchanged(() => {
+    e.fails('NameTaken', 'container', 'create', 'qa', '--template', 'employees');
+    e.fails('NameTaken', 'branch', 'create', 'main', '--container', 'qa');
+    e.fails('NameTaken', 'template', 'create', 'employees', '--empty');
+  });
+});
+
+test('unknown ids and names say not found', async () => {
+  await unchanged(() => {
+    e.fails('NotFound', 'bookmark', 'show', 'bm_000000000000');
+    e.fails('NotFound', 'restore', 'nope', '--container', 'qa');
+    e.fails('NotFound', 'branch', 'activate', 'nope', '--container', 'qa');
+    e.fails('NotFound', 'container', 'show', 'nope');
+    e.fails('NotFound', 'container', 'create', 'x', '--template', 'nope');
+  });
+});
+
+test('a port already in use is refused', async () => {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    await unchanged(() => {
+      const err = e.fails('PortInUse', 'container', 'create', 'p', '--template', 'employees', '--port', String(port));
+      assert.match(err.message, new RegExp(`port ${port}`));
+      const qaPort = e.ok<ContainerInfo>('container', 'show', 'qa').port;
+      e.fails('PortInUse', 'container', 'create', 'p', '--template', 'employees', '--port', String(qaPort));
+    });
+  } finally {
+    server.close();
+  }
+});
+
+test('a SQL source that fails on line 40 says so and leaves no template', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slip-sql-')), 'broken.sql');
+  const lines = ['CREATE TABLE t (id int);', ...Array.from({ length: 38 }, (_, i) => `INSERT INTO t VALUES (${i});`), 'SELCT oops;'];
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  await unchanged(() => {
+    const err = e.fails('SourceFailed', 'template', 'create', 'broken', '--sql', file);
+    assert.match(err.message, /line 40/);
+  });
+});
+
+test('deleting the active branch, or a bookmark a branch depends on, is refused', async () => {
+  await unchanged(() => {
+    e.fails('InUse', 'branch', 'delete', 'main', '--container', 'qa');
+  });
+  e.ok('branch', 'create', 'from-base', '--container', 'qa', '--from-bookmark', 'base');
+  await unchanged(() => {
+    const err = e.fails('InUse', 'bookmark', 'delete', 'base');
+    assert.match(err.message, /from-base/);
+  });
+  e.ok('branch', 'delete', 'from-base', '--container', 'qa');
+});
+
+test('a second operation on a busy container is refused while the first runs', async () => {
+  // Two activations at once from two processes: one wins, the other is told the container is busy.
+  e.ok('branch', 'create', 'other', '--container', 'qa');
+  const run = (branch: string) => new Promise<{ code: number; out: string }>((resolve) => {
+    const p = spawn(process.execPath, [CLI, '--home', e.home, '--json', 'branch', 'activate', branch, '--container', 'qa']);
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('close', (code) => resolve({ code: code ?? -1, out }));
+  });
+  const results = await Promise.all([run('other'), run('main'), run('other')]);
+  const busy = results.filter((r) => r.code === 1 && /"Busy"/.test(r.out));
+  const okCount = results.filter((r) => r.code === 0).length;
+  assert.ok(okCount >= 1, 'at least one activation ran');
+  assert.equal(busy.length + okCount, 3, `every other answer is Busy: ${JSON.stringify(results)}`);
+  e.ok('branch', 'activate', 'main', '--container', 'qa');
+  e.ok('branch', 'delete', 'other', '--container', 'qa');
+});
+
+test('a second engine on the same home refuses to start and says why', () => {
+  const r = spawnSync(process.execPath, [CLI, '--home', e.home, 'engine', 'run'], { encoding: 'utf8', timeout: 30_000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /already running/);
+  assert.equal(e.ok<{ pid: number }>('engine', 'status').pid > 0, true, 'the first engine still answers');
+});

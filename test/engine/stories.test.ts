@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import * as path from 'path';
+import { after, before, describe, test } from 'node:test';
+import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
+import { driverSites, type DriverSite } from '../support/drivers';
+import { FIXTURES, TestEngine } from '../support/engine';
+
+/**
+ * The user's stories 1 and 2, through the real CLI, a real engine daemon and real
+ * PostgreSQL 18, once per volume driver the machine allows.
+ */
+const EDGE_ROWS = `INSERT INTO employees (first_name, last_name, email) VALUES
+  ('-1', 'negative', NULL), ('deleted', 'deleted', 'deleted'), ('''''', '', ''''), ('Zoë', E'tab\\there', 'ünïcødé@example.com')`;
+
+describe('user stories on every driver', async () => {
+  const sites = await driverSites();
+  after(async () => { for (const s of sites) await s.cleanup(); });
+
+  for (const site of sites) {
+    describe(`${site.driver} driver`, () => {
+      if (site.skip) {
+        test(`stories 1 and 2 on ${site.driver}`, (t) => { t.skip(site.skip); });
+        return;
+      }
+      storiesOn(site);
+    });
+  }
+});
+
+function storiesOn(site: DriverSite): void {
+  let e: TestEngine;
+  before(async () => {
+    e = await TestEngine.start({ driver: site.driver, pool: site.pool });
+    e.ok<TemplateInfo>('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+  });
+  after(async () => e?.destroy());
+
+  test('story 1: edge-case rows, bookmark, destroy, restore: every row back, twice', async () => {
+    const qa = e.ok<ContainerInfo>('container', 'create', 'qa', '--template', 'employees');
+    assert.equal(qa.driver, site.driver);
+    assert.equal(qa.activeBranch, 'main');
+    await e.sql('qa', EDGE_ROWS);
+    const before = await e.checksum('qa');
+    assert.match(before['public.employees'], /^504:/);
+
+    const bm = e.ok<BookmarkInfo>('bookmark', 'create', 'after edge case data', '--container', 'qa', '--tag', 'edge', '--note', 'QA data');
+    assert.equal(bm.branch, 'main');
+    assert.deepEqual(bm.tags, ['edge']);
+    assert.ok(['clean-shutdown', 'atomic-snapshot'].includes(bm.consistency));
+
+    for (let round = 1; round <= 2; round++) {
+      await e.sql('qa', 'DELETE FROM employees');
+      assert.equal((await e.sql<{ n: string }>('qa', 'SELECT count(*) AS n FROM employees'))[0].n, '0');
+      e.ok('restore', 'after edge case data', '--container', 'qa');
+      assert.deepEqual(await e.checksum('qa'), before, `round ${round}: every row back, byte for byte`);
+    }
+    const port = e.ok<ContainerInfo>('container', 'show', 'qa').port;
+    assert.equal(port, qa.port, 'the port never changes');
+    const kinds = e.ok<Array<{ kind: string }>>('timeline', '--container', 'qa').map((ev) => ev.kind);
+    assert.deepEqual(kinds, ['container-created', 'bookmark-created', 'restored', 'restored']);
+  });
+
+  test('reset discards changes since the last operation', async () => {
+    const before = await e.checksum('qa');
+    await e.sql('qa', `UPDATE employees SET salary = 0`);
+    e.ok('reset', '--container', 'qa');
+    assert.deepEqual(await e.checksum('qa'), before);
+  });
+
+  test('story 2: shared bookmark, branch in a second container, isolation both ways, switch back', async () => {
+    await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('Bug', '1234')`);
+    const bug = e.ok<BookmarkInfo>('bookmark', 'create', 'Bug 1234 data', '--container', 'qa', '--share');
+    assert.equal(bug.shared, true);
+    const qaSum = await e.checksum('qa');
+
+    const dev = e.ok<ContainerInfo>('container', 'create', 'dev', '--template', 'employees');
+    assert.notEqual(dev.port, e.ok<ContainerInfo>('container', 'show', 'qa').port);
+    const devOwn = await e.checksum('dev');
+    assert.ok(e.ok<BookmarkInfo[]>('bookmark', 'list', '--shared').some((b) => b.id === bug.id));
+
+    const br = e.ok<BranchInfo>('branch', 'create', 'bug-1234', '--container', 'dev', '--from-bookmark', bug.id, '--activate');
+    assert.equal(br.active, true);
+    assert.equal(e.ok<ContainerInfo>('container', 'show', 'dev').port, dev.port, 'same port after the switch');
+    assert.deepEqual(await e.checksum('dev'), qaSum, 'dev sees QA\'s data');
+
+    await e.sql('dev', `DELETE FROM employees WHERE last_name = '1234'`);
+    assert.deepEqual(await e.checksum('qa'), qaSum, 'what dev changes, QA never sees');
+    await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('only', 'qa')`);
+    const devBranchSum = await e.checksum('dev');
+    assert.equal((await e.sql<{ n: string }>('dev', `SELECT count(*) AS n FROM employees WHERE last_name = 'qa'`))[0].n, '0',
+      'what QA changes, dev never sees');
+
+    e.ok('branch', 'activate', 'main', '--container', 'dev');
+    assert.deepEqual(await e.checksum('dev'), devOwn, 'dev has their own data again');
+    e.ok('branch', 'activate', 'bug-1234', '--container', 'dev');
+    assert.deepEqual(await e.checksum('dev'), devBranchSum, 'the bug branch kept dev\'s changes');
+    const branches = e.ok<BranchInfo[]>('branch', 'list', '--container', 'dev');
+    assert.deepEqual(branches.map((b) => [b.name, b.active]).sort(), [['bug-1234', true], ['main', false]]);
+  });
+
+  test('refresh moves the active branch to the template\'s latest version', async () => {
+    const t = e.ok<TemplateInfo>('template', 'refresh', 'employees');
+    assert.equal(t.latestVersion, 2);
+    const c = e.ok<ContainerInfo>('refresh', '--container', 'qa');
+    assert.equal(c.templateVersion, 2);
+    assert.match((await e.checksum('qa'))['public.employees'], /^500:/);
+  });
+
+  test('engine restart: databases run again on their ports with their data', async () => {
+    const before = { qa: await e.checksum('qa'), dev: await e.checksum('dev') };
+    const ports = e.ok<ContainerInfo[]>('container', 'list').map((c) => [c.name, c.port]);
+    e.ok('engine', 'stop');
+    e.ok('engine', 'start', '--driver', site.driver, ...(site.pool ? ['--pool', site.pool] : []));
+    assert.deepEqual(e.ok<ContainerInfo[]>('container', 'list').map((c) => [c.name, c.port]), ports);
+    assert.deepEqual({ qa: await e.checksum('qa'), dev: await e.checksum('dev') }, before);
+  });
+}

@@ -1,0 +1,150 @@
+/** Pure command-line parsing: no engine, no files, no network. */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'path';
+import {
+  commandHelp,
+  parseCommandLine,
+  topHelp,
+  visibleCommandIds,
+  type CommandArgs,
+  type CommandId,
+  type ParseOutcome,
+} from '../../server/cli/args';
+
+const cwd = path.resolve('/tmp/project');
+const parse = (line: string, env: Record<string, string> = {}): ParseOutcome =>
+  parseCommandLine(line.split(' ').filter(Boolean), { cwd, env });
+
+function run<K extends CommandId>(line: string, id: K): CommandArgs[K] {
+  const out = parse(line);
+  if (out.kind !== 'run') assert.fail(`expected '${line}' to parse, got ${JSON.stringify(out)}`);
+  assert.equal(out.command.id, id);
+  return out.command.args as CommandArgs[K];
+}
+
+function usageError(line: string, pattern: RegExp): void {
+  const out = parse(line);
+  if (out.kind !== 'error') assert.fail(`expected '${line}' to be a usage error, got ${JSON.stringify(out)}`);
+  assert.match(out.message, pattern);
+  assert.match(out.hint, /--help/);
+  assert.doesNotMatch(out.message, /\n/);
+}
+
+test('exit-2 cases are usage errors with a one-line message and a --help hint', () => {
+  usageError('frobnicate', /unknown command 'frobnicate'/);
+  usageError('template frobnicate', /unknown template command 'frobnicate'/);
+  usageError('template list --bogus', /unknown option '--bogus'/);
+  usageError('--bogus template list', /unknown option '--bogus'/);
+  usageError('container show', /missing NAME/);
+  usageError('container show a b', /unexpected argument 'b'/);
+  usageError('container create dev', /missing --template T/);
+  usageError('container create dev --template t --port 80x', /--port must be an integer/);
+  usageError('container create dev --template t --port 70000', /--port must be an integer/);
+  usageError('container create dev --template t --port', /argument missing/);
+  usageError('branch list', /missing --container C/);
+  usageError('template create t', /needs a source/);
+  usageError('template create t --empty --dump x.dump', /one source, not 2/);
+  usageError('engine start --driver zfs', /--driver must be one of/);
+  usageError('bookmark tag b1', /--add T or --remove T/);
+  usageError('--engine http://x template list', /tcp:\/\/HOST:PORT/);
+});
+
+test('a usage error hint names the command whose help to read', () => {
+  const out = parse('branch create');
+  assert.equal(out.kind, 'error');
+  if (out.kind === 'error') assert.equal(out.hint, "Run 'slipstream branch create --help' for usage.");
+});
+
+test('--from-bookmark and --from-branch conflict; neither means the template', () => {
+  usageError('branch create b --container c --from-bookmark bm --from-branch main', /cannot be used together/);
+  assert.deepEqual(run('branch create b --container c', 'branch create').from, { kind: 'template' });
+  assert.deepEqual(run('branch create b --container c --from-bookmark bm', 'branch create').from, { kind: 'bookmark', bookmark: 'bm' });
+  const args = run('branch create b --container c --from-branch main --activate', 'branch create');
+  assert.deepEqual(args, { container: 'c', name: 'b', from: { kind: 'branch', branch: 'main' }, activate: true });
+});
+
+test('--sql takes several files, repeated or listed, as absolute paths', () => {
+  const listed = run('template create shop --sql a.sql b.sql', 'template create');
+  assert.deepEqual(listed.source, { kind: 'sql', files: [path.join(cwd, 'a.sql'), path.join(cwd, 'b.sql')] });
+  const repeated = run('template create shop --sql a.sql --sql /abs/b.sql c.sql', 'template create');
+  assert.deepEqual(repeated.source, { kind: 'sql', files: [path.join(cwd, 'a.sql'), '/abs/b.sql', path.join(cwd, 'c.sql')] });
+  assert.equal(repeated.name, 'shop');
+  usageError('template create --sql a.sql shop', /missing NAME \(put NAME before --sql\)/);
+});
+
+test('template sources: --command carries the cwd, --dump is absolute', () => {
+  const cmd = parseCommandLine(['template', 'create', 't', '--command', 'npm run seed'], { cwd, env: {} });
+  assert.equal(cmd.kind, 'run');
+  if (cmd.kind === 'run' && cmd.command.id === 'template create') {
+    assert.deepEqual(cmd.command.args.source, { kind: 'command', command: 'npm run seed', cwd });
+  }
+  assert.deepEqual(run('template create t --dump db.dump', 'template create').source, { kind: 'dump', file: path.join(cwd, 'db.dump') });
+  assert.deepEqual(run('template create t --empty', 'template create').source, { kind: 'empty' });
+});
+
+test('--tag repeats; --note, --share and --git-* overrides are kept', () => {
+  const args = run('bookmark create bm --container dev --tag a --tag b --share --git-branch feat --git-commit abc123', 'bookmark create');
+  assert.deepEqual(args.params, { container: 'dev', name: 'bm', tags: ['a', 'b'], share: true });
+  assert.deepEqual(args.git, { branch: 'feat', commit: 'abc123' });
+  const note = parseCommandLine(['bookmark', 'create', 'bm', '--container', 'dev', '--note', 'after edge case data'], { cwd, env: {} });
+  assert.ok(note.kind === 'run' && note.command.id === 'bookmark create' && note.command.args.params.note === 'after edge case data');
+});
+
+test('bookmark tag: --add and --remove take repeated or listed tags', () => {
+  const args = run('bookmark tag bm --add x y --remove z --add w', 'bookmark tag');
+  assert.deepEqual(args, { bookmark: 'bm', add: ['x', 'y', 'w'], remove: ['z'] });
+});
+
+test('global flags go before or after the command; env supplies the engine', () => {
+  const before = parse('--home /h --json container list');
+  const after = parse('container list --json --home=/h');
+  for (const out of [before, after]) {
+    assert.equal(out.kind, 'run');
+    if (out.kind === 'run') assert.deepEqual(out.globals, { home: '/h', json: true, target: { kind: 'local' } });
+  }
+  const tcp = parse('container list', { SLIPSTREAM_ENGINE: 'tcp://host:7000', SLIPSTREAM_TOKEN: 't0k' });
+  assert.ok(tcp.kind === 'run');
+  if (tcp.kind === 'run') assert.deepEqual(tcp.globals.target, { kind: 'tcp', url: 'tcp://host:7000', token: 't0k' });
+});
+
+test('operations and optional lookups', () => {
+  assert.deepEqual(run('restore bm --container dev', 'restore'), { container: 'dev', bookmark: 'bm' });
+  assert.deepEqual(run('reset --container dev', 'reset'), { container: 'dev' });
+  assert.deepEqual(run('refresh --container dev', 'refresh'), { container: 'dev' });
+  assert.deepEqual(run('timeline --container dev --limit 5', 'timeline'), { container: 'dev', limit: 5 });
+  assert.deepEqual(run('bookmark list --shared', 'bookmark list'), { shared: true });
+  assert.deepEqual(run('bookmark show bm --container dev', 'bookmark show'), { bookmark: 'bm', container: 'dev' });
+  assert.deepEqual(run('container create dev --template t --port 5544', 'container create'), { name: 'dev', template: 't', port: 5544 });
+  assert.deepEqual(run('engine start --pool p', 'engine start'), { driver: 'auto', pool: path.join(cwd, 'p') });
+});
+
+test('help: top-level, help COMMAND, GROUP --help, COMMAND --help', () => {
+  for (const line of ['--help', '-h', 'help']) {
+    const out = parse(line);
+    assert.equal(out.kind, 'help');
+    if (out.kind === 'help') {
+      assert.equal(out.exitCode, 0);
+      assert.match(out.text, /Getting started/);
+    }
+  }
+  for (const line of ['help branch create', 'branch create --help', 'branch create b --bogus --help']) {
+    const out = parse(line);
+    assert.ok(out.kind === 'help' && out.text.startsWith('Usage: slipstream branch create NAME --container C'), line);
+  }
+  const group = parse('bookmark --help');
+  assert.ok(group.kind === 'help' && /bookmark create/.test(group.text) && /bookmark tag/.test(group.text));
+  const bare = parse('');
+  assert.ok(bare.kind === 'help' && bare.exitCode === 2);
+  usageError('help nosuch', /no help for 'nosuch'/);
+});
+
+test('the top-level help mentions every command and the vocabulary', () => {
+  const text = topHelp();
+  for (const id of visibleCommandIds) assert.ok(text.includes(`  ${id} `), `help lacks '${id}'`);
+  for (const word of ['template', 'container', 'branch', 'bookmark', 'restore', 'reset', 'refresh', 'timeline']) {
+    assert.match(text, new RegExp(`\\b${word}\\b`, 'i'));
+  }
+  assert.ok(!text.includes('engine run'), 'engine run is an internal command');
+  for (const id of visibleCommandIds) assert.match(commandHelp(id), /^Usage: slipstream /);
+});

@@ -1,0 +1,503 @@
+/**
+ * Volume drivers against real files: one shared suite for every driver
+ * (blocks on a temp dir; btrfs and reflink on loop-mounted btrfs and XFS
+ * images, skipped with a printed reason where that is impossible), then the
+ * blocks driver's own promises: O(delta) restores, dedup, garbage collection
+ * and recovery from a crash before its state was saved.
+ */
+import assert from 'node:assert/strict';
+import { createCipheriv, createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { DriverName } from '../../server/protocol';
+import { EngineError } from '../../server/engine/errors';
+import { BlocksDriver } from '../../server/engine/volumes/blocks';
+import { CHUNK_SIZE } from '../../server/engine/volumes/blocks/chunkStore';
+import type { FileOwner } from '../../server/engine/volumes/driver';
+import { createDriver, probeDriver } from '../../server/engine/volumes/index';
+import { mountLoopFs } from '../support/loopfs';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** As root, volumes belong to an unprivileged user, as PostgreSQL's would. */
+const OWNER: FileOwner | undefined = process.getuid?.() === 0 ? { uid: 4321, gid: 4321 } : undefined;
+
+// ---------------------------------------------------------------- helpers
+
+/** Deterministic pseudo-random bytes (AES-CTR keystream of a seed). */
+function bytes(n: number, seed: number): Buffer {
+  const key = createHash('sha256').update(`seed ${seed}`).digest().subarray(0, 16);
+  return createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(n));
+}
+
+/** mkdir -p, each new directory owned by the volume's owner. */
+async function mkdirs(root: string, rel: string): Promise<void> {
+  let cur = root;
+  for (const part of rel.split('/').filter((x) => x && x !== '.')) {
+    cur = path.join(cur, part);
+    if (fs.existsSync(cur)) continue;
+    await fs.promises.mkdir(cur, { mode: 0o700 });
+    if (OWNER) await fs.promises.chown(cur, OWNER.uid, OWNER.gid);
+  }
+}
+
+/** Write a file as PostgreSQL would: given mode, owned by the volume's owner. */
+async function put(root: string, rel: string, data: Buffer | string, mode = 0o600): Promise<void> {
+  const p = path.join(root, rel);
+  await mkdirs(root, path.dirname(rel));
+  await fs.promises.writeFile(p, data);
+  await fs.promises.chmod(p, mode);
+  if (OWNER) await fs.promises.chown(p, OWNER.uid, OWNER.gid);
+}
+
+async function mkdirOwned(root: string, rel: string, mode: number): Promise<void> {
+  const p = path.join(root, rel);
+  await mkdirs(root, rel);
+  await fs.promises.chmod(p, mode);
+  if (OWNER) await fs.promises.chown(p, OWNER.uid, OWNER.gid);
+}
+
+async function symlinkOwned(root: string, rel: string, target: string): Promise<void> {
+  const p = path.join(root, rel);
+  await fs.promises.symlink(target, p);
+  if (OWNER) await fs.promises.lchown(p, OWNER.uid, OWNER.gid);
+}
+
+/** Every entry under `root` with its kind, mode and content hash (or link target). */
+async function fingerprint(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (rel: string): Promise<void> => {
+    for (const name of (await fs.promises.readdir(path.join(root, rel))).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const p = path.join(root, r);
+      const st = await fs.promises.lstat(p);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isDirectory()) {
+        out[r] = `dir ${mode}`;
+        await walk(r);
+      } else if (st.isSymbolicLink()) {
+        out[r] = `link -> ${await fs.promises.readlink(p)}`;
+      } else {
+        const sha = createHash('sha256').update(await fs.promises.readFile(p)).digest('hex');
+        out[r] = `file ${mode} ${st.size} ${sha}`;
+      }
+    }
+  };
+  await walk('');
+  return out;
+}
+
+/** The volume dir is 0700 and, with an owner, everything in it is the owner's. */
+async function assertVolumeDir(root: string): Promise<void> {
+  const st = await fs.promises.stat(root);
+  assert.equal(st.mode & 0o777, 0o700, 'volume dir must be 0700');
+  if (!OWNER) return;
+  const check = async (p: string): Promise<void> => {
+    const s = await fs.promises.lstat(p);
+    assert.deepEqual([s.uid, s.gid], [OWNER.uid, OWNER.gid], `${p} must belong to the owner`);
+    if (s.isDirectory()) for (const n of await fs.promises.readdir(p)) await check(path.join(p, n));
+  };
+  await check(root);
+}
+
+/** A small data directory with every awkward case the drivers must handle. */
+async function populate(root: string): Promise<void> {
+  await put(root, 'empty', '');
+  await put(root, 'odd.bin', bytes(100_003, 1)); // not a chunk multiple
+  await put(root, 'shrinks.bin', bytes(300 * KiB, 2));
+  await put(root, 'grows.bin', bytes(10 * KiB, 3));
+  await put(root, 'zeros.bin', Buffer.concat([Buffer.alloc(192 * KiB), Buffer.from('x')]));
+  await put(root, 'base/1/16384', bytes(200 * KiB, 4));
+  await put(root, 'base/1/deep/er/file', 'hello', 0o640);
+  await put(root, 'global/pg_control', bytes(8 * KiB, 5));
+  await mkdirOwned(root, 'conf', 0o750);
+  await put(root, 'conf/x.conf', 'a = 1\n', 0o644);
+  await mkdirOwned(root, 'pg_wal', 0o700); // an empty directory
+  await symlinkOwned(root, 'link', 'base/1/16384');
+}
+
+/** Change everything in a different way: contents, sizes, types, modes, links. */
+async function mutate(root: string, seed: number): Promise<void> {
+  const j = (r: string) => path.join(root, r);
+  await fs.promises.truncate(j('shrinks.bin'), 70 * KiB + 5);
+  await fs.promises.appendFile(j('grows.bin'), bytes(500 * KiB, seed));
+  const fh = await fs.promises.open(j('odd.bin'), 'r+');
+  await fh.write(bytes(100, seed + 1), 0, 100, 70_000);
+  await fh.close();
+  const zh = await fs.promises.open(j('zeros.bin'), 'r+');
+  await zh.write(Buffer.from(`seed ${seed}`), 0, undefined, 65 * KiB);
+  await zh.close();
+  await fs.promises.rm(j('base/1/deep'), { recursive: true });
+  await fs.promises.writeFile(j('new.bin'), bytes(77 * KiB, seed + 2));
+  await fs.promises.mkdir(j('newdir/sub'), { recursive: true });
+  await fs.promises.writeFile(j('newdir/sub/f'), `made by ${seed}`);
+  await fs.promises.rm(j('link'));
+  await fs.promises.symlink('odd.bin', j('link'));
+  await fs.promises.chmod(j('global/pg_control'), 0o644);
+  await fs.promises.rm(j('empty'));
+  await fs.promises.mkdir(j('empty')); // a file became a directory
+  await fs.promises.rm(j('conf'), { recursive: true });
+  await fs.promises.writeFile(j('conf'), 'now a file'); // a directory became a file
+  await fs.promises.writeFile(j('pg_wal/000000010000000000000001'), bytes(16 * KiB, seed + 3));
+  await chownTree(root); // PostgreSQL, running as the owner, would have made them its own
+}
+
+async function chownTree(p: string): Promise<void> {
+  if (!OWNER) return;
+  await fs.promises.lchown(p, OWNER.uid, OWNER.gid);
+  if ((await fs.promises.lstat(p)).isDirectory()) {
+    for (const n of await fs.promises.readdir(p)) await chownTree(path.join(p, n));
+  }
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => err instanceof EngineError && err.code === code);
+}
+
+// ---------------------------------------------------------------- pools
+
+interface Pool {
+  pool: string;
+  cleanup(): Promise<void>;
+}
+
+async function tmpPool(): Promise<Pool> {
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'slipstream-vol-'));
+  return { pool: path.join(dir, 'pool'), cleanup: () => fs.promises.rm(dir, { recursive: true, force: true }) };
+}
+
+async function loopPool(kind: 'btrfs' | 'xfs'): Promise<Pool | { skip: string }> {
+  const m = await mountLoopFs(kind, 512);
+  if ('skip' in m) return m;
+  return { pool: path.join(m.dir, 'pool'), cleanup: m.cleanup };
+}
+
+const DRIVERS: Array<{ name: DriverName; where: string; setup: () => Promise<Pool | { skip: string }> }> = [
+  { name: 'blocks', where: 'a temp dir', setup: tmpPool },
+  { name: 'btrfs', where: 'a loop-mounted btrfs image', setup: () => loopPool('btrfs') },
+  { name: 'reflink', where: 'a loop-mounted XFS image', setup: () => loopPool('xfs') },
+];
+
+// ---------------------------------------------------------------- the shared suite
+
+async function sharedSuite(t: TestContext, name: DriverName, pool: string): Promise<void> {
+  const driver = await createDriver(name, { pool, owner: OWNER });
+  assert.equal(driver.name, name);
+  const vol = (id: string) => driver.volumePath(id);
+  let treeA: Record<string, string> = {};
+  let treeB: Record<string, string> = {};
+
+  await t.test('snapshot, change everything, restore: identical tree', async () => {
+    await driver.createVolume('v1');
+    await assertVolumeDir(vol('v1'));
+    await populate(vol('v1'));
+    treeA = await fingerprint(vol('v1'));
+    await driver.snapshot('v1', 's-a');
+    assert.equal(await driver.hasSnapshot('s-a'), true);
+    await mutate(vol('v1'), 10);
+    assert.notDeepEqual(await fingerprint(vol('v1')), treeA);
+    await driver.restore('v1', 's-a');
+    assert.deepEqual(await fingerprint(vol('v1')), treeA);
+    await assertVolumeDir(vol('v1'));
+  });
+
+  await t.test('restore into a new volume is a private clone', async () => {
+    await driver.restore('v2', 's-a');
+    assert.deepEqual(await fingerprint(vol('v2')), treeA);
+    await assertVolumeDir(vol('v2'));
+    await mutate(vol('v2'), 20);
+    assert.deepEqual(await fingerprint(vol('v1')), treeA, 'the source must not see the clone\'s changes');
+    await fs.promises.writeFile(path.join(vol('v1'), 'odd.bin'), 'changed in v1');
+    assert.equal(await fs.promises.readFile(path.join(vol('v2'), 'odd.bin'), 'utf8') === 'changed in v1', false);
+    await driver.restore('v1', 's-a');
+  });
+
+  await t.test('switch back and forth between two snapshots', async () => {
+    await driver.restore('v3', 's-a');
+    await mutate(vol('v3'), 30);
+    treeB = await fingerprint(vol('v3'));
+    await driver.snapshot('v3', 's-b');
+    for (const [snap, want] of [['s-a', treeA], ['s-b', treeB], ['s-a', treeA], ['s-b', treeB], ['s-b', treeB]] as const) {
+      await driver.restore('v3', snap);
+      assert.deepEqual(await fingerprint(vol('v3')), want, `after restoring ${snap}`);
+    }
+    await assertVolumeDir(vol('v3'));
+  });
+
+  await t.test('deleteSnapshot of an unused snapshot keeps the others whole', async () => {
+    await mutate(vol('v1'), 40);
+    await driver.snapshot('v1', 's-unused');
+    await driver.deleteSnapshot('s-unused');
+    assert.equal(await driver.hasSnapshot('s-unused'), false);
+    await driver.deleteSnapshot('s-unused'); // missing: a no-op
+    await driver.restore('v1', 's-a');
+    assert.deepEqual(await fingerprint(vol('v1')), treeA);
+    await driver.restore('v4', 's-b');
+    assert.deepEqual(await fingerprint(vol('v4')), treeB);
+  });
+
+  await t.test('a restore interrupted half-way and run again ends correct', async () => {
+    await driver.restore('v5', 's-a');
+    await mutate(vol('v5'), 50);
+    // The progress callback throwing is how an abort mid-way looks to a driver.
+    let calls = 0;
+    const boom = () => { calls++; throw new Error('simulated crash'); };
+    await assert.rejects(driver.restore('v5', 's-b', boom), /simulated crash/);
+    assert.ok(calls > 0, 'restore must report progress');
+    // Crash leftovers, then an engine restart (a new driver on the same pool).
+    await fs.promises.writeFile(path.join(pool, 'tmp', 'leftover'), 'x');
+    const again = await createDriver(name, { pool, owner: OWNER });
+    assert.deepEqual(await fs.promises.readdir(path.join(pool, 'tmp')), []);
+    await again.restore('v5', 's-b');
+    assert.deepEqual(await fingerprint(vol('v5')), treeB);
+    // The crash between "delete the old volume" and "put the new one in".
+    await again.deleteVolume('v5');
+    await again.restore('v5', 's-a');
+    assert.deepEqual(await fingerprint(vol('v5')), treeA);
+    await assertVolumeDir(vol('v5'));
+  });
+
+  await t.test('empty volumes, deletes and bad input', async () => {
+    await driver.createVolume('v6');
+    await driver.createVolume('v6'); // re-run after a crash: still empty, accepted
+    await driver.snapshot('v6', 's-empty');
+    await put(vol('v6'), 'x/y', 'data');
+    await rejectsWith(driver.createVolume('v6'), 'VolumeFailed');
+    await driver.restore('v6', 's-empty');
+    assert.deepEqual(await fs.promises.readdir(vol('v6')), []);
+    await driver.deleteVolume('v6');
+    await driver.deleteVolume('v6');
+    assert.equal(fs.existsSync(vol('v6')), false);
+    await rejectsWith(driver.restore('v1', 'no-such-snapshot'), 'NotFound');
+    await rejectsWith(driver.snapshot('no-such-volume', 's-x'), 'NotFound');
+    await rejectsWith(driver.snapshot('v1', 's-a'), 'VolumeFailed');
+    await rejectsWith(driver.restore('../escape', 's-a'), 'InvalidArgument');
+    await rejectsWith(driver.snapshot('v1', '.hidden'), 'InvalidArgument');
+    assert.equal(await driver.hasSnapshot('s-a'), true);
+    assert.ok((await driver.diskUsage()) > 0);
+  });
+}
+
+for (const d of DRIVERS) {
+  test(`${d.name} driver on ${d.where}`, async (t) => {
+    const env = await d.setup();
+    if ('skip' in env) {
+      t.diagnostic(`${d.name} skipped: ${env.skip}`);
+      t.skip(env.skip);
+      return;
+    }
+    try {
+      if (d.name !== 'blocks') assert.equal((await probeDriver(env.pool)).driver, d.name, 'probe must pick this driver here');
+      await sharedSuite(t, d.name, env.pool);
+    } finally {
+      await env.cleanup();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- driver choice
+
+test('probe and explicit choice on a file system without clones', async (t) => {
+  const env = await tmpPool();
+  try {
+    const probe = await probeDriver(env.pool);
+    if (probe.driver !== 'blocks') {
+      t.skip(`${os.tmpdir()} can clone files (${probe.reason}); this test needs one that cannot, like ext4`);
+      return;
+    }
+    assert.match(probe.reason, /cannot clone/);
+    await rejectsWith(createDriver('btrfs', { pool: env.pool }), 'InvalidArgument');
+    await assert.rejects(createDriver('btrfs', { pool: env.pool }), /needs the pool on a btrfs file system.*auto/);
+    await rejectsWith(createDriver('reflink', { pool: env.pool }), 'InvalidArgument');
+    assert.equal((await createDriver('auto', { pool: env.pool })).name, 'blocks');
+  } finally {
+    await env.cleanup();
+  }
+});
+
+// ---------------------------------------------------------------- blocks only
+
+async function chunkFiles(pool: string): Promise<number> {
+  let n = 0;
+  for (const shard of await fs.promises.readdir(path.join(pool, 'chunks'))) {
+    n += (await fs.promises.readdir(path.join(pool, 'chunks', shard))).length;
+  }
+  return n;
+}
+
+/** Age a file's times so it can never look "racy" (see StateStore.load). */
+async function age(p: string): Promise<void> {
+  const past = new Date(Date.now() - 3600_000);
+  await fs.promises.utimes(p, past, past);
+}
+
+test('blocks: restore and snapshot cost follows the delta', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const driver = new BlocksDriver({ pool: env.pool, owner: OWNER });
+  await driver.init();
+  const big = path.join(driver.volumePath('big'), 'base/1/big');
+  await driver.createVolume('big');
+  await put(driver.volumePath('big'), 'base/1/big', bytes(64 * MiB, 7));
+  await put(driver.volumePath('big'), 'other', bytes(16 * MiB, 8));
+  await age(big);
+  await age(path.join(driver.volumePath('big'), 'other'));
+  const original = createHash('sha256').update(await fs.promises.readFile(big)).digest('hex');
+  await driver.snapshot('big', 'b1');
+
+  // Change one 8 KiB page inside one chunk.
+  const fh = await fs.promises.open(big, 'r+');
+  await fh.write(bytes(8 * KiB, 9), 0, 8 * KiB, 40 * MiB + 8 * KiB);
+  await fh.close();
+
+  driver.resetStats();
+  await driver.snapshot('big', 'b2');
+  assert.equal(driver.stats.chunksWritten, 1, 'a snapshot stores only the changed chunk');
+  assert.equal(driver.stats.bytesHashed, 64 * MiB, 'only the changed file is read, not the unchanged 16 MiB one');
+
+  driver.resetStats();
+  await driver.restore('big', 'b1');
+  assert.equal(driver.stats.volumeBytesWritten, CHUNK_SIZE, 'restore rewrites one chunk, not 64 MiB');
+  assert.equal(driver.stats.chunksWritten, 0);
+  assert.equal(driver.stats.bytesHashed, 0, 'the state from the snapshot says nothing changed: nothing is read');
+  assert.equal(createHash('sha256').update(await fs.promises.readFile(big)).digest('hex'), original);
+
+  // The same page changed again without a snapshot: the stat mismatch makes
+  // restore rehash that file, and still only one chunk is written.
+  const fh2 = await fs.promises.open(big, 'r+');
+  await fh2.write(bytes(8 * KiB, 10), 0, 8 * KiB, 40 * MiB + 8 * KiB);
+  await fh2.close();
+  driver.resetStats();
+  await driver.restore('big', 'b2');
+  assert.equal(driver.stats.volumeBytesWritten, CHUNK_SIZE);
+  assert.equal(driver.stats.bytesHashed, 64 * MiB, 'the changed file is rehashed, the other is not');
+
+  // A clone of the big volume: the file is written, but nothing new is stored.
+  driver.resetStats();
+  await driver.restore('big-clone', 'b1');
+  assert.equal(driver.stats.chunksWritten, 0);
+  assert.equal(createHash('sha256').update(await fs.promises.readFile(path.join(driver.volumePath('big-clone'), 'base/1/big'))).digest('hex'), original);
+});
+
+test('blocks: identical content is stored once, zeros not at all', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const driver = new BlocksDriver({ pool: env.pool });
+  await driver.init();
+  await driver.createVolume('d');
+  const v = driver.volumePath('d');
+  const content = bytes(1 * MiB, 11);
+  await put(v, 'a.bin', content);
+  await put(v, 'b.bin', content);
+  await put(v, 'sub/c.bin', content.subarray(0, 512 * KiB)); // the first 8 chunks of a.bin
+  await put(v, 'zero.bin', Buffer.alloc(1 * MiB));
+  await driver.snapshot('d', 'd1');
+  assert.equal(await chunkFiles(env.pool), 16, '1 MiB of distinct data = 16 chunks of 64 KiB');
+  assert.equal(driver.stats.chunksWritten, 16);
+
+  // Another volume with the same data, snapshotted: nothing new is stored.
+  await driver.restore('d2', 'd1');
+  await fs.promises.rm(path.join(env.pool, 'volstate', 'd2.json')); // force a full re-read
+  driver.resetStats();
+  await driver.snapshot('d2', 'd2s');
+  assert.equal(driver.stats.chunksWritten, 0);
+  assert.equal(driver.stats.bytesHashed, 3 * MiB + 512 * KiB);
+  assert.equal(await chunkFiles(env.pool), 16);
+});
+
+test('blocks: garbage collection keeps what manifests and volume states use', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const driver = new BlocksDriver({ pool: env.pool });
+  await driver.init();
+  await driver.createVolume('g');
+  const v = driver.volumePath('g');
+  await put(v, 'shared', bytes(128 * KiB, 20));
+  await put(v, 'unique', bytes(256 * KiB, 21));
+  await age(path.join(v, 'shared'));
+  await age(path.join(v, 'unique'));
+  await driver.snapshot('g', 'g1');
+  assert.equal(await chunkFiles(env.pool), 6);
+
+  // No manifest needs the chunks now, but the volume state does: the next
+  // snapshot reuses its chunk lists without reading the files.
+  await driver.deleteSnapshot('g1');
+  assert.equal(await chunkFiles(env.pool), 6);
+  driver.resetStats();
+  await driver.snapshot('g', 'g2');
+  assert.equal(driver.stats.bytesHashed, 0);
+  await driver.restore('g-clone', 'g2');
+  assert.deepEqual(await fingerprint(driver.volumePath('g-clone')), await fingerprint(v));
+
+  // Once neither a manifest nor a volume needs "unique", its 4 chunks go.
+  await fs.promises.rm(path.join(v, 'unique'));
+  await driver.snapshot('g', 'g3');
+  await driver.deleteSnapshot('g2');
+  await driver.deleteVolume('g-clone');
+  assert.equal(await chunkFiles(env.pool), 2);
+  await driver.restore('g-check', 'g3');
+  assert.deepEqual(await fingerprint(driver.volumePath('g-check')), await fingerprint(v));
+});
+
+test('blocks: a crash after the data but before the state converges on re-run', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const driver = new BlocksDriver({ pool: env.pool, owner: OWNER });
+  await driver.init();
+  await driver.createVolume('c');
+  const v = driver.volumePath('c');
+  await populate(v);
+  const treeA = await fingerprint(v);
+  await driver.snapshot('c', 'c1');
+  await mutate(v, 60);
+  const treeB = await fingerprint(v);
+  await driver.snapshot('c', 'c2');
+
+  // Restore c1 completes on disk, but "crash" before its state is saved:
+  // the state on disk is still the one describing c2.
+  const stateFile = path.join(env.pool, 'volstate', 'c.json');
+  const stale = await fs.promises.readFile(stateFile);
+  await driver.restore('c', 'c1');
+  await fs.promises.writeFile(stateFile, stale);
+  await driver.restore('c', 'c2');
+  assert.deepEqual(await fingerprint(v), treeB);
+  await driver.restore('c', 'c1');
+  assert.deepEqual(await fingerprint(v), treeA);
+
+  // A damaged state only costs a rehash.
+  await fs.promises.writeFile(stateFile, '{ not json');
+  await driver.restore('c', 'c2');
+  assert.deepEqual(await fingerprint(v), treeB);
+  await assertVolumeDir(v);
+});
+
+test('blocks: a full disk is a NoSpace error', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to mount a small tmpfs');
+    return;
+  }
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'slipstream-full-'));
+  const { execFileSync } = await import('node:child_process');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);
+  } catch (err) {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    t.skip(`cannot mount a tmpfs: ${(err as Error).message}`);
+    return;
+  }
+  try {
+    const driver = new BlocksDriver({ pool: path.join(dir, 'pool') });
+    await driver.init();
+    await driver.createVolume('full');
+    await put(driver.volumePath('full'), 'data', bytes(2 * MiB, 30));
+    // The chunk store needs another 2 MiB that the 3 MiB disk does not have.
+    await rejectsWith(driver.snapshot('full', 'f1'), 'NoSpace');
+    assert.equal(await driver.hasSnapshot('f1'), false, 'a failed snapshot leaves no manifest');
+  } finally {
+    execFileSync('umount', [dir]);
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+});
