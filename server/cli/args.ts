@@ -515,7 +515,7 @@ const operationsTitle = "Operations on a container's active branch";
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream)' },
-  engine: { type: 'string', arg: 'URL', help: 'engine to talk to (default: the local engine of the home; also $SLIPSTREAM_ENGINE)' },
+  engine: { type: 'string', arg: 'URL', help: 'a team engine, tcp://HOST:PORT (also $SLIPSTREAM_ENGINE; not supported by this build yet). Default: the local engine of the home' },
   token: { type: 'string', arg: 'T', help: 'access token for a team engine (also $SLIPSTREAM_TOKEN)' },
   json: { type: 'boolean', help: 'print exactly one JSON document on stdout, errors included' },
   help: { type: 'boolean', short: 'h', help: "show help; 'slipstream COMMAND --help' shows a command's options" },
@@ -614,7 +614,10 @@ function splitCommandWords(argv: readonly string[]): { words: string[]; rest: st
       words.push(arg);
     } else if (isGlobalFlag(arg)) {
       rest.push(arg);
-      if (globalTakesValue(arg) && !arg.includes('=') && i + 1 < argv.length) rest.push(argv[++i]);
+      if (globalTakesValue(arg) && !arg.includes('=')) {
+        if (i + 1 >= argv.length) throw new UsageError(`option '${arg}' needs a value`);
+        rest.push(argv[++i]);
+      }
     } else {
       throw new UsageError(`unknown option '${arg}'${words.length ? '' : ' (options go after the command)'}`);
     }

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import { spawn, type ChildProcess } from 'child_process';
 import { setTimeout as delay } from 'timers/promises';
 import { ClientError, connectEngine, engineNotRunningMessage } from '../common/client';
-import { homeFiles } from '../common/home';
+import { homeDirMode, homeFiles } from '../common/home';
 import { EngineShutdownRequest, EngineStatusRequest, type EngineStatus } from '../protocol';
 import type { EngineRunArgs } from './args';
 import type { Context, GroupHandlers } from './context';
@@ -15,6 +15,7 @@ import { CliError, details, shortTime } from './output';
 const POLL_MS = 100;
 const WAIT_MS = 30_000;
 const LOG_TAIL_LINES = 20;
+const EXIT_GRACE_MS = 2000;
 
 export const engineCommands: GroupHandlers<'engine'> = {
   'engine start': start,
@@ -30,7 +31,7 @@ async function start(ctx: Context, args: EngineRunArgs): Promise<number> {
     ctx.emit(running, `the engine is already running for ${ctx.home}\n${statusText(running)}`);
     return 0;
   }
-  fs.mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(ctx.home, { recursive: true, mode: homeDirMode() });
   const log = homeFiles(ctx.home).log;
   const logStart = fileSize(log);
   const child = spawnDaemon(ctx.home, args, log);
@@ -74,6 +75,12 @@ async function status(ctx: Context): Promise<number> {
 async function run(ctx: Context, args: EngineRunArgs): Promise<number> {
   const { runEngine } = await import('../engine/main.js');
   await runEngine({ home: ctx.home, ...args });
+  // The engine has stopped. A handle it left open (a client that never hung up, a child
+  // that ignores signals) must not keep a stopped daemon alive, so `engine stop` returns.
+  setTimeout(() => {
+    process.stderr.write('engine stopped, but open handles kept the process alive; exiting\n');
+    process.exit(0);
+  }, EXIT_GRACE_MS).unref();
   return 0;
 }
 

@@ -26,3 +26,10 @@ export const homeFiles = (home: string) => ({
   run: path.join(home, 'run'),
   settings: path.join(home, 'settings.json'),
 });
+
+/** A root engine runs PostgreSQL as an unprivileged user, which must pass through
+ *  the home (and any parent made for it) to reach the pool: 0711 lets it pass
+ *  without listing. Anyone else's home is private. */
+export function homeDirMode(): number {
+  return process.getuid?.() === 0 ? 0o711 : 0o700;
+}

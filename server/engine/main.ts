@@ -1,8 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import type * as net from 'net';
 import type { DriverChoice } from '../protocol';
-import { homeFiles } from '../common/home';
+import { homeDirMode, homeFiles } from '../common/home';
 import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
 import { newId, now } from './ids';
@@ -11,7 +10,7 @@ import { recoveries } from './operations';
 import { choosePool } from './pool';
 import { findPgBinaries } from './postgres/binaries';
 import { currentUserName, resolvePgOwner } from './postgres/pgUser';
-import { serveSocket } from './rpc';
+import { serveSocket, type RpcServer } from './rpc';
 import { Store } from './store';
 import { createDriver } from './volumes';
 import { version } from '../../package.json';
@@ -39,9 +38,8 @@ interface HomeSettings {
 export async function runEngine(opts: EngineOptions): Promise<void> {
   const files = homeFiles(opts.home);
   const owner = resolvePgOwner();
-  await fs.promises.mkdir(opts.home, { recursive: true, mode: 0o700 });
-  // With PostgreSQL under another user, that user must be able to pass through home to the pool.
-  if (owner) await fs.promises.chmod(opts.home, 0o711);
+  await fs.promises.mkdir(opts.home, { recursive: true, mode: homeDirMode() });
+  await fs.promises.chmod(opts.home, homeDirMode());
   const releaseLock = acquireHomeLock(files.lock, opts.home);
   let store: Store | undefined;
   try {
@@ -124,14 +122,14 @@ async function stopDatabases(engine: Engine): Promise<void> {
   }
 }
 
-function untilStopped(engine: Engine, server: net.Server): Promise<void> {
+function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
-      log(`${signal}: stopping databases and exiting`);
-      server.close();
+      log(`${signal}: cancelling running operations, stopping databases, exiting`);
+      await server.close();
       await stopDatabases(engine);
       resolve();
     };

@@ -13,9 +13,21 @@ import { operations } from './operations';
  * operation, progress through `$/progress` when the request carries a
  * workDoneToken, cancellation, and the change notifications.
  */
-export async function serveSocket(engine: Engine, socketPath: string, caller: Caller): Promise<net.Server> {
+/** The listening socket plus everything it has going, so shutdown can be orderly:
+ *  stop accepting, cancel what runs, wait for it, then drop the connections. */
+export interface RpcServer {
+  close(): Promise<void>;
+}
+
+export async function serveSocket(engine: Engine, socketPath: string, caller: Caller): Promise<RpcServer> {
   await fs.promises.rm(socketPath, { force: true }); // we hold the home's lock, so any socket here is stale
-  const server = net.createServer((socket) => attach(engine, socket, caller));
+  const sockets = new Set<net.Socket>();
+  const inflight = new Map<Promise<unknown>, AbortController>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    attach(engine, socket, caller, inflight);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // The umask makes the socket 0600 from its first moment; chmod alone would leave a window.
@@ -23,21 +35,31 @@ export async function serveSocket(engine: Engine, socketPath: string, caller: Ca
     server.listen(socketPath, () => { process.umask(old); resolve(); });
   });
   await fs.promises.chmod(socketPath, 0o600);
-  return server;
+  return {
+    async close() {
+      server.close();
+      for (const controller of inflight.values()) controller.abort();
+      await Promise.race([Promise.allSettled([...inflight.keys()]), delay(60_000)]);
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }
 
-export function attach(engine: Engine, socket: net.Socket, caller: Caller): MessageConnection {
+function attach(engine: Engine, socket: net.Socket, caller: Caller, inflight: Map<Promise<unknown>, AbortController>): MessageConnection {
   const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
   for (const op of operations) {
     conn.onRequest(op.method, async (params: unknown, token: CancellationToken) => {
-      const signal = abortSignal(token);
+      const controller = abortController(token);
       const progress = workDone(conn, params, op.method);
+      const work = op.handle({ engine, caller, progress, signal: controller.signal }, params ?? {});
+      inflight.set(work, controller);
       try {
-        return await op.handle({ engine, caller, progress, signal }, params ?? {});
+        return await work;
       } catch (err) {
         if (!(err instanceof EngineError)) log(`${op.method} failed: ${(err as Error)?.stack ?? err}`);
         return toResponseError(err);
       } finally {
+        inflight.delete(work);
         progress.end();
       }
     });
@@ -51,11 +73,13 @@ export function attach(engine: Engine, socket: net.Socket, caller: Caller): Mess
   return conn;
 }
 
-function abortSignal(token: CancellationToken): AbortSignal {
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+function abortController(token: CancellationToken): AbortController {
   const controller = new AbortController();
   if (token.isCancellationRequested) controller.abort();
   token.onCancellationRequested(() => controller.abort());
-  return controller.signal;
+  return controller;
 }
 
 /** LSP-style work-done progress: begin on the first report, end when the request ends. */

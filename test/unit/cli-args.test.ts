@@ -48,6 +48,7 @@ test('exit-2 cases are usage errors with a one-line message and a --help hint', 
   usageError('engine start --driver zfs', /--driver must be one of/);
   usageError('bookmark tag b1', /--add T or --remove T/);
   usageError('--engine http://x template list', /tcp:\/\/HOST:PORT/);
+  usageError('--home', /option '--home' needs a value/);
 });
 
 test('a usage error hint names the command whose help to read', () => {

@@ -13,7 +13,8 @@ export interface Operation {
 
 export function operation<P, R>(type: RequestType<P, R, ErrorData>, parse: (raw: unknown) => P,
   run: (ctx: OpContext, params: P) => Promise<R>): Operation {
-  return { method: type.method, handle: (ctx, raw) => run(ctx, parse(raw)) };
+  // async, so that a refused parse becomes a rejected promise like every other failure
+  return { method: type.method, handle: async (ctx, raw) => run(ctx, parse(raw)) };
 }
 
 /** How a journaled operation finishes or rolls back after a crash. */

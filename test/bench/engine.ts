@@ -1,0 +1,84 @@
+/**
+ * A real engine daemon for the bench: started and stopped through the real
+ * CLI (as a user would), driven through the typed protocol client for the
+ * timed operations, so a figure is the engine's work plus one socket round
+ * trip, not Node's start-up time for a CLI process.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import type { RequestType } from 'vscode-jsonrpc';
+import { connectEngine, type EngineClient } from '../../server/common/client';
+import { ContainerUrlRequest, EngineStatusRequest, type ErrorData } from '../../server/protocol';
+import { onCleanup } from './cleanup';
+import { exec } from './exec';
+
+export const CLI = path.resolve(__dirname, '../../../dist/cli.js');
+
+export class BenchEngine {
+  private constructor(readonly home: string, readonly client: EngineClient, readonly pid: number,
+    private readonly release: () => Promise<void>) {}
+
+  static async start(home: string, driver: string, pool: string): Promise<BenchEngine> {
+    await fs.promises.mkdir(home, { recursive: true });
+    await cli(home, 'engine', 'start', '--driver', driver, '--pool', pool);
+    const client = await connectEngine({ home });
+    const { pid } = await client.request(EngineStatusRequest.type, {});
+    const release = onCleanup(`stop the engine in ${home}`, async () => {
+      await client.close();
+      await cli(home, 'engine', 'stop').catch(() => killIfAlive(pid));
+    });
+    return new BenchEngine(home, client, pid, release);
+  }
+
+  request<P extends object, R>(type: RequestType<P, R, ErrorData>, params: P): Promise<R> {
+    return this.client.request(type, params);
+  }
+
+  /** Run statements in a container's database, over its public URL as an app would. */
+  async sql(container: string, statements: string[]): Promise<void> {
+    const { url } = await this.request(ContainerUrlRequest.type, { name: container });
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    try {
+      for (const s of statements) await c.query(s);
+    } finally {
+      await c.end();
+    }
+  }
+
+  /** The engine's resident set in bytes (its own process; PostgreSQL's are separate). */
+  rss(): number {
+    const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+    return kb ? Number(kb[1]) * 1024 : NaN;
+  }
+
+  /** Sample the peak resident set while `fn` runs. */
+  async peakRssDuring<T>(fn: () => Promise<T>): Promise<{ result: T; peak: number }> {
+    let peak = this.rss();
+    const timer = setInterval(() => { peak = Math.max(peak, this.rss()); }, 10);
+    try {
+      const result = await fn();
+      return { result, peak: Math.max(peak, this.rss()) };
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.release();
+  }
+}
+
+export async function cli(home: string, ...args: string[]): Promise<string> {
+  return exec(process.execPath, [CLI, '--home', home, '--json', ...args], { env: { SLIPSTREAM_HOME: '' } });
+}
+
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}

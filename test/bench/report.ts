@@ -1,0 +1,85 @@
+/** The Markdown report: the same figures as the JSON, as tables a person reads. */
+import type { BenchResults, SiteResult } from './results';
+import { OPS, OP_LABELS } from './slipstreamOps';
+import type { Summary } from './stats';
+import type { TargetResult } from './targets';
+
+const MB = 1024 * 1024;
+const s = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
+const fig = (x: Summary) => `${s(x.median)} s (${s(x.min)}–${s(x.max)})`;
+const times = (x: number) => `${x < 10 ? x.toFixed(2) : x.toFixed(0)}×`;
+
+function row(cells: string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
+}
+
+export function markdown(r: BenchResults, targets: TargetResult[]): string {
+  const parts = [
+    `# Slipstream bench (${r.mode}), ${r.startedAt}`,
+    `${r.machine.cpus} CPUs, ${(r.machine.memBytes / 2 ** 30).toFixed(0)} GiB RAM, Linux ${r.machine.kernel}; median of ${r.runsPerFigure} runs (min–max).`,
+    datasetsTable(r),
+    ...r.sites.map((site) => siteSection(r, site)),
+    storageTable(r),
+    engineTable(r),
+    '## Targets',
+    targets.map((t) => `- **${t.met ? 'MET' : 'NOT MET'}** ${t.target}: ${t.measured}`).join('\n'),
+  ];
+  return parts.join('\n\n') + '\n';
+}
+
+function datasetsTable(r: BenchResults): string {
+  return '## Datasets\n\n' + table(['dataset', 'pgbench scale', 'database size', 'data directory (one full copy)', 'pg_dump + pg_restore (PG 15)'],
+    r.datasets.map((d) => {
+      const dump = r.dump[d.name];
+      return [d.name, String(d.scale), `${(d.dbBytes / MB).toFixed(0)} MB`, `${(d.copyBytes / MB).toFixed(0)} MB`, typeof dump === 'string' ? `skipped: ${dump}` : fig(dump)];
+    }));
+}
+
+function siteSection(r: BenchResults, site: SiteResult): string {
+  if (site.skip) return `## ${site.driver}\n\nSkipped: ${site.skip}`;
+  const [small, large] = [r.datasets[0].name, r.datasets[r.datasets.length - 1].name];
+  const L = site.runs[large];
+  const S = site.runs[small];
+  const dump = r.dump[large];
+  const rows = OPS.map((op) => {
+    const m = L.ops.ops[op].median;
+    return [OP_LABELS[op], fig(S.ops.ops[op]), fig(L.ops.ops[op]), (m / S.ops.ops[op].median).toFixed(2),
+      times(m / L.peers.floor.median), times(L.peers.createdb.median / m), times(L.peers.copy.median / m),
+      typeof dump === 'string' ? '–' : times(dump.median / m)];
+  });
+  const peers = [small, large].map((d) => {
+    const p = site.runs[d].peers;
+    return [d, fig(p.floor), fig(p.createdb), `${fig(p.copy)}, ${p.copyMode}`, `${s(site.runs[d].template.seconds)} s`];
+  });
+  return [
+    `## ${site.driver} (on ${site.fsType})`,
+    `Ratios on ${large}: "× floor" is the operation's time over one fast stop + start (lower is better); "faster than" columns are the peer's time over the operation's (higher is better).`,
+    table(['operation', small, large, `${large}/${small}`, '× floor', 'faster than CREATE DATABASE', 'faster than cp -a', 'faster than pg_dump/restore'], rows),
+    table(['peers on ' + (site.fsType ?? ''), 'floor: fast stop + start', 'CREATE DATABASE … FILE_COPY', 'cp -a of the data directory', 'template build (engine)'], peers),
+  ].join('\n\n');
+}
+
+function storageTable(r: BenchResults): string {
+  const rows = r.sites.filter((x) => x.storage).map((x) => {
+    const st = x.storage!;
+    return [x.driver, st.dataset, `${(st.oneCopyBytes / MB).toFixed(0)} MB`, `${(11 * st.oneCopyBytes / MB).toFixed(0)} MB`,
+      `${(st.totalBytes.scattered / MB).toFixed(0)} MB (${(st.totalBytes.scattered / st.oneCopyBytes).toFixed(2)}×)`,
+      `${(st.totalBytes.clustered / MB).toFixed(0)} MB (${(st.totalBytes.clustered / st.oneCopyBytes).toFixed(2)}×)`];
+  });
+  return '## Storage: template + 10 branches, each with 1% of rows changed\n\n' +
+    table(['driver', 'dataset', 'one copy', '11 full copies', 'Slipstream, scattered 1%', 'Slipstream, clustered 1%'], rows);
+}
+
+function engineTable(r: BenchResults): string {
+  const rows = r.sites.filter((x) => !x.skip).map((x) => {
+    const peak = Math.max(...Object.values(x.runs).map((d) => d.ops.rssDuringSwitch));
+    return [x.driver, `${((x.idleRss ?? 0) / MB).toFixed(0)} MB`, `${(peak / MB).toFixed(0)} MB`];
+  });
+  const l = r.listing;
+  const listing = l ? `\n\nListing ${l.bookmarks} bookmarks (${l.requests} requests): p50 ${(l.p50 * 1000).toFixed(1)} ms, p99 ${(l.p99 * 1000).toFixed(1)} ms; idle engine with them: ${(l.idleRss / MB).toFixed(0)} MB resident.` : '';
+  return '## The engine\'s own costs\n\n' + table(['engine (driver)', 'resident, idle after the run', 'resident, peak during switches'], rows) + listing;
+}

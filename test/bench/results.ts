@@ -1,0 +1,42 @@
+/** The shape of results/*.json: everything the tables, targets and chart are made from. */
+import type { Dataset } from './dataset';
+import type { ListingFigures } from './listing';
+import type { PeerFigures } from './peers';
+import type { DriverName } from './sites';
+import type { OpFigures } from './slipstreamOps';
+import type { Summary } from './stats';
+import type { StorageFigures, TemplateBuild } from './storage';
+
+export interface DatasetInfo extends Dataset {
+  dbBytes: number;
+  copyBytes: number;
+}
+
+export interface DatasetRun {
+  template: TemplateBuild;
+  ops: OpFigures;
+  peers: PeerFigures;
+}
+
+export interface SiteResult {
+  driver: DriverName;
+  fsType?: string;
+  skip?: string;
+  /** Keyed by dataset name. */
+  runs: Record<string, DatasetRun>;
+  storage?: StorageFigures;
+  idleRss?: number;
+}
+
+export interface BenchResults {
+  mode: 'quick' | 'full';
+  startedAt: string;
+  seconds: number;
+  machine: { cpus: number; memBytes: number; kernel: string };
+  runsPerFigure: number;
+  datasets: DatasetInfo[];
+  /** Keyed by dataset name; a string says why it was skipped. */
+  dump: Record<string, Summary | string>;
+  sites: SiteResult[];
+  listing?: ListingFigures;
+}

@@ -1,0 +1,94 @@
+/**
+ * The five Slipstream operations of the issue, each timed end to end through
+ * the protocol on one container. Every timed run follows an untimed change of
+ * 1% of the accounts rows (the same rows each time, so two branches differ by
+ * exactly that set): the operation then has a real delta to capture or undo,
+ * and pays the shutdown checkpoint of that change, as it would in use.
+ */
+import {
+  BookmarkCreateRequest, BookmarkDeleteRequest, BranchActivateRequest, BranchCreateRequest, BranchDeleteRequest,
+  ContainerCreateRequest, ContainerDeleteRequest, RefreshRequest, RestoreRequest,
+} from '../../server/protocol';
+import { changeStatement, type Dataset } from './dataset';
+import type { BenchEngine } from './engine';
+import { timed } from './exec';
+import { repeat, type Summary } from './stats';
+
+export const OPS = ['bookmark', 'restore', 'branch', 'switch', 'refresh'] as const;
+export type OpName = (typeof OPS)[number];
+
+export const OP_LABELS: Record<OpName, string> = {
+  bookmark: 'bookmark the running database',
+  restore: 'restore a bookmark after a 1% change',
+  branch: 'branch from a bookmark and activate it',
+  switch: 'switch between two branches 1% apart',
+  refresh: 'refresh from the template',
+};
+
+export interface OpFigures {
+  containerCreate: number;
+  ops: Record<OpName, Summary>;
+  /** Peak engine RSS (bytes) sampled every 10 ms during the switches. */
+  rssDuringSwitch: number;
+}
+
+type Ctx = { engine: BenchEngine; ds: Dataset; container: string; runs: number; log: (s: string) => void };
+
+export async function measureOps(engine: BenchEngine, ds: Dataset, template: string, runs: number,
+  log: (s: string) => void): Promise<OpFigures> {
+  const container = `c-${ds.name}`;
+  const containerCreate = await timed(() => engine.request(ContainerCreateRequest.type, { name: container, template }));
+  const ctx: Ctx = { engine, ds, container, runs, log };
+  const ops = {} as Record<OpName, Summary>;
+  ops.bookmark = await step(ctx, 'bookmark', () => bookmarks(ctx));
+  ops.restore = await step(ctx, 'restore', () => restores(ctx));
+  ops.branch = await step(ctx, 'branch', () => branches(ctx));
+  const sw = await engine.peakRssDuring(() => step(ctx, 'switch', () => switches(ctx)));
+  ops.switch = sw.result;
+  ops.refresh = await step(ctx, 'refresh', () => refreshes(ctx));
+  // Untimed: give the space back before the next dataset (the blocks driver's GC runs here).
+  await engine.request(ContainerDeleteRequest.type, { name: container });
+  return { containerCreate, ops, rssDuringSwitch: sw.peak };
+}
+
+async function step(ctx: Ctx, op: OpName, fn: () => Promise<Summary>): Promise<Summary> {
+  const s = await fn();
+  ctx.log(`    ${op.padEnd(9)} median ${s.median.toFixed(3)} s  (min ${s.min.toFixed(3)}, max ${s.max.toFixed(3)})`);
+  return s;
+}
+
+const change = (ctx: Ctx) => ctx.engine.sql(ctx.container, [changeStatement(ctx.ds, 'scattered', 0)]);
+const bm = (ctx: Ctx, i: number) => `${ctx.ds.name}-bm-${i}`;
+const br = (ctx: Ctx, i: number) => `br-${i}`;
+
+async function bookmarks(ctx: Ctx): Promise<Summary> {
+  const s = await repeat(ctx.runs, () => change(ctx), (i) =>
+    timed(() => ctx.engine.request(BookmarkCreateRequest.type, { container: ctx.container, name: bm(ctx, i) })));
+  // Keep the first as the restore and branch point; the others only hold space.
+  for (let i = 1; i < ctx.runs; i++) await ctx.engine.request(BookmarkDeleteRequest.type, { bookmark: bm(ctx, i), container: ctx.container });
+  return s;
+}
+
+function restores(ctx: Ctx): Promise<Summary> {
+  return repeat(ctx.runs, () => change(ctx), () =>
+    timed(() => ctx.engine.request(RestoreRequest.type, { container: ctx.container, bookmark: bm(ctx, 0) })));
+}
+
+/** Leaves the last two branches, the pair the switch runs go back and forth between. */
+async function branches(ctx: Ctx): Promise<Summary> {
+  const s = await repeat(ctx.runs, () => change(ctx), (i) => timed(() => ctx.engine.request(BranchCreateRequest.type, {
+    container: ctx.container, name: br(ctx, i), from: { kind: 'bookmark', bookmark: bm(ctx, 0) }, activate: true,
+  })));
+  for (let i = 0; i < ctx.runs - 2; i++) await ctx.engine.request(BranchDeleteRequest.type, { container: ctx.container, name: br(ctx, i) });
+  return s;
+}
+
+function switches(ctx: Ctx): Promise<Summary> {
+  const pair = [br(ctx, ctx.runs - 2), br(ctx, ctx.runs - 1)];
+  return repeat(ctx.runs, () => change(ctx), (i) =>
+    timed(() => ctx.engine.request(BranchActivateRequest.type, { container: ctx.container, name: pair[i % 2] })));
+}
+
+function refreshes(ctx: Ctx): Promise<Summary> {
+  return repeat(ctx.runs, () => change(ctx), () => timed(() => ctx.engine.request(RefreshRequest.type, { container: ctx.container })));
+}

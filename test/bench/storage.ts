@@ -1,0 +1,56 @@
+/**
+ * Bytes on disk for a template plus 10 branches, each with 1% of rows changed,
+ * against one full copy (the target) and 11 full copies (what 11 cp -a would
+ * take). Measured as growth of the pool, in two containers, one per change
+ * pattern (see dataset.ts), so the figure shows what the shape of a change does.
+ */
+import {
+  BranchCreateRequest, ContainerCreateRequest, ContainerDeleteRequest, TemplateCreateRequest,
+} from '../../server/protocol';
+import { changeStatement, type ChangePattern, type Dataset } from './dataset';
+import type { BenchEngine } from './engine';
+import { timed } from './exec';
+import type { Site } from './sites';
+
+export const BRANCHES = 10;
+
+export interface StorageFigures {
+  dataset: string;
+  templateBytes: number;
+  /** Template plus 10 changed branches (including the container's working copy). */
+  totalBytes: Record<ChangePattern, number>;
+  oneCopyBytes: number;
+}
+
+export interface TemplateBuild {
+  name: string;
+  seconds: number;
+}
+
+export async function buildTemplate(engine: BenchEngine, ds: Dataset, sqlFile: string): Promise<TemplateBuild> {
+  const name = `t-${ds.name}`;
+  const seconds = await timed(() => engine.request(TemplateCreateRequest.type, { name, source: { kind: 'sql', files: [sqlFile] } }));
+  return { name, seconds };
+}
+
+/** Must run first on a fresh pool, so that growth is ours alone. */
+export async function measureStorage(engine: BenchEngine, site: Site, pool: string, ds: Dataset, sqlFile: string,
+  oneCopyBytes: number): Promise<{ storage: StorageFigures; template: TemplateBuild }> {
+  const u0 = await site.usedBytes(pool);
+  const template = await buildTemplate(engine, ds, sqlFile);
+  const templateBytes = (await site.usedBytes(pool)) - u0;
+  const totalBytes = {} as Record<ChangePattern, number>;
+  for (const pattern of ['scattered', 'clustered'] as const) {
+    const before = await site.usedBytes(pool);
+    const container = `st-${pattern}`;
+    await engine.request(ContainerCreateRequest.type, { name: container, template: template.name });
+    for (let i = 1; i <= BRANCHES; i++) {
+      await engine.request(BranchCreateRequest.type, { container, name: `s-${i}`, from: { kind: 'template' }, activate: true });
+      // The checkpoint puts the last branch's change in its data files, not only in WAL.
+      await engine.sql(container, [changeStatement(ds, pattern, i), 'CHECKPOINT']);
+    }
+    totalBytes[pattern] = templateBytes + (await site.usedBytes(pool)) - before;
+  }
+  for (const pattern of ['scattered', 'clustered']) await engine.request(ContainerDeleteRequest.type, { name: `st-${pattern}` });
+  return { storage: { dataset: ds.name, templateBytes, totalBytes, oneCopyBytes }, template };
+}

@@ -1,0 +1,62 @@
+/** The issue's targets, judged on the largest dataset of the run. */
+import type { BenchResults, SiteResult } from './results';
+import type { OpName } from './slipstreamOps';
+
+export interface TargetResult {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+const MB = 1024 * 1024;
+
+export function evaluateTargets(r: BenchResults): TargetResult[] {
+  const [small, large] = [r.datasets[0].name, r.datasets[r.datasets.length - 1].name];
+  const out: TargetResult[] = [];
+  for (const site of r.sites) {
+    if (site.skip) continue;
+    if (site.driver === 'blocks') out.push(...blocksTargets(site, large));
+    else out.push(...cowTargets(site, small, large));
+    out.push(...storageTargets(site));
+  }
+  if (r.listing) {
+    const p99ms = r.listing.p99 * 1000;
+    out.push({ target: `engine: listing ${r.listing.bookmarks} bookmarks, p99 <= 10 ms`, measured: `p99 ${p99ms.toFixed(1)} ms (p50 ${(r.listing.p50 * 1000).toFixed(1)} ms)`, met: p99ms <= 10 });
+  }
+  const idle = [...r.sites.map((s) => s.idleRss ?? 0), r.listing?.idleRss ?? 0];
+  const worst = Math.max(...idle);
+  if (worst > 0) out.push({ target: 'engine: idle resident memory <= 150 MB', measured: `${(worst / MB).toFixed(0)} MB (worst engine of the run)`, met: worst <= 150 * MB });
+  return out;
+}
+
+function cowTargets(site: SiteResult, small: string, large: string): TargetResult[] {
+  const out: TargetResult[] = [];
+  const L = site.runs[large];
+  const S = site.runs[small];
+  for (const op of ['switch', 'restore', 'bookmark'] as OpName[]) {
+    const ratio = L.ops.ops[op].median / L.peers.floor.median;
+    out.push({ target: `${site.driver}: ${op} <= 2x the floor (${large})`, measured: `${ratio.toFixed(2)}x`, met: ratio <= 2 });
+  }
+  for (const op of ['switch', 'restore', 'bookmark'] as OpName[]) {
+    const growth = L.ops.ops[op].median / S.ops.ops[op].median;
+    out.push({ target: `${site.driver}: ${op} ${large}/${small} <= 1.5`, measured: `${growth.toFixed(2)}`, met: growth <= 1.5 });
+  }
+  return out;
+}
+
+function blocksTargets(site: SiteResult, large: string): TargetResult[] {
+  const L = site.runs[large];
+  return (['switch', 'restore'] as OpName[]).map((op) => {
+    const speedup = L.peers.createdb.median / L.ops.ops[op].median;
+    return { target: `blocks: ${op} >= 5x faster than CREATE DATABASE (${large})`, measured: `${speedup.toFixed(2)}x faster`, met: speedup >= 5 };
+  });
+}
+
+function storageTargets(site: SiteResult): TargetResult[] {
+  const st = site.storage;
+  if (!st) return [];
+  return (['scattered', 'clustered'] as const).map((pattern) => {
+    const ratio = st.totalBytes[pattern] / st.oneCopyBytes;
+    return { target: `${site.driver}: storage, template + 10 branches (${pattern} 1%) <= 1.25x one copy`, measured: `${ratio.toFixed(2)}x`, met: ratio <= 1.25 };
+  });
+}
