@@ -166,6 +166,17 @@ export interface EngineStatus {
   templates: number;
 }
 
+export interface UserInfo {
+  name: string;
+  admin: boolean;
+  createdAt: string;
+}
+
+/** Only `user add` ever returns a token; the engine keeps just its hash. */
+export interface NewUser extends UserInfo {
+  token: string;
+}
+
 export interface ConnectionInfo {
   url: string;
   host: string;
@@ -215,6 +226,30 @@ export interface ContainerOpParams extends WithProgress { container: string }
 export interface TimelineParams { container: string; limit?: number }
 
 // ---------------------------------------------------------------- requests
+
+/** The first request on a TCP connection. Until it succeeds every other request
+ *  is refused with Unauthorized. Unix-socket clients are the engine's owner and
+ *  need not call it. */
+export namespace AuthenticateRequest {
+  export const method = 'engine/authenticate';
+  export const type = new RequestType<{ token: string }, UserInfo, ErrorData>(method);
+}
+export namespace WhoAmIRequest {
+  export const method = 'user/whoami';
+  export const type = new RequestType<Record<string, never>, UserInfo, ErrorData>(method);
+}
+export namespace UserAddRequest {
+  export const method = 'user/add';
+  export const type = new RequestType<{ name: string; admin?: boolean }, NewUser, ErrorData>(method);
+}
+export namespace UserListRequest {
+  export const method = 'user/list';
+  export const type = new RequestType<Record<string, never>, UserInfo[], ErrorData>(method);
+}
+export namespace UserRemoveRequest {
+  export const method = 'user/remove';
+  export const type = new RequestType<NameParams, UserInfo, ErrorData>(method);
+}
 
 export namespace EngineStatusRequest {
   export const method = 'engine/status';
@@ -352,6 +387,7 @@ export const workDoneProgress = new ProgressType<WorkDoneProgress>();
 
 /** Every request type above, for tables that need the whole list (the engine's dispatcher, tests). */
 export const allRequests = [
+  AuthenticateRequest, WhoAmIRequest, UserAddRequest, UserListRequest, UserRemoveRequest,
   EngineStatusRequest, EngineShutdownRequest,
   TemplateCreateRequest, TemplateRefreshRequest, TemplateListRequest, TemplateDeleteRequest,
   ContainerCreateRequest, ContainerListRequest, ContainerShowRequest, ContainerDeleteRequest, ContainerUrlRequest,

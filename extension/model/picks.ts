@@ -47,7 +47,7 @@ export function switchItems(c: ContainerInfo, branches: BranchInfo[], bookmarks:
   }));
   return [
     ...branchItems,
-    { label: '$(add) New branch…', description: `in ${c.name}`, separator: 'Actions', value: { kind: 'newBranch' } },
     ...bookmarkItems,
+    { label: '$(add) New branch…', description: `in ${c.name}`, separator: 'Actions', value: { kind: 'newBranch' } },
   ];
 }

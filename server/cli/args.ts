@@ -28,7 +28,10 @@ import type {
 // ---------------------------------------------------------------- result types
 
 type NoArgs = Record<string, never>;
-export interface EngineRunArgs { driver: DriverChoice; pool?: string; pgBin?: string }
+export interface EngineRunArgs {
+  driver: DriverChoice; pool?: string; pgBin?: string;
+  listen?: string; tlsCert?: string; tlsKey?: string; dbListen?: string;
+}
 
 /** Every command and the arguments its handler receives (mostly the protocol params). */
 export interface CommandArgs {
@@ -61,13 +64,17 @@ export interface CommandArgs {
   reset: ContainerOpParams;
   refresh: ContainerOpParams;
   timeline: TimelineParams;
+  'user add': { name: string; admin?: boolean };
+  'user list': NoArgs;
+  'user remove': NameParams;
+  whoami: NoArgs;
 }
 export type CommandId = keyof CommandArgs;
 /** A discriminated union written so that `handlers[cmd.id](ctx, cmd.args)` type-checks. */
 export type ParsedCommand<K extends CommandId = CommandId> = { [I in K]: { id: I; args: CommandArgs[I] } }[K];
 
 /** Where the CLI's requests go. The one place that knows about --engine and --token. */
-export type EngineTarget = { kind: 'local' } | { kind: 'tcp'; url: string; token?: string };
+export type EngineTarget = { kind: 'local' } | { kind: 'tcp'; url: string; token?: string; tlsCa?: string };
 
 export interface GlobalFlags {
   home?: string;
@@ -165,6 +172,10 @@ const engineDaemonOptions: Record<string, OptionSpec> = {
   driver: { type: 'string', arg: 'auto|btrfs|reflink|blocks', help: "copy-on-write volume driver; auto picks the best one for the pool's filesystem (default: auto)" },
   pool: { type: 'string', arg: 'DIR', help: 'directory that holds the volumes and snapshots (default: HOME/pool)' },
   'pg-bin': { type: 'string', arg: 'DIR', help: 'directory with initdb, pg_ctl and postgres (default: the bundled PostgreSQL 18)' },
+  listen: { type: 'string', arg: 'HOST:PORT', help: 'team mode: also serve clients on TCP HOST:PORT; they need a token (see user add)' },
+  'tls-cert': { type: 'string', arg: 'FILE', help: 'team mode over TLS: the certificate (PEM)' },
+  'tls-key': { type: 'string', arg: 'FILE', help: 'team mode over TLS: the private key (PEM)' },
+  'db-listen': { type: 'string', arg: 'ADDR', help: "the address new containers' databases listen on (default: 127.0.0.1)" },
 };
 
 function engineRunArgs(input: Input): EngineRunArgs {
@@ -174,10 +185,17 @@ function engineRunArgs(input: Input): EngineRunArgs {
   }
   const pool = input.str('pool');
   const pgBin = input.str('pg-bin');
+  const [listen, tlsCert, tlsKey, dbListen] = [input.str('listen'), input.str('tls-cert'), input.str('tls-key'), input.str('db-listen')];
+  if (listen !== undefined && !/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(listen)) throw new UsageError(`--listen must be HOST:PORT, not '${listen}'`);
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (tlsCert !== undefined && listen === undefined) throw new UsageError('--tls-cert needs --listen');
   return {
     driver: driver as DriverChoice,
     ...(pool ? { pool: input.abs(pool) } : {}),
     ...(pgBin ? { pgBin: input.abs(pgBin) } : {}),
+    ...(listen ? { listen } : {}),
+    ...(tlsCert && tlsKey ? { tlsCert: input.abs(tlsCert), tlsKey: input.abs(tlsKey) } : {}),
+    ...(dbListen ? { dbListen } : {}),
   };
 }
 
@@ -228,7 +246,7 @@ const noArgs = (): NoArgs => ({});
 
 const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
   'engine start': {
-    usage: '[--driver auto|btrfs|reflink|blocks] [--pool DIR] [--pg-bin DIR]',
+    usage: '[--driver auto|btrfs|reflink|blocks] [--pool DIR] [--pg-bin DIR] [--listen HOST:PORT [--tls-cert F --tls-key F]] [--db-listen ADDR]',
     summary: 'Start the engine in the background; returns once it answers',
     positionals: [],
     options: engineDaemonOptions,
@@ -250,7 +268,7 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     build: noArgs,
   },
   'engine run': {
-    usage: '[--driver auto|btrfs|reflink|blocks] [--pool DIR] [--pg-bin DIR]',
+    usage: '[--driver auto|btrfs|reflink|blocks] [--pool DIR] [--pg-bin DIR] [--listen HOST:PORT [--tls-cert F --tls-key F]] [--db-listen ADDR]',
     summary: 'Run the engine in the foreground (engine start runs this in the background)',
     positionals: [],
     options: engineDaemonOptions,
@@ -494,6 +512,35 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
       return { container: input.need('container', 'C'), ...(limit !== undefined ? { limit } : {}) };
     },
   },
+  'user add': {
+    usage: 'NAME [--admin]',
+    summary: "Add a user to a team engine and print the user's token (shown once)",
+    positionals: ['NAME'],
+    options: { admin: { type: 'boolean', help: 'the user may manage templates, users and the engine' } },
+    notes: ['Give the token to the user; they pass it with --token or SLIPSTREAM_TOKEN. Only its hash is kept.'],
+    build: (input) => ({ name: input.pos(0), ...(input.flag('admin') ? { admin: true } : {}) }),
+  },
+  'user list': {
+    usage: '',
+    summary: "List a team engine's users",
+    positionals: [],
+    options: {},
+    build: noArgs,
+  },
+  'user remove': {
+    usage: 'NAME',
+    summary: "Remove a user; their token stops working at once",
+    positionals: ['NAME'],
+    options: {},
+    build: (input) => ({ name: input.pos(0) }),
+  },
+  whoami: {
+    usage: '',
+    summary: 'Show who the engine takes you for, and whether you are an admin',
+    positionals: [],
+    options: {},
+    build: noArgs,
+  },
 };
 
 export const commandIds = Object.keys(specs) as CommandId[];
@@ -510,12 +557,14 @@ const groups: Readonly<Record<string, GroupInfo>> = {
   container: { title: 'Containers', summary: 'A container is your workspace made from a template: one PostgreSQL on a fixed port.' },
   branch: { title: 'Branches', summary: 'A branch is a line of data history inside a container; exactly one is active.' },
   bookmark: { title: 'Bookmarks', summary: 'A bookmark is an immutable, named snapshot of a branch, private or shared.' },
+  user: { title: 'Users', summary: 'Users of a team engine (engine start --listen): each has a token; admins manage templates and users.' },
 };
 const operationsTitle = "Operations on a container's active branch";
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream)' },
-  engine: { type: 'string', arg: 'URL', help: 'a team engine, tcp://HOST:PORT (also $SLIPSTREAM_ENGINE; not supported by this build yet). Default: the local engine of the home' },
+  engine: { type: 'string', arg: 'URL', help: 'a team engine, tcp://HOST:PORT or tls://HOST:PORT (also $SLIPSTREAM_ENGINE). Default: the local engine of the home' },
+  'tls-ca': { type: 'string', arg: 'FILE', help: "CA certificate for a tls:// engine with a self-signed certificate (also $SLIPSTREAM_TLS_CA)" },
   token: { type: 'string', arg: 'T', help: 'access token for a team engine (also $SLIPSTREAM_TOKEN)' },
   json: { type: 'boolean', help: 'print exactly one JSON document on stdout, errors included' },
   help: { type: 'boolean', short: 'h', help: "show help; 'slipstream COMMAND --help' shows a command's options" },
@@ -686,12 +735,12 @@ function checkPositionals(id: CommandId, positionals: readonly string[], lists: 
   }
 }
 
-export function resolveTarget(engine: string | undefined, token: string | undefined): EngineTarget {
+export function resolveTarget(engine: string | undefined, token: string | undefined, tlsCa?: string): EngineTarget {
   if (!engine) return { kind: 'local' };
-  if (!/^tcp:\/\/[^/\s]+:\d+\/?$/.test(engine)) {
-    throw new UsageError(`--engine must look like tcp://HOST:PORT, not '${engine}'`);
+  if (!/^(tcp|tls):\/\/[^/\s]+:\d+\/?$/.test(engine)) {
+    throw new UsageError(`--engine must look like tcp://HOST:PORT or tls://HOST:PORT, not '${engine}'`);
   }
-  return { kind: 'tcp', url: engine, ...(token ? { token } : {}) };
+  return { kind: 'tcp', url: engine, ...(token ? { token } : {}), ...(tlsCa ? { tlsCa } : {}) };
 }
 
 function globalsFrom(values: Record<string, unknown>, env: ParseEnv['env']): GlobalFlags {
@@ -700,7 +749,7 @@ function globalsFrom(values: Record<string, unknown>, env: ParseEnv['env']): Glo
   return {
     ...(home ? { home } : {}),
     json: values.json === true,
-    target: resolveTarget(str('engine') ?? env.SLIPSTREAM_ENGINE, str('token') ?? env.SLIPSTREAM_TOKEN),
+    target: resolveTarget(str('engine') ?? env.SLIPSTREAM_ENGINE, str('token') ?? env.SLIPSTREAM_TOKEN, str('tls-ca') ?? env.SLIPSTREAM_TLS_CA),
   };
 }
 

@@ -37,10 +37,6 @@ export interface Context {
   close(): Promise<void>;
 }
 
-export function tcpUnsupported(): CliError {
-  return new CliError('Unsupported', 'TCP engines are not supported by this build yet');
-}
-
 export function createContext(globals: GlobalFlags, io: Io, signal: AbortSignal): Context {
   let connection: Promise<EngineClient> | undefined;
   const home = resolveHome(globals.home);
@@ -51,8 +47,8 @@ export function createContext(globals: GlobalFlags, io: Io, signal: AbortSignal)
     target: globals.target,
     signal,
     client() {
-      ctx.requireLocal();
-      connection ??= connectEngine({ home });
+      const t = globals.target;
+      connection ??= connectEngine(t.kind === 'local' ? { home } : { home, engine: t.url, token: t.token, tlsCa: t.tlsCa });
       return connection;
     },
     async call(type, params, options = {}) {
@@ -69,7 +65,9 @@ export function createContext(globals: GlobalFlags, io: Io, signal: AbortSignal)
       else if (human) io.stdout.write(human.endsWith('\n') ? human : human + '\n');
     },
     requireLocal() {
-      if (globals.target.kind === 'tcp') throw tcpUnsupported();
+      if (globals.target.kind === 'tcp') {
+        throw new CliError('Unsupported', `engine start and stop manage the local engine of a home; ${globals.target.url} is a team engine, managed on its own host.`);
+      }
     },
     async close() {
       const pending = connection;

@@ -124,6 +124,9 @@ function spawnDaemon(home: string, args: EngineRunArgs, log: string): ChildProce
   const argv = [process.argv[1], 'engine', 'run', '--home', home, '--driver', args.driver];
   if (args.pool) argv.push('--pool', args.pool);
   if (args.pgBin) argv.push('--pg-bin', args.pgBin);
+  if (args.listen) argv.push('--listen', args.listen);
+  if (args.tlsCert && args.tlsKey) argv.push('--tls-cert', args.tlsCert, '--tls-key', args.tlsKey);
+  if (args.dbListen) argv.push('--db-listen', args.dbListen);
   const fd = fs.openSync(log, 'a', 0o600);
   try {
     // detached: its own session, so the terminal's Ctrl-C and close do not reach it.

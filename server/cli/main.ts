@@ -14,6 +14,7 @@ import { engineCommands } from './engine';
 import { opsCommands } from './ops';
 import { CliError, writeError, type Io } from './output';
 import { templateCommands } from './template';
+import { userCommands } from './user';
 
 const handlers: HandlerTable<CommandId> = {
   ...engineCommands,
@@ -22,6 +23,7 @@ const handlers: HandlerTable<CommandId> = {
   ...branchCommands,
   ...bookmarkCommands,
   ...opsCommands,
+  ...userCommands,
 };
 
 /** Commands that must not trap Ctrl-C: the daemon handles its own signals. */

@@ -3,7 +3,9 @@
  * It connects to the engine's Unix socket, speaks the typed protocol, and turns
  * every failure into a `ClientError` with a stable code. It never prints.
  */
+import * as fs from 'fs';
 import * as net from 'net';
+import * as tls from 'tls';
 import { randomUUID } from 'crypto';
 import {
   CancellationReceiverStrategy,
@@ -22,6 +24,7 @@ import {
   type RequestType,
 } from 'vscode-jsonrpc/node';
 import {
+  AuthenticateRequest,
   ChangedNotification,
   ErrorCodes,
   workDoneProgress,
@@ -66,9 +69,66 @@ export function engineNotRunningMessage(home: string): string {
   return `no engine is running for ${home}; start one with: slipstream engine start`;
 }
 
-export async function connectEngine(opts: { home: string }): Promise<EngineClient> {
-  const socket = await openSocket(opts.home);
-  return new SocketEngineClient(socket, opts.home);
+/** Where the engine is: the local one of `home`, or a team engine at `engine`
+ *  (tcp://HOST:PORT or tls://HOST:PORT) reached with `token`. */
+export interface ConnectOptions {
+  home: string;
+  engine?: string;
+  token?: string;
+  /** A CA certificate file for a tls:// engine whose certificate is self-signed. */
+  tlsCa?: string;
+}
+
+export async function connectEngine(opts: ConnectOptions): Promise<EngineClient> {
+  if (!opts.engine) return new SocketEngineClient(await openSocket(opts.home), opts.home, homeFiles(opts.home).log);
+  const url = parseEngineUrl(opts.engine);
+  if (!opts.token) {
+    throw new ClientError('Unauthorized', `the engine at ${opts.engine} needs a token: pass --token T or set SLIPSTREAM_TOKEN.`);
+  }
+  const client = new SocketEngineClient(await openTcp(url, opts.tlsCa), opts.home, opts.engine);
+  try {
+    await client.request(AuthenticateRequest.type, { token: opts.token });
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+  return client;
+}
+
+export interface EngineUrl {
+  secure: boolean;
+  host: string;
+  port: number;
+}
+
+/** tcp://HOST:PORT or tls://HOST:PORT; anything else is a clear error. */
+export function parseEngineUrl(value: string): EngineUrl {
+  const match = /^(tcp|tls):\/\/(\[[^\]]+\]|[^/:\s]+):(\d{1,5})\/?$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65535) {
+    throw new ClientError('ConnectionFailed', `"${value}" is not an engine address: use tcp://HOST:PORT or tls://HOST:PORT.`);
+  }
+  return { secure: match[1] === 'tls', host: match[2].replace(/^\[|\]$/g, ''), port };
+}
+
+function openTcp(url: EngineUrl, tlsCa?: string): Promise<net.Socket> {
+  const where = `${url.secure ? 'tls' : 'tcp'}://${url.host}:${url.port}`;
+  return new Promise((resolve, reject) => {
+    const socket = url.secure
+      ? tls.connect({ host: url.host, port: url.port, servername: net.isIP(url.host) ? undefined : url.host,
+        ...(tlsCa ? { ca: fs.readFileSync(tlsCa) } : {}) })
+      : net.createConnection({ host: url.host, port: url.port });
+    socket.once(url.secure ? 'secureConnect' : 'connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      socket.destroy();
+      const refused = err.code === 'ECONNREFUSED';
+      reject(new ClientError(refused ? 'EngineNotRunning' : 'ConnectionFailed',
+        refused ? `no engine answers at ${where}` : `cannot connect to the engine at ${where}: ${err.message}`));
+    });
+  });
 }
 
 function openSocket(home: string): Promise<net.Socket> {
@@ -105,7 +165,8 @@ class SocketEngineClient implements EngineClient {
   private readonly pendingCancels = new Set<Promise<void>>();
   private closed = false;
 
-  constructor(socket: net.Socket, readonly home: string) {
+  /** `where` names the engine in "connection lost" messages: its log, or its URL. */
+  constructor(socket: net.Socket, readonly home: string, private readonly where: string) {
     this.connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket), undefined, {
       cancellationStrategy: { receiver: CancellationReceiverStrategy.Message, sender: this.trackingCancelSender() },
     });
@@ -122,7 +183,7 @@ class SocketEngineClient implements EngineClient {
   async request<P extends object, R>(type: RequestType<P, R, ErrorData>, params: P, options: RequestOptions = {}): Promise<R> {
     const { signal, onProgress } = options;
     if (signal?.aborted) throw cancelledError();
-    if (this.closed) throw connectionLost(this.home);
+    if (this.closed) throw connectionLost(this.where);
     const cleanup: Disposable[] = [];
     let sent: P = params;
     if (onProgress) {
@@ -133,7 +194,7 @@ class SocketEngineClient implements EngineClient {
     try {
       return await this.sendCancellable(type, sent, signal);
     } catch (err) {
-      throw toClientError(err, this.home);
+      throw toClientError(err, this.where);
     } finally {
       for (const d of cleanup) d.dispose();
     }
@@ -201,8 +262,8 @@ function cancelledError(): ClientError {
   return new ClientError('Cancelled', 'cancelled');
 }
 
-function connectionLost(home: string): ClientError {
-  return new ClientError('ConnectionLost', `the connection to the engine was lost (it may have stopped; see ${homeFiles(home).log})`);
+function connectionLost(where: string): ClientError {
+  return new ClientError('ConnectionLost', `the connection to the engine was lost (it may have stopped; see ${where})`);
 }
 
 const codeByNumber = new Map<number, ErrorCodeName>(
@@ -222,16 +283,16 @@ function isErrorCodeName(value: unknown): value is ErrorCodeName {
 }
 
 /** The engine puts the stable name in `data.code`; the number is the fallback. */
-export function toClientError(err: unknown, home: string): ClientError {
+export function toClientError(err: unknown, where: string): ClientError {
   if (err instanceof ClientError) return err;
-  if (err instanceof ConnectionError) return connectionLost(home);
+  if (err instanceof ConnectionError) return connectionLost(where);
   if (err instanceof ResponseError) {
     const data: unknown = err.data;
     const named = typeof data === 'object' && data !== null ? (data as { code?: unknown }).code : undefined;
     if (isErrorCodeName(named)) return new ClientError(named, err.message);
     const byNumber = codeByNumber.get(err.code);
     if (byNumber) return new ClientError(byNumber, err.message);
-    if (linkFailures.has(err.code)) return connectionLost(home);
+    if (linkFailures.has(err.code)) return connectionLost(where);
     if (err.code === RpcErrorCodes.InvalidParams) return new ClientError('InvalidArgument', err.message);
     return new ClientError('Internal', err.message);
   }

@@ -8,6 +8,7 @@ import * as path from 'path';
  *   HOME/engine.sock   JSON-RPC Unix socket (0600)
  *   HOME/engine.lock   pid of the engine that owns this home
  *   HOME/engine.log    the daemon's log
+ *   HOME/admin-token   the first admin's token for team mode (0600)
  *   HOME/meta/         LMDB metadata
  *   HOME/pool/         volumes and snapshots (unless --pool says otherwise)
  *   HOME/run/          per-container runtime files (sockets, pg_hba.conf, logs)
@@ -21,6 +22,7 @@ export const homeFiles = (home: string) => ({
   socket: path.join(home, 'engine.sock'),
   lock: path.join(home, 'engine.lock'),
   log: path.join(home, 'engine.log'),
+  adminToken: path.join(home, 'admin-token'),
   meta: path.join(home, 'meta'),
   pool: path.join(home, 'pool'),
   run: path.join(home, 'run'),

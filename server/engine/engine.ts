@@ -20,10 +20,17 @@ export interface Progress {
   report(message: string, percentage?: number): void;
 }
 
+/** One client connection. Unix-socket sessions start as the engine's owner; TCP
+ *  sessions have no caller until they authenticate with a token. */
+export interface Session {
+  caller?: Caller;
+}
+
 /** What every operation gets: the engine, who asks, and the request's progress and cancellation. */
 export interface OpContext {
   engine: Engine;
   caller: Caller;
+  session: Session;
   progress: Progress;
   signal: AbortSignal;
 }
@@ -36,6 +43,8 @@ export interface EngineConfig {
   version: string;
   startedAt: string;
   pgBinDirs: string[];
+  /** Where new containers' databases listen. */
+  dbListen: string;
 }
 
 /**

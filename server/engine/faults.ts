@@ -9,7 +9,9 @@ export type FaultPoint =
   | 'bookmark-create:after-snapshot'
   | 'activate:after-capture'
   | 'activate:after-load'
-  | 'rewind:after-load';
+  | 'rewind:after-load'
+  | 'branch-snapshot:after-capture'
+  | 'container-delete:after-forget';
 
 export function faultPoint(point: FaultPoint): void {
   if (process.env.SLIPSTREAM_FAULT === point) process.kill(process.pid, 'SIGKILL');

@@ -30,8 +30,12 @@ export function activeBranch(engine: Engine, c: ContainerRecord): BranchRecord {
   return b;
 }
 
+/** Own bookmarks and shared ones; and one the caller branched from, even once it is
+ *  unshared, for as long as that branch exists. */
 export function visibleBookmark(engine: Engine, caller: Caller, b: BookmarkRecord): boolean {
-  return b.shared || engine.canSee(caller, b.owner);
+  if (b.shared || engine.canSee(caller, b.owner)) return true;
+  return engine.store.all(engine.store.branches).some((br) => br.origin.kind === 'bookmark' && br.origin.bookmarkId === b.id
+    && engine.store.containers.get(br.containerId)?.owner === caller.name);
 }
 
 /** A bookmark by id, or by a name that is unique among the bookmarks the caller can see

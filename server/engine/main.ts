@@ -10,7 +10,8 @@ import { recoveries } from './operations';
 import { choosePool } from './pool';
 import { findPgBinaries } from './postgres/binaries';
 import { currentUserName, resolvePgOwner } from './postgres/pgUser';
-import { serveSocket, type RpcServer } from './rpc';
+import { RpcServer } from './rpc';
+import { ensureAdmin } from './users';
 import { Store } from './store';
 import { createDriver } from './volumes';
 import { version } from '../../package.json';
@@ -20,6 +21,12 @@ export interface EngineOptions {
   driver: DriverChoice;
   pool?: string;
   pgBin?: string;
+  /** Team mode: also serve JSON-RPC on HOST:PORT, with tokens. */
+  listen?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** The address new containers' databases listen on (default 127.0.0.1). */
+  dbListen?: string;
 }
 
 /** What the first start of an engine on a home decided, kept so later starts agree. */
@@ -53,14 +60,17 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     await fs.promises.mkdir(runRoot, { recursive: true, mode: 0o711 });
     const config: EngineConfig = {
       engineId: settings.engineId, home: opts.home, pool: settings.pool, runRoot, version,
-      startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin),
+      startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin), dbListen: opts.dbListen ?? '127.0.0.1',
     };
     const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner);
     log(`engine ${config.engineId} on ${opts.home}: pool ${settings.pool}, ${driver.name} driver, PostgreSQL from ${engine.bins.dir}${owner ? `, running as uid ${owner.uid}` : ''}`);
+    ensureAdmin(store, files.adminToken);
     await recover(engine);
     await startDatabases(engine);
-    const server = await serveSocket(engine, files.socket, { name: currentUserName(), admin: true });
+    const server = new RpcServer(engine);
+    await server.listenUnix(files.socket, { name: currentUserName(), admin: true });
     log(`listening on ${files.socket}`);
+    if (opts.listen) await listenTeam(server, opts);
     await untilStopped(engine, server);
   } finally {
     await store?.close().catch(() => undefined);
@@ -82,6 +92,27 @@ function homeSettings(store: Store, opts: EngineOptions, pool: string): HomeSett
 
 function saveSettings(store: Store, settings: HomeSettings): void {
   store.tx(() => store.meta.putSync('settings', settings));
+}
+
+async function listenTeam(server: RpcServer, opts: EngineOptions): Promise<void> {
+  const { host, port } = parseHostPort(opts.listen!);
+  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
+    throw new EngineError('InvalidArgument', 'TLS needs both --tls-cert and --tls-key.');
+  }
+  const tlsFiles = opts.tlsCert && opts.tlsKey ? { cert: opts.tlsCert, key: opts.tlsKey } : undefined;
+  const address = await server.listenTcp(host, port, tlsFiles).catch((err: Error) => {
+    throw new EngineError('PortInUse', `cannot listen on ${opts.listen}: ${err.message}`);
+  });
+  log(`team mode: listening on ${tlsFiles ? 'tls' : 'tcp'}://${address.address}:${address.port}; clients need a token`);
+}
+
+export function parseHostPort(value: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) {
+    throw new EngineError('InvalidArgument', `--listen must be HOST:PORT (e.g. 0.0.0.0:7370), not "${value}".`);
+  }
+  return { host: match[1].replace(/^\[|\]$/g, ''), port };
 }
 
 /** pg_dump / pg_restore for url and dump sources: next to --pg-bin, then Debian's, then PATH. */

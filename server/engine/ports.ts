@@ -1,4 +1,7 @@
+import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
 import type { Engine } from './engine';
 import { EngineError } from './errors';
 
@@ -25,18 +28,65 @@ export function ephemeralPort(): Promise<number> {
   });
 }
 
+/** Ports handed out to container creates that have not recorded their container yet. */
+const claimed = new Set<number>();
+
+/** The create recorded its container (whose record now holds the port), or gave up. */
+export function unclaimPort(port: number): void {
+  claimed.delete(port);
+}
+
 /** A port for a new container: the one asked for, if free and not another container's,
  *  else the first free one in the range. It stays the container's for life. */
 export async function allocatePort(engine: Engine, wanted?: number): Promise<number> {
-  const taken = new Set(engine.store.all(engine.store.containers).map((c) => c.port));
+  const home = engine.config.home;
+  const usable = async (port: number) => {
+    const taken = claimed.has(port) || engine.store.all(engine.store.containers).some((c) => c.port === port);
+    if (taken || !(await portFree(port)) || claimed.has(port) || !reservePort(port, home)) return false;
+    claimed.add(port); // checked again after the await: another create may have claimed it meanwhile
+    return true;
+  };
   if (wanted !== undefined) {
-    if (taken.has(wanted) || !(await portFree(wanted))) {
+    if (!(await usable(wanted))) {
       throw new EngineError('PortInUse', `port ${wanted} is already in use. Pick another with --port, or leave it out to get a free one.`);
     }
     return wanted;
   }
   for (let port = PORT_RANGE.first; port <= PORT_RANGE.last; port++) {
-    if (!taken.has(port) && (await portFree(port))) return port;
+    if (await usable(port)) return port;
   }
   throw new EngineError('PortInUse', `no free port between ${PORT_RANGE.first} and ${PORT_RANGE.last}. Delete unused containers or pass --port.`);
+}
+
+/**
+ * Machine-wide port reservations, one file per port naming the engine home that
+ * owns it. A container's database is down for a moment at every switch, restore
+ * or clean-shutdown bookmark; without this, another engine on the same machine
+ * could see the port free in that moment and take it for good.
+ */
+const RESERVATIONS = path.join(os.tmpdir(), 'slipstream-ports');
+
+export function reservePort(port: number, home: string): boolean {
+  fs.mkdirSync(RESERVATIONS, { recursive: true, mode: 0o1777 });
+  const file = path.join(RESERVATIONS, String(port));
+  try {
+    fs.writeFileSync(file, home, { flag: 'wx', mode: 0o644 });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true; // no registry: the bind test alone decides
+  }
+  const holder = fs.readFileSync(file, 'utf8');
+  if (holder === home) return true;
+  if (fs.existsSync(holder)) return false;
+  fs.writeFileSync(file, home); // its engine home is gone: the reservation is stale
+  return true;
+}
+
+export function releasePort(port: number, home: string): void {
+  const file = path.join(RESERVATIONS, String(port));
+  try {
+    if (fs.readFileSync(file, 'utf8') === home) fs.rmSync(file, { force: true });
+  } catch {
+    // never reserved, or already released
+  }
 }

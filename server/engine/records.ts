@@ -88,3 +88,11 @@ export interface JournalRecord {
   step: string;
   data: Record<string, string | number | boolean | undefined>;
 }
+
+export interface UserRecord {
+  name: string;
+  admin: boolean;
+  /** SHA-256 of the token; the token itself is never stored. */
+  tokenHash: string;
+  createdAt: string;
+}

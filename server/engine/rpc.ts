@@ -1,76 +1,128 @@
 import * as fs from 'fs';
 import * as net from 'net';
+import * as tls from 'tls';
+import type { Duplex } from 'stream';
 import {
-  createMessageConnection, SocketMessageReader, SocketMessageWriter, type CancellationToken, type MessageConnection,
+  createMessageConnection, StreamMessageReader, StreamMessageWriter, ResponseError,
+  type CancellationToken, type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { ChangedNotification, workDoneProgress, type WorkDoneProgress } from '../protocol';
-import { log, type Caller, type Engine, type Progress } from './engine';
+import { ChangedNotification, ErrorCodes, workDoneProgress, type ErrorData, type WorkDoneProgress } from '../protocol';
+import { log, type Caller, type Engine, type Progress, type Session } from './engine';
 import { toResponseError, EngineError } from './errors';
+import { FrameGuard } from './frameGuard';
 import { operations } from './operations';
+import type { Operation } from './operations/operation';
+
+/** A TCP client that has not authenticated by then is disconnected. */
+const AUTH_TIMEOUT_MS = 10_000;
 
 /**
- * JSON-RPC over the engine's Unix socket (0600). Every connection gets every
- * operation, progress through `$/progress` when the request carries a
- * workDoneToken, cancellation, and the change notifications.
+ * JSON-RPC for the engine's clients: the Unix socket (0600), whose clients are
+ * the engine's owner, and in team mode TCP or TLS, whose clients must present a
+ * token first. Every connection gets every operation, progress through
+ * `$/progress` when the request carries a workDoneToken, cancellation, and the
+ * change notifications. Shutdown is orderly: stop accepting, cancel what runs,
+ * wait for it, then drop the connections.
  */
-/** The listening socket plus everything it has going, so shutdown can be orderly:
- *  stop accepting, cancel what runs, wait for it, then drop the connections. */
-export interface RpcServer {
-  close(): Promise<void>;
-}
+export class RpcServer {
+  private readonly servers: net.Server[] = [];
+  private readonly streams = new Set<Duplex>();
+  private readonly inflight = new Map<Promise<unknown>, AbortController>();
 
-export async function serveSocket(engine: Engine, socketPath: string, caller: Caller): Promise<RpcServer> {
-  await fs.promises.rm(socketPath, { force: true }); // we hold the home's lock, so any socket here is stale
-  const sockets = new Set<net.Socket>();
-  const inflight = new Map<Promise<unknown>, AbortController>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    attach(engine, socket, caller, inflight);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // The umask makes the socket 0600 from its first moment; chmod alone would leave a window.
-    const old = process.umask(0o177);
-    server.listen(socketPath, () => { process.umask(old); resolve(); });
-  });
-  await fs.promises.chmod(socketPath, 0o600);
-  return {
-    async close() {
-      server.close();
-      for (const controller of inflight.values()) controller.abort();
-      await Promise.race([Promise.allSettled([...inflight.keys()]), delay(60_000)]);
-      for (const socket of sockets) socket.destroy();
-    },
-  };
-}
+  constructor(private readonly engine: Engine) {}
 
-function attach(engine: Engine, socket: net.Socket, caller: Caller, inflight: Map<Promise<unknown>, AbortController>): MessageConnection {
-  const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
-  for (const op of operations) {
-    conn.onRequest(op.method, async (params: unknown, token: CancellationToken) => {
-      const controller = abortController(token);
-      const progress = workDone(conn, params, op.method);
-      const work = op.handle({ engine, caller, progress, signal: controller.signal }, params ?? {});
-      inflight.set(work, controller);
-      try {
-        return await work;
-      } catch (err) {
-        if (!(err instanceof EngineError)) log(`${op.method} failed: ${(err as Error)?.stack ?? err}`);
-        return toResponseError(err);
-      } finally {
-        inflight.delete(work);
-        progress.end();
-      }
-    });
+  async listenUnix(socketPath: string, owner: Caller): Promise<void> {
+    await fs.promises.rm(socketPath, { force: true }); // we hold the home's lock, so any socket here is stale
+    const server = net.createServer((socket) => this.accept(socket, { caller: owner }, false));
+    const old = process.umask(0o177); // 0600 from its first moment; chmod alone would leave a window
+    this.servers.push(server);
+    try {
+      await listen(server, { path: socketPath });
+    } finally {
+      process.umask(old);
+    }
+    await fs.promises.chmod(socketPath, 0o600);
   }
-  const unsubscribe = engine.onChanged((p) => void conn.sendNotification(ChangedNotification.type, p).catch(() => undefined));
-  conn.onClose(() => unsubscribe());
-  conn.onError(() => socket.destroy());
-  socket.on('error', () => conn.dispose());
-  socket.on('close', () => conn.dispose());
-  conn.listen();
-  return conn;
+
+  /** Team mode: TCP, or TLS when a certificate and key are given. Callers authenticate with a token. */
+  async listenTcp(host: string, port: number, tlsFiles?: { cert: string; key: string }): Promise<net.AddressInfo> {
+    const onConnection = (socket: net.Socket) => this.accept(socket, {}, true);
+    const server = tlsFiles
+      ? tls.createServer({ cert: fs.readFileSync(tlsFiles.cert), key: fs.readFileSync(tlsFiles.key) }, onConnection)
+      : net.createServer(onConnection);
+    this.servers.push(server);
+    await listen(server, { host, port });
+    return server.address() as net.AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    for (const server of this.servers) server.close();
+    for (const controller of this.inflight.values()) controller.abort();
+    await Promise.race([Promise.allSettled([...this.inflight.keys()]), delay(60_000)]);
+    for (const stream of this.streams) stream.destroy();
+  }
+
+  private accept(stream: net.Socket, session: Session, needsToken: boolean): void {
+    this.streams.add(stream);
+    stream.on('close', () => this.streams.delete(stream));
+    stream.on('error', () => stream.destroy());
+    if (needsToken) {
+      const timer = setTimeout(() => { if (!session.caller) stream.destroy(); }, AUTH_TIMEOUT_MS);
+      stream.on('close', () => clearTimeout(timer));
+    }
+    const guard = new FrameGuard();
+    guard.on('error', (err) => { log(`closing a connection: ${err.message}`); stream.destroy(); });
+    stream.pipe(guard);
+    const conn = createMessageConnection(new StreamMessageReader(guard), new StreamMessageWriter(stream));
+    for (const op of operations) conn.onRequest(op.method, (params: unknown, token: CancellationToken) =>
+      this.handle(op, conn, session, needsToken, params, token));
+    const unsubscribe = this.engine.onChanged((p) => {
+      if (session.caller) void conn.sendNotification(ChangedNotification.type, p).catch(() => undefined);
+    });
+    conn.onClose(() => unsubscribe());
+    conn.onError(() => stream.destroy()); // malformed JSON or framing: the connection goes
+    stream.on('close', () => conn.dispose());
+    conn.listen();
+  }
+
+  private async handle(op: Operation, conn: MessageConnection, session: Session, byToken: boolean,
+    params: unknown, token: CancellationToken): Promise<unknown> {
+    const caller = this.currentCaller(session, byToken);
+    if (!caller && !op.public) {
+      return new ResponseError<ErrorData>(ErrorCodes.Unauthorized,
+        'authenticate first: this engine needs a token (--token or SLIPSTREAM_TOKEN).', { code: 'Unauthorized' });
+    }
+    const controller = abortController(token);
+    const progress = workDone(conn, params, op.method);
+    const ctx = { engine: this.engine, caller: caller ?? { name: '', admin: false }, session, progress, signal: controller.signal };
+    const work = op.handle(ctx, params ?? {});
+    this.inflight.set(work, controller);
+    try {
+      return await work;
+    } catch (err) {
+      if (!(err instanceof EngineError)) log(`${op.method} failed: ${(err as Error)?.stack ?? err}`);
+      return toResponseError(err);
+    } finally {
+      this.inflight.delete(work);
+      progress.end();
+    }
+  }
+
+  /** A token's user may be removed while connected: from then on the session is anonymous. */
+  private currentCaller(session: Session, byToken: boolean): Caller | undefined {
+    if (!session.caller || !byToken) return session.caller;
+    const user = this.engine.store.users.get(session.caller.name);
+    if (!user) session.caller = undefined;
+    else session.caller = { name: user.name, admin: user.admin };
+    return session.caller;
+  }
+}
+
+function listen(server: net.Server, where: net.ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(where, () => { server.off('error', reject); resolve(); });
+  });
 }
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());

@@ -1,6 +1,6 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type {
-  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, JournalRecord, TemplateRecord,
+  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, JournalRecord, TemplateRecord, UserRecord,
 } from './records';
 
 /**
@@ -17,6 +17,7 @@ export class Store {
   readonly events: Database<EventRecord, [string, number]>;
   readonly journal: Database<JournalRecord, string>;
   readonly meta: Database<unknown, string>;
+  readonly users: Database<UserRecord, string>;
 
   constructor(dir: string) {
     this.root = open({ path: dir, compression: false });
@@ -27,6 +28,7 @@ export class Store {
     this.events = this.root.openDB({ name: 'events' });
     this.journal = this.root.openDB({ name: 'journal' });
     this.meta = this.root.openDB({ name: 'meta' });
+    this.users = this.root.openDB({ name: 'users' });
   }
 
   tx<T>(fn: () => T): T {

@@ -1,3 +1,4 @@
+import * as os from 'os';
 import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo, TimelineEvent } from '../protocol';
 import { DATABASE, SUPERUSER } from './postgres/cluster';
 import { shownSource } from './sources';
@@ -25,6 +26,12 @@ export function templateInfo(store: Store, t: TemplateRecord): TemplateInfo {
   };
 }
 
+/** The host to put in a connection URL: a database listening on every address is
+ *  reached by this machine's name (team mode), otherwise by the address itself. */
+export function connectHost(listen: string): string {
+  return listen === '0.0.0.0' || listen === '*' || listen === '::' ? os.hostname() : listen;
+}
+
 export function containerInfo(store: Store, c: ContainerRecord): ContainerInfo {
   const template = store.templates.get(c.templateId);
   const branches = store.branchesOf(c.id);
@@ -34,7 +41,7 @@ export function containerInfo(store: Store, c: ContainerRecord): ContainerInfo {
     template: template?.name ?? c.templateId,
     templateVersion: c.templateVersion,
     owner: c.owner,
-    host: '127.0.0.1',
+    host: connectHost(c.listen),
     port: c.port,
     database: DATABASE,
     user: SUPERUSER,

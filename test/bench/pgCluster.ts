@@ -51,6 +51,9 @@ export class PgCluster {
   }
 
   async initdb(): Promise<void> {
+    // Made here and given away: the PostgreSQL user may not write in the parent.
+    await fs.promises.mkdir(this.dataDir, { mode: 0o700 });
+    if (this.owner) await fs.promises.chown(this.dataDir, this.owner.uid, this.owner.gid);
     await this.pg('initdb', ['-D', this.dataDir, '-U', 'postgres', '-E', 'UTF8', '--no-locale', '-A', 'trust', '--no-sync']);
   }
 

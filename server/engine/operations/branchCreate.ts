@@ -2,6 +2,7 @@ import { BranchCreateRequest, type BranchCreateParams, type BranchOrigin } from 
 import { captureVolume } from '../data';
 import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
+import { faultPoint } from '../faults';
 import { newId, now } from '../ids';
 import { findBookmark, findBranch, findContainer } from '../lookup';
 import type { BranchRecord, ContainerRecord } from '../records';
@@ -57,6 +58,7 @@ async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchCre
   const journal = engine.journalBegin('branch-snapshot', { containerId: c.id, snapshotId });
   try {
     await captureVolume(engine, c, snapshotId, ctx.progress);
+    faultPoint('branch-snapshot:after-capture');
   } finally {
     engine.store.tx(() => engine.journalEnd(journal));
   }

@@ -1,12 +1,12 @@
 import * as fs from 'fs';
-import { ContainerCreateRequest, type ContainerCreateParams } from '../../protocol';
+import { ContainerCreateRequest, type ContainerCreateParams, type ContainerInfo } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
 import { EngineError, volumeError } from '../errors';
 import { newId, newPassword, now } from '../ids';
 import { faultPoint } from '../faults';
 import { findTemplate } from '../lookup';
-import { allocatePort } from '../ports';
-import type { BranchRecord, ContainerRecord, JournalRecord } from '../records';
+import { allocatePort, releasePort, unclaimPort } from '../ports';
+import type { BranchRecord, ContainerRecord, JournalRecord, TemplateRecord } from '../records';
 import { containerInfo } from '../views';
 import { name, object, optInt, optStr } from '../validate';
 import { operation, type Recover } from './operation';
@@ -16,47 +16,57 @@ export const MAIN_BRANCH = 'main';
 /** container create NAME --template T [--port N]: clone the template's latest version
  *  into the container's volume, start PostgreSQL on its port with a fresh password. */
 export const containerCreate = operation(ContainerCreateRequest.type, parse, async (ctx: OpContext, p: ContainerCreateParams) => {
-  const { engine, caller, progress } = ctx;
+  const { engine, caller } = ctx;
   const template = findTemplate(engine, p.template);
   const lockKey = `container-name:${caller.name}/${p.name}`;
   return engine.locks.with(lockKey, `container "${p.name}"`, 'container create', async () => {
     if (engine.store.all(engine.store.containers).some((c) => c.owner === caller.name && c.name === p.name)) {
       throw new EngineError('NameTaken', `you already have a container named "${p.name}". Pick another name.`);
     }
-    const version = template.versions[template.versions.length - 1];
     const port = await allocatePort(engine, p.port);
-    const c: ContainerRecord = {
-      id: newId('ctr'), name: p.name, owner: caller.name, templateId: template.id, templateVersion: version.version,
-      port, listen: '127.0.0.1', password: newPassword(), driver: engine.driverName, volumeId: newId('vol'),
-      activeBranchId: newId('br'), running: true, createdAt: now(),
-    };
-    const journal = engine.journalBegin('container-create', { containerId: c.id, volumeId: c.volumeId, port: c.port });
     try {
-      progress.report(`cloning template "${template.name}" version ${version.version}`, 10);
-      await engine.driver.restore(c.volumeId, version.snapshotId).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
-      faultPoint('container-create:after-clone');
-      progress.report(`starting PostgreSQL on port ${port}`, 70);
-      await engine.startDatabase(c);
-    } catch (err) {
-      await rollback(engine, journal);
-      throw err;
+      return await create(ctx, template, p.name, port);
+    } finally {
+      unclaimPort(port);
     }
-    const main: BranchRecord = {
-      id: c.activeBranchId, containerId: c.id, name: MAIN_BRANCH, createdAt: c.createdAt,
-      origin: { kind: 'template', template: template.name, version: version.version },
-      headSnapshotId: version.snapshotId, baseSnapshotId: version.snapshotId,
-    };
-    const event = engine.store.tx(() => {
-      engine.store.containers.putSync(c.id, c);
-      engine.store.branches.putSync(main.id, main);
-      engine.journalEnd(journal);
-      return engine.appendEvent(c, caller.name, 'container-created', MAIN_BRANCH,
-        { detail: `from template ${template.name} v${version.version}, port ${port}, ${engine.driverName} driver` });
-    });
-    engine.notify({ what: 'container', container: c.name, event });
-    return containerInfo(engine.store, c);
   });
 });
+
+/** Clone, start and record the container on its claimed port; roll back on any failure. */
+async function create(ctx: OpContext, template: TemplateRecord, name: string, port: number): Promise<ContainerInfo> {
+  const { engine, caller, progress } = ctx;
+  const version = template.versions[template.versions.length - 1];
+  const c: ContainerRecord = {
+    id: newId('ctr'), name, owner: caller.name, templateId: template.id, templateVersion: version.version,
+    port, listen: engine.config.dbListen, password: newPassword(), driver: engine.driverName, volumeId: newId('vol'),
+    activeBranchId: newId('br'), running: true, createdAt: now(),
+  };
+  const journal = engine.journalBegin('container-create', { containerId: c.id, volumeId: c.volumeId, port: c.port });
+  try {
+    progress.report(`cloning template "${template.name}" version ${version.version}`, 10);
+    await engine.driver.restore(c.volumeId, version.snapshotId).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
+    faultPoint('container-create:after-clone');
+    progress.report(`starting PostgreSQL on port ${port}`, 70);
+    await engine.startDatabase(c);
+  } catch (err) {
+    await rollback(engine, journal);
+    throw err;
+  }
+  const main: BranchRecord = {
+    id: c.activeBranchId, containerId: c.id, name: MAIN_BRANCH, createdAt: c.createdAt,
+    origin: { kind: 'template', template: template.name, version: version.version },
+    headSnapshotId: version.snapshotId, baseSnapshotId: version.snapshotId,
+  };
+  const event = engine.store.tx(() => {
+    engine.store.containers.putSync(c.id, c);
+    engine.store.branches.putSync(main.id, main);
+    engine.journalEnd(journal);
+    return engine.appendEvent(c, caller.name, 'container-created', MAIN_BRANCH,
+      { detail: `from template ${template.name} v${version.version}, port ${port}, ${engine.driverName} driver` });
+  });
+  engine.notify({ what: 'container', container: c.name, event });
+  return containerInfo(engine.store, c);
+}
 
 /** A container that was never recorded: stop its database and remove its volume. */
 async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
@@ -64,6 +74,7 @@ async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
   await engine.stopDatabase(stub).catch(() => undefined);
   await engine.driver.deleteVolume(stub.volumeId).catch(() => undefined);
   await fs.promises.rm(engine.clusterOf(stub).runDir, { recursive: true, force: true });
+  releasePort(stub.port, engine.config.home);
   engine.store.tx(() => engine.journalEnd(journal));
 }
 

@@ -8,6 +8,8 @@ import { name, object, optStr } from '../validate';
 import { EngineError } from '../errors';
 import { operation, type Recover } from './operation';
 import { pruneTemplateVersions } from './templatePrune';
+import { releasePort } from '../ports';
+import { faultPoint } from '../faults';
 
 /** container delete NAME: stop its database, drop its branches and volume. Its
  *  bookmarks go too, unless another container has branched from one of them. */
@@ -44,9 +46,11 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
       journal.data = { ...journal.data, volumeId: c.volumeId };
       store.journal.putSync(journal.id, journal);
     });
+    faultPoint('container-delete:after-forget');
     await engine.stopDatabase(c).catch(() => undefined);
     await engine.driver.deleteVolume(c.volumeId);
     await fs.promises.rm(engine.clusterOf(c).runDir, { recursive: true, force: true });
+    releasePort(c.port, engine.config.home);
     await engine.releaseSnapshots(snaps);
     await pruneTemplateVersions(engine, c.templateId);
     engine.notify({ what: 'container', container: c.name });

@@ -2,7 +2,7 @@ import { ContainerListRequest, ContainerShowRequest, ContainerUrlRequest, type N
 import type { OpContext } from '../engine';
 import { findContainer } from '../lookup';
 import { DATABASE, SUPERUSER } from '../postgres/cluster';
-import { containerInfo } from '../views';
+import { connectHost, containerInfo } from '../views';
 import { name, object } from '../validate';
 import { operation } from './operation';
 
@@ -20,7 +20,7 @@ export const containerShow = operation(ContainerShowRequest.type, parseName, asy
 /** container url NAME: the connection string. Only the owner is told the password. */
 export const containerUrl = operation(ContainerUrlRequest.type, parseName, async ({ engine, caller }: OpContext, p: NameParams) => {
   const c = findContainer(engine, caller, p.name);
-  const host = c.listen === '0.0.0.0' ? '127.0.0.1' : c.listen;
+  const host = connectHost(c.listen);
   return {
     url: `postgres://${SUPERUSER}:${encodeURIComponent(c.password)}@${host}:${c.port}/${DATABASE}`,
     host, port: c.port, user: SUPERUSER, password: c.password, database: DATABASE,

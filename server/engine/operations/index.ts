@@ -16,10 +16,12 @@ import { templateCreate, recoverTemplateCreate } from './templateCreate';
 import { templateDelete, templateList } from './templateListDelete';
 import { recoverTemplateRefresh, templateRefresh } from './templateRefresh';
 import { timeline } from './timeline';
+import { authenticate, userAdd, userList, userRemove, whoami } from './users';
 
 /** Every operation the engine answers. A protocol request missing here is refused
  *  as an unknown method; the test suite checks that none is missing. */
 export const operations: readonly Operation[] = [
+  authenticate, whoami, userAdd, userList, userRemove,
   engineStatus, engineShutdown,
   templateCreate, templateRefresh, templateList, templateDelete,
   containerCreate, containerList, containerShow, containerDelete, containerUrl,

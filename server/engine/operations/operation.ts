@@ -8,13 +8,15 @@ import type { JournalRecord } from '../records';
  *  in its own file and reads top to bottom. */
 export interface Operation {
   method: string;
+  /** Answered before the connection has authenticated (only authenticate itself). */
+  public: boolean;
   handle(ctx: OpContext, raw: unknown): Promise<unknown>;
 }
 
 export function operation<P, R>(type: RequestType<P, R, ErrorData>, parse: (raw: unknown) => P,
-  run: (ctx: OpContext, params: P) => Promise<R>): Operation {
+  run: (ctx: OpContext, params: P) => Promise<R>, options: { public?: boolean } = {}): Operation {
   // async, so that a refused parse becomes a rejected promise like every other failure
-  return { method: type.method, handle: async (ctx, raw) => run(ctx, parse(raw)) };
+  return { method: type.method, public: options.public ?? false, handle: async (ctx, raw) => run(ctx, parse(raw)) };
 }
 
 /** How a journaled operation finishes or rolls back after a crash. */

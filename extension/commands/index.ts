@@ -1,0 +1,74 @@
+/**
+ * Every command that acts on engine data, by id. The vscode adapter registers
+ * each id with `runCommand`; tests call the same handlers with a scripted Ui.
+ * Commands that only move VS Code's own UI (open the timeline, show the log,
+ * start the engine) live in the adapter.
+ */
+import { refOf, type ItemRef } from '../model/refs';
+import { isCancelled, userMessage } from '../model/errors';
+import { copyLink, createBookmark, deleteBookmark, restore, share, unshare } from './bookmarks';
+import { activateBranch, branchFromBookmark, createBranch, deleteBranch } from './branches';
+import { copyUrl, deleteContainer, openTerminal, provision, selectContainer } from './containers';
+import { refresh, reset } from './operations';
+import { Dismissed } from './pickers';
+import type { Session } from './session';
+import { switchBranch } from './switch';
+import { createTemplate, deleteTemplate, refreshTemplate } from './templates';
+
+export type CommandHandler = (s: Session, ref: ItemRef | undefined) => Promise<unknown>;
+
+export const commandHandlers = {
+  'slipstream.provision': (s, ref) => provision(s, ref),
+  'slipstream.container.delete': deleteContainer,
+  'slipstream.container.copyUrl': copyUrl,
+  'slipstream.container.openTerminal': openTerminal,
+  'slipstream.selectContainer': selectContainer,
+  'slipstream.branch.create': createBranch,
+  'slipstream.branch.activate': activateBranch,
+  'slipstream.branch.delete': deleteBranch,
+  'slipstream.bookmark.create': createBookmark,
+  'slipstream.bookmark.restore': restore,
+  'slipstream.bookmark.branchHere': branchFromBookmark,
+  'slipstream.bookmark.share': share,
+  'slipstream.bookmark.unshare': unshare,
+  'slipstream.bookmark.delete': deleteBookmark,
+  'slipstream.bookmark.copyLink': copyLink,
+  'slipstream.reset': reset,
+  'slipstream.refresh': refresh,
+  'slipstream.switch': switchBranch,
+  'slipstream.template.create': (s, ref) => createTemplate(s, ref),
+  'slipstream.template.refresh': refreshTemplate,
+  'slipstream.template.delete': deleteTemplate,
+} satisfies Record<string, CommandHandler>;
+
+export type CommandId = keyof typeof commandHandlers;
+
+export interface CommandOutcome {
+  ok: boolean;
+  /** The handler's result, for tests and for the extension's API. */
+  result?: unknown;
+  /** What the user was shown, when it failed. */
+  error?: string;
+}
+
+/**
+ * Runs a command as the user experiences it: a dismissed question ends it
+ * quietly, a cancelled operation says so, and any failure shows the engine's
+ * message (the stack goes to `log` only).
+ */
+export async function runCommand(s: Session, id: CommandId, arg: unknown, log?: (line: string) => void): Promise<CommandOutcome> {
+  try {
+    const handler: CommandHandler = commandHandlers[id];
+    return { ok: true, result: await handler(s, refOf(arg)) };
+  } catch (err) {
+    if (err instanceof Dismissed) return { ok: false };
+    if (isCancelled(err)) {
+      s.ui.info('Cancelled. The engine rolled the operation back.');
+      return { ok: false, error: 'cancelled' };
+    }
+    const message = userMessage(err);
+    if (err instanceof Error && err.stack) log?.(`${id} failed: ${err.stack}`);
+    s.ui.error(message);
+    return { ok: false, error: message };
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * slipstream.json: the repository names its template and container, and a
+ * teammate who opens the folder gets the same data setup with one click.
+ */
+import { ContainerListRequest, TemplateListRequest } from '../../server/protocol';
+import type { WorkspaceConfig } from '../model/workspaceConfig';
+import { provision } from './containers';
+import { createTemplate } from './templates';
+import type { Session } from './session';
+
+export type SetupNeed = 'ready' | 'container' | 'template-and-container';
+
+export async function setupNeed(s: Session, config: WorkspaceConfig): Promise<SetupNeed> {
+  const [containers, templates] = await Promise.all([
+    s.engine.request(ContainerListRequest.type, {}),
+    s.engine.request(TemplateListRequest.type, {}),
+  ]);
+  if (containers.some((c) => c.name === config.container)) return 'ready';
+  return templates.some((t) => t.name === config.template) ? 'container' : 'template-and-container';
+}
+
+/** Builds what is missing (the template from its source, then the container) and makes it this workspace's. */
+export async function setupWorkspace(s: Session, config: WorkspaceConfig): Promise<void> {
+  const need = await setupNeed(s, config);
+  if (need === 'template-and-container') {
+    if (!config.source) {
+      throw new Error(`Template ${config.template} does not exist on this engine, and slipstream.json gives no source to build it from.`);
+    }
+    await createTemplate(s, undefined, { name: config.template, source: config.source });
+  }
+  if (need !== 'ready') await provision(s, undefined, { template: config.template, container: config.container });
+  await s.setWorkspaceContainer(config.container);
+}

@@ -1,0 +1,48 @@
+import { AuthenticateRequest, UserAddRequest, UserListRequest, UserRemoveRequest, WhoAmIRequest, type NameParams } from '../../protocol';
+import type { OpContext } from '../engine';
+import { EngineError } from '../errors';
+import { ADMIN_USER, createUser, findByToken, userInfo } from '../users';
+import { name, object, optBool, str } from '../validate';
+import { operation } from './operation';
+
+/** engine/authenticate {token}: the first request on a TCP connection. */
+export const authenticate = operation(AuthenticateRequest.type, (raw) => ({ token: str(object(raw), 'token', 256) }),
+  async ({ engine, session }: OpContext, p: { token: string }) => {
+    const user = findByToken(engine.store, p.token);
+    if (!user) throw new EngineError('Unauthorized', 'that token is not valid (wrong, or its user was removed). Ask an admin for a token: slipstream user add NAME');
+    session.caller = { name: user.name, admin: user.admin };
+    return userInfo(user);
+  }, { public: true });
+
+/** whoami: who this connection acts as. */
+export const whoami = operation(WhoAmIRequest.type, () => ({}), async ({ engine, caller }: OpContext) => {
+  const user = engine.store.users.get(caller.name);
+  return user ? userInfo(user) : { name: caller.name, admin: caller.admin, createdAt: engine.config.startedAt };
+});
+
+/** user add NAME [--admin]: the new user's token is shown once, here, and never again. */
+export const userAdd = operation(UserAddRequest.type, (raw) => {
+  const o = object(raw);
+  return { name: name(o, 'name', 'user'), admin: optBool(o, 'admin') };
+}, async ({ engine, caller }: OpContext, p: { name: string; admin?: boolean }) => {
+  engine.requireAdmin(caller, 'add users');
+  if (engine.store.users.get(p.name)) throw new EngineError('NameTaken', `a user named "${p.name}" already exists. Remove it first to issue a new token.`);
+  const { user, token } = createUser(engine.store, p.name, p.admin ?? false);
+  return { ...userInfo(user), token };
+});
+
+export const userList = operation(UserListRequest.type, () => ({}), async ({ engine, caller }: OpContext) => {
+  engine.requireAdmin(caller, 'list users');
+  return engine.store.all(engine.store.users).map(userInfo);
+});
+
+/** user remove NAME: their token stops working at once. Their containers stay, for an admin to delete. */
+export const userRemove = operation(UserRemoveRequest.type, (raw): NameParams => ({ name: name(object(raw), 'name', 'user') }),
+  async ({ engine, caller }: OpContext, p: NameParams) => {
+    engine.requireAdmin(caller, 'remove users');
+    const user = engine.store.users.get(p.name);
+    if (!user) throw new EngineError('NotFound', `user "${p.name}" not found. See the users with: slipstream user list`);
+    if (p.name === ADMIN_USER) throw new EngineError('InvalidArgument', `the first admin "${ADMIN_USER}" cannot be removed; it holds HOME/admin-token.`);
+    engine.store.tx(() => engine.store.users.removeSync(p.name));
+    return userInfo(user);
+  });

@@ -1,0 +1,45 @@
+import { createHash, randomBytes, timingSafeEqual } from 'crypto';
+import * as fs from 'fs';
+import type { UserInfo } from '../protocol';
+import { now } from './ids';
+import type { UserRecord } from './records';
+import type { Store } from './store';
+
+/**
+ * Team users and their tokens. A token is 32 random bytes, so a plain SHA-256
+ * is enough to store it: there is nothing to brute-force that a slow hash
+ * would protect. Only the hash is kept; the token is shown once, at creation.
+ */
+export const ADMIN_USER = 'admin';
+
+export function newToken(): string {
+  return `slp_${randomBytes(32).toString('base64url')}`;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function findByToken(store: Store, token: string): UserRecord | undefined {
+  const hash = Buffer.from(hashToken(token), 'hex');
+  return store.all(store.users).find((u) => timingSafeEqual(Buffer.from(u.tokenHash, 'hex'), hash));
+}
+
+export function createUser(store: Store, name: string, admin: boolean): { user: UserRecord; token: string } {
+  const token = newToken();
+  const user: UserRecord = { name, admin, tokenHash: hashToken(token), createdAt: now() };
+  store.tx(() => store.users.putSync(name, user));
+  return { user, token };
+}
+
+/** On the first start of a home: an admin whose token is written to HOME/admin-token (0600). */
+export function ensureAdmin(store: Store, tokenFile: string): void {
+  if (store.users.get(ADMIN_USER)) return;
+  const { token } = createUser(store, ADMIN_USER, true);
+  fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  fs.chmodSync(tokenFile, 0o600);
+}
+
+export function userInfo(u: UserRecord): UserInfo {
+  return { name: u.name, admin: u.admin, createdAt: u.createdAt };
+}

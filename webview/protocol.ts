@@ -1,0 +1,105 @@
+/**
+ * The one module of messages between the timeline panel (extension side) and
+ * the timeline webview (browser side), after gitkraken/vscode-gitlens's
+ * src/webviews/protocol.ts. Both sides import it; neither declares messages of
+ * its own. No `vscode` and no DOM here: the extension, the webview and
+ * node:test all compile it.
+ *
+ * Handshake: the webview posts `ready` once its script runs; only then does
+ * the panel post `model` (and again after every engine change). Messages sent
+ * before `ready` would be lost, because a webview drops them until loaded.
+ */
+import type { Consistency, EventKind, GitContext } from '../server/protocol';
+
+export interface TimelineLane {
+  branch: string;
+  /** Column, 0 = leftmost; the active branch is always column 0. */
+  index: number;
+  active: boolean;
+  deleted: boolean;
+}
+
+export interface TimelineRow {
+  seq: number;
+  at: string;
+  user: string;
+  kind: EventKind;
+  branch: string;
+  /** Column of `branch`. */
+  lane: number;
+  /** A human sentence: "Bookmarked “after edge case data”". */
+  title: string;
+  detail?: string;
+  /** The bookmark the event is about, when there is one (a point on the lane). */
+  bookmarkId?: string;
+  /** Columns whose lane is alive at this row (drawn as vertical lines). */
+  alive: number[];
+}
+
+export interface TimelineBookmark {
+  id: string;
+  name: string;
+  branch: string;
+  container: string;
+  template: string;
+  owner: string;
+  shared: boolean;
+  mine: boolean;
+  tags: string[];
+  note: string;
+  createdAt: string;
+  consistency: Consistency;
+  git?: GitContext;
+  /** Gone from the engine (deleted): shown, but with no actions. */
+  deleted: boolean;
+}
+
+export interface TimelineModel {
+  container: string;
+  template: string;
+  activeBranch: string;
+  port: number;
+  lanes: TimelineLane[];
+  /** Newest first, so "now" is at the top. */
+  rows: TimelineRow[];
+  bookmarks: Record<string, TimelineBookmark>;
+  /** True when the engine returned only the latest `limit` events. */
+  truncated: boolean;
+  generatedAt: string;
+}
+
+export type BookmarkAction = 'restore' | 'branch' | 'share' | 'unshare' | 'copyLink' | 'delete';
+export const BOOKMARK_ACTIONS: readonly BookmarkAction[] = ['restore', 'branch', 'share', 'unshare', 'copyLink', 'delete'];
+
+/** Panel → webview. */
+export type ToWebview =
+  | { type: 'model'; model: TimelineModel }
+  | { type: 'status'; connected: boolean; message?: string };
+
+/** Webview → panel. */
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'action'; action: BookmarkAction; bookmarkId: string }
+  | { type: 'pickContainer' };
+
+/** The panel trusts nothing a webview posts until it has this shape. */
+export function isFromWebview(value: unknown): value is FromWebview {
+  if (!value || typeof value !== 'object' || !('type' in value)) return false;
+  const msg = value as { type: unknown; action?: unknown; bookmarkId?: unknown };
+  switch (msg.type) {
+    case 'ready':
+    case 'pickContainer':
+      return true;
+    case 'action':
+      return typeof msg.bookmarkId === 'string' && BOOKMARK_ACTIONS.includes(msg.action as BookmarkAction);
+    default:
+      return false;
+  }
+}
+
+export function isToWebview(value: unknown): value is ToWebview {
+  if (!value || typeof value !== 'object' || !('type' in value)) return false;
+  const msg = value as { type: unknown; model?: unknown; connected?: unknown };
+  return (msg.type === 'model' && typeof msg.model === 'object' && msg.model !== null)
+    || (msg.type === 'status' && typeof msg.connected === 'boolean');
+}
