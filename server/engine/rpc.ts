@@ -59,7 +59,13 @@ export class RpcServer {
     for (const server of this.servers) server.close();
     for (const controller of this.inflight.values()) controller.abort();
     await Promise.race([Promise.allSettled([...this.inflight.keys()]), delay(60_000)]);
-    for (const stream of this.streams) stream.destroy();
+    // Answers are queued by the JSON-RPC writer a few ticks after their handler returns
+    // (the shutdown request's own among them): give them a moment, then end() to flush.
+    await delay(100);
+    for (const stream of this.streams) {
+      stream.end();
+      setTimeout(() => stream.destroy(), 1000).unref();
+    }
   }
 
   private accept(stream: net.Socket, session: Session, needsToken: boolean): void {
