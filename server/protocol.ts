@@ -131,6 +131,8 @@ export type EventKind =
   | 'branch-created'
   | 'branch-activated'
   | 'branch-deleted'
+  | 'branch-linked'
+  | 'branch-unlinked'
   | 'bookmark-created'
   | 'bookmark-shared'
   | 'bookmark-unshared'
@@ -211,6 +213,7 @@ export interface BranchCreateParams extends WithProgress {
   activate?: boolean;
 }
 export interface BranchParams extends WithProgress { container: string; name: string }
+export interface BranchLinkParams { container: string; name: string; gitBranch: string }
 export interface BookmarkCreateParams extends WithProgress {
   container: string;
   name: string;
@@ -315,6 +318,17 @@ export namespace BranchDeleteRequest {
   export const type = new RequestType<BranchParams, BranchInfo, ErrorData>(method);
 }
 
+/** Link a data branch to a git branch, so checking out the git branch activates it.
+ *  Kept in the engine so the CLI and every window see the same links. */
+export namespace BranchLinkRequest {
+  export const method = 'branch/link';
+  export const type = new RequestType<BranchLinkParams, BranchInfo, ErrorData>(method);
+}
+export namespace BranchUnlinkRequest {
+  export const method = 'branch/unlink';
+  export const type = new RequestType<BranchParams, BranchInfo, ErrorData>(method);
+}
+
 export namespace BookmarkCreateRequest {
   export const method = 'bookmark/create';
   export const type = new RequestType<BookmarkCreateParams, BookmarkInfo, ErrorData>(method);
@@ -391,7 +405,7 @@ export const allRequests = [
   EngineStatusRequest, EngineShutdownRequest,
   TemplateCreateRequest, TemplateRefreshRequest, TemplateListRequest, TemplateDeleteRequest,
   ContainerCreateRequest, ContainerListRequest, ContainerShowRequest, ContainerDeleteRequest, ContainerUrlRequest,
-  BranchCreateRequest, BranchActivateRequest, BranchListRequest, BranchDeleteRequest,
+  BranchCreateRequest, BranchActivateRequest, BranchListRequest, BranchDeleteRequest, BranchLinkRequest, BranchUnlinkRequest,
   BookmarkCreateRequest, BookmarkListRequest, BookmarkShowRequest, BookmarkShareRequest,
   BookmarkUnshareRequest, BookmarkTagRequest, BookmarkDeleteRequest,
   RestoreRequest, ResetRequest, RefreshRequest, TimelineRequest,

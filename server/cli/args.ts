@@ -12,6 +12,7 @@ import type {
   BookmarkRefParams,
   BookmarkTagParams,
   BranchCreateParams,
+  BranchLinkParams,
   BranchParams,
   ContainerCreateParams,
   ContainerOpParams,
@@ -52,6 +53,8 @@ export interface CommandArgs {
   'branch activate': BranchParams;
   'branch list': ContainerParams;
   'branch delete': BranchParams;
+  'branch link': BranchLinkParams;
+  'branch unlink': BranchParams;
   /** `git` holds only the --git-* overrides; the handler adds what the current git repository says. */
   'bookmark create': { params: BookmarkCreateParams; git: GitContext };
   'bookmark list': BookmarkListParams;
@@ -387,6 +390,23 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
   'branch delete': {
     usage: 'NAME --container C',
     summary: 'Delete a branch and its data',
+    positionals: ['NAME'],
+    options: { container: containerOpt('the container that has the branch') },
+    build: (input) => ({ container: input.need('container', 'C'), name: input.pos(0) }),
+  },
+  'branch link': {
+    usage: 'NAME --git-branch X --container C',
+    summary: 'Link a data branch to a git branch: checking out X in VS Code activates it',
+    positionals: ['NAME'],
+    options: {
+      'git-branch': { type: 'string', arg: 'X', help: 'the git branch to follow' },
+      container: containerOpt('the container that has the branch'),
+    },
+    build: (input) => ({ container: input.need('container', 'C'), name: input.pos(0), gitBranch: input.need('git-branch', 'X') }),
+  },
+  'branch unlink': {
+    usage: 'NAME --container C',
+    summary: 'Remove the link between a data branch and its git branch',
     positionals: ['NAME'],
     options: { container: containerOpt('the container that has the branch') },
     build: (input) => ({ container: input.need('container', 'C'), name: input.pos(0) }),

@@ -3,6 +3,8 @@ import {
   BranchActivateRequest,
   BranchCreateRequest,
   BranchDeleteRequest,
+  BranchLinkRequest,
+  BranchUnlinkRequest,
   BranchListRequest,
   type BranchInfo,
   type BranchOrigin,
@@ -30,6 +32,16 @@ export const branchCommands: GroupHandlers<'branch'> = {
   'branch delete': async (ctx, args) => {
     const b = await ctx.call(BranchDeleteRequest.type, args, { progress: true });
     ctx.emit(b, `deleted branch ${b.name} from container ${b.container}`);
+    return 0;
+  },
+  'branch link': async (ctx, args) => {
+    const b = await ctx.call(BranchLinkRequest.type, args);
+    ctx.emit(b, `branch ${b.name} of container ${b.container} now follows git branch ${b.gitBranch}`);
+    return 0;
+  },
+  'branch unlink': async (ctx, args) => {
+    const b = await ctx.call(BranchUnlinkRequest.type, args);
+    ctx.emit(b, `branch ${b.name} of container ${b.container} no longer follows a git branch`);
     return 0;
   },
 };

@@ -32,10 +32,19 @@ export class TestEngine {
     return this.cliWith({}, ...args);
   }
 
-  /** The CLI with extra environment; `engine start` passes it on to the daemon it spawns. */
+  /** The CLI with extra environment (`engine start` passes it on to the daemon it spawns)
+   *  and, optionally, another working directory (`--command`, git context). */
   cliWith(env: Record<string, string>, ...args: string[]): CliResult {
+    return this.run({ env }, args);
+  }
+
+  cliIn(cwd: string, ...args: string[]): CliResult {
+    return this.run({ cwd }, args);
+  }
+
+  private run(opts: { env?: Record<string, string>; cwd?: string }, args: string[]): CliResult {
     const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [CLI, '--home', this.home, '--json', ...args], {
-      encoding: 'utf8', timeout: 300_000, env: { ...process.env, SLIPSTREAM_HOME: '', ...env },
+      encoding: 'utf8', timeout: 300_000, cwd: opts.cwd, env: { ...process.env, SLIPSTREAM_HOME: '', ...opts.env },
     });
     let json: unknown;
     try { json = JSON.parse(r.stdout); } catch { json = undefined; }

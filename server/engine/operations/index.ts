@@ -4,6 +4,7 @@ import { bookmarkCreate, recoverBookmarkCreate } from './bookmarkCreate';
 import { bookmarkDelete, bookmarkList, bookmarkShare, bookmarkShow, bookmarkTag, bookmarkUnshare } from './bookmarkOps';
 import { branchCreate, recoverBranchSnapshot } from './branchCreate';
 import { branchActivate, branchDelete, branchList } from './branchOps';
+import { branchLink, branchUnlink } from './branchLink';
 import { containerCreate, recoverContainerCreate } from './containerCreate';
 import { containerDelete, recoverContainerDelete } from './containerDelete';
 import { containerList, containerShow, containerUrl } from './containerRead';
@@ -25,7 +26,7 @@ export const operations: readonly Operation[] = [
   engineStatus, engineShutdown,
   templateCreate, templateRefresh, templateList, templateDelete,
   containerCreate, containerList, containerShow, containerDelete, containerUrl,
-  branchCreate, branchActivate, branchList, branchDelete,
+  branchCreate, branchActivate, branchList, branchDelete, branchLink, branchUnlink,
   bookmarkCreate, bookmarkList, bookmarkShow, bookmarkShare, bookmarkUnshare, bookmarkTag, bookmarkDelete,
   restore, reset, refresh, timeline,
 ];

@@ -1,0 +1,72 @@
+/**
+ * Bookmark links, built and parsed side by side (as vscode-pull-request-github's
+ * common/uri.ts does), so the two cannot drift apart. A link names the bookmark
+ * and the engine that holds it, never a token:
+ *
+ *   vscode://slipstream.slipstream/bookmark?engine=tcp%3A%2F%2Fhost%3A7370&id=bm_0123456789ab
+ *
+ * `engine` is a team engine's tcp:// or tls:// URL, or a local engine's id (eng_…).
+ */
+export const BOOKMARK_LINK_PATH = '/bookmark';
+
+export interface BookmarkLink {
+  bookmarkId: string;
+  /** Absent when the user pasted a bare bookmark id. */
+  engine?: string;
+}
+
+const BOOKMARK_ID = /^bm_[0-9a-f]{12}$/;
+const ENGINE_ID = /^eng_[0-9a-f]{12}$/;
+const ENGINE_URL = /^(tcp|tls):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+
+export class LinkError extends Error {}
+
+export function buildBookmarkLink(opts: { scheme: string; extensionId: string; engine: string; bookmarkId: string }): string {
+  checkEngine(opts.engine);
+  checkBookmarkId(opts.bookmarkId);
+  const query = `engine=${encodeURIComponent(opts.engine)}&id=${encodeURIComponent(opts.bookmarkId)}`;
+  return `${opts.scheme}://${opts.extensionId.toLowerCase()}${BOOKMARK_LINK_PATH}?${query}`;
+}
+
+/** The line to paste into a pull request or issue comment. */
+export function bookmarkMarkdown(name: string, link: string): string {
+  const label = name.replace(/[\\[\]()`*_]/g, (c) => `\\${c}`);
+  return `🔖 Data for this bug: [${label}](${link})`;
+}
+
+/** A pasted link, or a bare bookmark id. Anything else is a LinkError that says what was expected. */
+export function parseBookmarkLink(text: string): BookmarkLink {
+  const input = text.trim();
+  if (BOOKMARK_ID.test(input)) return { bookmarkId: input };
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new LinkError(`"${shorten(input)}" is neither a bookmark link nor a bookmark id (bm_ and 12 hex digits).`);
+  }
+  if (url.pathname !== BOOKMARK_LINK_PATH) throw new LinkError(`this link is not a Slipstream bookmark link (its path is ${url.pathname || '/'}).`);
+  if (url.username || url.password || url.searchParams.has('token')) {
+    throw new LinkError('this link carries credentials; bookmark links never do. Ask for a fresh link.');
+  }
+  const bookmarkId = url.searchParams.get('id') ?? '';
+  const engine = url.searchParams.get('engine') ?? '';
+  checkBookmarkId(bookmarkId);
+  checkEngine(engine);
+  return { bookmarkId, engine };
+}
+
+export function isEngineUrl(engine: string): boolean {
+  return ENGINE_URL.test(engine);
+}
+
+function checkBookmarkId(id: string): void {
+  if (!BOOKMARK_ID.test(id)) throw new LinkError(`"${shorten(id)}" is not a bookmark id (bm_ and 12 hex digits).`);
+}
+
+function checkEngine(engine: string): void {
+  if (!ENGINE_URL.test(engine) && !ENGINE_ID.test(engine)) {
+    throw new LinkError(`"${shorten(engine)}" is not an engine: expected tcp://HOST:PORT, tls://HOST:PORT or a local engine id (eng_…).`);
+  }
+}
+
+const shorten = (s: string) => (s.length > 80 ? `${s.slice(0, 77)}...` : s);

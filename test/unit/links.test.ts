@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bookmarkMarkdown, buildBookmarkLink, LinkError, parseBookmarkLink } from '../../server/common/links';
+
+const id = 'bm_0123456789ab';
+
+test('a built link parses back to the same bookmark and engine', () => {
+  for (const engine of ['tcp://team.example.com:7370', 'tls://10.0.0.5:443', 'tcp://[::1]:7370', 'eng_a1b2c3d4e5f6']) {
+    const link = buildBookmarkLink({ scheme: 'vscode', extensionId: 'Slipstream.slipstream', engine, bookmarkId: id });
+    assert.match(link, /^vscode:\/\/slipstream\.slipstream\/bookmark\?engine=/);
+    assert.deepEqual(parseBookmarkLink(link), { bookmarkId: id, engine });
+  }
+});
+
+test('a bare id is accepted, with surrounding space', () => {
+  assert.deepEqual(parseBookmarkLink(`  ${id}\n`), { bookmarkId: id });
+});
+
+test('bad links are refused with a reason', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['', /neither/],
+    ['hello', /neither/],
+    ['bm_123', /neither/],
+    ['vscode://slipstream.slipstream/other?engine=eng_a1b2c3d4e5f6&id=' + id, /not a Slipstream bookmark link/],
+    ['vscode://slipstream.slipstream/bookmark?engine=eng_a1b2c3d4e5f6&id=bm_zz', /not a bookmark id/],
+    ['vscode://slipstream.slipstream/bookmark?id=' + id, /not an engine/],
+    ['vscode://slipstream.slipstream/bookmark?engine=http%3A%2F%2Fevil&id=' + id, /not an engine/],
+    ['vscode://slipstream.slipstream/bookmark?engine=tcp%3A%2F%2Fh%3A1&id=' + id + '&token=secret', /credentials/],
+    ['vscode://user:pw@slipstream.slipstream/bookmark?engine=tcp%3A%2F%2Fh%3A1&id=' + id, /credentials/],
+  ];
+  for (const [text, reason] of cases) {
+    assert.throws(() => parseBookmarkLink(text), (err: Error) => err instanceof LinkError && reason.test(err.message), text);
+  }
+});
+
+test('building refuses what parsing would refuse', () => {
+  assert.throws(() => buildBookmarkLink({ scheme: 'vscode', extensionId: 'a.b', engine: 'tcp://h:1?token=x', bookmarkId: id }), LinkError);
+  assert.throws(() => buildBookmarkLink({ scheme: 'vscode', extensionId: 'a.b', engine: 'eng_a1b2c3d4e5f6', bookmarkId: 'x' }), LinkError);
+});
+
+test('the Markdown line escapes the name', () => {
+  assert.equal(bookmarkMarkdown('Bug [1234] data', 'vscode://x/bookmark?id=1'),
+    '🔖 Data for this bug: [Bug \\[1234\\] data](vscode://x/bookmark?id=1)');
+});
