@@ -86,6 +86,7 @@ async function run(ctx: Context, args: EngineRunArgs): Promise<number> {
 
 function statusText(st: EngineStatus): string {
   return details([
+    ['engine id', st.engineId],
     ['pid', String(st.pid)],
     ['home', st.home],
     ['pool', st.pool],
