@@ -18,7 +18,8 @@ export async function createTemplate(s: Session, _ref?: ItemRef, preset?: { name
   const source = preset?.source ?? await askSource(s, name);
   const t = await withEngineProgress(s, `Building template ${name}`,
     (opts) => s.engine.request(TemplateCreateRequest.type, { name, source }, opts));
-  s.ui.info(`Template ${t.name} v${t.latestVersion} is built. Provision a container from it to use it.`);
+  // From slipstream.json the container follows at once; only a template made by hand needs the hint.
+  s.ui.info(`Template ${t.name} v${t.latestVersion} is built.${preset ? '' : ' Provision a container from it to use it.'}`);
   return t;
 }
 

@@ -3,6 +3,7 @@
  * teammate who opens the folder gets the same data setup with one click.
  */
 import { ContainerListRequest, TemplateListRequest } from '../../server/protocol';
+import type { Requester } from '../engine/connection';
 import type { WorkspaceConfig } from '../model/workspaceConfig';
 import { provision } from './containers';
 import { createTemplate } from './templates';
@@ -10,10 +11,10 @@ import type { Session } from './session';
 
 export type SetupNeed = 'ready' | 'container' | 'template-and-container';
 
-export async function setupNeed(s: Session, config: WorkspaceConfig): Promise<SetupNeed> {
+export async function setupNeed(engine: Requester, config: WorkspaceConfig): Promise<SetupNeed> {
   const [containers, templates] = await Promise.all([
-    s.engine.request(ContainerListRequest.type, {}),
-    s.engine.request(TemplateListRequest.type, {}),
+    engine.request(ContainerListRequest.type, {}),
+    engine.request(TemplateListRequest.type, {}),
   ]);
   if (containers.some((c) => c.name === config.container)) return 'ready';
   return templates.some((t) => t.name === config.template) ? 'container' : 'template-and-container';
@@ -21,7 +22,7 @@ export async function setupNeed(s: Session, config: WorkspaceConfig): Promise<Se
 
 /** Builds what is missing (the template from its source, then the container) and makes it this workspace's. */
 export async function setupWorkspace(s: Session, config: WorkspaceConfig): Promise<void> {
-  const need = await setupNeed(s, config);
+  const need = await setupNeed(s.engine, config);
   if (need === 'template-and-container') {
     if (!config.source) {
       throw new Error(`Template ${config.template} does not exist on this engine, and slipstream.json gives no source to build it from.`);

@@ -98,6 +98,8 @@ export function eventTitle(e: TimelineEvent): string {
     case 'branch-created': return `Branch ${e.branch} created`;
     case 'branch-activated': return `Activated ${e.branch}`;
     case 'branch-deleted': return `Branch ${e.branch} deleted`;
+    case 'branch-linked': return `Branch ${e.branch} linked to git${e.detail ? ` (${e.detail})` : ''}`;
+    case 'branch-unlinked': return `Branch ${e.branch} unlinked from git`;
     case 'bookmark-created': return `Bookmarked ${bm}`;
     case 'bookmark-shared': return `Shared ${bm}`;
     case 'bookmark-unshared': return `Unshared ${bm}`;
@@ -106,5 +108,7 @@ export function eventTitle(e: TimelineEvent): string {
     case 'restored': return `Restored to ${bm}`;
     case 'reset': return 'Reset';
     case 'refreshed': return 'Refreshed';
+    // An engine newer than this extension may log kinds it does not know yet.
+    default: return String(e.kind).replace(/-/g, ' ');
   }
 }

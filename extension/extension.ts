@@ -1,0 +1,146 @@
+/**
+ * Slipstream's VS Code extension. It renders what the engine says and sends
+ * what the user asks; it holds no data logic. This file only wires the parts:
+ *
+ *   engine/     the connection (connect, start, reconnect, log)   — no vscode
+ *   model/      engine results → tree items, picks, status, timeline — no vscode
+ *   commands/   what each command does, against a Ui interface      — no vscode
+ *   vscode/     thin adapters: trees, status bar, terminals, timeline panel, Ui
+ *   uri/        bookmark links (issue 5 adds the URI handler here)
+ *
+ * Features that come later (the git link, the URI handler) are one more
+ * `register(...)` below and one more optional member of `Session`.
+ */
+import * as os from 'os';
+import * as vscode from 'vscode';
+import { runCommand, type CommandId, type CommandOutcome } from './commands';
+import type { Session } from './commands/session';
+import { EngineConnection } from './engine/connection';
+import { describeTarget, engineTarget } from './engine/target';
+import { userMessage } from './model/errors';
+import { buildBookmarkLink } from './uri/links';
+import type { IDisposable } from './util/disposable';
+import { containerArg, registerDataCommands } from './vscode/commands';
+import { ContextKeys } from './vscode/contextKeys';
+import { engineStarter } from './vscode/engineStarter';
+import { StatusBar } from './vscode/statusBar';
+import { TerminalEnv } from './vscode/terminalEnv';
+import { TimelinePanel } from './vscode/timelinePanel';
+import { ContainersTree, SharedBookmarksTree, TemplatesTree } from './vscode/trees';
+import { VscodeUi } from './vscode/ui';
+import { WorkspaceSetup } from './vscode/workspaceSetup';
+import { WorkspaceData } from './workspace';
+import type { TimelineModel } from '../webview/protocol';
+
+const CHOICE_KEY = 'slipstream.workspaceContainer';
+
+/** What activate() returns: the handle integration tests (and later features) use. */
+export interface SlipstreamApi {
+  readonly connection: EngineConnection;
+  readonly workspace: WorkspaceData;
+  run(id: CommandId, arg?: unknown): Promise<CommandOutcome>;
+  timelineModel(): TimelineModel | undefined;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<SlipstreamApi> {
+  const register = <T extends IDisposable>(d: T): T => { context.subscriptions.push(d); return d; };
+  const output = register(vscode.window.createOutputChannel('Slipstream', { log: true }));
+  const log = (line: string) => output.info(line);
+
+  const config = vscode.workspace.getConfiguration('slipstream');
+  const target = engineTarget(config.get<string>('engine'), os.homedir());
+  log(`Slipstream ${context.extension.packageJSON.version as string}: using the ${describeTarget(target)}`);
+  const connection = register(new EngineConnection({ target, start: engineStarter(context, log), log }));
+
+  const setup = register(new WorkspaceSetup(connection, context.workspaceState, log));
+  const workspace = register(new WorkspaceData(connection, {
+    get: () => context.workspaceState.get<string>(CHOICE_KEY),
+    set: async (v) => context.workspaceState.update(CHOICE_KEY, v),
+  }, () => setup.config?.container, log));
+  register(setup.onDidChange(() => void workspace.reload()));
+
+  const ui = new VscodeUi();
+  const session: Session = {
+    engine: connection,
+    ui,
+    user: () => connection.status?.user,
+    workspaceContainer: () => workspace.preferredName(),
+    setWorkspaceContainer: (name) => workspace.choose(name),
+    workspaceFolder: () => setup.folder,
+    bookmarkLink: (id) => buildBookmarkLink({
+      scheme: vscode.env.uriScheme,
+      extensionId: context.extension.id,
+      engine: connection.status?.engineId ?? '',
+      id,
+    }),
+  };
+
+  // Views.
+  const trees = [
+    ['slipstream.containers', register(new ContainersTree(connection, log, workspace))],
+    ['slipstream.sharedBookmarks', register(new SharedBookmarksTree(connection, log))],
+    ['slipstream.templates', register(new TemplatesTree(connection, log))],
+  ] as const;
+  for (const [id, provider] of trees) register(vscode.window.createTreeView(id, { treeDataProvider: provider, showCollapseAll: true }));
+  register(new StatusBar(connection, workspace));
+  register(new ContextKeys(connection, workspace));
+  register(new TerminalEnv(context.environmentVariableCollection, workspace));
+  const pickContainer = async () => {
+    const outcome = await runCommand(session, 'slipstream.selectContainer', undefined, log);
+    return typeof outcome.result === 'string' ? outcome.result : undefined;
+  };
+  const timeline = register(new TimelinePanel(context.extensionUri, connection, pickContainer, log));
+
+  // Commands.
+  for (const d of registerDataCommands(session, log)) register(d);
+  register(vscode.commands.registerCommand('slipstream.timeline.open', (arg: unknown) =>
+    timeline.show(containerArg(arg) ?? workspace.snapshot.container?.name)));
+  register(vscode.commands.registerCommand('slipstream.showLog', () => output.show(true)));
+  register(vscode.commands.registerCommand('slipstream.views.refresh', async () => {
+    for (const [, provider] of trees) provider.refresh();
+    await workspace.reload();
+  }));
+  register(vscode.commands.registerCommand('slipstream.engine.start', () => startEngine(connection)));
+  register(vscode.commands.registerCommand('slipstream.workspace.setup', async () => {
+    try {
+      await setup.run(session);
+    } catch (err) {
+      if (err instanceof Error && err.name === 'Dismissed') return;
+      ui.error(userMessage(err));
+    }
+  }));
+  register(vscode.workspace.onDidChangeConfiguration((e) => {
+    if (e.affectsConfiguration('slipstream.engine')) {
+      void vscode.window.showInformationMessage('Slipstream: reload the window to connect to the new engine.', 'Reload Window')
+        .then((c) => { if (c) void vscode.commands.executeCommand('workbench.action.reloadWindow'); });
+    }
+  }));
+
+  // Connect (starting a local engine when allowed and none answers); views fill in as soon as it answers.
+  void setup.load();
+  void connection.reconnect({ allowStart: config.get<boolean>('autoStart', true) });
+
+  return {
+    connection,
+    workspace,
+    run: (id, arg) => runCommand(session, id, arg, log),
+    timelineModel: () => timeline.currentModel,
+  };
+}
+
+async function startEngine(connection: EngineConnection): Promise<boolean> {
+  const ok = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Slipstream: starting the engine…' },
+    () => connection.reconnect({ allowStart: true }));
+  if (!ok) {
+    const reason = connection.state.kind === 'disconnected' ? connection.state.reason : 'it did not answer';
+    const choice = await vscode.window.showErrorMessage(`Slipstream: the engine did not start: ${reason}`, 'Show Log');
+    if (choice) void vscode.commands.executeCommand('slipstream.showLog');
+  }
+  return ok;
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions. The engine keeps running on purpose:
+  // other windows share it and its databases outlive this window.
+}

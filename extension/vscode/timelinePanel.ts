@@ -1,0 +1,176 @@
+/**
+ * The timeline panel: one webview per window, showing one container's
+ * timeline. It loads the model from the engine (model/timeline.ts), posts it
+ * after the webview's `ready`, and again after every engine change to that
+ * container. The webview's bookmark actions run the same commands as the trees.
+ */
+import * as crypto from 'crypto';
+import * as vscode from 'vscode';
+import {
+  BookmarkListRequest,
+  BranchListRequest,
+  ContainerShowRequest,
+  TimelineRequest,
+} from '../../server/protocol';
+import { isFromWebview, type BookmarkAction, type FromWebview, type TimelineModel, type ToWebview } from '../../webview/protocol';
+import type { EngineConnection } from '../engine/connection';
+import { userMessage } from '../model/errors';
+import type { BookmarkRef } from '../model/refs';
+import { TIMELINE_LIMIT, timelineModel } from '../model/timeline';
+import { Disposable } from '../util/disposable';
+import { debounce } from '../util/event';
+
+const ACTION_COMMANDS: Record<BookmarkAction, string> = {
+  restore: 'slipstream.bookmark.restore',
+  branch: 'slipstream.bookmark.branchHere',
+  share: 'slipstream.bookmark.share',
+  unshare: 'slipstream.bookmark.unshare',
+  copyLink: 'slipstream.bookmark.copyLink',
+  delete: 'slipstream.bookmark.delete',
+};
+
+export class TimelinePanel extends Disposable {
+  static readonly viewType = 'slipstream.timeline';
+  private panel: vscode.WebviewPanel | undefined;
+  private container: string | undefined;
+  private ready = false;
+  private model: TimelineModel | undefined;
+  private readonly reloadSoon = debounce(() => void this.reload(), 100);
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly engine: EngineConnection,
+    private readonly pickContainer: () => Promise<string | undefined>,
+    private readonly log: (line: string) => void,
+  ) {
+    super();
+    this.register(engine.onChanged((p) => {
+      if (!p.container || p.container === this.container || p.what === 'bookmark') this.reloadSoon();
+    }));
+    this.register(engine.onDidChangeState(() => {
+      this.post({ type: 'status', connected: engine.state.kind === 'connected', message: this.stateMessage() });
+      this.reloadSoon();
+    }));
+    this.register({ dispose: () => { this.reloadSoon.cancel(); this.panel?.dispose(); } });
+  }
+
+  /** The model last posted, for tests and the extension's API. */
+  get currentModel(): TimelineModel | undefined {
+    return this.model;
+  }
+
+  async show(container: string | undefined): Promise<void> {
+    const name = container ?? this.container ?? await this.pickContainer();
+    if (!name) return;
+    this.container = name;
+    if (!this.panel) this.panel = this.createPanel();
+    this.panel.title = `Timeline: ${name}`;
+    this.panel.reveal();
+    await this.reload();
+  }
+
+  private createPanel(): vscode.WebviewPanel {
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
+    const panel = vscode.window.createWebviewPanel(TimelinePanel.viewType, 'Timeline', vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: [media, dist],
+    });
+    panel.iconPath = vscode.Uri.joinPath(media, 'slipstream.svg');
+    this.ready = false;
+    panel.webview.html = this.html(panel.webview, media, dist);
+    const subs = [
+      panel.webview.onDidReceiveMessage((msg: unknown) => {
+        if (isFromWebview(msg)) void this.receive(msg);
+        else this.log(`timeline: ignored a malformed message from the webview: ${JSON.stringify(msg)}`);
+      }),
+      panel.onDidDispose(() => {
+        for (const s of subs) s.dispose();
+        this.panel = undefined;
+        this.ready = false;
+      }),
+    ];
+    return panel;
+  }
+
+  private async receive(msg: FromWebview): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        this.ready = true;
+        this.post({ type: 'status', connected: this.engine.state.kind === 'connected', message: this.stateMessage() });
+        if (this.model && this.model.container === this.container) this.post({ type: 'model', model: this.model });
+        else await this.reload();
+        return;
+      case 'pickContainer': {
+        const name = await this.pickContainer();
+        if (name) await this.show(name);
+        return;
+      }
+      case 'action': {
+        const bm = this.model?.bookmarks[msg.bookmarkId];
+        if (!bm || bm.deleted) return;
+        const ref: BookmarkRef = {
+          kind: 'bookmark', id: bm.id, name: bm.name, container: bm.container, branch: bm.branch,
+          template: bm.template, shared: bm.shared, mine: bm.mine,
+        };
+        await vscode.commands.executeCommand(ACTION_COMMANDS[msg.action], ref);
+        return;
+      }
+    }
+  }
+
+  private async reload(): Promise<void> {
+    const name = this.container;
+    if (!this.panel || !name) return;
+    if (this.engine.state.kind !== 'connected') return;
+    try {
+      const [container, branches, events, bookmarks] = await Promise.all([
+        this.engine.request(ContainerShowRequest.type, { name }),
+        this.engine.request(BranchListRequest.type, { container: name }),
+        this.engine.request(TimelineRequest.type, { container: name, limit: TIMELINE_LIMIT }),
+        this.engine.request(BookmarkListRequest.type, {}),
+      ]);
+      this.model = timelineModel({ container, branches, events, bookmarks, user: this.engine.status?.user, limit: TIMELINE_LIMIT });
+      this.post({ type: 'model', model: this.model });
+    } catch (err) {
+      this.post({ type: 'status', connected: this.engine.state.kind === 'connected', message: userMessage(err) });
+    }
+  }
+
+  private stateMessage(): string | undefined {
+    const s = this.engine.state;
+    return s.kind === 'disconnected' ? `Not connected to the engine: ${s.reason}` : undefined;
+  }
+
+  private post(msg: ToWebview): void {
+    if (this.panel && this.ready) void this.panel.webview.postMessage(msg);
+  }
+
+  private html(webview: vscode.Webview, media: vscode.Uri, dist: vscode.Uri): string {
+    const nonce = crypto.randomBytes(16).toString('base64');
+    const css = webview.asWebviewUri(vscode.Uri.joinPath(media, 'timeline.css'));
+    const js = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js'));
+    // Strict CSP: no inline script or style; only our nonce'd script and stylesheet from the extension.
+    const csp = [
+      `default-src 'none'`,
+      `style-src ${webview.cspSource}`,
+      `img-src ${webview.cspSource} data:`,
+      `font-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${css}">
+<title>Slipstream timeline</title>
+</head>
+<body>
+<div id="app" role="application" aria-label="Slipstream timeline"><p class="empty">Loading the timeline…</p></div>
+<script nonce="${nonce}" src="${js}"></script>
+</body>
+</html>`;
+  }
+}
