@@ -63,6 +63,8 @@ export interface CommandArgs {
   'bookmark unshare': BookmarkRefParams;
   'bookmark tag': BookmarkTagParams;
   'bookmark delete': BookmarkRefParams;
+  'bookmark link': BookmarkRefParams & { scheme: string };
+  open: { link: string; container: string; branch?: string };
   restore: RestoreParams;
   reset: ContainerOpParams;
   refresh: ContainerOpParams;
@@ -496,6 +498,31 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     options: { container: scopeOpt },
     notes: [bookmarkRefNote],
     build: bookmarkRef,
+  },
+  'bookmark link': {
+    usage: 'B [--container C] [--scheme vscode]',
+    summary: 'Share a bookmark and print its link and a Markdown line for a pull-request comment',
+    positionals: ['B'],
+    options: {
+      container: scopeOpt,
+      scheme: { type: 'string', arg: 'SCHEME', help: 'the editor the link opens: vscode (default), vscode-insiders, code-oss…' },
+    },
+    notes: [bookmarkRefNote, 'Whoever opens the link must be able to reach this engine: use a team engine for links shared between machines.'],
+    build: (input) => ({ ...bookmarkRef(input), scheme: input.str('scheme') ?? 'vscode' }),
+  },
+  open: {
+    usage: 'LINK --container C [--branch NAME]',
+    summary: 'Open a bookmark link (or id): branch from the bookmark into your container and activate it',
+    positionals: ['LINK'],
+    options: {
+      container: containerOpt('your container, made from the same template as the bookmark'),
+      branch: { type: 'string', arg: 'NAME', help: "the new branch's name (default: from the bookmark's name)" },
+    },
+    notes: ['For a link to a team engine, pass --engine and --token (or set SLIPSTREAM_ENGINE and SLIPSTREAM_TOKEN).'],
+    build: (input) => {
+      const branch = input.str('branch');
+      return { link: input.pos(0), container: input.need('container', 'C'), ...(branch ? { branch } : {}) };
+    },
   },
   restore: {
     usage: 'B --container C',

@@ -13,11 +13,13 @@ import {
   type GitContext,
 } from '../protocol';
 import type { GroupHandlers } from './context';
+import { bookmarkLink } from './link';
 import { details, shortTime, table } from './output';
 
 const run = promisify(execFile);
 
 export const bookmarkCommands: GroupHandlers<'bookmark'> = {
+  'bookmark link': bookmarkLink,
   'bookmark create': async (ctx, { params, git }) => {
     const merged = { ...(await currentGit(process.cwd())), ...git };
     const withGit = Object.keys(merged).length > 0 ? { ...params, git: merged } : params;

@@ -12,6 +12,7 @@ import { containerCommands } from './container';
 import { createContext, type Context, type HandlerTable } from './context';
 import { engineCommands } from './engine';
 import { opsCommands } from './ops';
+import { openCommands } from './link';
 import { CliError, writeError, type Io } from './output';
 import { templateCommands } from './template';
 import { userCommands } from './user';
@@ -24,6 +25,7 @@ const handlers: HandlerTable<CommandId> = {
   ...bookmarkCommands,
   ...opsCommands,
   ...userCommands,
+  ...openCommands,
 };
 
 /** Commands that must not trap Ctrl-C: the daemon handles its own signals. */

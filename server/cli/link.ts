@@ -1,0 +1,75 @@
+/** Bookmark links from the command line: `bookmark link B` and `open LINK --container C`. */
+import { buildBookmarkLink, bookmarkMarkdown, LinkError, parseBookmarkLink, type BookmarkLink } from '../common/links';
+import {
+  BookmarkShareRequest, BookmarkShowRequest, BranchCreateRequest, BranchListRequest, EngineStatusRequest,
+  type BookmarkInfo, type BookmarkRefParams,
+} from '../protocol';
+import { publisher, name as packageName } from '../../package.json';
+import type { Context, Handler, HandlerTable } from './context';
+import { CliError } from './output';
+
+const EXTENSION_ID = `${publisher}.${packageName}`;
+
+/** bookmark link B: shares the bookmark (a link to a private one opens for nobody) and prints both forms. */
+export const bookmarkLink: Handler<'bookmark link'> = async (ctx, args) => {
+  const ref: BookmarkRefParams = { bookmark: args.bookmark, ...(args.container ? { container: args.container } : {}) };
+  let bm = await ctx.call(BookmarkShowRequest.type, ref);
+  if (!bm.shared) bm = await ctx.call(BookmarkShareRequest.type, { bookmark: bm.id });
+  const link = buildBookmarkLink({ scheme: args.scheme, extensionId: EXTENSION_ID, engine: await engineRef(ctx), bookmarkId: bm.id });
+  const markdown = bookmarkMarkdown(bm.name, link);
+  ctx.emit({ link, markdown, bookmark: bm }, `${link}\n${markdown}`);
+  return 0;
+};
+
+export const openCommands: HandlerTable<'open'> = {
+  /** open LINK --container C: what the VS Code URI handler does, for people outside VS Code. */
+  open: async (ctx, args) => {
+    const link = parse(args.link);
+    await checkSameEngine(ctx, link);
+    const bm = await ctx.call(BookmarkShowRequest.type, { bookmark: link.bookmarkId });
+    const branch = args.branch ?? (await freeBranchName(ctx, args.container, bm));
+    const created = await ctx.call(BranchCreateRequest.type,
+      { container: args.container, name: branch, from: { kind: 'bookmark', bookmark: bm.id }, activate: true }, { progress: true });
+    ctx.emit(created, [
+      `opened bookmark ${bm.name} (${bm.id}) by ${bm.owner}${bm.note ? `: ${bm.note}` : ''}`,
+      `branch ${created.name} of container ${created.container} now has its data and is active`,
+      ...(bm.git?.commit ? [`it was taken on git ${bm.git.branch ?? ''} ${bm.git.commit}; check it out with: git checkout ${bm.git.commit}`] : []),
+    ].join('\n'));
+    return 0;
+  },
+};
+
+/** What a link calls this engine: a team engine's URL, a local engine's stable id. */
+async function engineRef(ctx: Context): Promise<string> {
+  if (ctx.target.kind === 'tcp') return ctx.target.url.replace(/\/$/, '');
+  return (await ctx.call(EngineStatusRequest.type, {})).engineId;
+}
+
+function parse(text: string): BookmarkLink {
+  try {
+    return parseBookmarkLink(text);
+  } catch (err) {
+    if (err instanceof LinkError) throw new CliError('InvalidArgument', err.message);
+    throw err;
+  }
+}
+
+async function checkSameEngine(ctx: Context, link: BookmarkLink): Promise<void> {
+  if (!link.engine) return;
+  const here = await engineRef(ctx);
+  if (link.engine === here) return;
+  const how = link.engine.startsWith('eng_')
+    ? `it belongs to another machine's local engine (${link.engine}); ask for a link to a team engine`
+    : `run: slipstream --engine ${link.engine} --token YOUR_TOKEN open ...`;
+  throw new CliError('InvalidArgument', `this link is for the engine ${link.engine}, not ${here}: ${how}.`);
+}
+
+/** The bookmark's name made into a branch name that is free in the container. */
+async function freeBranchName(ctx: Context, container: string, bm: BookmarkInfo): Promise<string> {
+  const taken = new Set((await ctx.call(BranchListRequest.type, { container })).map((b) => b.name));
+  const base = bm.name.replace(/[/\\]|\.\.|[\u0000-\u001f\u007f]/g, '-').replace(/^-+/, '').trim().slice(0, 56) || 'bookmark';
+  for (let i = 1; ; i++) {
+    const candidate = i === 1 ? base : `${base}-${i}`;
+    if (!taken.has(candidate)) return candidate;
+  }
+}
