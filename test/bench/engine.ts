@@ -16,6 +16,9 @@ import { exec } from './exec';
 export const CLI = path.resolve(__dirname, '../../../dist/cli.js');
 
 export class BenchEngine {
+  /** Container URLs: stable for a container's life, whichever branch is active. */
+  private readonly urls = new Map<string, string>();
+
   private constructor(readonly home: string, readonly client: EngineClient, readonly pid: number,
     private readonly release: () => Promise<void>) {}
 
@@ -37,7 +40,11 @@ export class BenchEngine {
 
   /** Run statements in a container's database, over its public URL as an app would. */
   async sql(container: string, statements: string[]): Promise<void> {
-    const { url } = await this.request(ContainerUrlRequest.type, { name: container });
+    let url = this.urls.get(container);
+    if (!url) {
+      url = (await this.request(ContainerUrlRequest.type, { name: container })).url;
+      this.urls.set(container, url);
+    }
     const c = new Client({ connectionString: url });
     await c.connect();
     try {

@@ -22,7 +22,9 @@ import { chart } from './svg';
 import { evaluateTargets } from './targets';
 
 const RESULTS = path.resolve(__dirname, '../../../test/bench/results');
-const log = (s: string) => process.stderr.write(`${s}\n`);
+const T0 = Date.now();
+/** Progress on stderr, each line with the seconds since start, so slow phases show. */
+const log = (s: string) => process.stderr.write(`[${((Date.now() - T0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
 
 async function main(): Promise<void> {
   installSignalHandlers();
@@ -33,15 +35,14 @@ async function main(): Promise<void> {
   onCleanup(`remove ${workDir}`, () => fs.promises.rm(workDir, { recursive: true, force: true }));
   try {
     await checkDisk(workDir, opts);
-    const results = await run(opts, workDir);
-    results.seconds = (Date.now() - t0) / 1000;
+    const results = await run(opts, workDir, t0);
     await publish(results);
   } finally {
     await cleanupAll();
   }
 }
 
-async function run(opts: BenchOptions, workDir: string): Promise<BenchResults> {
+async function run(opts: BenchOptions, workDir: string, t0: number): Promise<BenchResults> {
   const masters: Master[] = [];
   const seeds: Record<string, string> = {};
   for (const ds of opts.datasets) {
@@ -54,13 +55,15 @@ async function run(opts: BenchOptions, workDir: string): Promise<BenchResults> {
   const largest = Math.max(...masters.map((m) => m.copyBytes));
   const imageMiB = Math.max(2048, Math.ceil((largest * 16) / 2 ** 20));
   const sites = [];
-  for (const driver of opts.drivers) sites.push(await runSite({ driver, workDir, imageMiB, masters, seeds, runs: opts.runs, log }));
+  for (const driver of opts.drivers) sites.push(await runSite({
+    driver, workDir, imageMiB, masters, seeds, runs: opts.runs, pattern: opts.pattern, storagePatterns: opts.storagePatterns, log,
+  }));
   log(`engine costs: listing ${opts.bookmarks} bookmarks`);
   const listing = await measureListing(workDir, opts.bookmarks, opts.listRequests);
   return {
-    mode: opts.mode, startedAt: new Date().toISOString(), seconds: 0,
+    mode: opts.mode, startedAt: new Date(t0).toISOString(), seconds: (Date.now() - t0) / 1000,
     machine: { cpus: os.cpus().length, memBytes: os.totalmem(), kernel: os.release() },
-    runsPerFigure: opts.runs,
+    runsPerFigure: opts.runs, pattern: opts.pattern,
     datasets: masters.map((m) => ({ ...m.ds, dbBytes: m.dbBytes, copyBytes: m.copyBytes })),
     dump, sites, listing,
   };

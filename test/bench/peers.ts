@@ -9,10 +9,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { changeStatement, type Dataset } from './dataset';
+import { changeStatement, type ChangePattern } from './dataset';
 import { exec, timed } from './exec';
 import { PG18_BIN, PgCluster } from './pgCluster';
-import type { Site } from './sites';
+import type { Master } from './master';
+import { allocatedBytes, type Site } from './sites';
 import { repeat, type Summary } from './stats';
 
 export interface PeerFigures {
@@ -23,15 +24,17 @@ export interface PeerFigures {
   copyMode: string;
 }
 
-export async function measurePeers(site: Site, ds: Dataset, masterData: string, runs: number, log: (s: string) => void): Promise<PeerFigures> {
+export async function measurePeers(site: Site, master: Master, runs: number, pattern: ChangePattern,
+  log: (s: string) => void): Promise<PeerFigures> {
+  const ds = master.ds;
   const dir = path.join(site.dir, `peer-${ds.name}`);
   await fs.promises.mkdir(dir);
   await fs.promises.chmod(dir, 0o755);
   const data = path.join(dir, 'data');
-  await exec('cp', ['-a', '--reflink=never', masterData, data]); // untimed: a real, unshared copy to start from
+  await exec('cp', ['-a', '--reflink=never', master.dataDir, data]); // untimed: a real, unshared copy to start from
   const pg = await PgCluster.at(PG18_BIN, data);
   await pg.start();
-  const change = () => pg.sql([changeStatement(ds, 'scattered', 0)]);
+  const change = () => pg.sql([changeStatement(ds, pattern, 0)]);
   const floor = await repeat(runs, change, () => timed(async () => { await pg.stop(); await pg.start(); }));
   log(`    floor     median ${floor.median.toFixed(3)} s`);
   const createdb = await repeat(runs, change, (i) => timed(() =>
@@ -47,14 +50,16 @@ export async function measurePeers(site: Site, ds: Dataset, masterData: string, 
 
 async function copies(site: Site, data: string, runs: number): Promise<{ copy: Summary; copyMode: string }> {
   const target = `${data}-copy`;
-  let grew = 0;
   const copy = await repeat(runs, async () => undefined, async () => {
-    const before = await site.usedBytes(path.dirname(data));
     const t = await timed(() => exec('cp', ['-a', data, target]));
-    grew = (await site.usedBytes(path.dirname(data))) - before;
     await fs.promises.rm(target, { recursive: true, force: true });
     return t;
   });
-  const size = await site.usedBytes(data);
+  // Once, untimed: did that copy take space, or share the extents?
+  const before = await site.usedBytes(path.dirname(data));
+  await exec('cp', ['-a', data, target]);
+  const grew = (await site.usedBytes(path.dirname(data))) - before;
+  await fs.promises.rm(target, { recursive: true, force: true });
+  const size = await allocatedBytes(data);
   return { copy, copyMode: grew < size / 4 ? 'cloned (reflink)' : 'copied' };
 }

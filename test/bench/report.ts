@@ -20,7 +20,7 @@ function table(head: string[], rows: string[][]): string {
 export function markdown(r: BenchResults, targets: TargetResult[]): string {
   const parts = [
     `# Slipstream bench (${r.mode}), ${r.startedAt}`,
-    `${r.machine.cpus} CPUs, ${(r.machine.memBytes / 2 ** 30).toFixed(0)} GiB RAM, Linux ${r.machine.kernel}; median of ${r.runsPerFigure} runs (min–max).`,
+    `${r.machine.cpus} CPUs, ${(r.machine.memBytes / 2 ** 30).toFixed(0)} GiB RAM, Linux ${r.machine.kernel}; median of ${r.runsPerFigure} runs (min–max); before every timed run, an untimed ${r.pattern} change of 1% of the accounts rows; whole run ${r.seconds.toFixed(0)} s.`,
     datasetsTable(r),
     ...r.sites.map((site) => siteSection(r, site)),
     storageTable(r),
@@ -67,19 +67,22 @@ function storageTable(r: BenchResults): string {
   const rows = r.sites.filter((x) => x.storage).map((x) => {
     const st = x.storage!;
     return [x.driver, st.dataset, `${(st.oneCopyBytes / MB).toFixed(0)} MB`, `${(11 * st.oneCopyBytes / MB).toFixed(0)} MB`,
-      `${(st.totalBytes.scattered / MB).toFixed(0)} MB (${(st.totalBytes.scattered / st.oneCopyBytes).toFixed(2)}×)`,
-      `${(st.totalBytes.clustered / MB).toFixed(0)} MB (${(st.totalBytes.clustered / st.oneCopyBytes).toFixed(2)}×)`];
+      bytes(st.totalBytes.scattered, st.oneCopyBytes), bytes(st.totalBytes.clustered, st.oneCopyBytes)];
   });
   return '## Storage: template + 10 branches, each with 1% of rows changed\n\n' +
     table(['driver', 'dataset', 'one copy', '11 full copies', 'Slipstream, scattered 1%', 'Slipstream, clustered 1%'], rows);
 }
 
+function bytes(n: number | undefined, copy: number): string {
+  return n === undefined ? 'not measured (full run only)' : `${(n / MB).toFixed(0)} MB (${(n / copy).toFixed(2)}×)`;
+}
+
 function engineTable(r: BenchResults): string {
   const rows = r.sites.filter((x) => !x.skip).map((x) => {
     const peak = Math.max(...Object.values(x.runs).map((d) => d.ops.rssDuringSwitch));
-    return [x.driver, `${((x.idleRss ?? 0) / MB).toFixed(0)} MB`, `${(peak / MB).toFixed(0)} MB`];
+    return [x.driver, `${((x.startRss ?? 0) / MB).toFixed(0)} MB`, `${((x.idleRss ?? 0) / MB).toFixed(0)} MB`, `${(peak / MB).toFixed(0)} MB`];
   });
   const l = r.listing;
   const listing = l ? `\n\nListing ${l.bookmarks} bookmarks (${l.requests} requests): p50 ${(l.p50 * 1000).toFixed(1)} ms, p99 ${(l.p99 * 1000).toFixed(1)} ms; idle engine with them: ${(l.idleRss / MB).toFixed(0)} MB resident.` : '';
-  return '## The engine\'s own costs\n\n' + table(['engine (driver)', 'resident, idle after the run', 'resident, peak during switches'], rows) + listing;
+  return '## The engine\'s own costs\n\n' + table(['engine (driver)', 'resident, idle after start', 'resident, idle after the run', 'resident, peak during switches'], rows) + listing;
 }

@@ -1,5 +1,5 @@
 /** The shape of results/*.json: everything the tables, targets and chart are made from. */
-import type { Dataset } from './dataset';
+import type { ChangePattern, Dataset } from './dataset';
 import type { ListingFigures } from './listing';
 import type { PeerFigures } from './peers';
 import type { DriverName } from './sites';
@@ -25,6 +25,8 @@ export interface SiteResult {
   /** Keyed by dataset name. */
   runs: Record<string, DatasetRun>;
   storage?: StorageFigures;
+  /** Engine RSS (bytes): idle just after start, and idle after all the operations. */
+  startRss?: number;
   idleRss?: number;
 }
 
@@ -34,6 +36,7 @@ export interface BenchResults {
   seconds: number;
   machine: { cpus: number; memBytes: number; kernel: string };
   runsPerFigure: number;
+  pattern: ChangePattern;
   datasets: DatasetInfo[];
   /** Keyed by dataset name; a string says why it was skipped. */
   dump: Record<string, Summary | string>;

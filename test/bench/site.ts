@@ -1,6 +1,6 @@
 /** Everything measured on one driver's site: storage first (on a fresh pool), then per dataset the peers and the operations. */
 import * as path from 'node:path';
-import { describe } from './dataset';
+import { describe, type ChangePattern } from './dataset';
 import { BenchEngine } from './engine';
 import type { Master } from './master';
 import { measurePeers } from './peers';
@@ -17,8 +17,13 @@ export interface SitePlan {
   /** SQL seed file per dataset name. */
   seeds: Record<string, string>;
   runs: number;
+  pattern: ChangePattern;
+  storagePatterns: ChangePattern[];
   log: (s: string) => void;
 }
+
+/** Idle means no request for a moment: the last one's buffers are garbage by then. */
+const settle = () => new Promise((r) => setTimeout(r, 1000));
 
 export async function runSite(plan: SitePlan): Promise<SiteResult> {
   const { driver, log } = plan;
@@ -32,20 +37,22 @@ export async function runSite(plan: SitePlan): Promise<SiteResult> {
   const engine = await BenchEngine.start(path.join(plan.workDir, `home-${driver}`), driver, pool);
   const result: SiteResult = { driver, fsType: site.fsType, runs: {} };
   try {
+    await settle();
+    result.startRss = engine.rss();
     const first = plan.masters[0];
     log(`  storage: template + 10 branches on ${describe(first.ds)}`);
-    const st = await measureStorage(engine, site, pool, first.ds, plan.seeds[first.ds.name], first.copyBytes);
+    const st = await measureStorage(engine, site, pool, first, plan.seeds[first.ds.name], plan.storagePatterns);
     result.storage = st.storage;
     const templates: Record<string, TemplateBuild> = { [first.ds.name]: st.template };
     for (const m of plan.masters) {
       log(`  ${describe(m.ds)}: peers`);
-      const peers = await measurePeers(site, m.ds, m.dataDir, plan.runs, log);
+      const peers = await measurePeers(site, m, plan.runs, plan.pattern, log);
       templates[m.ds.name] ??= await buildTemplate(engine, m.ds, plan.seeds[m.ds.name]);
       log(`  ${describe(m.ds)}: Slipstream (template built in ${templates[m.ds.name].seconds.toFixed(1)} s)`);
-      const ops = await measureOps(engine, m.ds, templates[m.ds.name].name, plan.runs, log);
+      const ops = await measureOps(engine, m.ds, templates[m.ds.name].name, { runs: plan.runs, pattern: plan.pattern }, log);
       result.runs[m.ds.name] = { template: templates[m.ds.name], ops, peers };
     }
-    await new Promise((r) => setTimeout(r, 2000)); // let the last request's buffers go
+    await settle();
     result.idleRss = engine.rss();
   } finally {
     await engine.stop();

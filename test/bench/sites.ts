@@ -42,7 +42,7 @@ async function blocksSite(workDir: string): Promise<Site> {
   const dir = path.join(workDir, 'blocks');
   await fs.promises.mkdir(dir);
   await traversable(dir);
-  const fsType = (await exec('stat', ['-f', '-c', '%T', dir])).trim();
+  const fsType = (await exec('findmnt', ['-n', '-o', 'FSTYPE', '-T', dir])).trim();
   // The root file system is shared with other work: count our own files instead.
   return { driver: 'blocks', fsType, dir, usedBytes: allocatedBytes, release: () => fs.promises.rm(dir, { recursive: true, force: true }) };
 }

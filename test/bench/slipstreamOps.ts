@@ -9,7 +9,7 @@ import {
   BookmarkCreateRequest, BookmarkDeleteRequest, BranchActivateRequest, BranchCreateRequest, BranchDeleteRequest,
   ContainerCreateRequest, ContainerDeleteRequest, RefreshRequest, RestoreRequest,
 } from '../../server/protocol';
-import { changeStatement, type Dataset } from './dataset';
+import { changeStatement, type ChangePattern, type Dataset } from './dataset';
 import type { BenchEngine } from './engine';
 import { timed } from './exec';
 import { repeat, type Summary } from './stats';
@@ -32,13 +32,13 @@ export interface OpFigures {
   rssDuringSwitch: number;
 }
 
-type Ctx = { engine: BenchEngine; ds: Dataset; container: string; runs: number; log: (s: string) => void };
+type Ctx = { engine: BenchEngine; ds: Dataset; container: string; runs: number; pattern: ChangePattern; log: (s: string) => void };
 
-export async function measureOps(engine: BenchEngine, ds: Dataset, template: string, runs: number,
-  log: (s: string) => void): Promise<OpFigures> {
+export async function measureOps(engine: BenchEngine, ds: Dataset, template: string,
+  how: { runs: number; pattern: ChangePattern }, log: (s: string) => void): Promise<OpFigures> {
   const container = `c-${ds.name}`;
   const containerCreate = await timed(() => engine.request(ContainerCreateRequest.type, { name: container, template }));
-  const ctx: Ctx = { engine, ds, container, runs, log };
+  const ctx: Ctx = { engine, ds, container, ...how, log };
   const ops = {} as Record<OpName, Summary>;
   ops.bookmark = await step(ctx, 'bookmark', () => bookmarks(ctx));
   ops.restore = await step(ctx, 'restore', () => restores(ctx));
@@ -57,7 +57,7 @@ async function step(ctx: Ctx, op: OpName, fn: () => Promise<Summary>): Promise<S
   return s;
 }
 
-const change = (ctx: Ctx) => ctx.engine.sql(ctx.container, [changeStatement(ctx.ds, 'scattered', 0)]);
+const change = (ctx: Ctx) => ctx.engine.sql(ctx.container, [changeStatement(ctx.ds, ctx.pattern, 0)]);
 const bm = (ctx: Ctx, i: number) => `${ctx.ds.name}-bm-${i}`;
 const br = (ctx: Ctx, i: number) => `br-${i}`;
 

@@ -10,6 +10,7 @@ import {
 import { changeStatement, type ChangePattern, type Dataset } from './dataset';
 import type { BenchEngine } from './engine';
 import { timed } from './exec';
+import type { Master } from './master';
 import type { Site } from './sites';
 
 export const BRANCHES = 10;
@@ -18,7 +19,7 @@ export interface StorageFigures {
   dataset: string;
   templateBytes: number;
   /** Template plus 10 changed branches (including the container's working copy). */
-  totalBytes: Record<ChangePattern, number>;
+  totalBytes: Partial<Record<ChangePattern, number>>;
   oneCopyBytes: number;
 }
 
@@ -34,13 +35,14 @@ export async function buildTemplate(engine: BenchEngine, ds: Dataset, sqlFile: s
 }
 
 /** Must run first on a fresh pool, so that growth is ours alone. */
-export async function measureStorage(engine: BenchEngine, site: Site, pool: string, ds: Dataset, sqlFile: string,
-  oneCopyBytes: number): Promise<{ storage: StorageFigures; template: TemplateBuild }> {
+export async function measureStorage(engine: BenchEngine, site: Site, pool: string, master: Master, sqlFile: string,
+  patterns: ChangePattern[]): Promise<{ storage: StorageFigures; template: TemplateBuild }> {
+  const ds = master.ds;
   const u0 = await site.usedBytes(pool);
   const template = await buildTemplate(engine, ds, sqlFile);
   const templateBytes = (await site.usedBytes(pool)) - u0;
-  const totalBytes = {} as Record<ChangePattern, number>;
-  for (const pattern of ['scattered', 'clustered'] as const) {
+  const totalBytes: StorageFigures['totalBytes'] = {};
+  for (const pattern of patterns) {
     const before = await site.usedBytes(pool);
     const container = `st-${pattern}`;
     await engine.request(ContainerCreateRequest.type, { name: container, template: template.name });
@@ -51,6 +53,6 @@ export async function measureStorage(engine: BenchEngine, site: Site, pool: stri
     }
     totalBytes[pattern] = templateBytes + (await site.usedBytes(pool)) - before;
   }
-  for (const pattern of ['scattered', 'clustered']) await engine.request(ContainerDeleteRequest.type, { name: `st-${pattern}` });
-  return { storage: { dataset: ds.name, templateBytes, totalBytes, oneCopyBytes }, template };
+  for (const pattern of patterns) await engine.request(ContainerDeleteRequest.type, { name: `st-${pattern}` });
+  return { storage: { dataset: ds.name, templateBytes, totalBytes, oneCopyBytes: master.copyBytes }, template };
 }

@@ -55,8 +55,8 @@ function blocksTargets(site: SiteResult, large: string): TargetResult[] {
 function storageTargets(site: SiteResult): TargetResult[] {
   const st = site.storage;
   if (!st) return [];
-  return (['scattered', 'clustered'] as const).map((pattern) => {
-    const ratio = st.totalBytes[pattern] / st.oneCopyBytes;
+  return (['scattered', 'clustered'] as const).filter((p) => st.totalBytes[p] !== undefined).map((pattern) => {
+    const ratio = st.totalBytes[pattern]! / st.oneCopyBytes;
     return { target: `${site.driver}: storage, template + 10 branches (${pattern} 1%) <= 1.25x one copy`, measured: `${ratio.toFixed(2)}x`, met: ratio <= 1.25 };
   });
 }
