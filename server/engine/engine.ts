@@ -37,6 +37,8 @@ export interface OpContext {
 
 export interface EngineConfig {
   engineId: string;
+  /** The owner of Unix-socket clients' containers; reserved, no team user may be named so. */
+  localOwner: string;
   home: string;
   pool: string;
   runRoot: string;
@@ -54,7 +56,7 @@ export interface EngineConfig {
  */
 export class Engine {
   readonly locks = new Locks();
-  private listeners: Array<(p: ChangedParams) => void> = [];
+  private listeners: Array<(p: ChangedParams, owner?: string) => void> = [];
 
   constructor(
     readonly config: EngineConfig,
@@ -120,13 +122,16 @@ export class Engine {
     return eventInfo(rec, c.name);
   }
 
-  onChanged(listener: (p: ChangedParams) => void): () => void {
+  /** Listeners get the change and the owner of the container it concerns (none for templates),
+   *  so each connection can be told only what its user may see. */
+  onChanged(listener: (p: ChangedParams, owner?: string) => void): () => void {
     this.listeners.push(listener);
     return () => (this.listeners = this.listeners.filter((l) => l !== listener));
   }
 
-  notify(p: ChangedParams): void {
-    for (const l of this.listeners) l(p);
+  notify(what: ChangedParams['what'], c?: Pick<ContainerRecord, 'name' | 'owner'>, event?: TimelineEvent): void {
+    const p: ChangedParams = { what, ...(c ? { container: c.name } : {}), ...(event ? { event } : {}) };
+    for (const l of this.listeners) l(p, c?.owner);
   }
 
   // ------------------------------------------------------------ snapshots

@@ -26,6 +26,7 @@ export function toResponseError(err: unknown): ResponseError<ErrorData> {
 
 /** Map an errno from a volume operation to a stable error; ENOSPC must say "disk full". */
 export function volumeError(err: unknown, doing: string): EngineError {
+  if (err instanceof EngineError) return err; // the driver already said what it was (NoSpace, NotFound…)
   const e = err as NodeJS.ErrnoException;
   if (e && e.code === 'ENOSPC') {
     return new EngineError('NoSpace', `${doing}: no space left on the pool's disk. Free some space (delete branches or bookmarks) and try again.`);

@@ -52,12 +52,18 @@ export class FrameGuard extends Transform {
   }
 }
 
+/** The JSON-RPC reader takes the last Content-Length it sees; a header block with
+ *  two could announce a small message here and a huge one there, so it is refused. */
 function contentLength(header: string): number {
-  const match = /^content-length:\s*(\d+)\s*$/im.exec(header);
-  if (!match) throw new Error('message without Content-Length');
-  const length = Number(match[1]);
+  const lengths = header.split('\r\n')
+    .map((line) => /^content-length\s*:\s*(.*)$/i.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => m[1].trim());
+  if (lengths.length === 0) throw new Error('message without Content-Length');
+  if (lengths.length > 1) throw new Error('message with more than one Content-Length');
+  const length = /^\d+$/.test(lengths[0]) ? Number(lengths[0]) : NaN;
   if (!Number.isSafeInteger(length) || length > MAX_MESSAGE_BYTES) {
-    throw new Error(`message of ${match[1]} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`);
+    throw new Error(`message of ${lengths[0]} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`);
   }
   return length;
 }

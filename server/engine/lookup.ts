@@ -12,9 +12,12 @@ export function findTemplate(engine: Engine, name: string): TemplateRecord {
 
 /** A container by name, among the caller's own: names are unique per owner, and
  *  someone else's container is "not found" so its name does not leak. */
-export function findContainer(engine: Engine, caller: Caller, name: string): ContainerRecord {
-  const c = engine.store.all(engine.store.containers).find((x) => x.name === name && x.owner === caller.name);
-  if (!c) throw new EngineError('NotFound', `container "${name}" not found. See your containers with: slipstream container list`);
+export function findContainer(engine: Engine, caller: Caller, ref: string): ContainerRecord {
+  const [owner, name] = ref.includes('/') ? ref.split('/') : [caller.name, ref];
+  const c = (owner === caller.name || caller.admin)
+    ? engine.store.all(engine.store.containers).find((x) => x.name === name && x.owner === owner)
+    : undefined;
+  if (!c) throw new EngineError('NotFound', `container "${ref}" not found. See your containers with: slipstream container list`);
   return c;
 }
 

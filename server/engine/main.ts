@@ -32,6 +32,9 @@ export interface EngineOptions {
 /** What the first start of an engine on a home decided, kept so later starts agree. */
 interface HomeSettings {
   engineId: string;
+  /** Who Unix-socket clients are: the OS user that first started this home. Kept, so the
+   *  local containers stay theirs; no team user may take the name. */
+  localOwner?: string;
   pool: string;
   driver: string;
 }
@@ -55,12 +58,12 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     const settings = homeSettings(store, opts, choosePool(opts.home, opts.pool, owner));
     await fs.promises.mkdir(settings.pool, { recursive: true, mode: 0o711 });
     const driver = await createDriver(settings.driver as DriverChoice, { pool: settings.pool, owner });
-    saveSettings(store, { ...settings, driver: driver.name });
+    saveSettings(store, { ...settings, localOwner: settings.localOwner ?? currentUserName(), driver: driver.name });
     const runRoot = path.join(settings.pool, 'run');
     await fs.promises.mkdir(runRoot, { recursive: true, mode: 0o711 });
     const config: EngineConfig = {
       engineId: settings.engineId, home: opts.home, pool: settings.pool, runRoot, version,
-      startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin), dbListen: opts.dbListen ?? '127.0.0.1',
+      localOwner: settings.localOwner ?? currentUserName(), startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin), dbListen: opts.dbListen ?? '127.0.0.1',
     };
     const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner);
     log(`engine ${config.engineId} on ${opts.home}: pool ${settings.pool}, ${driver.name} driver, PostgreSQL from ${engine.bins.dir}${owner ? `, running as uid ${owner.uid}` : ''}`);
@@ -68,7 +71,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     await recover(engine);
     await startDatabases(engine);
     const server = new RpcServer(engine);
-    await server.listenUnix(files.socket, { name: currentUserName(), admin: true });
+    await server.listenUnix(files.socket, { name: config.localOwner, admin: true });
     log(`listening on ${files.socket}`);
     if (opts.listen) await listenTeam(server, opts);
     await untilStopped(engine, server);
@@ -80,7 +83,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
 
 function homeSettings(store: Store, opts: EngineOptions, pool: string): HomeSettings {
   const saved = store.meta.get('settings') as HomeSettings | undefined;
-  if (!saved) return { engineId: newId('eng'), pool, driver: opts.driver };
+  if (!saved) return { engineId: newId('eng'), localOwner: currentUserName(), pool, driver: opts.driver };
   if (opts.pool && path.resolve(opts.pool) !== saved.pool) {
     throw new EngineError('InvalidArgument', `this home's pool is ${saved.pool}; it cannot move to ${opts.pool}. Leave out --pool, or use another --home.`);
   }
@@ -104,6 +107,9 @@ async function listenTeam(server: RpcServer, opts: EngineOptions): Promise<void>
     throw new EngineError('PortInUse', `cannot listen on ${opts.listen}: ${err.message}`);
   });
   log(`team mode: listening on ${tlsFiles ? 'tls' : 'tcp'}://${address.address}:${address.port}; clients need a token`);
+  if (!tlsFiles && !['127.0.0.1', '::1', 'localhost'].includes(host)) {
+    log('warning: team mode without TLS sends tokens in clear text; add --tls-cert and --tls-key');
+  }
 }
 
 export function parseHostPort(value: string): { host: string; port: number } {

@@ -6,7 +6,7 @@ import {
   createMessageConnection, StreamMessageReader, StreamMessageWriter, ResponseError,
   type CancellationToken, type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { ChangedNotification, ErrorCodes, workDoneProgress, type ErrorData, type WorkDoneProgress } from '../protocol';
+import { ChangedNotification, ErrorCodes, workDoneProgress, type ChangedParams, type ErrorData, type WorkDoneProgress } from '../protocol';
 import { log, type Caller, type Engine, type Progress, type Session } from './engine';
 import { toResponseError, EngineError } from './errors';
 import { FrameGuard } from './frameGuard';
@@ -80,15 +80,26 @@ export class RpcServer {
     guard.on('error', (err) => { log(`closing a connection: ${err.message}`); stream.destroy(); });
     stream.pipe(guard);
     const conn = createMessageConnection(new StreamMessageReader(guard), new StreamMessageWriter(stream));
-    for (const op of operations) conn.onRequest(op.method, (params: unknown, token: CancellationToken) =>
-      this.handle(op, conn, session, needsToken, params, token));
-    const unsubscribe = this.engine.onChanged((p) => {
-      if (session.caller) void conn.sendNotification(ChangedNotification.type, p).catch(() => undefined);
+    for (const op of operations) conn.onRequest(op.method, (...args: unknown[]) => this.dispatch(op, conn, session, needsToken, args));
+    const unsubscribe = this.engine.onChanged((p, owner) => {
+      const visible = visibleChange(this.engine, session.caller, p, owner);
+      if (visible) void conn.sendNotification(ChangedNotification.type, visible).catch(() => undefined);
     });
     conn.onClose(() => unsubscribe());
     conn.onError(() => stream.destroy()); // malformed JSON or framing: the connection goes
     stream.on('close', () => conn.dispose());
     conn.listen();
+  }
+
+  /** vscode-jsonrpc passes (token) when params are left out, (params, token) for an object,
+   *  and (...items, token) for params by position, which no operation takes. */
+  private dispatch(op: Operation, conn: MessageConnection, session: Session, byToken: boolean, args: unknown[]): Promise<unknown> {
+    const token = args[args.length - 1] as CancellationToken;
+    const params = args.length === 1 ? {} : args[0];
+    if (args.length > 2 || Array.isArray(params)) {
+      return Promise.resolve(new ResponseError<ErrorData>(ErrorCodes.InvalidArgument, 'params must be a JSON object with named fields.', { code: 'InvalidArgument' }));
+    }
+    return this.handle(op, conn, session, byToken, params, token);
   }
 
   private async handle(op: Operation, conn: MessageConnection, session: Session, byToken: boolean,
@@ -122,6 +133,15 @@ export class RpcServer {
     else session.caller = { name: user.name, admin: user.admin };
     return session.caller;
   }
+}
+
+/** What one user may hear of a change: all of it for their own containers (or an admin);
+ *  of someone else's, only that bookmarks changed (a shared one may be in their tree),
+ *  never the container, user or bookmark names. */
+function visibleChange(engine: Engine, caller: Caller | undefined, p: ChangedParams, owner?: string): ChangedParams | undefined {
+  if (!caller) return undefined;
+  if (owner === undefined || engine.canSee(caller, owner)) return p;
+  return p.what === 'bookmark' ? { what: 'bookmark' } : undefined;
 }
 
 function listen(server: net.Server, where: net.ListenOptions): Promise<void> {

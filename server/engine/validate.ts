@@ -75,3 +75,12 @@ export function nameProblem(value: string): string | undefined {
 export function name(o: Raw, key: string, what: string): string {
   return checkName(str(o, key, 1024), what);
 }
+
+/** A container as a request names it: NAME (the caller's own), or OWNER/NAME, which
+ *  only admins may use to reach another user's container. */
+export function containerRef(o: Raw, key: string): string {
+  const value = str(o, key, 1024);
+  const parts = value.split('/');
+  if (parts.length === 2) return `${checkName(parts[0], 'user')}/${checkName(parts[1], 'container')}`;
+  return checkName(value, 'container');
+}

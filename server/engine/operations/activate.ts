@@ -38,7 +38,7 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, target:
   faultPoint('activate:after-load');
   const event = commit(engine, journal, caller.name);
   await engine.releaseSnapshots(oldSnaps);
-  engine.notify({ what: 'branch', container: c.name, event });
+  engine.notify('branch', c, event);
 }
 
 function commit(engine: Engine, journal: JournalRecord, user: string) {

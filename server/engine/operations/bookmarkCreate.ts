@@ -6,7 +6,7 @@ import { newId, now } from '../ids';
 import { activeBranch, findContainer } from '../lookup';
 import type { BookmarkRecord } from '../records';
 import { bookmarkInfo } from '../views';
-import { checkName, name, object, optBool, optStr, optStrArray, type Raw } from '../validate';
+import { type Raw, checkName, containerRef, name, object, optBool, optStr, optStrArray } from '../validate';
 import { operation, type Recover } from './operation';
 
 /** bookmark create NAME --container C [--tag T]... [--note TEXT] [--share]
@@ -42,7 +42,7 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
         { bookmark: { id: bm.id, name: bm.name }, detail: `${consistency}${bm.shared ? ', shared' : ''}` });
     });
     await engine.releaseSnapshots([oldBase]);
-    engine.notify({ what: 'bookmark', container: c.name, event });
+    engine.notify('bookmark', c, event);
     return bookmarkInfo(engine.store, bm);
   });
 });
@@ -58,7 +58,7 @@ export const recoverBookmarkCreate: Recover = async (engine, journal) => {
 function parse(raw: unknown): BookmarkCreateParams {
   const o = object(raw);
   return {
-    container: name(o, 'container', 'container'),
+    container: containerRef(o, 'container'),
     name: name(o, 'name', 'bookmark'),
     tags: optStrArray(o, 'tags')?.map((t) => checkName(t, 'tag')),
     note: optStr(o, 'note', 4000),

@@ -7,12 +7,12 @@ import { EngineError } from '../errors';
 import { findBookmark, findContainer, visibleBookmark } from '../lookup';
 import type { BookmarkRecord } from '../records';
 import { bookmarkInfo } from '../views';
-import { checkName, name, object, optBool, optStrArray, str } from '../validate';
+import { checkName, containerRef, object, optBool, optStrArray, str } from '../validate';
 import { operation } from './operation';
 
 function parseRef(raw: unknown): BookmarkRefParams {
   const o = object(raw);
-  return { bookmark: str(o, 'bookmark', 256), container: o.container === undefined ? undefined : name(o, 'container', 'container') };
+  return { bookmark: str(o, 'bookmark', 256), container: o.container === undefined ? undefined : containerRef(o, 'container') };
 }
 
 function resolve(engine: Engine, caller: Caller, p: BookmarkRefParams): BookmarkRecord {
@@ -22,7 +22,7 @@ function resolve(engine: Engine, caller: Caller, p: BookmarkRefParams): Bookmark
 /** bookmark list [--container C] [--shared]: the caller's own and everyone's shared ones. */
 export const bookmarkList = operation(BookmarkListRequest.type, (raw): BookmarkListParams => {
   const o = object(raw);
-  return { container: o.container === undefined ? undefined : name(o, 'container', 'container'), shared: optBool(o, 'shared') };
+  return { container: o.container === undefined ? undefined : containerRef(o, 'container'), shared: optBool(o, 'shared') };
 }, async ({ engine, caller }: OpContext, p: BookmarkListParams) => {
   const container = p.container ? findContainer(engine, caller, p.container) : undefined;
   return engine.store.all(engine.store.bookmarks)
@@ -66,7 +66,7 @@ async function update(ctx: OpContext, p: BookmarkRefParams, kind: EventKind,
     const event = c && engine.appendEvent(c, caller.name, kind, rec.branchName, { bookmark: { id: rec.id, name: rec.name } });
     return { rec, event };
   });
-  engine.notify({ what: 'bookmark', container: c?.name, event });
+  engine.notify('bookmark', c, event);
   return bookmarkInfo(engine.store, rec);
 }
 
@@ -76,8 +76,12 @@ export const bookmarkDelete = operation(BookmarkDeleteRequest.type, parseRef, as
   requireOwner(engine, caller, b);
   const dependents = engine.store.all(engine.store.branches).filter((br) => br.origin.kind === 'bookmark' && br.origin.bookmarkId === b.id);
   if (dependents.length) {
-    const names = dependents.map((br) => `${engine.store.containers.get(br.containerId)?.name ?? '?'}/${br.name}`).join(', ');
-    throw new EngineError('InUse', `bookmark "${b.name}" has branches made from it: ${names}. Delete those branches first.`);
+    // Name only the branches the caller may see; of other users' just say how many.
+    const seen = dependents.map((br) => ({ br, c: engine.store.containers.get(br.containerId) }))
+      .filter(({ c }) => c && engine.canSee(caller, c.owner));
+    const others = dependents.length - seen.length;
+    const names = [...seen.map(({ br, c }) => `${c!.name}/${br.name}`), ...(others ? [`${others} in other users' containers`] : [])];
+    throw new EngineError('InUse', `bookmark "${b.name}" has branches made from it: ${names.join(', ')}. Those branches must be deleted first.`);
   }
   const info = bookmarkInfo(engine.store, b);
   const c = engine.store.containers.get(b.containerId);
@@ -86,7 +90,7 @@ export const bookmarkDelete = operation(BookmarkDeleteRequest.type, parseRef, as
     return c && engine.appendEvent(c, caller.name, 'bookmark-deleted', b.branchName, { bookmark: { id: b.id, name: b.name } });
   });
   await engine.releaseSnapshots([b.snapshotId]);
-  engine.notify({ what: 'bookmark', container: c?.name, event });
+  engine.notify('bookmark', c, event);
   return info;
 });
 

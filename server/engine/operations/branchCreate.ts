@@ -7,7 +7,7 @@ import { newId, now } from '../ids';
 import { findBookmark, findBranch, findContainer } from '../lookup';
 import type { BranchRecord, ContainerRecord } from '../records';
 import { branchInfo } from '../views';
-import { name, object, optBool, optStr, str } from '../validate';
+import { containerRef, name, object, optBool, optStr, str } from '../validate';
 import { activateBranch } from './activate';
 import { operation, type Recover } from './operation';
 
@@ -30,7 +30,7 @@ export const branchCreate = operation(BranchCreateRequest.type, parse, async (ct
       engine.store.branches.putSync(branch.id, branch);
       return engine.appendEvent(c, caller.name, 'branch-created', branch.name, originDetail(origin));
     });
-    engine.notify({ what: 'branch', container: c.name, event });
+    engine.notify('branch', c, event);
     if (p.activate) await activateBranch(ctx, engine.store.containers.get(c.id)!, branch);
     return branchInfo(engine.store, engine.store.branches.get(branch.id)!);
   });
@@ -83,7 +83,7 @@ function parse(raw: unknown): BranchCreateParams {
   else if (kind === 'branch') from = { kind, branch: name(f, 'branch', 'branch') };
   else throw new EngineError('InvalidArgument', `"from.kind" must be template, bookmark or branch, not "${kind}".`);
   return {
-    container: name(o, 'container', 'container'), name: name(o, 'name', 'branch'), from,
+    container: containerRef(o, 'container'), name: name(o, 'name', 'branch'), from,
     activate: optBool(o, 'activate'), workDoneToken: optStr(o, 'workDoneToken'),
   };
 }

@@ -3,13 +3,13 @@ import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { findBranch, findContainer } from '../lookup';
 import { branchInfo } from '../views';
-import { name, object, optStr } from '../validate';
+import { containerRef, name, object, optStr } from '../validate';
 import { activateBranch } from './activate';
 import { operation } from './operation';
 
 function parseBranch(raw: unknown): BranchParams {
   const o = object(raw);
-  return { container: name(o, 'container', 'container'), name: name(o, 'name', 'branch'), workDoneToken: optStr(o, 'workDoneToken') };
+  return { container: containerRef(o, 'container'), name: name(o, 'name', 'branch'), workDoneToken: optStr(o, 'workDoneToken') };
 }
 
 /** branch activate NAME --container C */
@@ -46,7 +46,7 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
       return engine.appendEvent(c, caller.name, 'branch-deleted', b.name);
     });
     await engine.releaseSnapshots([b.headSnapshotId, b.baseSnapshotId]);
-    engine.notify({ what: 'branch', container: c.name, event });
+    engine.notify('branch', c, event);
     return info;
   });
 });

@@ -64,7 +64,7 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
     return engine.appendEvent(c, caller.name, 'container-created', MAIN_BRANCH,
       { detail: `from template ${template.name} v${version.version}, port ${port}, ${engine.driverName} driver` });
   });
-  engine.notify({ what: 'container', container: c.name, event });
+  engine.notify('container', c, event);
   return containerInfo(engine.store, c);
 }
 

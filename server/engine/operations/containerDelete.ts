@@ -4,7 +4,7 @@ import type { Engine, OpContext } from '../engine';
 import { findContainer } from '../lookup';
 import type { JournalRecord } from '../records';
 import { containerInfo } from '../views';
-import { name, object, optStr } from '../validate';
+import { containerRef, object, optStr } from '../validate';
 import { EngineError } from '../errors';
 import { operation, type Recover } from './operation';
 import { pruneTemplateVersions } from './templatePrune';
@@ -53,7 +53,7 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
     releasePort(c.port, engine.config.home);
     await engine.releaseSnapshots(snaps);
     await pruneTemplateVersions(engine, c.templateId);
-    engine.notify({ what: 'container', container: c.name });
+    engine.notify('container', c);
   } else if (journal.data.volumeId) {
     await engine.driver.deleteVolume(String(journal.data.volumeId)).catch(() => undefined);
   }
@@ -75,5 +75,5 @@ function dependentsOutside(engine: Engine, containerId: string): string[] {
 
 function parse(raw: unknown): NameParams & WithProgress {
   const o = object(raw);
-  return { name: name(o, 'name', 'container'), workDoneToken: optStr(o, 'workDoneToken') };
+  return { name: containerRef(o, 'name'), workDoneToken: optStr(o, 'workDoneToken') };
 }

@@ -3,10 +3,10 @@ import type { OpContext } from '../engine';
 import { findContainer } from '../lookup';
 import { DATABASE, SUPERUSER } from '../postgres/cluster';
 import { connectHost, containerInfo } from '../views';
-import { name, object } from '../validate';
+import { containerRef, object } from '../validate';
 import { operation } from './operation';
 
-const parseName = (raw: unknown): NameParams => ({ name: name(object(raw), 'name', 'container') });
+const parseName = (raw: unknown): NameParams => ({ name: containerRef(object(raw), 'name') });
 
 /** container list: the caller's own containers (an admin sees everyone's). */
 export const containerList = operation(ContainerListRequest.type, () => ({}), async ({ engine, caller }: OpContext) =>

@@ -2,13 +2,13 @@ import { ResetRequest, type ContainerOpParams } from '../../protocol';
 import type { OpContext } from '../engine';
 import { activeBranch, findContainer } from '../lookup';
 import { branchInfo } from '../views';
-import { name, object, optStr } from '../validate';
+import { containerRef, object, optStr } from '../validate';
 import { operation } from './operation';
 import { rewind } from './rewind';
 
 export function parseContainerOp(raw: unknown): ContainerOpParams {
   const o = object(raw);
-  return { container: name(o, 'container', 'container'), workDoneToken: optStr(o, 'workDoneToken') };
+  return { container: containerRef(o, 'container'), workDoneToken: optStr(o, 'workDoneToken') };
 }
 
 /** reset --container C: discard the active branch's changes since its last operation

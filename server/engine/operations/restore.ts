@@ -3,14 +3,14 @@ import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { findBookmark, findContainer } from '../lookup';
 import { branchInfo } from '../views';
-import { name, object, optStr, str } from '../validate';
+import { containerRef, object, optStr, str } from '../validate';
 import { operation } from './operation';
 import { rewind } from './rewind';
 
 /** restore B --container C: rewind the active branch to a bookmark, byte for byte. */
 export const restore = operation(RestoreRequest.type, (raw): RestoreParams => {
   const o = object(raw);
-  return { container: name(o, 'container', 'container'), bookmark: str(o, 'bookmark', 256), workDoneToken: optStr(o, 'workDoneToken') };
+  return { container: containerRef(o, 'container'), bookmark: str(o, 'bookmark', 256), workDoneToken: optStr(o, 'workDoneToken') };
 }, async (ctx: OpContext, p: RestoreParams) => {
   const { engine, caller } = ctx;
   const c = findContainer(engine, caller, p.container);

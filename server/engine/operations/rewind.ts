@@ -53,7 +53,7 @@ async function commit(engine: Engine, journal: JournalRecord, user: string): Pro
     return engine.appendEvent(c, user, d.event as EventKind, branch.name, { bookmark, detail: d.detail as string | undefined });
   });
   await engine.releaseSnapshots([oldBase]);
-  engine.notify({ what: 'branch', container: event.container, event });
+  engine.notify('branch', engine.store.containers.get(String(d.containerId)), event);
 }
 
 export const recoverRewind: Recover = async (engine, journal) => {

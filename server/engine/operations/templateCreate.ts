@@ -31,7 +31,7 @@ export const templateCreate = operation(TemplateCreateRequest.type, parse, async
           engine.journalEnd(journal);
         });
       });
-    engine.notify({ what: 'template' });
+    engine.notify('template');
     return templateInfo(engine.store, engine.store.templates.get(id)!);
   });
 });

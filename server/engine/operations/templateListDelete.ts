@@ -24,7 +24,7 @@ export const templateDelete = operation(TemplateDeleteRequest.type, (raw) => ({ 
       const info = templateInfo(engine.store, t);
       engine.store.tx(() => engine.store.templates.removeSync(t.id));
       await engine.releaseSnapshots(t.versions.map((v) => v.snapshotId));
-      engine.notify({ what: 'template' });
+      engine.notify('template');
       return info;
     });
   });

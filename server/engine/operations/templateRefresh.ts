@@ -29,7 +29,7 @@ export const templateRefresh = operation(TemplateRefreshRequest.type, parse, asy
         });
       });
     await pruneTemplateVersions(engine, template.id);
-    engine.notify({ what: 'template' });
+    engine.notify('template');
     return templateInfo(engine.store, engine.store.templates.get(template.id)!);
   });
 });

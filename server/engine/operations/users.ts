@@ -26,6 +26,9 @@ export const userAdd = operation(UserAddRequest.type, (raw) => {
   return { name: name(o, 'name', 'user'), admin: optBool(o, 'admin') };
 }, async ({ engine, caller }: OpContext, p: { name: string; admin?: boolean }) => {
   engine.requireAdmin(caller, 'add users');
+  if (p.name === engine.config.localOwner) {
+    throw new EngineError('NameTaken', `"${p.name}" is the engine's local owner (its Unix-socket user); pick another name.`);
+  }
   if (engine.store.users.get(p.name)) throw new EngineError('NameTaken', `a user named "${p.name}" already exists. Remove it first to issue a new token.`);
   const { user, token } = createUser(engine.store, p.name, p.admin ?? false);
   return { ...userInfo(user), token };

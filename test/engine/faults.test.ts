@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { after, before, test } from 'node:test';
+import { Client } from 'pg';
+import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
+import { FIXTURES, TestEngine } from '../support/engine';
+
+/**
+ * kill -9 at EVERY fault point the engine has. The list comes from the text of
+ * server/engine/faults.ts (the FaultPoint type), so a new point without a
+ * scenario here fails this test. After each crash a normal start must give:
+ * every completed bookmark still listed and restoring to the data it had; the
+ * half-made thing never shows; every branch of every container opens in
+ * PostgreSQL; every database that ran runs again, on its port.
+ */
+const FAULTS_TS = path.resolve(__dirname, '../../../server/engine/faults.ts');
+
+export function faultPointsFromSource(text: string): string[] {
+  const type = /export type FaultPoint\s*=([^;]+);/.exec(text);
+  if (!type) throw new Error(`no FaultPoint type in ${FAULTS_TS}`);
+  return [...type[1].matchAll(/'([^']+)'/g)].map((m) => m[1]);
+}
+
+interface Scenario {
+  /** Make what the command needs. */
+  setup?: () => Promise<void> | void;
+  /** The command that reaches the fault point. */
+  args: string[];
+  /** What must hold after recovery, besides the common invariants. */
+  check: () => Promise<void> | void;
+}
+
+let e: TestEngine;
+/** Every completed bookmark and the checksum of its data when it was made. */
+const bookmarks = new Map<string, { name: string; sum: string }>();
+let survived = 0;
+
+const sum = async (container: string) => JSON.stringify(await e.checksum(container));
+const count = async (container: string) => Number((await e.sql<{ n: string }>(container, 'SELECT count(*) AS n FROM employees'))[0].n);
+
+async function bookmark(name: string, container = 'qa'): Promise<void> {
+  const data = await sum(container);
+  const bm = e.ok<BookmarkInfo>('bookmark', 'create', name, '--container', container);
+  bookmarks.set(bm.id, { name, sum: data });
+}
+
+const scenarios: Record<string, Scenario> = {
+  'template-build:after-snapshot': {
+    args: ['template', 'create', 'half-template', '--empty'],
+    check: () => {
+      assert.ok(!e.ok<TemplateInfo[]>('template', 'list').some((t) => t.name === 'half-template'), 'a half-built template never shows');
+      e.ok('template', 'create', 'half-template', '--empty');
+      e.ok('template', 'delete', 'half-template');
+    },
+  },
+  'container-create:after-clone': {
+    args: ['container', 'create', 'half-box', '--template', 'employees'],
+    check: () => {
+      assert.ok(!e.ok<ContainerInfo[]>('container', 'list').some((c) => c.name === 'half-box'), 'a half-made container never shows');
+      e.ok('container', 'create', 'half-box', '--template', 'employees');
+      e.ok('container', 'delete', 'half-box');
+    },
+  },
+  'bookmark-create:after-snapshot': {
+    setup: () => e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('before', 'half bookmark')`).then(() => undefined),
+    args: ['bookmark', 'create', 'half-bookmark', '--container', 'qa'],
+    check: async () => {
+      assert.ok(!e.ok<BookmarkInfo[]>('bookmark', 'list').some((b) => b.name === 'half-bookmark'), 'a half-made bookmark never shows');
+      await bookmark('half-bookmark'); // the name is free again
+    },
+  },
+  'activate:after-capture': {
+    setup: async () => {
+      e.ok('branch', 'activate', 'main', '--container', 'qa');
+      await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('main', 'before switch 1')`);
+      mainSum = await sum('qa');
+    },
+    args: ['branch', 'activate', 'empty', '--container', 'qa'],
+    check: async () => {
+      const active = e.ok<ContainerInfo>('container', 'show', 'qa').activeBranch;
+      assert.equal(active, 'empty', 'after the capture is recorded, the switch finishes');
+      assert.equal(await count('qa'), 0);
+      e.ok('branch', 'activate', 'main', '--container', 'qa');
+      assert.equal(await sum('qa'), mainSum, 'main kept its change');
+    },
+  },
+  'activate:after-load': {
+    setup: async () => {
+      await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('main', 'before switch 2')`);
+      mainSum = await sum('qa');
+    },
+    args: ['branch', 'activate', 'empty', '--container', 'qa'],
+    check: async () => {
+      assert.equal(e.ok<ContainerInfo>('container', 'show', 'qa').activeBranch, 'empty');
+      assert.equal(await count('qa'), 0);
+      e.ok('branch', 'activate', 'main', '--container', 'qa');
+      assert.equal(await sum('qa'), mainSum, 'main kept its change');
+    },
+  },
+  'rewind:after-load': {
+    setup: async () => {
+      await bookmark('before-rewind');
+      rewindTo = await sum('qa');
+      await e.sql('qa', 'DELETE FROM employees');
+    },
+    args: ['restore', 'before-rewind', '--container', 'qa'],
+    check: async () => {
+      assert.equal(await sum('qa'), rewindTo, 'a restore that loaded its data finishes');
+      const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'qa').pop();
+      assert.deepEqual([last?.kind, last?.user], ['restored', 'engine (recovery)'], 'the timeline says recovery finished it');
+    },
+  },
+  'branch-snapshot:after-capture': {
+    setup: async () => {
+      await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('main', 'before branch capture')`);
+      mainSum = await sum('qa');
+    },
+    args: ['branch', 'create', 'half-branch', '--container', 'qa', '--from-branch', 'main'],
+    check: async () => {
+      assert.ok(!e.ok<BranchInfo[]>('branch', 'list', '--container', 'qa').some((b) => b.name === 'half-branch'), 'a half-made branch never shows');
+      assert.equal(await sum('qa'), mainSum, 'the active branch keeps its data');
+      e.ok('branch', 'create', 'half-branch', '--container', 'qa', '--from-branch', 'main');
+    },
+  },
+  'container-delete:after-forget': {
+    setup: () => { doomedPort = e.ok<ContainerInfo>('container', 'create', 'doomed', '--template', 'employees').port; },
+    args: ['container', 'delete', 'doomed'],
+    check: () => {
+      assert.ok(!e.ok<ContainerInfo[]>('container', 'list').some((c) => c.name === 'doomed'), 'a delete that began finishes');
+      const again = e.ok<ContainerInfo>('container', 'create', 'doomed', '--template', 'employees', '--port', String(doomedPort));
+      assert.equal(again.port, doomedPort, 'its port is free again');
+      e.ok('container', 'delete', 'doomed');
+    },
+  },
+};
+let mainSum = '';
+let rewindTo = '';
+let doomedPort = 0;
+
+before(async () => {
+  e = await TestEngine.start();
+  e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+  e.ok('container', 'create', 'qa', '--template', 'employees');
+  e.ok('container', 'create', 'verify', '--template', 'employees');
+  e.ok('container', 'create', 'bystander', '--template', 'employees');
+  await e.sql('bystander', `INSERT INTO employees (first_name, last_name) VALUES ('bystander', 'row')`);
+  e.ok('branch', 'create', 'empty', '--container', 'qa');
+  e.ok('branch', 'activate', 'empty', '--container', 'qa');
+  await e.sql('qa', 'DELETE FROM employees');
+  e.ok('branch', 'activate', 'main', '--container', 'qa');
+  await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('-1', 'deleted'), ('''''', '')`);
+  await bookmark('edge data');
+});
+after(async () => e?.destroy());
+
+async function openAt(port: number, password: string): Promise<number> {
+  const c = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 15_000 });
+  await c.connect();
+  try {
+    return Number((await c.query('SELECT count(*) AS n FROM employees')).rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The invariants every recovery must keep. */
+async function invariants(point: string, before: Map<string, { port: number; state: string }>): Promise<void> {
+  // Every database that was running runs again, on the same port.
+  const now = new Map(e.ok<ContainerInfo[]>('container', 'list').map((c) => [c.name, c]));
+  for (const [name, was] of before) {
+    const c = now.get(name);
+    if (!c) continue; // deleted by the scenario; its check says whether that was right
+    assert.equal(c.port, was.port, `${point}: ${name} keeps its port`);
+    assert.equal(c.state, was.state, `${point}: ${name} is ${was.state} again`);
+    if (c.state === 'running') {
+      const { password } = e.ok<{ password: string }>('container', 'url', name);
+      await openAt(c.port, password);
+    }
+  }
+  // Every completed bookmark is listed, and restores to the data it had.
+  const listed = new Set(e.ok<BookmarkInfo[]>('bookmark', 'list').map((b) => b.id));
+  for (const [id, { name, sum: data }] of bookmarks) {
+    assert.ok(listed.has(id), `${point}: bookmark "${name}" (${id}) is still listed`);
+    e.ok('restore', id, '--container', 'verify');
+    assert.equal(await sum('verify'), data, `${point}: bookmark "${name}" restores to its data`);
+  }
+  // Every branch of every container opens in PostgreSQL.
+  for (const c of e.ok<ContainerInfo[]>('container', 'list')) {
+    if (c.state !== 'running') continue;
+    const branches = e.ok<BranchInfo[]>('branch', 'list', '--container', c.name);
+    const active = branches.find((b) => b.active)!.name;
+    for (const b of branches) {
+      if (!b.active) e.ok('branch', 'activate', b.name, '--container', c.name);
+      await count(c.name);
+    }
+    if (e.ok<ContainerInfo>('container', 'show', c.name).activeBranch !== active) e.ok('branch', 'activate', active, '--container', c.name);
+  }
+  // Nothing is left in the journal: the log says what recovery did.
+  const log = fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8');
+  assert.ok(!/recovery of .* failed/.test(log), `${point}: a recovery failed:\n${log.split('\n').filter((l) => /recover/.test(l)).join('\n')}`);
+}
+
+test('kill -9 at every fault point in server/engine/faults.ts; the engine recovers each time', async (t) => {
+  const points = faultPointsFromSource(fs.readFileSync(FAULTS_TS, 'utf8'));
+  assert.ok(points.length >= 8, `found ${points.length} fault points`);
+  const missing = points.filter((p) => !scenarios[p]);
+  assert.deepEqual(missing, [], 'every fault point has a scenario in faults.test.ts');
+  for (const point of points) {
+    const s = scenarios[point];
+    await s.setup?.();
+    const before = new Map(e.ok<ContainerInfo[]>('container', 'list').map((c) => [c.name, { port: c.port, state: c.state }]));
+    e.ok('engine', 'stop');
+    const started = e.cliWith({ SLIPSTREAM_FAULT: point }, 'engine', 'start');
+    assert.equal(started.code, 0, started.stderr);
+    const pid = (started.json as { pid: number }).pid;
+    const r = e.cli(...s.args);
+    assert.notEqual(r.code, 0, `${s.args.join(' ')} should have died at ${point}: ${r.stdout}`);
+    assert.equal((r.json as { error?: { code: string } })?.error?.code, 'ConnectionLost', `${point}: ${r.stdout}`);
+    await waitDead(pid);
+    const restarted = e.cli('engine', 'start');
+    assert.equal(restarted.code, 0, `${point}: restart: ${restarted.stderr}`);
+    await s.check();
+    await invariants(point, before);
+    survived++;
+    t.diagnostic(`survived kill -9 at ${point}`);
+  }
+  console.log(`faults survived: ${survived} of ${points.length}; bookmarks verified each time: ${bookmarks.size}; data lost = 0`);
+  assert.equal(survived, points.length);
+});
+
+async function waitDead(pid: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try { process.kill(pid, 0); } catch { return; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`engine ${pid} did not die`);
+}
