@@ -9,6 +9,7 @@ import {
 } from '../../server/protocol';
 import { FIXTURES } from '../support/engine';
 import { Remote, checksumAt, sqlAt, startTeamEngine, type TeamEngine } from '../support/team';
+import { prng } from '../support/prng';
 
 /**
  * Many clients at once, on loopback only: 6 on the Unix socket and 4 team users
@@ -50,15 +51,6 @@ async function call<R>(label: string, fn: () => Promise<R>): Promise<R> {
   }
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Made { id: string; container: string; sum: string; client: EngineClient }
 

@@ -6,6 +6,7 @@ import { homeFiles } from '../../server/common/home';
 import { EngineStatusRequest, allRequests, type BookmarkInfo, type BranchInfo, type ContainerInfo, type TemplateInfo } from '../../server/protocol';
 import { FIXTURES } from '../support/engine';
 import { RawSocket, Remote, frame, request, rssKiB, startTeamEngine, type RawMessage, type TeamEngine } from '../support/team';
+import { prng } from '../support/prng';
 
 /**
  * Hostile bytes on the engine's two doors, the Unix socket and the TCP port:
@@ -322,16 +323,6 @@ describe('silence and hanging up', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failing fuzz run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('seeded fuzz: a few hundred hostile messages on both doors; the engine stays healthy and the data intact', async () => {
   const seed = Number(process.env.SLIPSTREAM_FUZZ_SEED ?? 20240611);

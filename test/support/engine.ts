@@ -16,9 +16,38 @@ export interface CliResult {
   json: unknown;
 }
 
+/** Running the real CLI and reading its JSON: what every test-side CLI user shares. */
+export abstract class CliRunner {
+  abstract cli(...args: string[]): CliResult;
+
+  /** Run a command that must succeed; its JSON result. */
+  ok<T = unknown>(...args: string[]): T {
+    const r = this.cli(...args);
+    if (r.code !== 0) throw new Error(`slipstream ${args.join(' ')}${this.who()} exited ${r.code}: ${r.stderr || r.stdout}`);
+    return r.json as T;
+  }
+
+  /** Run a command that must fail with exit 1 and a stable error code; the error. */
+  fails(code: string, ...args: string[]): { code: string; message: string } {
+    const r = this.cli(...args);
+    const error = (r.json as { error?: { code: string; message: string } } | undefined)?.error;
+    if (r.code !== 1 || error?.code !== code) {
+      throw new Error(`expected slipstream ${args.join(' ')}${this.who()} to fail with ${code}, got exit ${r.code}: ${r.stdout} ${r.stderr}`);
+    }
+    return error;
+  }
+
+  /** Who runs the commands, for failure messages. */
+  protected who(): string {
+    return '';
+  }
+}
+
 /** A real engine daemon on a fresh home, driven through the real CLI. */
-export class TestEngine {
-  constructor(readonly home: string, readonly pool?: string) {}
+export class TestEngine extends CliRunner {
+  constructor(readonly home: string, readonly pool?: string) {
+    super();
+  }
 
   static async start(opts: { driver?: string; pool?: string } = {}): Promise<TestEngine> {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slip-home-'));
@@ -49,23 +78,6 @@ export class TestEngine {
     let json: unknown;
     try { json = JSON.parse(r.stdout); } catch { json = undefined; }
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
-  }
-
-  /** Run a command that must succeed; its JSON result. */
-  ok<T = unknown>(...args: string[]): T {
-    const r = this.cli(...args);
-    if (r.code !== 0) throw new Error(`slipstream ${args.join(' ')} exited ${r.code}: ${r.stderr || r.stdout}`);
-    return r.json as T;
-  }
-
-  /** Run a command that must fail with exit 1 and a stable error code; the error. */
-  fails(code: string, ...args: string[]): { code: string; message: string } {
-    const r = this.cli(...args);
-    const error = (r.json as { error?: { code: string; message: string } } | undefined)?.error;
-    if (r.code !== 1 || error?.code !== code) {
-      throw new Error(`expected slipstream ${args.join(' ')} to fail with ${code}, got exit ${r.code}: ${r.stdout} ${r.stderr}`);
-    }
-    return error;
   }
 
   async sql<T = Record<string, unknown>>(container: string, text: string, params: unknown[] = []): Promise<T[]> {

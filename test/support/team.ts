@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as tls from 'tls';
 import { Client } from 'pg';
 import type { ConnectionInfo } from '../../server/protocol';
-import { TestEngine, type CliResult } from './engine';
+import { CliRunner, TestEngine, type CliResult } from './engine';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -46,27 +46,17 @@ export async function startTeamEngine(opts: { tls?: { cert: string; key: string 
 }
 
 /** The real CLI, as one team user over the engine's TCP port (SLIPSTREAM_ENGINE / SLIPSTREAM_TOKEN). */
-export class Remote {
-  constructor(readonly e: TestEngine, readonly url: string, readonly token: string | undefined, readonly extraEnv: Record<string, string> = {}) {}
+export class Remote extends CliRunner {
+  constructor(readonly e: TestEngine, readonly url: string, readonly token: string | undefined, readonly extraEnv: Record<string, string> = {}) {
+    super();
+  }
+
+  protected override who(): string {
+    return ` (as ${this.token?.slice(0, 8)}…)`;
+  }
 
   cli(...args: string[]): CliResult {
     return this.e.cliWith({ SLIPSTREAM_ENGINE: this.url, SLIPSTREAM_TOKEN: this.token ?? '', SLIPSTREAM_TLS_CA: '', ...this.extraEnv }, ...args);
-  }
-
-  ok<T = unknown>(...args: string[]): T {
-    const r = this.cli(...args);
-    if (r.code !== 0) throw new Error(`slipstream ${args.join(' ')} (as ${this.token?.slice(0, 8)}…) exited ${r.code}: ${r.stderr || r.stdout}`);
-    return r.json as T;
-  }
-
-  /** Must fail with exit 1 and this stable error code. */
-  fails(code: string, ...args: string[]): { code: string; message: string } {
-    const r = this.cli(...args);
-    const error = (r.json as { error?: { code: string; message: string } } | undefined)?.error;
-    if (r.code !== 1 || error?.code !== code) {
-      throw new Error(`expected slipstream ${args.join(' ')} to fail with ${code}, got exit ${r.code}: ${r.stdout} ${r.stderr}`);
-    }
-    return error;
   }
 
   async sql<T = Record<string, unknown>>(container: string, text: string): Promise<T[]> {
