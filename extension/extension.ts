@@ -6,23 +6,25 @@
  *   model/      engine results → tree items, picks, status, timeline — no vscode
  *   commands/   what each command does, against a Ui interface      — no vscode
  *   vscode/     thin adapters: trees, status bar, terminals, timeline panel, Ui
- *   uri/        bookmark links (issue 5 adds the URI handler here)
+ *   git/        data branches that follow git branches: settle, follow  — no vscode
  *
- * Features that come later (the git link, the URI handler) are one more
- * `register(...)` below and one more optional member of `Session`.
+ * Bookmark links are built and parsed by server/common/links.ts, shared with
+ * the CLI; vscode/links.ts is the URI handler and the engine-token command.
  */
 import * as os from 'os';
 import * as vscode from 'vscode';
 import { runCommand, type CommandId, type CommandOutcome } from './commands';
 import type { Session } from './commands/session';
 import { EngineConnection } from './engine/connection';
-import { describeTarget, engineTarget } from './engine/target';
+import { describeTarget, engineRef, engineTarget, sameTarget } from './engine/target';
 import { userMessage } from './model/errors';
-import { buildBookmarkLink } from './uri/links';
+import { buildBookmarkLink } from '../server/common/links';
 import type { IDisposable } from './util/disposable';
 import { containerArg, registerDataCommands } from './vscode/commands';
 import { ContextKeys } from './vscode/contextKeys';
 import { engineStarter } from './vscode/engineStarter';
+import { GitLink } from './vscode/git';
+import { EngineSwitcher, registerLinkHandler } from './vscode/links';
 import { StatusBar } from './vscode/statusBar';
 import { TerminalEnv } from './vscode/terminalEnv';
 import { TimelinePanel } from './vscode/timelinePanel';
@@ -50,7 +52,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
   const config = vscode.workspace.getConfiguration('slipstream');
   const target = engineTarget(config.get<string>('engine'), os.homedir());
   log(`Slipstream ${context.extension.packageJSON.version as string}: using the ${describeTarget(target)}`);
-  const connection = register(new EngineConnection({ target, start: engineStarter(context, log), log }));
+  const switcher = new EngineSwitcher(context.secrets);
+  const connection = register(new EngineConnection({
+    target, start: engineStarter(context, log), log, token: (url) => switcher.token(url), tlsCa: config.get<string>('tlsCa'),
+  }));
+  switcher.connection = connection;
 
   const setup = register(new WorkspaceSetup(connection, context.workspaceState, log));
   const workspace = register(new WorkspaceData(connection, {
@@ -67,13 +73,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
     workspaceContainer: () => workspace.preferredName(),
     setWorkspaceContainer: (name) => workspace.choose(name),
     workspaceFolder: () => setup.folder,
+    engineRef: () => engineRef(connection.target, connection.status?.engineId),
     bookmarkLink: (id) => buildBookmarkLink({
       scheme: vscode.env.uriScheme,
       extensionId: context.extension.id,
-      engine: connection.status?.engineId ?? '',
-      id,
+      engine: engineRef(connection.target, connection.status?.engineId) ?? '',
+      bookmarkId: id,
     }),
+    connectToEngine: (url, token) => switcher.connect(url, token).then(() => undefined),
+    gitContext: () => git.gitContext(),
+    checkoutCommit: (commit) => git.checkoutCommit(commit),
   };
+  const git = register(new GitLink(session, context.workspaceState, () => setup.folder, log));
 
   // Views.
   const trees = [
@@ -101,6 +112,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
     await workspace.reload();
   }));
   register(vscode.commands.registerCommand('slipstream.engine.start', () => startEngine(connection)));
+  register(vscode.commands.registerCommand('slipstream.engine.setToken', () => switcher.setTokenCommand(session)));
+  register(registerLinkHandler(session, log));
   register(vscode.commands.registerCommand('slipstream.workspace.setup', async () => {
     try {
       await setup.run(session);
@@ -111,14 +124,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
   }));
   register(vscode.workspace.onDidChangeConfiguration((e) => {
     if (e.affectsConfiguration('slipstream.engine')) {
-      void vscode.window.showInformationMessage('Slipstream: reload the window to connect to the new engine.', 'Reload Window')
-        .then((c) => { if (c) void vscode.commands.executeCommand('workbench.action.reloadWindow'); });
+      // Switch in place: the views reload from the connection's state changes.
+      const next = engineTarget(vscode.workspace.getConfiguration('slipstream').get<string>('engine'), os.homedir());
+      if (!sameTarget(next, connection.target)) void connection.retarget(next);
     }
   }));
 
   // Connect (starting a local engine when allowed and none answers); views fill in as soon as it answers.
   void setup.load();
-  void connection.reconnect({ allowStart: config.get<boolean>('autoStart', true) });
+  void connection.reconnect({ allowStart: config.get<boolean>('autoStart', true) && target.kind === 'local' });
+  void git.start();
 
   return {
     connection,

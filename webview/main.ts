@@ -214,7 +214,7 @@ function actions(bm: TimelineBookmark): HTMLElement {
     ['branch', 'Branch', 'Create a branch from this bookmark and activate it'],
   ];
   if (bm.mine) buttons.push(bm.shared ? ['unshare', 'Unshare', 'Make it private again'] : ['share', 'Share', 'Share with everyone on this template']);
-  buttons.push(['copyLink', 'Copy link', 'Copy a link to this bookmark']);
+  buttons.push(['copyLink', 'Copy link', 'Share this bookmark and copy its link (for a pull request or issue)']);
   if (bm.mine) buttons.push(['delete', 'Delete', 'Delete this bookmark']);
   return el('div', { class: 'actions', role: 'group', 'aria-label': 'Bookmark actions' },
     ...buttons.map(([action, label, title], i) => {

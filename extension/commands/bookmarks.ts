@@ -82,12 +82,3 @@ export async function deleteBookmark(s: Session, ref?: ItemRef): Promise<boolean
   s.ui.info(`Bookmark ${bm.name} deleted.`);
   return true;
 }
-
-/** Copies the bookmark's link (issue 5 adds the handler that opens it); without links yet, its id. */
-export async function copyLink(s: Session, ref?: ItemRef): Promise<string> {
-  const bm = await bookmarkOf(s, ref, 'Copy the link of which bookmark?');
-  const link = s.bookmarkLink?.(bm.id) ?? bm.id;
-  await s.ui.copy(link);
-  s.ui.info(bm.shared ? `Copied the link to bookmark ${bm.name}.` : `Copied the link to bookmark ${bm.name}. It is private: share it so others can open it.`);
-  return link;
-}

@@ -6,16 +6,18 @@
  */
 import { refOf, type ItemRef } from '../model/refs';
 import { isCancelled, userMessage } from '../model/errors';
-import { copyLink, createBookmark, deleteBookmark, restore, share, unshare } from './bookmarks';
+import { createBookmark, deleteBookmark, restore, share, unshare } from './bookmarks';
 import { activateBranch, branchFromBookmark, createBranch, deleteBranch } from './branches';
 import { copyUrl, deleteContainer, openTerminal, provision, selectContainer } from './containers';
 import { refresh, reset } from './operations';
+import { openBookmarkLink, shareLink } from './links';
 import { Dismissed } from './pickers';
 import type { Session } from './session';
 import { switchBranch } from './switch';
 import { createTemplate, deleteTemplate, refreshTemplate } from './templates';
 
-export type CommandHandler = (s: Session, ref: ItemRef | undefined) => Promise<unknown>;
+/** `arg` is the raw argument, for commands that take text (a pasted or clicked link). */
+export type CommandHandler = (s: Session, ref: ItemRef | undefined, arg?: unknown) => Promise<unknown>;
 
 export const commandHandlers = {
   'slipstream.provision': (s, ref) => provision(s, ref),
@@ -32,7 +34,10 @@ export const commandHandlers = {
   'slipstream.bookmark.share': share,
   'slipstream.bookmark.unshare': unshare,
   'slipstream.bookmark.delete': deleteBookmark,
-  'slipstream.bookmark.copyLink': copyLink,
+  'slipstream.bookmark.shareLink': shareLink,
+  /** The earlier id of "Share Bookmark Link", kept so existing callers still work. */
+  'slipstream.bookmark.copyLink': shareLink,
+  'slipstream.bookmark.openLink': (s, _ref, arg) => openBookmarkLink(s, typeof arg === 'string' ? arg : undefined),
   'slipstream.reset': reset,
   'slipstream.refresh': refresh,
   'slipstream.switch': switchBranch,
@@ -59,7 +64,7 @@ export interface CommandOutcome {
 export async function runCommand(s: Session, id: CommandId, arg: unknown, log?: (line: string) => void): Promise<CommandOutcome> {
   try {
     const handler: CommandHandler = commandHandlers[id];
-    return { ok: true, result: await handler(s, refOf(arg)) };
+    return { ok: true, result: await handler(s, refOf(arg), arg) };
   } catch (err) {
     if (err instanceof Dismissed) return { ok: false };
     if (isCancelled(err)) {

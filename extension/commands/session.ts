@@ -15,10 +15,20 @@ export interface Session {
   workspaceContainer(): string | undefined;
   /** Remembers the user's choice of container for this workspace. */
   setWorkspaceContainer(name: string | undefined): Promise<void>;
-  /** Git context for new bookmarks. Filled in by the git link (issue 5); absent until then. */
+  /** Git context for new bookmarks: the workspace repository's branch, HEAD commit and remote. */
   gitContext?(): Promise<GitContext | undefined>;
-  /** A shareable link to a bookmark (the URI handler's counterpart, issue 5). */
+  /** A shareable link to a bookmark on the connected engine (server/common/links.ts builds it). */
   bookmarkLink?(bookmarkId: string): string;
+  /** What links call the connected engine: a team engine's URL, a local engine's id (eng_…). */
+  engineRef?(): string | undefined;
+  /**
+   * Connects this window to another team engine with `token`. It first checks
+   * that the engine answers and accepts the token; when it does not, it throws
+   * a clear error and nothing (setting, stored token, connection) is changed.
+   */
+  connectToEngine?(url: string, token: string): Promise<void>;
+  /** Checks out a commit in the workspace repository (through the git extension). */
+  checkoutCommit?(commit: string): Promise<void>;
   /** Where command sources run, and relative paths resolve, when a template is created. */
   workspaceFolder(): string | undefined;
 }

@@ -14,6 +14,8 @@ export interface InputOptions {
   placeholder?: string;
   /** Empty answers are refused in the box itself when true. */
   required?: boolean;
+  /** Hidden typing, for tokens. */
+  password?: boolean;
 }
 
 export interface ProgressTask<R> {
@@ -28,6 +30,11 @@ export interface Ui {
   pickFiles(opts: { title: string; many: boolean; filters?: Record<string, string[]> }): Promise<string[] | undefined>;
   /** A progress notification; cancellable ones abort `signal` when the user cancels. */
   withProgress<R>(title: string, cancellable: boolean, task: ProgressTask<R>): Promise<R>;
+  /**
+   * A question with buttons. Modal ones block until answered; non-modal ones are
+   * notifications the user may ignore (then the answer is undefined, perhaps never).
+   */
+  choose(message: string, buttons: string[], opts?: { modal?: boolean; detail?: string }): Promise<string | undefined>;
   info(message: string): void;
   error(message: string): void;
   copy(text: string): Promise<void>;

@@ -36,6 +36,10 @@ export interface ConnectionOptions {
   /** Starts a local engine; when absent, the connection never starts one. */
   start?: (home: string) => Promise<unknown>;
   log?: (line: string) => void;
+  /** The token of a team engine (VS Code's SecretStorage in the extension); undefined when none is stored. */
+  token?: (url: string) => Promise<string | undefined>;
+  /** A CA certificate file for a tls:// engine with a self-signed certificate. */
+  tlsCa?: string;
   /** Delays between reconnect attempts after the engine went away; the last one repeats. */
   retryMs?: number[];
 }
@@ -48,6 +52,9 @@ export class EngineConnection extends Disposable implements Requester {
   private connecting: Promise<boolean> | undefined;
   /** True while the background retry loop probes: those probes must not flicker the state. */
   private retrying = false;
+  /** Set when the engine refused our token: retrying cannot help until the token or the target changes. */
+  private refused = false;
+  private currentTarget: EngineTarget;
   private readonly stateEmitter = this.register(new Emitter<ConnectionState>());
   private readonly changedEmitter = this.register(new Emitter<ChangedParams>());
 
@@ -58,6 +65,7 @@ export class EngineConnection extends Disposable implements Requester {
 
   constructor(private readonly options: ConnectionOptions) {
     super();
+    this.currentTarget = options.target;
     this.register(toDisposable(() => this.stopRetrying()));
     this.register(toDisposable(() => { void this.client?.close(); this.client = undefined; }));
   }
@@ -67,7 +75,23 @@ export class EngineConnection extends Disposable implements Requester {
   }
 
   get target(): EngineTarget {
-    return this.options.target;
+    return this.currentTarget;
+  }
+
+  /**
+   * Points this connection at another engine (or the same one with a new token):
+   * closes the current link, then connects. Views reload from the state changes.
+   */
+  async retarget(target: EngineTarget): Promise<boolean> {
+    this.stopRetrying();
+    await this.connecting?.catch(() => undefined);
+    const old = this.client;
+    this.client = undefined;
+    this.currentTarget = target;
+    this.refused = false;
+    if (old) await old.close();
+    this.log(`now using the ${describeTarget(target)}`);
+    return this.reconnect({ allowStart: target.kind === 'local' });
   }
 
   /** The engine's status while connected (its user, engine id, driver). */
@@ -104,13 +128,9 @@ export class EngineConnection extends Disposable implements Requester {
   }
 
   private async doConnect(allowStart: boolean): Promise<boolean> {
-    const target = this.options.target;
-    if (target.kind === 'remote') {
-      // The shared client speaks only the local Unix socket so far.
-      this.setState({ kind: 'disconnected', reason: `team engines (${target.url}) are not supported by this client yet` });
-      return false;
-    }
+    const target = this.currentTarget;
     if (!this.retrying) this.setState({ kind: 'connecting' });
+    if (target.kind === 'remote') return this.connectRemote(target.url);
     try {
       await this.attach(await connectEngine({ home: target.home }));
       return true;
@@ -118,6 +138,31 @@ export class EngineConnection extends Disposable implements Requester {
       const notRunning = err instanceof ClientError && err.code === 'EngineNotRunning';
       if (notRunning && allowStart && this.options.start) return this.startAndAttach(target.home);
       if (!this.retrying) this.setState({ kind: 'disconnected', reason: errorText(err) });
+      return false;
+    }
+  }
+
+  private async connectRemote(url: string): Promise<boolean> {
+    const token = await this.options.token?.(url);
+    if (!token) {
+      this.refused = true;
+      this.setState({ kind: 'disconnected', reason: `no token for the team engine at ${url}: run "Slipstream: Set Engine Token…"` });
+      return false;
+    }
+    try {
+      const client = await connectEngine({ home: '', engine: url, token, tlsCa: this.options.tlsCa || undefined });
+      if (this.currentTarget.kind !== 'remote' || this.currentTarget.url !== url) {
+        await client.close();
+        return false;
+      }
+      await this.attach(client);
+      return true;
+    } catch (err) {
+      this.refused = err instanceof ClientError && (err.code === 'Unauthorized' || err.code === 'Forbidden');
+      const reason = this.refused
+        ? `the team engine at ${url} refused the token (${errorText(err)}); run "Slipstream: Set Engine Token…"`
+        : errorText(err);
+      if (!this.retrying || this.refused) this.setState({ kind: 'disconnected', reason });
       return false;
     }
   }
@@ -163,7 +208,7 @@ export class EngineConnection extends Disposable implements Requester {
       this.changedEmitter.fire(params);
     });
     client.onClose(() => this.lost(client));
-    this.log(`connected to the ${describeTarget(this.options.target)} (engine ${status.engineId}, pid ${status.pid}, ${status.driver} driver, user ${status.user})`);
+    this.log(`connected to the ${describeTarget(this.currentTarget)} (engine ${status.engineId}, pid ${status.pid}, ${status.driver} driver, user ${status.user})`);
     this.setState({ kind: 'connected', status });
   }
 
@@ -186,7 +231,7 @@ export class EngineConnection extends Disposable implements Requester {
       this.retrying = true;
       void this.connect().then((ok) => {
         this.retrying = false;
-        if (!ok) this.scheduleRetry();
+        if (!ok && !this.refused) this.scheduleRetry();
       });
     }, ms);
     this.retryTimer.unref?.();
@@ -196,7 +241,7 @@ export class EngineConnection extends Disposable implements Requester {
   async reconnect(opts: { allowStart?: boolean } = { allowStart: true }): Promise<boolean> {
     this.stopRetrying();
     const ok = await this.connect(opts);
-    if (!ok) this.scheduleRetry();
+    if (!ok && !this.refused) this.scheduleRetry();
     return ok;
   }
 

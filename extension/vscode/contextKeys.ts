@@ -16,6 +16,7 @@ export class ContextKeys extends Disposable {
     const snap = this.workspace.snapshot;
     const set = (key: string, value: unknown) => void vscode.commands.executeCommand('setContext', key, value);
     set('slipstream.state', this.engine.state.kind);
+    set('slipstream.engineKind', this.engine.target.kind);
     set('slipstream.hasTemplates', snap.templateCount > 0);
     set('slipstream.hasContainers', snap.containers.length > 0);
     set('slipstream.hasWorkspaceContainer', Boolean(snap.container));

@@ -25,7 +25,7 @@ const ACTION_COMMANDS: Record<BookmarkAction, string> = {
   branch: 'slipstream.bookmark.branchHere',
   share: 'slipstream.bookmark.share',
   unshare: 'slipstream.bookmark.unshare',
-  copyLink: 'slipstream.bookmark.copyLink',
+  copyLink: 'slipstream.bookmark.shareLink',
   delete: 'slipstream.bookmark.delete',
 };
 

@@ -27,6 +27,8 @@ export class VscodeUi implements Ui {
       prompt: opts.prompt,
       value: opts.value,
       placeHolder: opts.placeholder,
+      password: opts.password,
+      ignoreFocusOut: opts.password,
       // Only emptiness is checked here: which names are valid is the engine's call, and its message is shown.
       validateInput: opts.required ? (v) => (v.trim() === '' ? 'Required' : undefined) : undefined,
     })).then((v) => (v === undefined ? undefined : opts.required ? v.trim() : v));
@@ -66,6 +68,10 @@ export class VscodeUi implements Ui {
           sub.dispose();
         }
       }));
+  }
+
+  async choose(message: string, buttons: string[], opts: { modal?: boolean; detail?: string } = {}): Promise<string | undefined> {
+    return vscode.window.showInformationMessage(message, { modal: opts.modal ?? false, detail: opts.detail }, ...buttons);
   }
 
   info(message: string): void {

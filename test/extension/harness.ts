@@ -2,6 +2,9 @@ import * as path from 'path';
 import type { Session } from '../../extension/commands/session';
 import { EngineConnection } from '../../extension/engine/connection';
 import { startLocalEngine } from '../../extension/engine/launcher';
+import { connectToTeamEngine } from '../../extension/engine/switch';
+import { engineRef, type EngineTarget } from '../../extension/engine/target';
+import { buildBookmarkLink } from '../../server/common/links';
 import { WorkspaceData } from '../../extension/workspace';
 import { CLI } from '../support/engine';
 import { ScriptedUi } from './scriptedUi';
@@ -14,10 +17,20 @@ export class Window {
   readonly workspace: WorkspaceData;
   readonly session: Session;
   private choice: string | undefined;
+  /** The "secret storage" of this window: team engine URL → token. */
+  readonly tokens = new Map<string, string>();
+  /** What `slipstream.engine` would say after the window switched engines. */
+  setting: string | undefined;
+  /** Commits "checked out" through the session's git hook. */
+  readonly checkedOut: string[] = [];
 
-  constructor(home: string, opts: { canStart?: boolean; configured?: string } = {}) {
+  /** A window on the local engine of `home`, or on the team engine `{ url, token }`. */
+  constructor(where: string | { url: string; token?: string }, opts: { canStart?: boolean; configured?: string } = {}) {
+    const target: EngineTarget = typeof where === 'string' ? { kind: 'local', home: where } : { kind: 'remote', url: where.url };
+    if (typeof where !== 'string' && where.token) this.tokens.set(where.url, where.token);
     this.connection = new EngineConnection({
-      target: { kind: 'local', home },
+      target,
+      token: async (url) => this.tokens.get(url),
       start: opts.canStart ? (h) => startLocalEngine({ node: process.execPath, cli: CLI, home: h, args: ['--driver', 'blocks'] }) : undefined,
       log: (line) => this.log.push(line),
       retryMs: [100, 200],
@@ -33,6 +46,17 @@ export class Window {
       workspaceContainer: () => this.workspace.preferredName(),
       setWorkspaceContainer: (name) => this.workspace.choose(name),
       workspaceFolder: () => path.dirname(CLI),
+      engineRef: () => engineRef(this.connection.target, this.connection.status?.engineId),
+      bookmarkLink: (id) => buildBookmarkLink({
+        scheme: 'vscode', extensionId: 'slipstream.slipstream', engine: engineRef(this.connection.target, this.connection.status?.engineId) ?? '', bookmarkId: id,
+      }),
+      checkoutCommit: async (commit) => { this.checkedOut.push(commit); },
+      connectToEngine: async (url, token) => {
+        await connectToTeamEngine(this.connection, url, token, {
+          saveToken: async (u, t) => { this.tokens.set(u, t); },
+          saveSetting: async (u) => { this.setting = u; },
+        });
+      },
     };
   }
 

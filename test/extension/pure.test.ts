@@ -13,7 +13,6 @@ import { refOf } from '../../extension/model/refs';
 import { statusBar, workspaceContainer } from '../../extension/model/status';
 import { timelineModel } from '../../extension/model/timeline';
 import { parseWorkspaceConfig } from '../../extension/model/workspaceConfig';
-import { buildBookmarkLink } from '../../extension/uri/links';
 import type { BranchInfo, ContainerInfo, TimelineEvent } from '../../server/protocol';
 import { isFromWebview, isToWebview } from '../../webview/protocol';
 
@@ -23,6 +22,7 @@ test('engine setting: home directories and team URLs', () => {
   assert.deepEqual(engineTarget('~/data/slip', '/home/u'), { kind: 'local', home: '/home/u/data/slip' });
   assert.deepEqual(engineTarget('/srv/slip', '/home/u'), { kind: 'local', home: '/srv/slip' });
   assert.deepEqual(engineTarget(' tls://team:7420 ', '/home/u'), { kind: 'remote', url: 'tls://team:7420' });
+  assert.deepEqual(engineTarget('TCP://Team.Example:7420/', '/home/u'), { kind: 'remote', url: 'tcp://team.example:7420' });
 });
 
 test('node for the engine: setting, then PATH, then a plain-Node execPath, never Electron', () => {
@@ -55,7 +55,7 @@ test('slipstream.json: template with source, defaults and clear errors', () => {
   }
 });
 
-test('small helpers: tags, branch name suggestions, markdown escaping, env, links', () => {
+test('small helpers: tags, branch name suggestions, markdown escaping, env', () => {
   assert.deepEqual(parseTags(' qa, bug-1234 ,,qa '), ['qa', 'bug-1234']);
   assert.deepEqual(parseTags(''), []);
   assert.equal(suggestBranchName('Bug 1234 data'), 'bug-1234-data');
@@ -63,8 +63,6 @@ test('small helpers: tags, branch name suggestions, markdown escaping, env, link
   assert.equal(escapeMarkdown('a*b_[x](y)'), 'a\\*b\\_\\[x\\]\\(y\\)');
   assert.deepEqual(Object.keys(databaseEnv({ url: 'postgres://u:p@h:1/d', host: 'h', port: 1, user: 'u', password: 'p', database: 'd' })),
     ['DATABASE_URL', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE']);
-  assert.equal(buildBookmarkLink({ scheme: 'vscode', extensionId: 'slipstream.slipstream', engine: 'e 1', id: 'bm&1' }),
-    'vscode://slipstream.slipstream/bookmark?engine=e+1&id=bm%261');
 });
 
 test('command arguments and webview messages are narrowed, not trusted', () => {

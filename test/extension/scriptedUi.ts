@@ -53,6 +53,20 @@ export class ScriptedUi implements Ui {
     return this.next(`confirm: ${message}`) === true;
   }
 
+  /** Modal questions need a scripted answer; a notification nobody answered resolves undefined, as an ignored one does. */
+  async choose(message: string, buttons: string[], opts: { modal?: boolean } = {}): Promise<string | undefined> {
+    const question = `choose: ${message} [${buttons.join(' | ')}]`;
+    if (!opts.modal && this.answers.length === 0) {
+      this.asked.push(question);
+      return undefined;
+    }
+    const a = this.next(question);
+    if (a === undefined || a === false) return undefined;
+    const chosen = buttons.find((b) => b.includes(String(a)));
+    if (!chosen) throw new Error(`no button matches ${String(a)} in "${message}": ${buttons.join(', ')}`);
+    return chosen;
+  }
+
   async pickFiles(opts: { title: string }): Promise<string[] | undefined> {
     const a = this.next(`files: ${opts.title}`);
     return Array.isArray(a) ? a : undefined;
