@@ -1,0 +1,63 @@
+/**
+ * End-to-end 5: the timeline webview renders its lanes and bookmarks in the
+ * light and the dark theme, and clicking a bookmark shows its details and
+ * actions; an action (Share) reaches the engine.
+ */
+import * as assert from 'assert';
+import type { BookmarkInfo } from '../../server/protocol';
+import { employeesEngine } from './support/data';
+import { e2eTest } from './support/session';
+import type { FrameLocator } from './support/playwright';
+import { waitFor, type Workbench } from './support/workbench';
+
+e2eTest('e2e 5: the timeline webview in light and dark themes; a bookmark shows its actions', 'timeline', async (run) => {
+  const { home, engine } = employeesEngine(run);
+  engine.ok('container', 'create', 'qa', '--template', 'employees');
+  engine.ok('bookmark', 'create', 'baseline', '--container', 'qa', '--tag', 'clean');
+  engine.ok('branch', 'create', 'bug-1234', '--container', 'qa', '--from-branch', 'main', '--activate');
+  await engine.sql('qa', `DELETE FROM employees WHERE id % 2 = 0`);
+  engine.ok('bookmark', 'create', 'Bug 1234 data', '--container', 'qa', '--tag', 'bug-1234', '--note', 'half the employees are gone');
+  engine.ok('restore', 'baseline', '--container', 'qa');
+
+  const { wb } = await run.openWindow({ name: 'qa', workspaceSettings: { 'slipstream.engine': home } });
+  await wb.openSlipstream();
+  await wb.waitStatus('qa: bug-1234');
+  await wb.command('Slipstream: Open Timeline');
+  const view = await wb.webview('Timeline: qa');
+
+  await checkTimeline(wb, view, 'light', 'Bug 1234 data');
+  await wb.command('Preferences: Color Theme');
+  await wb.pick(/^Dark Modern$/, { title: /theme/i });
+  await checkTimeline(wb, view, 'dark', 'baseline');
+
+  // An action from the details: Share reaches the engine.
+  await view.locator('#details button', { hasText: 'Share' }).click();
+  await wb.notification('Bookmark baseline is shared with everyone whose containers come from template employees.');
+  assert.strictEqual(engine.ok<BookmarkInfo>('bookmark', 'show', 'baseline').shared, true);
+  await waitFor(view.locator('#details dd', { hasText: 'shared' }).first(), 30_000, 'the details to say the bookmark is shared');
+  await waitFor(view.locator('li.row', { hasText: 'Shared “baseline”' }).first(), 30_000, 'the timeline row "Shared “baseline”"');
+  await wb.shot('dark: baseline shared');
+});
+
+async function checkTimeline(wb: Workbench, view: FrameLocator, theme: 'light' | 'dark', bookmark: string): Promise<void> {
+  await waitFor(view.locator(`body.vscode-${theme}`), 30_000, `the timeline webview in the ${theme} theme`);
+  // Lanes: one per branch, the active one marked.
+  const legend = view.locator('ul.legend li');
+  await waitFor(legend.filter({ hasText: 'bug-1234 (active)' }).first(), 30_000, 'the lane of the active branch bug-1234');
+  await waitFor(legend.filter({ hasText: /^main$/ }).first(), 30_000, 'the lane of branch main');
+  assert.strictEqual(await legend.count(), 2);
+  // Bookmarks and the restore, on their lanes.
+  await waitFor(view.locator('li.row.has-bookmark', { hasText: 'Bookmarked “baseline”' }).first(), 30_000, 'the bookmark row "baseline"');
+  await waitFor(view.locator('li.row.has-bookmark', { hasText: 'Bookmarked “Bug 1234 data”' }).first(), 30_000, 'the bookmark row "Bug 1234 data"');
+  await waitFor(view.locator('li.row', { hasText: 'Restored to “baseline”' }).first(), 30_000, 'the restore row');
+  assert.ok(await view.locator('li.row svg').count() >= 5, 'every row draws its lanes');
+  await wb.shot(`${theme}: lanes and bookmarks`);
+
+  // Clicking a bookmark shows its details and actions.
+  await view.locator('li.row.has-bookmark', { hasText: `Bookmarked “${bookmark}”` }).first().click();
+  const details = view.locator('#details');
+  await waitFor(details.locator('h2', { hasText: `◆ ${bookmark}` }), 30_000, `the details of bookmark ${bookmark}`);
+  const buttons = (await details.locator('.actions button').allInnerTexts()).map((s) => s.trim());
+  assert.deepStrictEqual(buttons, ['Restore', 'Branch', 'Share', 'Copy link', 'Delete']);
+  await wb.shot(`${theme}: bookmark ${bookmark} selected`);
+}
