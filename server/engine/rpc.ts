@@ -61,7 +61,9 @@ export class RpcServer {
     await Promise.race([Promise.allSettled([...this.inflight.keys()]), delay(60_000)]);
     // Answers are queued by the JSON-RPC writer a few ticks after their handler returns
     // (the shutdown request's own among them): give them a moment, then end() to flush.
-    await delay(100);
+    // A ref'd timer: with the servers closed it may be all that keeps the process alive
+    // until the databases are stopped.
+    await new Promise((r) => setTimeout(r, 100));
     for (const stream of this.streams) {
       stream.end();
       setTimeout(() => stream.destroy(), 1000).unref();

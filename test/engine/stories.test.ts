@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as net from 'net';
 import * as path from 'path';
 import { after, before, describe, test } from 'node:test';
 import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
@@ -110,8 +111,18 @@ function storiesOn(site: DriverSite): void {
     const before = { qa: await e.checksum('qa'), dev: await e.checksum('dev') };
     const ports = e.ok<ContainerInfo[]>('container', 'list').map((c) => [c.name, c.port]);
     e.ok('engine', 'stop');
+    for (const [name, port] of ports) assert.equal(await refused(Number(port)), true, `engine stop stopped ${name}'s database`);
     e.ok('engine', 'start', '--driver', site.driver, ...(site.pool ? ['--pool', site.pool] : []));
     assert.deepEqual(e.ok<ContainerInfo[]>('container', 'list').map((c) => [c.name, c.port]), ports);
     assert.deepEqual({ qa: await e.checksum('qa'), dev: await e.checksum('dev') }, before);
+  });
+}
+
+/** Whether nothing listens on the port any more. */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => { socket.destroy(); resolve(false); });
+    socket.once('error', () => resolve(true));
   });
 }
