@@ -45,7 +45,9 @@ abstract class EngineTree extends Disposable implements vscode.TreeDataProvider<
 
   getTreeItem(node: NodeDesc): vscode.TreeItem {
     const item = new vscode.TreeItem(node.label, collapsible(node.collapsible));
-    item.id = node.id;
+    // VS Code remembers a row's collapsible state by id and keeps a leaf a leaf, so a branch
+    // that gets its first bookmark must come back under another id to show an arrow.
+    item.id = node.collapsible === 'none' ? `${node.id}#leaf` : node.id;
     item.description = node.description;
     const tooltip = new vscode.MarkdownString(node.tooltip);
     tooltip.supportThemeIcons = true;
