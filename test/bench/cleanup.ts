@@ -36,7 +36,9 @@ export function cleanupAll(): Promise<void> {
   return running;
 }
 
-/** Ctrl-C and kill: clean up, then exit with the conventional status. */
+/** Ctrl-C and kill: clean up, then exit with the conventional status. An error nobody
+ *  awaited (a half-finished step failing as clean-up pulls its server away) must not
+ *  end the process before the mounts and loop devices are gone either. */
 export function installSignalHandlers(): void {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
@@ -44,4 +46,10 @@ export function installSignalHandlers(): void {
       void cleanupAll().finally(() => process.exit(code));
     });
   }
+  const fatal = (err: unknown) => {
+    process.stderr.write(`unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    void cleanupAll().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
 }

@@ -12,6 +12,7 @@ import { connectEngine, type EngineClient } from '../../server/common/client';
 import { ContainerUrlRequest, EngineStatusRequest, type ErrorData } from '../../server/protocol';
 import { onCleanup } from './cleanup';
 import { exec } from './exec';
+import { quietClient } from './pgCluster';
 
 export const CLI = path.resolve(__dirname, '../../../dist/cli.js');
 
@@ -45,7 +46,7 @@ export class BenchEngine {
       url = (await this.request(ContainerUrlRequest.type, { name: container })).url;
       this.urls.set(container, url);
     }
-    const c = new Client({ connectionString: url });
+    const c = quietClient(new Client({ connectionString: url }));
     await c.connect();
     try {
       for (const s of statements) await c.query(s);

@@ -100,12 +100,19 @@ export class PgCluster {
   }
 
   private client(database: string): Client {
-    return new Client({ host: this.socketDir, port: this.port, user: 'postgres', database });
+    return quietClient(new Client({ host: this.socketDir, port: this.port, user: 'postgres', database }));
   }
 
   private pg(tool: string, args: string[]): Promise<string> {
     return exec(path.join(this.bin, tool), args, { as: this.owner });
   }
+}
+
+/** A server that goes away (Ctrl-C stops every cluster) makes pg emit 'error' on an
+ *  idle client, which would crash the clean-up; the pending query rejects anyway. */
+export function quietClient(c: Client): Client {
+  c.on('error', () => undefined);
+  return c;
 }
 
 /** Make a directory the PostgreSQL user can walk through (mkdtemp makes 0700). */

@@ -69,6 +69,7 @@ function storageTable(r: BenchResults): string {
     return [x.driver, st.dataset, `${(st.oneCopyBytes / MB).toFixed(0)} MB`, `${(11 * st.oneCopyBytes / MB).toFixed(0)} MB`,
       bytes(st.totalBytes.scattered, st.oneCopyBytes), bytes(st.totalBytes.clustered, st.oneCopyBytes)];
   });
+  if (!rows.length) return '## Storage\n\nNot measured in quick mode (it costs 10 branch switches per change pattern per driver); run the full bench.';
   return '## Storage: template + 10 branches, each with 1% of rows changed\n\n' +
     table(['driver', 'dataset', 'one copy', '11 full copies', 'Slipstream, scattered 1%', 'Slipstream, clustered 1%'], rows);
 }

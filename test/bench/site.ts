@@ -39,11 +39,14 @@ export async function runSite(plan: SitePlan): Promise<SiteResult> {
   try {
     await settle();
     result.startRss = engine.rss();
+    const templates: Record<string, TemplateBuild> = {};
     const first = plan.masters[0];
-    log(`  storage: template + 10 branches on ${describe(first.ds)}`);
-    const st = await measureStorage(engine, site, pool, first, plan.seeds[first.ds.name], plan.storagePatterns);
-    result.storage = st.storage;
-    const templates: Record<string, TemplateBuild> = { [first.ds.name]: st.template };
+    if (plan.storagePatterns.length) {
+      log(`  storage: template + 10 branches on ${describe(first.ds)}`);
+      const st = await measureStorage(engine, site, pool, first, plan.seeds[first.ds.name], plan.storagePatterns);
+      result.storage = st.storage;
+      templates[first.ds.name] = st.template;
+    }
     for (const m of plan.masters) {
       log(`  ${describe(m.ds)}: peers`);
       const peers = await measurePeers(site, m, plan.runs, plan.pattern, log);

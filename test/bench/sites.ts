@@ -10,6 +10,7 @@ import { mountLoopFs } from '../support/loopfs';
 import { onCleanup } from './cleanup';
 import { exec } from './exec';
 import { traversable } from './pgCluster';
+import { reapPostgresUnder } from './reaper';
 
 export type DriverName = 'blocks' | 'btrfs' | 'reflink';
 
@@ -30,7 +31,10 @@ export async function openSite(driver: DriverName, workDir: string, imageMiB: nu
   const kind = driver === 'btrfs' ? 'btrfs' : 'xfs';
   const mount = await mountLoopFs(kind, imageMiB);
   if ('skip' in mount) return { driver, skip: mount.skip };
-  const release = onCleanup(`unmount the ${kind} loop image`, () => mount.cleanup());
+  const release = onCleanup(`unmount the ${kind} loop image`, async () => {
+    await reap(mount.dir);
+    await mount.cleanup();
+  });
   const dir = path.join(mount.dir, 'bench');
   await fs.promises.mkdir(dir);
   await traversable(dir);
@@ -44,7 +48,16 @@ async function blocksSite(workDir: string): Promise<Site> {
   await traversable(dir);
   const fsType = (await exec('findmnt', ['-n', '-o', 'FSTYPE', '-T', dir])).trim();
   // The root file system is shared with other work: count our own files instead.
-  return { driver: 'blocks', fsType, dir, usedBytes: allocatedBytes, release: () => fs.promises.rm(dir, { recursive: true, force: true }) };
+  const release = onCleanup(`remove ${dir}`, async () => {
+    await reap(dir);
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  });
+  return { driver: 'blocks', fsType, dir, usedBytes: allocatedBytes, release };
+}
+
+async function reap(dir: string): Promise<void> {
+  const n = await reapPostgresUnder(dir);
+  if (n) process.stderr.write(`cleanup: stopped ${n} PostgreSQL server(s) still running under ${dir}\n`);
 }
 
 async function fsUsed(dir: string): Promise<number> {
