@@ -466,6 +466,9 @@ test('an abort stops a long command and what it started', async () => {
     'Cancelled', /cancelled/);
   assert.ok(Date.now() - started < 10_000, 'the command was not stopped promptly');
   assert.ok(child > 0);
+  // The group was signalled; the sleep needs a moment to die and be reaped.
+  const deadline = Date.now() + 5000;
+  while (isAlive(child) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.equal(isAlive(child), false, 'the backgrounded sleep survived the abort');
 });
 
