@@ -35,10 +35,18 @@ export function activeBranch(engine: Engine, c: ContainerRecord): BranchRecord {
 
 /** Own bookmarks and shared ones; and one the caller branched from, even once it is
  *  unshared, for as long as that branch exists. */
-export function visibleBookmark(engine: Engine, caller: Caller, b: BookmarkRecord): boolean {
-  if (b.shared || engine.canSee(caller, b.owner)) return true;
-  return engine.store.all(engine.store.branches).some((br) => br.origin.kind === 'bookmark' && br.origin.bookmarkId === b.id
-    && engine.store.containers.get(br.containerId)?.owner === caller.name);
+export function visibleBookmark(engine: Engine, caller: Caller, b: BookmarkRecord,
+  branchedFrom: ReadonlySet<string> = bookmarksBranchedBy(engine, caller)): boolean {
+  return b.shared || engine.canSee(caller, b.owner) || branchedFrom.has(b.id);
+}
+
+/** The bookmarks the caller has branches from, in one pass over the branches. */
+export function bookmarksBranchedBy(engine: Engine, caller: Caller): Set<string> {
+  const ids = new Set<string>();
+  for (const br of engine.store.all(engine.store.branches)) {
+    if (br.origin.kind === 'bookmark' && engine.store.containers.get(br.containerId)?.owner === caller.name) ids.add(br.origin.bookmarkId);
+  }
+  return ids;
 }
 
 /** A bookmark by id, or by a name that is unique among the bookmarks the caller can see

@@ -66,9 +66,17 @@ export function branchInfo(store: Store, b: BranchRecord): BranchInfo {
   };
 }
 
-export function bookmarkInfo(store: Store, b: BookmarkRecord): BookmarkInfo {
-  const dependents = store.all(store.branches)
-    .filter((br) => br.origin.kind === 'bookmark' && br.origin.bookmarkId === b.id).length;
+/** How many branches were made from each bookmark: one pass over the branches, so a
+ *  list of many bookmarks does not scan them once per bookmark. */
+export function dependentsByBookmark(store: Store): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const br of store.all(store.branches)) {
+    if (br.origin.kind === 'bookmark') counts.set(br.origin.bookmarkId, (counts.get(br.origin.bookmarkId) ?? 0) + 1);
+  }
+  return counts;
+}
+
+export function bookmarkInfo(store: Store, b: BookmarkRecord, dependents = dependentsByBookmark(store)): BookmarkInfo {
   return {
     id: b.id,
     name: b.name,
@@ -82,7 +90,7 @@ export function bookmarkInfo(store: Store, b: BookmarkRecord): BookmarkInfo {
     createdAt: b.createdAt,
     consistency: b.consistency,
     ...(b.git ? { git: b.git } : {}),
-    dependents,
+    dependents: dependents.get(b.id) ?? 0,
   };
 }
 

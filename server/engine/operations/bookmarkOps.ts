@@ -4,9 +4,9 @@ import {
 } from '../../protocol';
 import type { Caller, Engine, OpContext } from '../engine';
 import { EngineError } from '../errors';
-import { findBookmark, findContainer, visibleBookmark } from '../lookup';
+import { bookmarksBranchedBy, findBookmark, findContainer, visibleBookmark } from '../lookup';
 import type { BookmarkRecord } from '../records';
-import { bookmarkInfo } from '../views';
+import { bookmarkInfo, dependentsByBookmark } from '../views';
 import { checkName, containerRef, object, optBool, optStrArray, str } from '../validate';
 import { operation } from './operation';
 
@@ -25,12 +25,14 @@ export const bookmarkList = operation(BookmarkListRequest.type, (raw): BookmarkL
   return { container: o.container === undefined ? undefined : containerRef(o, 'container'), shared: optBool(o, 'shared') };
 }, async ({ engine, caller }: OpContext, p: BookmarkListParams) => {
   const container = p.container ? findContainer(engine, caller, p.container) : undefined;
+  const branchedFrom = bookmarksBranchedBy(engine, caller);
+  const dependents = dependentsByBookmark(engine.store);
   return engine.store.all(engine.store.bookmarks)
-    .filter((b) => visibleBookmark(engine, caller, b))
-    .filter((b) => !container || b.containerId === container.id)
-    .filter((b) => !p.shared || b.shared)
-    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
-    .map((b) => bookmarkInfo(engine.store, b));
+    .filter((b) => (!container || b.containerId === container.id) && (!p.shared || b.shared))
+    .filter((b) => visibleBookmark(engine, caller, b, branchedFrom))
+    // ISO timestamps sort as plain strings; localeCompare is needlessly slow on 10,000 of them.
+    .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0))
+    .map((b) => bookmarkInfo(engine.store, b, dependents));
 });
 
 export const bookmarkShow = operation(BookmarkShowRequest.type, parseRef, async ({ engine, caller }: OpContext, p: BookmarkRefParams) =>
