@@ -1,9 +1,9 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Client } from 'pg';
+import { ephemeralPort as freePort } from '../../server/engine/ports';
 
 /** Debian's PostgreSQL 15, started by a test as "production": the source of a
  *  template made from a live database. */
@@ -47,9 +47,3 @@ export async function startPg15(password = 'prod-secret'): Promise<LivePostgres>
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-  });
-}

@@ -10,18 +10,11 @@ import * as path from 'path';
 import * as tls from 'tls';
 import { Client } from 'pg';
 import type { ConnectionInfo } from '../../server/protocol';
+import { ephemeralPort } from '../../server/engine/ports';
 import { CliRunner, TestEngine, type CliResult } from './engine';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+/** Any free loopback port: the engine's own ephemeral-port helper. */
+export const freePort = ephemeralPort;
 
 export interface TeamEngine {
   e: TestEngine;
