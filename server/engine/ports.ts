@@ -5,8 +5,13 @@ import * as path from 'path';
 import type { Engine } from './engine';
 import { EngineError } from './errors';
 
-/** Container ports come from this range unless the user names one. */
-export const PORT_RANGE = { first: 54320, last: 54999 };
+/**
+ * Container ports come from this range unless the user names one. It lies below
+ * Linux's ephemeral range (32768–60999 by default): a database is down for a moment
+ * at every switch or restore, and a port inside that range can meanwhile be taken
+ * as the local end of any outgoing connection, so the restart fails to bind.
+ */
+export const PORT_RANGE = { first: 25432, last: 26431 };
 
 export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {

@@ -62,10 +62,10 @@ test('an activate interrupted after saving the old branch finishes the switch', 
 });
 
 test('a container interrupted after cloning never shows, and its name and port are free', () => {
-  crashAt('container-create:after-clone', 'container', 'create', 'half', '--template', 'employees', '--port', '54999');
+  crashAt('container-create:after-clone', 'container', 'create', 'half', '--template', 'employees', '--port', '26431');
   assert.ok(!e.ok<ContainerInfo[]>('container', 'list').some((c) => c.name === 'half'));
-  const c = e.ok<ContainerInfo>('container', 'create', 'half', '--template', 'employees', '--port', '54999');
-  assert.equal(c.port, 54999);
+  const c = e.ok<ContainerInfo>('container', 'create', 'half', '--template', 'employees', '--port', '26431');
+  assert.equal(c.port, 26431);
   e.ok('container', 'delete', 'half');
 });
 
