@@ -43,7 +43,7 @@ export async function loadSnapshot(engine: Engine, c: ContainerRecord, snapshotI
   await engine.stopDatabase(c);
   progress.report('loading the data');
   try {
-    await engine.driver.restore(c.volumeId, snapshotId, bytes(progress, 'loading'));
+    await engine.driver.restore(c.volumeId, snapshotId, { owner: engine.ownerOf(c), progress: bytes(progress, 'loading') });
   } catch (err) {
     throw volumeError(err, 'loading the data failed');
   }

@@ -5,10 +5,14 @@ import { newId, now } from './ids';
 import { Locks } from './locks';
 import type { PgBinaries } from './postgres/binaries';
 import * as cluster from './postgres/cluster';
+import { uidOwner } from './postgres/pgUser';
 import type { ContainerRecord, EventRecord, JournalRecord } from './records';
 import type { Store } from './store';
 import { eventInfo } from './views';
 import type { FileOwner, VolumeDriver } from './volumes/driver';
+
+/** What locates a container's database: enough for a crash recovery to stop one never recorded. */
+export type ClusterRef = Pick<ContainerRecord, 'id' | 'volumeId' | 'port' | 'listen' | 'uid'>;
 
 /** Who is asking. Local Unix-socket clients are the engine's owner, an admin. */
 export interface Caller {
@@ -63,7 +67,10 @@ export class Engine {
     readonly store: Store,
     readonly driver: VolumeDriver,
     readonly bins: PgBinaries,
+    /** The shared PostgreSQL user under root (template builds run as it), else none. */
     readonly owner: FileOwner | undefined,
+    /** Whether each new container gets an OS user id of its own (root, and ids can be given out). */
+    readonly containerUids = false,
   ) {}
 
   get driverName(): DriverName {
@@ -72,13 +79,18 @@ export class Engine {
 
   // ------------------------------------------------------------ databases
 
-  clusterOf(c: Pick<ContainerRecord, 'id' | 'volumeId' | 'port' | 'listen'>): cluster.ClusterSpec {
+  /** Who a container's PostgreSQL runs as and its files belong to. */
+  ownerOf(c: Pick<ContainerRecord, 'uid'>): FileOwner | undefined {
+    return c.uid === undefined ? this.owner : uidOwner(c.uid);
+  }
+
+  clusterOf(c: ClusterRef): cluster.ClusterSpec {
     return {
       dataDir: this.driver.volumePath(c.volumeId),
       runDir: path.join(this.config.runRoot, c.id),
       port: c.port,
       listen: c.listen,
-      owner: this.owner,
+      owner: this.ownerOf(c),
     };
   }
 
@@ -88,7 +100,7 @@ export class Engine {
     await cluster.setPassword(spec, c.password);
   }
 
-  async stopDatabase(c: Pick<ContainerRecord, 'id' | 'volumeId' | 'port' | 'listen'>): Promise<void> {
+  async stopDatabase(c: ClusterRef): Promise<void> {
     await cluster.stop(this.bins, this.clusterOf(c));
   }
 

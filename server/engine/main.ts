@@ -9,7 +9,8 @@ import { acquireHomeLock } from './lock';
 import { recoveries } from './operations';
 import { choosePool } from './pool';
 import { findPgBinaries } from './postgres/binaries';
-import { currentUserName, resolvePgOwner } from './postgres/pgUser';
+import { canGiveFilesAway, currentUserName, resolvePgOwner } from './postgres/pgUser';
+import { reserve } from './reservations';
 import { RpcServer } from './rpc';
 import { ensureAdmin } from './users';
 import { Store } from './store';
@@ -57,7 +58,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     store = new Store(files.meta);
     const settings = homeSettings(store, opts, choosePool(opts.home, opts.pool, owner));
     await fs.promises.mkdir(settings.pool, { recursive: true, mode: 0o711 });
-    const driver = await createDriver(settings.driver as DriverChoice, { pool: settings.pool, owner });
+    const driver = await createDriver(settings.driver as DriverChoice, { pool: settings.pool });
     saveSettings(store, { ...settings, localOwner: settings.localOwner ?? currentUserName(), driver: driver.name });
     const runRoot = path.join(settings.pool, 'run');
     await fs.promises.mkdir(runRoot, { recursive: true, mode: 0o711 });
@@ -65,10 +66,12 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
       engineId: settings.engineId, home: opts.home, pool: settings.pool, runRoot, version,
       localOwner: settings.localOwner ?? currentUserName(), startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin), dbListen: opts.dbListen ?? '127.0.0.1',
     };
-    const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner);
-    log(`engine ${config.engineId} on ${opts.home}: pool ${settings.pool}, ${driver.name} driver, PostgreSQL from ${engine.bins.dir}${owner ? `, running as uid ${owner.uid}` : ''}`);
+    const containerUids = owner !== undefined && (await canGiveFilesAway(settings.pool));
+    const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner, containerUids);
+    log(`engine ${config.engineId} on ${opts.home}: pool ${settings.pool}, ${driver.name} driver, PostgreSQL from ${engine.bins.dir}${describeOsUsers(owner, containerUids)}`);
     ensureAdmin(store, files.adminToken);
     await recover(engine);
+    reserveNumbers(engine);
     await startDatabases(engine);
     const server = new RpcServer(engine);
     await server.listenUnix(files.socket, { name: config.localOwner, admin: true });
@@ -140,6 +143,21 @@ async function recover(engine: Engine): Promise<void> {
     } catch (err) {
       log(`recovery of ${rec.op} ${rec.id} failed: ${(err as Error).message}`);
     }
+  }
+}
+
+function describeOsUsers(owner: { uid: number } | undefined, containerUids: boolean): string {
+  if (!owner) return '';
+  if (containerUids) return `, each container's PostgreSQL as its own OS user id (templates as uid ${owner.uid})`;
+  return `, every PostgreSQL as uid ${owner.uid}: this machine cannot give files to other ids, so containers are not isolated from each other's files`;
+}
+
+/** Reservations live in the temp dir, which a reboot may empty: claim this home's again. */
+function reserveNumbers(engine: Engine): void {
+  const home = engine.config.home;
+  for (const c of engine.store.all(engine.store.containers)) {
+    if (!reserve('ports', c.port, home)) log(`container ${c.owner}/${c.name}: port ${c.port} is reserved by another engine on this machine`);
+    if (c.uid !== undefined && !reserve('uids', c.uid, home)) log(`container ${c.owner}/${c.name}: OS user id ${c.uid} is reserved by another engine on this machine`);
   }
 }
 

@@ -1,9 +1,7 @@
-import * as fs from 'fs';
 import * as net from 'net';
-import * as os from 'os';
-import * as path from 'path';
 import type { Engine } from './engine';
 import { EngineError } from './errors';
+import { reserve } from './reservations';
 
 /**
  * Container ports come from this range unless the user names one. It lies below
@@ -47,7 +45,7 @@ export async function allocatePort(engine: Engine, wanted?: number): Promise<num
   const home = engine.config.home;
   const usable = async (port: number) => {
     const taken = claimed.has(port) || engine.store.all(engine.store.containers).some((c) => c.port === port);
-    if (taken || !(await portFree(port)) || claimed.has(port) || !reservePort(port, home)) return false;
+    if (taken || !(await portFree(port)) || claimed.has(port) || !reserve('ports', port, home)) return false;
     claimed.add(port); // checked again after the await: another create may have claimed it meanwhile
     return true;
   };
@@ -61,37 +59,4 @@ export async function allocatePort(engine: Engine, wanted?: number): Promise<num
     if (await usable(port)) return port;
   }
   throw new EngineError('PortInUse', `no free port between ${PORT_RANGE.first} and ${PORT_RANGE.last}. Delete unused containers or pass --port.`);
-}
-
-/**
- * Machine-wide port reservations, one file per port naming the engine home that
- * owns it. A container's database is down for a moment at every switch, restore
- * or clean-shutdown bookmark; without this, another engine on the same machine
- * could see the port free in that moment and take it for good.
- */
-const RESERVATIONS = path.join(os.tmpdir(), 'slipstream-ports');
-
-export function reservePort(port: number, home: string): boolean {
-  fs.mkdirSync(RESERVATIONS, { recursive: true, mode: 0o1777 });
-  const file = path.join(RESERVATIONS, String(port));
-  try {
-    fs.writeFileSync(file, home, { flag: 'wx', mode: 0o644 });
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true; // no registry: the bind test alone decides
-  }
-  const holder = fs.readFileSync(file, 'utf8');
-  if (holder === home) return true;
-  if (fs.existsSync(holder)) return false;
-  fs.writeFileSync(file, home); // its engine home is gone: the reservation is stale
-  return true;
-}
-
-export function releasePort(port: number, home: string): void {
-  const file = path.join(RESERVATIONS, String(port));
-  try {
-    if (fs.readFileSync(file, 'utf8') === home) fs.rmSync(file, { force: true });
-  } catch {
-    // never reserved, or already released
-  }
 }

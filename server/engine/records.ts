@@ -24,6 +24,9 @@ export interface ContainerRecord {
   templateId: string;
   templateVersion: number;
   port: number;
+  /** The OS user id its PostgreSQL runs as, when the engine runs as root and can give
+   *  files away; otherwise the engine's shared PostgreSQL user (or its own) runs it. */
+  uid?: number;
   listen: string;
   password: string;
   driver: DriverName;

@@ -263,14 +263,11 @@ test("a team user named like the engine's OS user gets none of the local owner's
   }
 });
 
-// A known gap, kept as a todo so it is printed on every run until it is closed: each cluster
-// would need its own OS user (or the owner a non-superuser role). See docs/security.md.
-test("dev's database cannot read the files of qa's container (one OS user runs every cluster)", {
-  todo: 'known gap: every cluster runs as the one OS user "slipstream"; see docs/security.md, Known gaps',
-}, async () => {
-  // Each container's user is its cluster's superuser, and every cluster runs as the same
-  // OS user. The volume directory is not listable, but the other postmasters' command
-  // lines in /proc name their data directories, which that same OS user may read.
+// Each container's user is its cluster's superuser, so it may read any file its OS user
+// may. Under root every container's cluster runs as an OS user id of its own, so the
+// other clusters' data directories, named in /proc, must stay unreadable.
+test("dev's database cannot read the files of qa's container (one OS user per container)", async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root: only a root engine can run each container as its own OS user');
   const own = (await dev.sql<{ d: string }>('dev-box', `SELECT current_setting('data_directory') AS d`))[0].d;
   const found = await dev.sql<{ d: string }>('dev-box', `
     SELECT DISTINCT substring(encode(pg_read_binary_file('/proc/' || p || '/cmdline'), 'escape') FROM '-D\\\\000([^\\\\]+)') AS d
@@ -282,6 +279,7 @@ test("dev's database cannot read the files of qa's container (one OS user runs e
     if (r.length) readable.push(d);
   }
   console.log(`from dev's database: ${others.length} other data directories named in /proc, ${readable.length} readable`);
+  assert.ok(others.length > 0, "the /proc scan must find qa's data directory, or the test proves nothing");
   assert.deepEqual(readable, [], "dev's database superuser reads other containers' data directories");
 });
 

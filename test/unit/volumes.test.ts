@@ -15,7 +15,7 @@ import type { DriverName } from '../../server/protocol';
 import { EngineError } from '../../server/engine/errors';
 import { BlocksDriver } from '../../server/engine/volumes/blocks';
 import { CHUNK_SIZE } from '../../server/engine/volumes/blocks/chunkStore';
-import type { FileOwner } from '../../server/engine/volumes/driver';
+import type { FileOwner, VolumeDriver, VolumeProgress } from '../../server/engine/volumes/driver';
 import { createDriver, probeDriver } from '../../server/engine/volumes/index';
 import { mountLoopFs } from '../support/loopfs';
 
@@ -26,6 +26,24 @@ const MiB = 1024 * KiB;
 const OWNER: FileOwner | undefined = process.getuid?.() === 0 ? { uid: 4321, gid: 4321 } : undefined;
 
 // ---------------------------------------------------------------- helpers
+
+type Owned<D> = Omit<D, 'restore' | 'createVolume'> & {
+  restore(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void>;
+  createVolume(volumeId: string): Promise<void>;
+};
+
+/** The driver as the engine uses it for one container: every restore and create
+ *  gives the volume to `owner`. */
+function ownedBy<D extends VolumeDriver>(driver: D, owner: FileOwner | undefined): Owned<D> {
+  return new Proxy(driver, {
+    get(target, prop) {
+      if (prop === 'restore') return (v: string, s: string, progress?: VolumeProgress) => target.restore(v, s, { owner, progress });
+      if (prop === 'createVolume') return (v: string) => target.createVolume(v, owner);
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as unknown as Owned<D>;
+}
 
 /** Deterministic pseudo-random bytes (AES-CTR keystream of a seed). */
 function bytes(n: number, seed: number): Buffer {
@@ -91,13 +109,13 @@ async function fingerprint(root: string): Promise<Record<string, string>> {
 }
 
 /** The volume dir is 0700 and, with an owner, everything in it is the owner's. */
-async function assertVolumeDir(root: string): Promise<void> {
+async function assertVolumeDir(root: string, owner = OWNER): Promise<void> {
   const st = await fs.promises.stat(root);
   assert.equal(st.mode & 0o777, 0o700, 'volume dir must be 0700');
-  if (!OWNER) return;
+  if (!owner) return;
   const check = async (p: string): Promise<void> => {
     const s = await fs.promises.lstat(p);
-    assert.deepEqual([s.uid, s.gid], [OWNER.uid, OWNER.gid], `${p} must belong to the owner`);
+    assert.deepEqual([s.uid, s.gid], [owner.uid, owner.gid], `${p} must belong to the owner`);
     if (s.isDirectory()) for (const n of await fs.promises.readdir(p)) await check(path.join(p, n));
   };
   await check(root);
@@ -184,7 +202,8 @@ const DRIVERS: Array<{ name: DriverName; where: string; setup: () => Promise<Poo
 // ---------------------------------------------------------------- the shared suite
 
 async function sharedSuite(t: TestContext, name: DriverName, pool: string): Promise<void> {
-  const driver = await createDriver(name, { pool, owner: OWNER });
+  const raw = await createDriver(name, { pool });
+  const driver = ownedBy(raw, OWNER);
   assert.equal(driver.name, name);
   const vol = (id: string) => driver.volumePath(id);
   let treeA: Record<string, string> = {};
@@ -227,6 +246,21 @@ async function sharedSuite(t: TestContext, name: DriverName, pool: string): Prom
     await assertVolumeDir(vol('v3'));
   });
 
+  await t.test("a snapshot loaded into another owner's volume becomes wholly that owner's", async (tt) => {
+    if (!OWNER) return tt.skip('only root can give files to another user');
+    const other = { uid: OWNER.uid + 1, gid: OWNER.gid + 1 };
+    await raw.restore('v7', 's-b', { owner: other }); // a clone of another container's bookmark
+    assert.deepEqual(await fingerprint(vol('v7')), treeB);
+    await assertVolumeDir(vol('v7'), other);
+    await raw.restore('v7', 's-a', { owner: other }); // restoring over a volume of its own
+    await assertVolumeDir(vol('v7'), other);
+    await raw.snapshot('v7', 's-other');
+    await driver.restore('v3', 's-other'); // and back into the first owner's volume
+    assert.deepEqual(await fingerprint(vol('v3')), treeA);
+    await assertVolumeDir(vol('v3'));
+    await raw.deleteVolume('v7');
+  });
+
   await t.test('deleteSnapshot of an unused snapshot keeps the others whole', async () => {
     await mutate(vol('v1'), 40);
     await driver.snapshot('v1', 's-unused');
@@ -249,7 +283,7 @@ async function sharedSuite(t: TestContext, name: DriverName, pool: string): Prom
     assert.ok(calls > 0, 'restore must report progress');
     // Crash leftovers, then an engine restart (a new driver on the same pool).
     await fs.promises.writeFile(path.join(pool, 'tmp', 'leftover'), 'x');
-    const again = await createDriver(name, { pool, owner: OWNER });
+    const again = ownedBy(await createDriver(name, { pool }), OWNER);
     assert.deepEqual(await fs.promises.readdir(path.join(pool, 'tmp')), []);
     await again.restore('v5', 's-b');
     assert.deepEqual(await fingerprint(vol('v5')), treeB);
@@ -337,7 +371,7 @@ async function age(p: string): Promise<void> {
 test('blocks: restore and snapshot cost follows the delta', async (t) => {
   const env = await tmpPool();
   t.after(() => env.cleanup());
-  const driver = new BlocksDriver({ pool: env.pool, owner: OWNER });
+  const driver = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
   await driver.init();
   const big = path.join(driver.volumePath('big'), 'base/1/big');
   await driver.createVolume('big');
@@ -445,7 +479,7 @@ test('blocks: garbage collection keeps what manifests and volume states use', as
 test('blocks: a crash after the data but before the state converges on re-run', async (t) => {
   const env = await tmpPool();
   t.after(() => env.cleanup());
-  const driver = new BlocksDriver({ pool: env.pool, owner: OWNER });
+  const driver = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
   await driver.init();
   await driver.createVolume('c');
   const v = driver.volumePath('c');

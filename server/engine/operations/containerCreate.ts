@@ -5,7 +5,9 @@ import { EngineError, volumeError } from '../errors';
 import { newId, newPassword, now } from '../ids';
 import { faultPoint } from '../faults';
 import { findTemplate } from '../lookup';
-import { allocatePort, releasePort, unclaimPort } from '../ports';
+import { allocatePort, unclaimPort } from '../ports';
+import { allocateUid, unclaimUid } from '../postgres/pgUser';
+import { release } from '../reservations';
 import type { BranchRecord, ContainerRecord, JournalRecord, TemplateRecord } from '../records';
 import { containerInfo } from '../views';
 import { name, object, optInt, optStr } from '../validate';
@@ -24,27 +26,31 @@ export const containerCreate = operation(ContainerCreateRequest.type, parse, asy
       throw new EngineError('NameTaken', `you already have a container named "${p.name}". Pick another name.`);
     }
     const port = await allocatePort(engine, p.port);
+    const uid = engine.containerUids ? allocateUid(usedUids(engine), engine.config.home) : undefined;
     try {
-      return await create(ctx, template, p.name, port);
+      return await create(ctx, template, p.name, port, uid);
     } finally {
       unclaimPort(port);
+      if (uid !== undefined) unclaimUid(uid);
     }
   });
 });
 
-/** Clone, start and record the container on its claimed port; roll back on any failure. */
-async function create(ctx: OpContext, template: TemplateRecord, name: string, port: number): Promise<ContainerInfo> {
+/** Clone, start and record the container on its claimed port (as its claimed OS user);
+ *  roll back on any failure. */
+async function create(ctx: OpContext, template: TemplateRecord, name: string, port: number,
+  uid: number | undefined): Promise<ContainerInfo> {
   const { engine, caller, progress } = ctx;
   const version = template.versions[template.versions.length - 1];
   const c: ContainerRecord = {
     id: newId('ctr'), name, owner: caller.name, templateId: template.id, templateVersion: version.version,
-    port, listen: engine.config.dbListen, password: newPassword(), driver: engine.driverName, volumeId: newId('vol'),
+    port, uid, listen: engine.config.dbListen, password: newPassword(), driver: engine.driverName, volumeId: newId('vol'),
     activeBranchId: newId('br'), running: true, createdAt: now(),
   };
-  const journal = engine.journalBegin('container-create', { containerId: c.id, volumeId: c.volumeId, port: c.port });
+  const journal = engine.journalBegin('container-create', { containerId: c.id, volumeId: c.volumeId, port: c.port, uid });
   try {
     progress.report(`cloning template "${template.name}" version ${version.version}`, 10);
-    await engine.driver.restore(c.volumeId, version.snapshotId).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
+    await engine.driver.restore(c.volumeId, version.snapshotId, { owner: engine.ownerOf(c) }).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
     faultPoint('container-create:after-clone');
     progress.report(`starting PostgreSQL on port ${port}`, 70);
     await engine.startDatabase(c);
@@ -70,15 +76,21 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
 
 /** A container that was never recorded: stop its database and remove its volume. */
 async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
-  const stub = { id: String(journal.data.containerId), volumeId: String(journal.data.volumeId), port: Number(journal.data.port), listen: '127.0.0.1' };
+  const uid = typeof journal.data.uid === 'number' ? journal.data.uid : undefined;
+  const stub = { id: String(journal.data.containerId), volumeId: String(journal.data.volumeId), port: Number(journal.data.port), listen: '127.0.0.1', uid };
   await engine.stopDatabase(stub).catch(() => undefined);
   await engine.driver.deleteVolume(stub.volumeId).catch(() => undefined);
   await fs.promises.rm(engine.clusterOf(stub).runDir, { recursive: true, force: true });
-  releasePort(stub.port, engine.config.home);
+  release('ports', stub.port, engine.config.home);
+  if (uid !== undefined) release('uids', uid, engine.config.home);
   engine.store.tx(() => engine.journalEnd(journal));
 }
 
 export const recoverContainerCreate: Recover = rollback;
+
+function usedUids(engine: Engine): number[] {
+  return engine.store.all(engine.store.containers).flatMap((c) => (c.uid === undefined ? [] : [c.uid]));
+}
 
 function parse(raw: unknown): ContainerCreateParams {
   const o = object(raw);

@@ -8,7 +8,7 @@ import { containerRef, object, optStr } from '../validate';
 import { EngineError } from '../errors';
 import { operation, type Recover } from './operation';
 import { pruneTemplateVersions } from './templatePrune';
-import { releasePort } from '../ports';
+import { release } from '../reservations';
 import { faultPoint } from '../faults';
 
 /** container delete NAME: stop its database, drop its branches and volume. Its
@@ -43,20 +43,22 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
       for (const e of [...store.events.getRange({ start: [c.id, -1], end: [c.id, Infinity] })]) store.events.removeSync(e.key);
       store.containers.removeSync(c.id);
       journal.step = 'forgotten';
-      journal.data = { ...journal.data, volumeId: c.volumeId };
+      journal.data = { ...journal.data, volumeId: c.volumeId, port: c.port, uid: c.uid };
       store.journal.putSync(journal.id, journal);
     });
     faultPoint('container-delete:after-forget');
     await engine.stopDatabase(c).catch(() => undefined);
     await engine.driver.deleteVolume(c.volumeId);
     await fs.promises.rm(engine.clusterOf(c).runDir, { recursive: true, force: true });
-    releasePort(c.port, engine.config.home);
     await engine.releaseSnapshots(snaps);
     await pruneTemplateVersions(engine, c.templateId);
     engine.notify('container', c);
   } else if (journal.data.volumeId) {
     await engine.driver.deleteVolume(String(journal.data.volumeId)).catch(() => undefined);
   }
+  // Last, so no other engine on the machine can take them while the files remain.
+  if (typeof journal.data.port === 'number') release('ports', journal.data.port, engine.config.home);
+  if (typeof journal.data.uid === 'number') release('uids', journal.data.uid, engine.config.home);
   store.tx(() => engine.journalEnd(journal));
 }
 

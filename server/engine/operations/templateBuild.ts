@@ -26,7 +26,7 @@ export async function buildTemplateVersion(ctx: OpContext, op: string, data: Jou
   const spec = buildSpec(engine, volumeId, port);
   try {
     progress.report('creating a fresh PostgreSQL cluster', 5);
-    await engine.driver.createVolume(volumeId).catch((e) => { throw volumeError(e, 'creating the build volume failed'); });
+    await engine.driver.createVolume(volumeId, engine.owner).catch((e) => { throw volumeError(e, 'creating the build volume failed'); });
     await cluster.initdb(engine.bins, spec.dataDir, engine.owner);
     const password = newPassword();
     await cluster.start(engine.bins, spec);

@@ -21,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
-import type { DriverOptions, FileOwner, VolumeDriver, VolumeProgress } from './driver';
+import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { CHUNK_SIZE, ChunkStore, chunkFile, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
 import {
   decodeManifest, encodeManifest, fileStateOf, newManifest, statMatches,
@@ -54,7 +54,6 @@ export class BlocksDriver implements VolumeDriver {
   readonly name = 'blocks' as const;
   readonly atomicSnapshot = false;
   private readonly pool: string;
-  private readonly owner: FileOwner | undefined;
   private readonly tmp: string;
   private readonly store: ChunkStore;
   private readonly states: StateStore;
@@ -63,7 +62,6 @@ export class BlocksDriver implements VolumeDriver {
 
   constructor(opts: DriverOptions) {
     this.pool = path.resolve(opts.pool);
-    this.owner = opts.owner;
     this.tmp = path.join(this.pool, 'tmp');
     this.store = new ChunkStore(path.join(this.pool, 'chunks'), this.tmp);
     this.states = new StateStore(path.join(this.pool, 'volstate'), this.tmp);
@@ -97,11 +95,11 @@ export class BlocksDriver implements VolumeDriver {
     return path.join(this.pool, 'snapshots', `${snapshotId}.manifest`);
   }
 
-  async createVolume(volumeId: string): Promise<void> {
+  async createVolume(volumeId: string, owner?: FileOwner): Promise<void> {
     const vol = this.volumePath(volumeId);
     await guard(`creating volume ${volumeId}`, async () => {
-      if (await checkCanCreate(vol, volumeId)) await fixVolumeDir(vol, this.owner);
-      else await prepareVolumeDir(vol, this.owner);
+      if (await checkCanCreate(vol, volumeId)) await fixVolumeDir(vol, owner);
+      else await prepareVolumeDir(vol, owner);
       await this.states.remove(volumeId); // a stale one from a crashed delete means nothing now
     });
   }
@@ -201,16 +199,16 @@ export class BlocksDriver implements VolumeDriver {
 
   // ------------------------------------------------------------ restore
 
-  async restore(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void> {
+  async restore(volumeId: string, snapshotId: string, { owner, progress }: RestoreOptions = {}): Promise<void> {
     const vol = this.volumePath(volumeId);
     const file = this.manifestPath(snapshotId);
     await guard(`restoring volume ${volumeId} from snapshot ${snapshotId}`, () => this.lock.read(async () => {
       const manifest = await this.readManifest(file, snapshotId);
       // Restoring into a missing volume is how a clone is made.
-      if (!(await exists(vol))) await prepareVolumeDir(vol, this.owner);
+      if (!(await exists(vol))) await prepareVolumeDir(vol, owner);
       const state = await this.states.load(volumeId);
-      const files = await this.apply(vol, manifest, state, new Progress(progress));
-      await fixVolumeDir(vol, this.owner);
+      const files = await this.apply(vol, manifest, state, owner, new Progress(progress));
+      await fixVolumeDir(vol, owner);
       // The state must never claim content that a power loss could undo.
       await makeDurable(this.pool, [...files.keys()].map((p) => path.join(vol, p)));
       await this.states.save(volumeId, files);
@@ -227,7 +225,8 @@ export class BlocksDriver implements VolumeDriver {
   }
 
   /** Make the tree at `vol` match the manifest; returns the new file states. */
-  private async apply(vol: string, manifest: Manifest, state: Map<string, FileState>, progress: Progress):
+  private async apply(vol: string, manifest: Manifest, state: Map<string, FileState>, owner: FileOwner | undefined,
+    progress: Progress):
     Promise<Map<string, FileState>> {
     const target = new Map(manifest.entries.map((e) => [e.path, e]));
     const current = await this.removeExtras(vol, target);
@@ -239,14 +238,14 @@ export class BlocksDriver implements VolumeDriver {
     for (const e of leaves) if (e.type === 'file') progress.addTotal(e.size);
     const files = new Map<string, FileState>();
     await mapLimit(leaves, FILE_CONCURRENCY, async (e) => {
-      if (e.type === 'symlink') return this.applySymlink(vol, e, current.get(e.path));
+      if (e.type === 'symlink') return this.applySymlink(vol, e, current.get(e.path), owner);
       if (e.type !== 'file') return;
-      files.set(e.path, await this.applyFile(vol, e, current.get(e.path), state.get(e.path)));
+      files.set(e.path, await this.applyFile(vol, e, current.get(e.path), state.get(e.path), owner));
       progress.advance(e.size);
     });
     // Modes last and children first, so a read-only directory never blocks
     // the writes into it.
-    for (const d of [...dirs].reverse()) await this.fixMode(path.join(vol, d.path), d.mode, current.get(d.path)?.st);
+    for (const d of [...dirs].reverse()) await this.fixMode(path.join(vol, d.path), d.mode, current.get(d.path)?.st, owner);
     progress.finish();
     return files;
   }
@@ -272,18 +271,19 @@ export class BlocksDriver implements VolumeDriver {
     return false;
   }
 
-  private async applySymlink(vol: string, e: Extract<ManifestEntry, { type: 'symlink' }>, cur: TreeEntry | undefined): Promise<void> {
+  private async applySymlink(vol: string, e: Extract<ManifestEntry, { type: 'symlink' }>, cur: TreeEntry | undefined,
+    owner: FileOwner | undefined): Promise<void> {
     const p = path.join(vol, e.path);
     if (!cur) await fs.promises.symlink(e.target, p);
-    await applyOwner(p, this.owner, cur?.st);
+    await applyOwner(p, owner, cur?.st);
   }
 
   /** chmod/chown only what differs (each one bumps ctime); true if anything changed. */
-  private async fixMode(p: string, mode: number, st: fs.BigIntStats | undefined): Promise<boolean> {
+  private async fixMode(p: string, mode: number, st: fs.BigIntStats | undefined, owner: FileOwner | undefined): Promise<boolean> {
     const chmod = !st || (Number(st.mode) & 0o7777) !== mode;
-    const chown = this.owner !== undefined && (!st || Number(st.uid) !== this.owner.uid || Number(st.gid) !== this.owner.gid);
+    const chown = owner !== undefined && (!st || Number(st.uid) !== owner.uid || Number(st.gid) !== owner.gid);
     if (chmod) await fs.promises.chmod(p, mode);
-    if (chown) await applyOwner(p, this.owner);
+    if (chown) await applyOwner(p, owner);
     return chmod || chown;
   }
 
@@ -292,12 +292,13 @@ export class BlocksDriver implements VolumeDriver {
    * state when its stat matches, else from rehashing it (the state refresh);
    * then only chunks that differ are written, at their offset.
    */
-  private async applyFile(vol: string, t: FileEntry, cur: TreeEntry | undefined, known: FileState | undefined): Promise<FileState> {
+  private async applyFile(vol: string, t: FileEntry, cur: TreeEntry | undefined, known: FileState | undefined,
+    owner: FileOwner | undefined): Promise<FileState> {
     const p = path.join(vol, t.path);
     let have: string[] = [];
     if (cur) have = known && statMatches(known, cur.st) ? known.chunks : (await this.hash(p, false)).chunks;
     if (cur && Number(cur.st.size) === t.size && sameIds(have, t.chunks)) {
-      const changed = await this.fixMode(p, t.mode, cur.st);
+      const changed = await this.fixMode(p, t.mode, cur.st, owner);
       return fileStateOf(changed ? await fs.promises.lstat(p, { bigint: true }) : cur.st, t.chunks);
     }
     // A read-only file must be opened for writing (the engine may not be root).
@@ -307,8 +308,8 @@ export class BlocksDriver implements VolumeDriver {
       await this.writeDelta(fh, t, have, cur ? Number(cur.st.size) : 0);
       const before = await fh.stat({ bigint: true });
       if ((Number(before.mode) & 0o7777) !== t.mode) await fh.chmod(t.mode);
-      if (this.owner && (Number(before.uid) !== this.owner.uid || Number(before.gid) !== this.owner.gid)) {
-        await fh.chown(this.owner.uid, this.owner.gid);
+      if (owner && (Number(before.uid) !== owner.uid || Number(before.gid) !== owner.gid)) {
+        await fh.chown(owner.uid, owner.gid);
       }
       return fileStateOf(await fh.stat({ bigint: true }), t.chunks);
     } finally {

@@ -11,9 +11,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
-import type { DriverOptions, FileOwner, VolumeDriver, VolumeProgress } from './driver';
+import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import {
-  allocatedBytes, checkCanCreate, checkId, clearDir, ensurePoolDirs, exists, findBinary, fixVolumeDir, guard, notFound, removeTree, run,
+  allocatedBytes, checkCanCreate, checkId, chownTree, clearDir, ensurePoolDirs, exists, findBinary, fixVolumeDir, guard, notFound, removeTree, run,
 } from './util';
 
 /** A subvolume's root directory always has inode number 256 on btrfs. */
@@ -23,12 +23,10 @@ export class BtrfsDriver implements VolumeDriver {
   readonly name = 'btrfs' as const;
   readonly atomicSnapshot = true;
   private readonly pool: string;
-  private readonly owner: FileOwner | undefined;
   private bin: string | undefined;
 
   constructor(opts: DriverOptions) {
     this.pool = path.resolve(opts.pool);
-    this.owner = opts.owner;
   }
 
   async init(): Promise<void> {
@@ -52,17 +50,17 @@ export class BtrfsDriver implements VolumeDriver {
     return path.join(this.pool, 'snapshots', snapshotId);
   }
 
-  async createVolume(volumeId: string): Promise<void> {
+  async createVolume(volumeId: string, owner?: FileOwner): Promise<void> {
     const vol = this.volumePath(volumeId);
     await guard(`creating volume ${volumeId}`, async () => {
       // An empty leftover is accepted (a re-run after a crash), but it must be
       // a subvolume to be snapshotted: a plain directory is replaced.
       if (await checkCanCreate(vol, volumeId)) {
-        if (await this.isSubvolume(vol)) return fixVolumeDir(vol, this.owner);
+        if (await this.isSubvolume(vol)) return fixVolumeDir(vol, owner);
         await fs.promises.rmdir(vol);
       }
       await this.btrfs('subvolume', 'create', vol);
-      await fixVolumeDir(vol, this.owner);
+      await fixVolumeDir(vol, owner);
     });
   }
 
@@ -79,7 +77,7 @@ export class BtrfsDriver implements VolumeDriver {
     });
   }
 
-  async restore(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void> {
+  async restore(volumeId: string, snapshotId: string, { owner, progress }: RestoreOptions = {}): Promise<void> {
     const vol = this.volumePath(volumeId);
     const snap = this.snapshotPath(snapshotId);
     await guard(`restoring volume ${volumeId} from snapshot ${snapshotId}`, async () => {
@@ -88,7 +86,10 @@ export class BtrfsDriver implements VolumeDriver {
       // simply creates it, so the step is idempotent.
       await this.removeSubvolume(vol);
       await this.btrfs('subvolume', 'snapshot', snap, vol);
-      await fixVolumeDir(vol, this.owner);
+      // A snapshot keeps its files' owner; loaded into another container's volume,
+      // every file must change hands (a metadata-only write on btrfs).
+      await chownTree(vol, owner);
+      await fixVolumeDir(vol, owner);
       progress?.(1, 1);
     });
   }

@@ -1,6 +1,7 @@
 import type { DriverName } from '../../protocol';
 
-/** Who must own the files of a volume (the unprivileged PostgreSQL user when the engine runs as root). */
+/** Who must own the files of a volume: under a root engine, the OS user its container's
+ *  PostgreSQL runs as (or the shared PostgreSQL user, for template builds). */
 export interface FileOwner {
   uid: number;
   gid: number;
@@ -31,10 +32,12 @@ export interface VolumeDriver {
   volumePath(volumeId: string): string;
   /** Capture the volume's current contents as snapshot `snapshotId`. Fails if it exists. */
   snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void>;
-  /** Make the volume's contents exactly those of the snapshot, creating the volume if missing. */
-  restore(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void>;
-  /** Create an empty volume (0700, owned by the owner) for initdb. */
-  createVolume(volumeId: string): Promise<void>;
+  /** Make the volume's contents exactly those of the snapshot, creating the volume if missing.
+   *  With an owner, every file of the volume is the owner's afterwards, whoever owned the
+   *  snapshot: a bookmark of one container may be loaded into another's. */
+  restore(volumeId: string, snapshotId: string, opts?: RestoreOptions): Promise<void>;
+  /** Create an empty volume (0700, owned by `owner` if given) for initdb. */
+  createVolume(volumeId: string, owner?: FileOwner): Promise<void>;
   deleteVolume(volumeId: string): Promise<void>;
   deleteSnapshot(snapshotId: string): Promise<void>;
   hasSnapshot(snapshotId: string): Promise<boolean>;
@@ -42,7 +45,12 @@ export interface VolumeDriver {
   diskUsage(): Promise<number>;
 }
 
+export interface RestoreOptions {
+  /** Without one, files belong to whoever writes them (the engine's own user). */
+  owner?: FileOwner;
+  progress?: VolumeProgress;
+}
+
 export interface DriverOptions {
   pool: string;
-  owner?: FileOwner;
 }

@@ -15,10 +15,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
-import type { DriverOptions, FileOwner, VolumeDriver, VolumeProgress } from './driver';
+import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import {
   allocatedBytes, applyOwner, checkCanCreate, checkId, clearDir, ensurePoolDirs, exists, fixVolumeDir, guard,
-  makeDurable, mapLimit, notFound, prepareVolumeDir, Progress, removeTree, scanTree, syncDir, tmpSuffix,
+  makeDurable, mapLimit, notFound, ownerToKeep, prepareVolumeDir, Progress, removeTree, scanTree, syncDir, tmpSuffix,
   type TreeEntry,
 } from './util';
 
@@ -30,11 +30,8 @@ export class ReflinkDriver implements VolumeDriver {
   readonly name = 'reflink' as const;
   readonly atomicSnapshot = false;
   private readonly pool: string;
-  private readonly owner: FileOwner | undefined;
-
   constructor(opts: DriverOptions) {
     this.pool = path.resolve(opts.pool);
-    this.owner = opts.owner;
   }
 
   async init(): Promise<void> {
@@ -56,11 +53,11 @@ export class ReflinkDriver implements VolumeDriver {
     return path.join(this.pool, 'snapshots', snapshotId);
   }
 
-  async createVolume(volumeId: string): Promise<void> {
+  async createVolume(volumeId: string, owner?: FileOwner): Promise<void> {
     const vol = this.volumePath(volumeId);
     await guard(`creating volume ${volumeId}`, async () => {
-      if (await checkCanCreate(vol, volumeId)) await fixVolumeDir(vol, this.owner);
-      else await prepareVolumeDir(vol, this.owner);
+      if (await checkCanCreate(vol, volumeId)) await fixVolumeDir(vol, owner);
+      else await prepareVolumeDir(vol, owner);
     });
   }
 
@@ -73,19 +70,20 @@ export class ReflinkDriver implements VolumeDriver {
       // Clone under a temp name and rename at the end: a crash never leaves a
       // half snapshot under its final name.
       const partial = path.join(this.pool, 'snapshots', `.partial-${snapshotId}-${tmpSuffix()}`);
-      await this.cloneOrClean(vol, partial, progress);
+      // The snapshot keeps the volume's owner, so loading it back changes no owners.
+      await this.cloneOrClean(vol, partial, await ownerToKeep(vol), progress);
       await fs.promises.rename(partial, snap);
       await syncDir(path.dirname(snap));
     });
   }
 
-  async restore(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void> {
+  async restore(volumeId: string, snapshotId: string, { owner, progress }: RestoreOptions = {}): Promise<void> {
     const vol = this.volumePath(volumeId);
     const snap = this.snapshotPath(snapshotId);
     await guard(`restoring volume ${volumeId} from snapshot ${snapshotId}`, async () => {
       if (!(await exists(snap))) throw notFound(`snapshot ${snapshotId}`);
       const fresh = path.join(this.pool, 'volumes', `.restore-${volumeId}-${tmpSuffix()}`);
-      await this.cloneOrClean(snap, fresh, progress);
+      await this.cloneOrClean(snap, fresh, owner, progress);
       // Swap at the directory level: the volume is at every moment either the
       // old tree, missing (a re-run recreates it), or the complete new tree.
       const old = path.join(this.pool, 'volumes', `.old-${volumeId}-${tmpSuffix()}`);
@@ -126,14 +124,14 @@ export class ReflinkDriver implements VolumeDriver {
   }
 
   /** Clone `src` into the new directory `dst`; on failure remove what was made. */
-  private async cloneOrClean(src: string, dst: string, progress?: VolumeProgress): Promise<void> {
+  private async cloneOrClean(src: string, dst: string, owner: FileOwner | undefined, progress?: VolumeProgress): Promise<void> {
     try {
-      await cloneTree(src, dst, this.owner, progress);
+      await cloneTree(src, dst, owner, progress);
     } catch (err) {
       await fs.promises.rm(dst, { recursive: true, force: true }).catch(() => undefined);
       throw err;
     }
-    await fixVolumeDir(dst, this.owner);
+    await fixVolumeDir(dst, owner);
   }
 }
 

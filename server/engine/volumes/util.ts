@@ -136,6 +136,26 @@ export async function applyOwner(p: string, owner: FileOwner | undefined, st?: {
   await fs.promises.lchown(p, owner.uid, owner.gid);
 }
 
+/**
+ * Give every entry under `root` to `owner`, the root directory last. Every file of a
+ * volume is its owner's (PostgreSQL makes them, the drivers chown what they write),
+ * so a root already the owner's means the walk has nothing to do.
+ */
+export async function chownTree(root: string, owner: FileOwner | undefined): Promise<void> {
+  if (!owner) return;
+  const top = await fs.promises.lstat(root);
+  if (top.uid === owner.uid && top.gid === owner.gid) return;
+  await mapLimit(await scanTree(root), 16, (e) => applyOwner(path.join(root, e.rel), owner, e.st));
+  await applyOwner(root, owner);
+}
+
+/** The owner of a tree's root, to keep when copying it (only root may give files away). */
+export async function ownerToKeep(root: string): Promise<FileOwner | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const st = await fs.promises.lstat(root);
+  return { uid: st.uid, gid: st.gid };
+}
+
 /** Create (or fix) a volume's top directory: 0700 and owned by the owner, as
  *  PostgreSQL demands of a data directory. */
 export async function prepareVolumeDir(dir: string, owner: FileOwner | undefined): Promise<void> {
