@@ -16,6 +16,8 @@ import { vscodeApi } from './vscodeApi';
 interface State {
   selected?: string;
   filter?: string;
+  /** Kept so that VS Code can hand the panel back to the extension after a window reload. */
+  container?: string;
 }
 
 const api = vscodeApi<State>();
@@ -29,8 +31,10 @@ const app = document.getElementById('app')!;
 window.addEventListener('message', (e: MessageEvent<unknown>) => {
   const msg = e.data;
   if (!isToWebview(msg)) return;
-  if (msg.type === 'model') model = msg.model;
-  else status = { connected: msg.connected, message: msg.message };
+  if (msg.type === 'model') {
+    model = msg.model;
+    if (state.container !== model.container) save({ container: model.container, selected: undefined });
+  } else status = { connected: msg.connected, message: msg.message };
   render();
 });
 

@@ -52,6 +52,10 @@ export class TimelinePanel extends Disposable {
       this.reloadSoon();
     }));
     this.register({ dispose: () => { this.reloadSoon.cancel(); this.panel?.dispose(); } });
+    // After a window reload VS Code hands back the panel it kept open; the webview saved which container it showed.
+    this.register(vscode.window.registerWebviewPanelSerializer(TimelinePanel.viewType, {
+      deserializeWebviewPanel: (panel, state: unknown) => this.revive(panel, state),
+    }));
   }
 
   /** The model last posted, for tests and the extension's API. */
@@ -69,13 +73,28 @@ export class TimelinePanel extends Disposable {
     await this.reload();
   }
 
+  /** A panel kept across a window reload: take it over, on the container it showed. */
+  private async revive(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    const name = savedContainer(state);
+    if (!name || this.panel) {
+      panel.dispose(); // nothing to show, or a panel is already open (one per window)
+      return;
+    }
+    this.container = name;
+    this.panel = this.adopt(panel);
+    this.panel.title = `Timeline: ${name}`;
+    await this.reload();
+  }
+
   private createPanel(): vscode.WebviewPanel {
+    return this.adopt(vscode.window.createWebviewPanel(TimelinePanel.viewType, 'Timeline', vscode.ViewColumn.Active, {}));
+  }
+
+  /** Give a panel (new or revived) its options, content and listeners. */
+  private adopt(panel: vscode.WebviewPanel): vscode.WebviewPanel {
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
     const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
-    const panel = vscode.window.createWebviewPanel(TimelinePanel.viewType, 'Timeline', vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: [media, dist],
-    });
+    panel.webview.options = { enableScripts: true, localResourceRoots: [media, dist] };
     panel.iconPath = vscode.Uri.joinPath(media, 'slipstream.svg');
     this.ready = false;
     panel.webview.html = this.html(panel.webview, media, dist);
@@ -173,4 +192,10 @@ export class TimelinePanel extends Disposable {
 </body>
 </html>`;
   }
+}
+
+/** The container a revived webview's saved state names, if it is a plausible name. */
+function savedContainer(state: unknown): string | undefined {
+  const container = (state as { container?: unknown } | undefined)?.container;
+  return typeof container === 'string' && container.length > 0 && container.length <= 200 ? container : undefined;
 }

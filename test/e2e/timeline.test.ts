@@ -1,7 +1,8 @@
 /**
  * End-to-end 5: the timeline webview renders its lanes and bookmarks in the
  * light and the dark theme, and clicking a bookmark shows its details and
- * actions; an action (Share) reaches the engine.
+ * actions; an action (Share) reaches the engine. After a window reload the
+ * panel comes back on the same container and bookmark.
  */
 import * as assert from 'assert';
 import type { BookmarkInfo } from '../../server/protocol';
@@ -37,6 +38,13 @@ e2eTest('e2e 5: the timeline webview in light and dark themes; a bookmark shows 
   await waitFor(view.locator('#details dd', { hasText: 'shared' }).first(), 30_000, 'the details to say the bookmark is shared');
   await waitFor(view.locator('li.row', { hasText: 'Shared “baseline”' }).first(), 30_000, 'the timeline row "Shared “baseline”"');
   await wb.shot('dark: baseline shared');
+
+  // A window reload brings the panel back on the same container, with the same bookmark open.
+  await wb.reload();
+  const revived = await wb.webview('Timeline: qa');
+  await waitFor(revived.locator('li.row', { hasText: 'Shared “baseline”' }).first(), 60_000, 'the revived timeline row "Shared “baseline”"');
+  await waitFor(revived.locator('#details dd', { hasText: 'shared' }).first(), 30_000, 'the revived details of the selected bookmark');
+  await wb.shot('after reload: timeline revived');
 });
 
 async function checkTimeline(wb: Workbench, view: FrameLocator, theme: 'light' | 'dark', bookmark: string): Promise<void> {
