@@ -222,7 +222,14 @@ export interface BookmarkCreateParams extends WithProgress {
   share?: boolean;
   git?: GitContext;
 }
-export interface BookmarkListParams { container?: string; shared?: boolean }
+export interface BookmarkListParams {
+  container?: string;
+  shared?: boolean;
+  /** At most this many (1–10000), oldest first. Without it, all of them. */
+  limit?: number;
+  /** The id of the last bookmark of the previous page: this page starts after it. */
+  after?: string;
+}
 export interface BookmarkTagParams extends BookmarkRefParams { add?: string[]; remove?: string[] }
 export interface RestoreParams extends WithProgress { container: string; bookmark: string }
 export interface ContainerOpParams extends WithProgress { container: string }

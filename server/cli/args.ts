@@ -438,16 +438,23 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     },
   },
   'bookmark list': {
-    usage: '[--container C] [--shared]',
-    summary: 'List the bookmarks you can see: yours and shared ones',
+    usage: '[--container C] [--shared] [--limit N [--after ID]]',
+    summary: 'List the bookmarks you can see, oldest first: yours and shared ones',
     positionals: [],
     options: {
       container: containerOpt('only bookmarks taken in this container'),
       shared: { type: 'boolean', help: 'only shared bookmarks' },
+      limit: { type: 'string', arg: 'N', help: 'at most N of them (1-10000): one page' },
+      after: { type: 'string', arg: 'ID', help: 'the page after the one that ended with bookmark ID' },
     },
     build: (input) => {
       const container = input.str('container');
-      return { ...(container ? { container } : {}), ...(input.flag('shared') ? { shared: true } : {}) };
+      const limit = input.int('limit', 1, 10_000);
+      const after = input.str('after');
+      return {
+        ...(container ? { container } : {}), ...(input.flag('shared') ? { shared: true } : {}),
+        ...(limit !== undefined ? { limit } : {}), ...(after !== undefined ? { after } : {}),
+      };
     },
   },
   'bookmark show': {

@@ -18,6 +18,9 @@ export class Store {
   readonly journal: Database<JournalRecord, string>;
   readonly meta: Database<unknown, string>;
   readonly users: Database<UserRecord, string>;
+  /** Bumped by every tx(): what a cache read at one version is still true at. */
+  private version = 0;
+  private bookmarkCache: { version: number; list: readonly BookmarkRecord[] } | undefined;
 
   constructor(dir: string) {
     this.root = open({ path: dir, compression: false });
@@ -32,7 +35,23 @@ export class Store {
   }
 
   tx<T>(fn: () => T): T {
-    return this.root.transactionSync(fn);
+    this.version++;
+    try {
+      return this.root.transactionSync(fn);
+    } finally {
+      this.version++; // also after: a read between the two must not be cached as the new state
+    }
+  }
+
+  /** Every bookmark, oldest first (ties by id). Listing is the hot read with thousands
+   *  of bookmarks, so the sorted list is kept until the next write. Do not mutate it. */
+  bookmarksByTime(): readonly BookmarkRecord[] {
+    if (this.bookmarkCache?.version === this.version) return this.bookmarkCache.list;
+    const list = this.all(this.bookmarks).sort((a, b) =>
+      // ISO timestamps sort as plain strings; localeCompare is needlessly slow on 10,000 of them.
+      (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.bookmarkCache = { version: this.version, list };
+    return list;
   }
 
   all<V>(db: Database<V, string>): V[] {

@@ -66,23 +66,34 @@ export function branchInfo(store: Store, b: BranchRecord): BranchInfo {
   };
 }
 
-/** How many branches were made from each bookmark: one pass over the branches, so a
- *  list of many bookmarks does not scan them once per bookmark. */
-export function dependentsByBookmark(store: Store): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const br of store.all(store.branches)) {
-    if (br.origin.kind === 'bookmark') counts.set(br.origin.bookmarkId, (counts.get(br.origin.bookmarkId) ?? 0) + 1);
-  }
-  return counts;
+/** What turning many bookmarks into BookmarkInfo needs, read once: how many branches
+ *  were made from each bookmark, and container and template names. One pass over each,
+ *  so a list of 10,000 bookmarks does not look them up 10,000 times. */
+export interface BookmarkLookups {
+  dependents: Map<string, number>;
+  containerNames: Map<string, string>;
+  templateNames: Map<string, string>;
 }
 
-export function bookmarkInfo(store: Store, b: BookmarkRecord, dependents = dependentsByBookmark(store)): BookmarkInfo {
+export function bookmarkLookups(store: Store): BookmarkLookups {
+  const dependents = new Map<string, number>();
+  for (const br of store.all(store.branches)) {
+    if (br.origin.kind === 'bookmark') dependents.set(br.origin.bookmarkId, (dependents.get(br.origin.bookmarkId) ?? 0) + 1);
+  }
+  return {
+    dependents,
+    containerNames: new Map(store.all(store.containers).map((c) => [c.id, c.name])),
+    templateNames: new Map(store.all(store.templates).map((t) => [t.id, t.name])),
+  };
+}
+
+export function bookmarkInfo(store: Store, b: BookmarkRecord, lookups = bookmarkLookups(store)): BookmarkInfo {
   return {
     id: b.id,
     name: b.name,
-    container: store.containers.get(b.containerId)?.name ?? b.containerId,
+    container: lookups.containerNames.get(b.containerId) ?? b.containerId,
     branch: b.branchName,
-    template: store.templates.get(b.templateId)?.name ?? b.templateId,
+    template: lookups.templateNames.get(b.templateId) ?? b.templateId,
     owner: b.owner,
     shared: b.shared,
     tags: b.tags,
@@ -90,7 +101,7 @@ export function bookmarkInfo(store: Store, b: BookmarkRecord, dependents = depen
     createdAt: b.createdAt,
     consistency: b.consistency,
     ...(b.git ? { git: b.git } : {}),
-    dependents: dependents.get(b.id) ?? 0,
+    dependents: lookups.dependents.get(b.id) ?? 0,
   };
 }
 

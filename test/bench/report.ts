@@ -1,4 +1,5 @@
 /** The Markdown report: the same figures as the JSON, as tables a person reads. */
+import { PAGE } from './listing';
 import type { BenchResults, SiteResult } from './results';
 import { OPS, OP_LABELS } from './slipstreamOps';
 import type { Summary } from './stats';
@@ -84,6 +85,8 @@ function engineTable(r: BenchResults): string {
     return [x.driver, `${((x.startRss ?? 0) / MB).toFixed(0)} MB`, `${((x.idleRss ?? 0) / MB).toFixed(0)} MB`, `${(peak / MB).toFixed(0)} MB`];
   });
   const l = r.listing;
-  const listing = l ? `\n\nListing ${l.bookmarks} bookmarks (${l.requests} requests): p50 ${(l.p50 * 1000).toFixed(1)} ms, p99 ${(l.p99 * 1000).toFixed(1)} ms; idle engine with them: ${(l.idleRss / MB).toFixed(0)} MB resident.` : '';
+  const ms = (x: number) => (x * 1000).toFixed(1);
+  const listing = l ? `\n\nListing ${l.bookmarks} bookmarks (${l.requests} requests each): all in one response p50 ${ms(l.p50)} ms, p99 ${ms(l.p99)} ms; `
+    + `the first page of ${PAGE} p50 ${ms(l.pageP50)} ms, p99 ${ms(l.pageP99)} ms; idle engine with them: ${(l.idleRss / MB).toFixed(0)} MB resident.` : '';
   return '## The engine\'s own costs\n\n' + table(['engine (driver)', 'resident, idle after start', 'resident, idle after the run', 'resident, peak during switches'], rows) + listing;
 }

@@ -1,4 +1,5 @@
 /** The issue's targets, judged on the largest dataset of the run. */
+import { PAGE } from './listing';
 import type { BenchResults, SiteResult } from './results';
 import type { OpName } from './slipstreamOps';
 
@@ -20,8 +21,10 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
     out.push(...storageTargets(site));
   }
   if (r.listing) {
-    const p99ms = r.listing.p99 * 1000;
-    out.push({ target: `engine: listing ${r.listing.bookmarks} bookmarks, p99 <= 10 ms`, measured: `p99 ${p99ms.toFixed(1)} ms (p50 ${(r.listing.p50 * 1000).toFixed(1)} ms)`, met: p99ms <= 10 });
+    const l = r.listing;
+    const ms = (x: number) => (x * 1000).toFixed(1);
+    out.push({ target: `engine: listing ${l.bookmarks} bookmarks, all in one response, p99 <= 10 ms`, measured: `p99 ${ms(l.p99)} ms (p50 ${ms(l.p50)} ms)`, met: l.p99 * 1000 <= 10 });
+    out.push({ target: `engine: listing a page of ${PAGE} of ${l.bookmarks} bookmarks, p99 <= 10 ms`, measured: `p99 ${ms(l.pageP99)} ms (p50 ${ms(l.pageP50)} ms)`, met: l.pageP99 * 1000 <= 10 });
   }
   const idle = [...r.sites.map((s) => s.idleRss ?? 0), r.listing?.idleRss ?? 0];
   const worst = Math.max(...idle);

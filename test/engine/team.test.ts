@@ -6,7 +6,7 @@ import * as path from 'path';
 import { after, before, describe, test } from 'node:test';
 import { connectEngine, type ClientError, type EngineClient } from '../../server/common/client';
 import {
-  EngineShutdownRequest, TemplateDeleteRequest, UserListRequest,
+  BookmarkListRequest, EngineShutdownRequest, TemplateDeleteRequest, UserListRequest,
   type BookmarkInfo, type BranchInfo, type ChangedParams, type ContainerInfo, type TimelineEvent, type UserInfo,
 } from '../../server/protocol';
 import { FIXTURES } from '../support/engine';
@@ -227,6 +227,40 @@ describe('every forbidden action is refused', () => {
     console.log(`silent TCP client closed after ${Date.now() - start} ms`);
     assert.ok(closed, 'closed within 20 s');
   });
+});
+
+test('bookmark list a page at a time: the pages add up to the whole list, and a cursor reveals nothing', async () => {
+  for (const [name, who] of [['qa', qa], ['dev', dev], ['admin', admin]] as const) {
+    const all = who.ok<BookmarkInfo[]>('bookmark', 'list').map((b) => b.id);
+    const paged: string[] = [];
+    for (let after: string | undefined; ;) {
+      const page = who.ok<BookmarkInfo[]>('bookmark', 'list', '--limit', '1', ...(after ? ['--after', after] : []));
+      assert.ok(page.length <= 1);
+      if (page.length === 0) break;
+      paged.push(page[0].id);
+      after = page[0].id;
+    }
+    assert.ok(all.length > 0, `${name} sees bookmarks`);
+    assert.deepEqual(paged, all, `${name}: the pages in order are the whole list`);
+  }
+  const qaPrivate = qa.ok<BookmarkInfo[]>('bookmark', 'list').find((b) => b.name === 'qa private')!;
+  // dev cannot see qa's private bookmark: as a cursor it is as unknown as a made-up id.
+  const hidden = dev.fails('InvalidArgument', 'bookmark', 'list', '--after', qaPrivate.id);
+  const unknown = dev.fails('InvalidArgument', 'bookmark', 'list', '--after', 'bm_000000000000');
+  assert.equal(hidden.message.replace(qaPrivate.id, 'ID'), unknown.message.replace('bm_000000000000', 'ID'));
+  const usage = dev.cli('bookmark', 'list', '--limit', 'many');
+  assert.equal(usage.code, 2, 'a bad --limit is a usage error');
+  assert.match(usage.stderr, /--limit must be an integer from 1 to 10000/);
+  // The engine checks too, whatever the client sends.
+  const client: EngineClient = await connectEngine({ home: t.e.home, engine: t.url, token: dev.token! });
+  try {
+    for (const bad of [{ limit: 0 }, { limit: 10_001 }, { limit: 1.5 }, { limit: '5' }, { after: 7 }]) {
+      await assert.rejects(client.request(BookmarkListRequest.type, bad as never),
+        (err: ClientError) => err.code === 'InvalidArgument', JSON.stringify(bad));
+    }
+  } finally {
+    await client.close();
+  }
 });
 
 test("dev's connection hears nothing about qa's containers (change notifications are per owner)", async () => {
