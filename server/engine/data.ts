@@ -1,6 +1,7 @@
 import type { Consistency } from '../protocol';
 import type { Engine, Progress } from './engine';
 import { volumeError } from './errors';
+import { faultPoint } from './faults';
 import * as cluster from './postgres/cluster';
 import type { ContainerRecord } from './records';
 
@@ -47,6 +48,7 @@ export async function loadSnapshot(engine: Engine, c: ContainerRecord, snapshotI
   } catch (err) {
     throw volumeError(err, 'loading the data failed');
   }
+  await faultPoint('load:before-start');
   progress.report(`starting the database on port ${c.port}`);
   await engine.startDatabase(c);
 }

@@ -94,7 +94,14 @@ export class Engine {
     };
   }
 
+  /** Set once the engine stops: an operation still running past the grace period
+   *  must not start a database behind the engine's back. */
+  stopping = false;
+
   async startDatabase(c: ContainerRecord): Promise<void> {
+    if (this.stopping) {
+      throw new EngineError('Cancelled', `the engine is stopping, so the database of "${c.name}" stays down; start the engine again and it comes back`);
+    }
     const spec = this.clusterOf(c);
     await cluster.start(this.bins, spec);
     await cluster.setPassword(spec, c.password);

@@ -2,6 +2,9 @@
  * Named fault points for crash tests. When SLIPSTREAM_FAULT names a point,
  * the engine kills itself with SIGKILL the moment it gets there, exactly as a
  * power cut or `kill -9` would, so tests can prove recovery at that step.
+ * When SLIPSTREAM_STALL names it, the operation waits there instead
+ * (SLIPSTREAM_STALL_MS, default 10 s), so a test can stop the engine while an
+ * operation is half-way.
  */
 export type FaultPoint =
   | 'template-build:after-snapshot'
@@ -11,8 +14,13 @@ export type FaultPoint =
   | 'activate:after-load'
   | 'rewind:after-load'
   | 'branch-snapshot:after-capture'
-  | 'container-delete:after-forget';
+  | 'container-delete:after-forget'
+  | 'load:before-start';
 
-export function faultPoint(point: FaultPoint): void {
+export async function faultPoint(point: FaultPoint): Promise<void> {
   if (process.env.SLIPSTREAM_FAULT === point) process.kill(process.pid, 'SIGKILL');
+  if (process.env.SLIPSTREAM_STALL === point) {
+    process.stderr.write(`fault point ${point}: stalling\n`);
+    await new Promise((resolve) => setTimeout(resolve, Number(process.env.SLIPSTREAM_STALL_MS) || 10_000));
+  }
 }

@@ -185,7 +185,15 @@ function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
       stopping = true;
       log(`${signal}: cancelling running operations, stopping databases, exiting`);
       await server.close();
+      engine.stopping = true;
       await stopDatabases(engine);
+      if (server.busy > 0) {
+        // They outlived the grace period. Exit as a crash would, without releasing the
+        // lock to a new engine while they still touch volumes: the next start finishes
+        // or rolls them back from the journal.
+        log(`${server.busy} operation(s) still running; exiting now, the next start finishes or rolls them back`);
+        process.exit(0);
+      }
       resolve();
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));

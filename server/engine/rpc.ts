@@ -24,6 +24,9 @@ const AUTH_TIMEOUT_MS = 10_000;
  * change notifications. Shutdown is orderly: stop accepting, cancel what runs,
  * wait for it, then drop the connections.
  */
+/** How long a stopping engine waits for running operations (tests shorten it). */
+const STOP_GRACE_MS = Number(process.env.SLIPSTREAM_STOP_GRACE_MS) || 60_000;
+
 export class RpcServer {
   private readonly servers: net.Server[] = [];
   private readonly streams = new Set<Duplex>();
@@ -55,10 +58,16 @@ export class RpcServer {
     return server.address() as net.AddressInfo;
   }
 
+  /** Requests still being answered. */
+  get busy(): number {
+    return this.inflight.size;
+  }
+
+  /** Stop listening, cancel what runs and give it STOP_GRACE_MS to finish or roll back. */
   async close(): Promise<void> {
     for (const server of this.servers) server.close();
     for (const controller of this.inflight.values()) controller.abort();
-    await Promise.race([Promise.allSettled([...this.inflight.keys()]), delay(60_000)]);
+    await Promise.race([Promise.allSettled([...this.inflight.keys()]), delay(STOP_GRACE_MS)]);
     // Answers are queued by the JSON-RPC writer a few ticks after their handler returns
     // (the shutdown request's own among them): give them a moment, then end() to flush.
     // A ref'd timer: with the servers closed it may be all that keeps the process alive

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { after, before, test } from 'node:test';
 import { Client } from 'pg';
 import type { BookmarkInfo, BranchInfo, ConnectionInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
-import { FIXTURES, TestEngine } from '../support/engine';
+import { CLI, FIXTURES, TestEngine } from '../support/engine';
+import { portFree } from '../../server/engine/ports';
+import { homeFiles } from '../../server/common/home';
 
 /**
  * kill -9 at the engine's named fault points (SLIPSTREAM_FAULT), then a normal
@@ -89,3 +93,36 @@ test('kill -9 of the engine leaves databases running; the next engine adopts the
   assert.equal(await count(), 501);
   assert.equal(e.ok<ContainerInfo>('container', 'show', 'qa').state, 'running');
 });
+
+test('engine stop while a restore is half-way: no database starts behind it, and the next start finishes the restore', async () => {
+  e.ok('container', 'create', 'stopper', '--template', 'employees');
+  e.ok('bookmark', 'create', 'all rows', '--container', 'stopper');
+  await e.sql('stopper', 'DELETE FROM employees');
+  const { port } = e.ok<ConnectionInfo>('container', 'url', 'stopper');
+  e.ok('engine', 'stop');
+  // The restore waits 6 s between loading the data and starting the database; the
+  // engine gives running operations only 0.3 s once told to stop.
+  const started = e.cliWith({ SLIPSTREAM_STALL: 'load:before-start', SLIPSTREAM_STALL_MS: '6000', SLIPSTREAM_STOP_GRACE_MS: '300' }, 'engine', 'start');
+  assert.equal(started.code, 0, started.stderr);
+  const restore = spawn(process.execPath, [CLI, '--home', e.home, 'restore', 'all rows', '--container', 'stopper'], { stdio: 'ignore' });
+  const restoreDone = new Promise<number | null>((resolve) => restore.on('exit', resolve));
+  await until(() => fs.readFileSync(homeFiles(e.home).log, 'utf8').includes('fault point load:before-start: stalling'), 30_000);
+  const stop = e.cli('engine', 'stop');
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.notEqual(await restoreDone, 0, 'the restore did not finish: the engine stopped under it');
+  await new Promise((r) => setTimeout(r, 7000)); // past the stall: nothing may start the database now
+  assert.equal(await portFree(port), true, `no database listens on ${port} after the engine stopped`);
+  e.ok('engine', 'start');
+  assert.equal(Number((await e.sql<{ n: string }>('stopper', 'SELECT count(*) AS n FROM employees'))[0].n), 500, 'the restore was finished on start');
+  const last = e.ok<Array<{ kind: string }>>('timeline', '--container', 'stopper').pop();
+  assert.equal(last?.kind, 'restored');
+  e.ok('container', 'delete', 'stopper');
+});
+
+async function until(check: () => boolean, ms: number): Promise<void> {
+  for (const deadline = Date.now() + ms; !check();) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+

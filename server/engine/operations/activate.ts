@@ -31,11 +31,11 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, target:
     journal.step = 'captured';
     engine.store.journal.putSync(journal.id, journal);
   });
-  faultPoint('activate:after-capture');
+  await faultPoint('activate:after-capture');
   progress.report(`loading branch "${target.name}"`, 40);
   await loadSnapshotOrFallBack(engine, c, target.headSnapshotId, captureId, progress)
     .catch((err) => { engine.store.tx(() => engine.journalEnd(journal)); throw err; });
-  faultPoint('activate:after-load');
+  await faultPoint('activate:after-load');
   const event = commit(engine, journal, caller.name);
   await engine.releaseSnapshots(oldSnaps);
   engine.notify('branch', c, event);

@@ -26,7 +26,7 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
       await recoverBookmarkCreate(engine, journal);
       throw err;
     }
-    faultPoint('bookmark-create:after-snapshot');
+    await faultPoint('bookmark-create:after-snapshot');
     const bm: BookmarkRecord = {
       id: newId('bm'), name: p.name, containerId: c.id, branchId: branch.id, branchName: branch.name,
       templateId: c.templateId, templateVersion: c.templateVersion, snapshotId, owner: caller.name,

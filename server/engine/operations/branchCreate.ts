@@ -58,7 +58,7 @@ async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchCre
   const journal = engine.journalBegin('branch-snapshot', { containerId: c.id, snapshotId });
   try {
     await captureVolume(engine, c, snapshotId, ctx.progress);
-    faultPoint('branch-snapshot:after-capture');
+    await faultPoint('branch-snapshot:after-capture');
   } finally {
     engine.store.tx(() => engine.journalEnd(journal));
   }

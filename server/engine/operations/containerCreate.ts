@@ -51,7 +51,7 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
   try {
     progress.report(`cloning template "${template.name}" version ${version.version}`, 10);
     await engine.driver.restore(c.volumeId, version.snapshotId, { owner: engine.ownerOf(c) }).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
-    faultPoint('container-create:after-clone');
+    await faultPoint('container-create:after-clone');
     progress.report(`starting PostgreSQL on port ${port}`, 70);
     await engine.startDatabase(c);
   } catch (err) {

@@ -46,7 +46,7 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
       journal.data = { ...journal.data, volumeId: c.volumeId, port: c.port, uid: c.uid };
       store.journal.putSync(journal.id, journal);
     });
-    faultPoint('container-delete:after-forget');
+    await faultPoint('container-delete:after-forget');
     await engine.stopDatabase(c).catch(() => undefined);
     await engine.driver.deleteVolume(c.volumeId);
     await fs.promises.rm(engine.clusterOf(c).runDir, { recursive: true, force: true });

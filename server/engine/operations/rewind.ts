@@ -35,7 +35,7 @@ export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPla
     engine.store.tx(() => engine.journalEnd(journal));
     throw err;
   }
-  faultPoint('rewind:after-load');
+  await faultPoint('rewind:after-load');
   await commit(engine, journal, caller.name);
 }
 

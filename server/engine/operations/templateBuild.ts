@@ -44,7 +44,7 @@ export async function buildTemplateVersion(ctx: OpContext, op: string, data: Jou
     progress.report('taking the template snapshot', 92);
     await engine.driver.snapshot(volumeId, snapshotId).catch((e) => { throw volumeError(e, 'the template snapshot failed'); });
     engine.journalStep(journal, 'snapshotted');
-    faultPoint('template-build:after-snapshot');
+    await faultPoint('template-build:after-snapshot');
     commit(journal, snapshotId);
   } catch (err) {
     await rollbackBuild(engine, journal);
