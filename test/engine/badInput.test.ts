@@ -106,6 +106,25 @@ test('a port already in use is refused', async () => {
   }
 });
 
+test("a database whose port another program took says so, and runs again once it is free", async () => {
+  const { port } = e.ok<ContainerInfo>('container', 'show', 'qa');
+  const before = await snapshot();
+  e.ok('engine', 'stop'); // the database is down: the moment another program could take its port
+  const squatter = net.createServer();
+  await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', r));
+  try {
+    e.ok('engine', 'start'); // its database cannot start; the engine says so in its log and serves on
+    const err = e.fails('PortInUse', 'restore', 'base', '--container', 'qa');
+    assert.match(err.message, new RegExp(`port ${port} is taken by another program`));
+    assert.match(err.message, /ss -ltnp/, 'it says how to find the program');
+  } finally {
+    await new Promise((r) => squatter.close(r));
+  }
+  e.ok('restore', 'base', '--container', 'qa');
+  assert.equal(e.ok<ContainerInfo>('container', 'show', 'qa').state, 'running');
+  assert.equal(await snapshot(), before, 'the data and metadata are as they were');
+});
+
 test('a SQL source that fails on line 40 says so and leaves no template', async () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'slip-sql-')), 'broken.sql');
   const lines = ['CREATE TABLE t (id int);', ...Array.from({ length: 38 }, (_, i) => `INSERT INTO t VALUES (${i});`), 'SELCT oops;'];

@@ -59,8 +59,30 @@ export async function start(bins: PgBinaries, spec: ClusterSpec): Promise<void> 
     `-c unix_socket_directories='${spec.runDir}'`,
     `-c hba_file='${hbaPath(spec)}'`,
   ].join(' ');
+  const since = await logSize(spec);
   await run(bins.pgCtl, ['start', '-w', '-t', '120', '-D', spec.dataDir, '-l', logPath(spec), '-o', opts], spec.owner,
-    `start PostgreSQL on port ${spec.port}`, () => tail(logPath(spec)));
+    `start PostgreSQL on port ${spec.port}`, () => tail(logPath(spec))).catch(async (err: EngineError) => {
+    throw (await portTaken(spec, since)) ? new EngineError('PortInUse', `port ${spec.port} is taken by another program, so the database could not start. `
+      + `Find it with \`ss -ltnp 'sport = ${spec.port}'\` and stop it, then run the operation again or restart the engine.`) : err;
+  });
+}
+
+/** Did this start fail because something else listens on the port? Only this start's log lines count. */
+async function portTaken(spec: ClusterSpec, since: number): Promise<boolean> {
+  const fh = await fs.promises.open(logPath(spec), 'r').catch(() => undefined);
+  if (!fh) return false;
+  try {
+    const { size } = await fh.stat();
+    const buf = Buffer.alloc(Math.max(0, Math.min(size - since, 65536)));
+    await fh.read(buf, 0, buf.length, Math.max(since, size - buf.length));
+    return /could not bind .*Address already in use|could not create any TCP\/IP sockets/.test(buf.toString());
+  } finally {
+    await fh.close();
+  }
+}
+
+async function logSize(spec: ClusterSpec): Promise<number> {
+  return fs.promises.stat(logPath(spec)).then((st) => st.size, () => 0);
 }
 
 export async function stop(bins: PgBinaries, spec: ClusterSpec): Promise<void> {
