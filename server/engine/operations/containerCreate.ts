@@ -26,7 +26,14 @@ export const containerCreate = operation(ContainerCreateRequest.type, parse, asy
       throw new EngineError('NameTaken', `you already have a container named "${p.name}". Pick another name.`);
     }
     const port = await allocatePort(engine, p.port);
-    const uid = engine.containerUids ? allocateUid(usedUids(engine), engine.config.home) : undefined;
+    let uid: number | undefined;
+    try {
+      uid = engine.containerUids ? allocateUid(usedUids(engine), engine.config.home) : undefined;
+    } catch (err) {
+      unclaimPort(port);
+      release('ports', port, engine.config.home);
+      throw err;
+    }
     try {
       return await create(ctx, template, p.name, port, uid);
     } finally {
