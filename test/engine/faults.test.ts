@@ -133,6 +133,20 @@ const scenarios: Record<string, Scenario> = {
       e.ok('container', 'delete', 'doomed');
     },
   },
+  'load:before-start': {
+    setup: async () => {
+      await bookmark('before-cut');
+      rewindTo = await sum('qa');
+      await e.sql('qa', `DELETE FROM employees WHERE id % 2 = 0`);
+    },
+    args: ['restore', 'before-cut', '--container', 'qa'],
+    check: async () => {
+      assert.equal(e.ok<ContainerInfo>('container', 'show', 'qa').state, 'running', 'the database that died down runs again');
+      assert.equal(await sum('qa'), rewindTo, 'a restore cut between loading and starting finishes');
+      const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'qa').pop();
+      assert.deepEqual([last?.kind, last?.user], ['restored', 'engine (recovery)']);
+    },
+  },
 };
 let mainSum = '';
 let rewindTo = '';
