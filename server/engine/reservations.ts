@@ -15,23 +15,53 @@ function folder(kind: ReservationKind): string {
   return path.join(os.tmpdir(), `slipstream-${kind}`);
 }
 
-/** Reserve `n` for `home`. True if it is now (or already was) home's. A reservation
- *  whose home no longer exists is stale and is taken over. */
+/**
+ * Reserve `n` for `home`. True if it is now (or already was) home's. A reservation
+ * is honoured only while its home exists and belongs to whoever wrote the file: the
+ * folder is world-writable, so an entry written by anyone else (a container's program,
+ * say) is a forgery, and one whose home is gone is stale. Either is taken over, where
+ * this engine may remove the file.
+ */
 export function reserve(kind: ReservationKind, n: number, home: string): boolean {
   const dir = folder(kind);
   fs.mkdirSync(dir, { recursive: true, mode: 0o1777 });
   const file = path.join(dir, String(n));
+  if (create(file, home)) return true;
+  let holder: string;
+  let writer: number;
+  try {
+    holder = fs.readFileSync(file, 'utf8');
+    writer = fs.statSync(file).uid;
+  } catch {
+    return false; // released this moment, or unreadable: try the next number
+  }
+  if (holder === home) return true;
+  if (honoured(holder, writer)) return false;
+  try {
+    fs.rmSync(file); // the sticky bit lets only its writer (or root) remove it
+  } catch {
+    return false;
+  }
+  return create(file, home);
+}
+
+/** Create the reservation file; false if it exists. Without a usable folder the
+ *  caller's own checks decide, so that counts as reserved. */
+function create(file: string, home: string): boolean {
   try {
     fs.writeFileSync(file, home, { flag: 'wx', mode: 0o644 });
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true; // no registry: the caller's own checks decide
+    return (err as NodeJS.ErrnoException).code !== 'EEXIST';
   }
-  const holder = fs.readFileSync(file, 'utf8');
-  if (holder === home) return true;
-  if (fs.existsSync(holder)) return false;
-  fs.writeFileSync(file, home);
-  return true;
+}
+
+function honoured(holder: string, writer: number): boolean {
+  try {
+    return path.isAbsolute(holder) && fs.statSync(holder).uid === writer;
+  } catch {
+    return false;
+  }
 }
 
 export function release(kind: ReservationKind, n: number, home: string): void {
