@@ -153,6 +153,28 @@ export class Workbench {
     await entry.click();
   }
 
+  /**
+   * A context-menu command that is safe to repeat, tried again (up to `tries` times) when
+   * `effect` does not show: a tree refresh landing between the right-click and the click
+   * can swallow the click, or leave the command without its item so that it asks, and
+   * the question can be lost too. Each retry is printed.
+   */
+  async contextMenuRetry(target: () => Promise<Locator>, item: string, effect: () => Promise<unknown>,
+    note: (line: string) => void, tries = 3): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.closeQuickInput();
+      await this.contextMenu(await target(), item);
+      try {
+        await effect();
+        return;
+      } catch (err) {
+        if (attempt >= tries) throw err;
+        note(`NOTE: "${item}" showed no effect on attempt ${attempt} (${(err as Error).message}); a refresh raced the menu, trying again`);
+        await this.shot(`menu-${item}-no-effect-${attempt}`);
+      }
+    }
+  }
+
   /** Runs a command from the command palette by its title ("Slipstream: Open Timeline"). */
   async command(title: string): Promise<void> {
     await this.closeQuickInput();
@@ -216,9 +238,9 @@ export class Workbench {
   }
 
   /** Answers a modal dialog ("Restore container qa…?") with `button`. */
-  async confirm(message: string | RegExp, button: string): Promise<void> {
+  async confirm(message: string | RegExp, button: string, timeout = WAIT): Promise<void> {
     const dialog = this.page.locator('.monaco-dialog-box').filter({ hasText: message }).first();
-    await waitFor(dialog, WAIT, `a dialog saying ${String(message)}`);
+    await waitFor(dialog, timeout, `a dialog saying ${String(message)}`);
     await this.shot(`dialog-${button}`);
     await dialog.getByRole('button', { name: button, exact: true }).click();
     await dialog.waitFor({ state: 'hidden', timeout: WAIT });
