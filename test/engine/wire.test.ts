@@ -85,13 +85,18 @@ async function healthy(): Promise<void> {
   }
 }
 
-describe('framing and JSON', () => {
+/** Around a suite: the engine stays healthy and its state is what it was before. */
+function changesNothing(what: string): void {
   let before0: string;
   before(async () => { before0 = await state(); });
   after(async () => {
     await healthy();
-    assert.equal(await state(), before0, 'bad framing changed nothing');
+    assert.equal(await state(), before0, `${what} changed nothing`);
   });
+}
+
+describe('framing and JSON', () => {
+  changesNothing('bad framing');
 
   for (const door of ['unix', 'tcp'] as const) {
     test(`${door}: malformed JSON closes the connection`, async () => {
@@ -162,12 +167,7 @@ describe('framing and JSON', () => {
 });
 
 describe('requests with bad methods and params', () => {
-  let before0: string;
-  before(async () => { before0 = await state(); });
-  after(async () => {
-    await healthy();
-    assert.equal(await state(), before0, 'bad requests changed nothing');
-  });
+  changesNothing('bad requests');
 
   test('unknown methods get MethodNotFound and the connection stays', async () => {
     const raw = await RawSocket.unix(sock());
