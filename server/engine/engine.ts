@@ -6,6 +6,7 @@ import { Locks } from './locks';
 import type { PgBinaries } from './postgres/binaries';
 import * as cluster from './postgres/cluster';
 import { uidOwner } from './postgres/pgUser';
+import { endTenantProcesses } from './postgres/tenantProcesses';
 import type { ContainerRecord, EventRecord, JournalRecord } from './records';
 import type { Store } from './store';
 import { eventInfo } from './views';
@@ -107,8 +108,13 @@ export class Engine {
     await cluster.setPassword(spec, c.password);
   }
 
-  async stopDatabase(c: ClusterRef): Promise<void> {
+  /** Stop the database, then end every other program of its OS user, so that nothing of
+   *  the tenant runs while the engine works in the volume (postgres/tenantProcesses.ts). */
+  async stopDatabase(c: ClusterRef & { name?: string }): Promise<void> {
     await cluster.stop(this.bins, this.clusterOf(c));
+    if (c.uid === undefined) return;
+    const ended = await endTenantProcesses(c.uid, c.name ?? c.id);
+    if (ended > 0) log(`ended ${ended} program(s) of OS user ${c.uid} (container ${c.name ?? c.id}) left running after its database stopped`);
   }
 
   // ------------------------------------------------------------ journal

@@ -15,7 +15,11 @@ export type FaultPoint =
   | 'rewind:after-load'
   | 'branch-snapshot:after-capture'
   | 'container-delete:after-forget'
-  | 'load:before-start';
+  | 'load:before-start'
+  // Inside the volume drivers' file work (volumes/volumeFiles.ts): a test swaps a
+  // file there as a tenant's program would, to prove nothing is followed.
+  | 'volume:after-scan'
+  | 'volume:before-write';
 
 export async function faultPoint(point: FaultPoint): Promise<void> {
   if (process.env.SLIPSTREAM_FAULT === point) process.kill(process.pid, 'SIGKILL');

@@ -147,6 +147,25 @@ const scenarios: Record<string, Scenario> = {
       assert.deepEqual([last?.kind, last?.user], ['restored', 'engine (recovery)']);
     },
   },
+  'volume:after-scan': {
+    setup: () => e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('before', 'cut snapshot')`).then(() => undefined),
+    args: ['bookmark', 'create', 'cut-in-driver', '--container', 'qa'],
+    check: async () => {
+      assert.ok(!e.ok<BookmarkInfo[]>('bookmark', 'list').some((b) => b.name === 'cut-in-driver'), 'a bookmark cut inside the driver never shows');
+      await bookmark('cut-in-driver');
+    },
+  },
+  'volume:before-write': {
+    setup: async () => {
+      await bookmark('before-cut-write');
+      rewindTo = await sum('qa');
+      await e.sql('qa', `UPDATE employees SET last_name = 'cut mid-write'`);
+    },
+    args: ['restore', 'before-cut-write', '--container', 'qa'],
+    check: async () => {
+      assert.equal(await sum('qa'), rewindTo, 'a restore cut inside the driver, before it wrote, finishes');
+    },
+  },
 };
 let mainSum = '';
 let rewindTo = '';

@@ -175,6 +175,34 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(p, (err: unknown) => err instanceof EngineError && err.code === code);
 }
 
+/** Stall the driver at `point` (faults.ts) and run `swap` while it waits, as a tenant's
+ *  program racing the engine would; resolves once the swap is done. */
+function swapDuring(point: string, swap: () => Promise<void>): Promise<void> {
+  process.env.SLIPSTREAM_STALL = point;
+  process.env.SLIPSTREAM_STALL_MS = '1500';
+  return new Promise((resolve, reject) => setTimeout(() => {
+    delete process.env.SLIPSTREAM_STALL;
+    swap().then(resolve, reject);
+  }, 300));
+}
+
+/** Rename `rel` aside (to rel.real) and put a symlink to `target` in its place. */
+async function swapForLink(root: string, rel: string, target: string): Promise<void> {
+  await fs.promises.rename(path.join(root, rel), path.join(root, `${rel}.real`));
+  await fs.promises.symlink(target, path.join(root, rel));
+}
+
+/** Does any file the engine made in the pool (not in volumes/, where the tenant writes)
+ *  contain `needle`? The pools in these tests are small. */
+async function poolHolds(pool: string, needle: string): Promise<boolean> {
+  for (const e of await fs.promises.readdir(pool, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || path.relative(pool, e.parentPath ?? e.path).split(path.sep)[0] === 'volumes') continue;
+    const data = await fs.promises.readFile(path.join(e.parentPath ?? e.path, e.name)).catch(() => Buffer.alloc(0));
+    if (data.includes(needle)) return true;
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------- pools
 
 interface Pool {
@@ -293,6 +321,51 @@ async function sharedSuite(t: TestContext, name: DriverName, pool: string): Prom
     assert.deepEqual(await fingerprint(vol('v5')), treeA);
     await assertVolumeDir(vol('v5'));
   });
+
+  // What a tenant's program does while the engine works in its volume (issue 10, finding 1):
+  // swap a file for a symlink to a root-only file between the driver's scan and its open.
+  if (name !== 'btrfs') {
+    const outside = path.join(pool, '..', 'root-only-secret');
+    const secret = `secret ${Math.random()}`;
+    await fs.promises.writeFile(outside, secret, { mode: 0o600 });
+
+    await t.test('a file swapped for a symlink after the scan is not read into a snapshot', async () => {
+      await driver.restore('v8', 's-a');
+      await fs.promises.appendFile(path.join(vol('v8'), 'odd.bin'), 'changed since the snapshot');
+      const swapped = swapDuring('volume:after-scan', () => swapForLink(vol('v8'), 'odd.bin', outside));
+      await assert.rejects(driver.snapshot('v8', 's-swap'), (err: unknown) => err instanceof EngineError
+        && err.code === 'VolumeFailed' && /odd\.bin became a symlink/.test(err.message));
+      await swapped;
+      assert.equal(await driver.hasSnapshot('s-swap'), false);
+      assert.equal(await poolHolds(pool, secret), false, 'the root-only file\'s content is nowhere in the pool');
+      await fs.promises.rm(path.join(vol('v8'), 'odd.bin'));
+      await fs.promises.rename(path.join(vol('v8'), 'odd.bin.real'), path.join(vol('v8'), 'odd.bin'));
+    });
+
+    await t.test('a hard link to a file outside the volume is refused, not read', async () => {
+      await fs.promises.link(outside, path.join(vol('v8'), 'hardlink'));
+      await assert.rejects(driver.snapshot('v8', 's-hard'), (err: unknown) => err instanceof EngineError
+        && err.code === 'VolumeFailed' && /hardlink has another hard link/.test(err.message));
+      assert.equal(await poolHolds(pool, secret), false);
+      await fs.promises.rm(path.join(vol('v8'), 'hardlink'));
+    });
+  }
+  if (name === 'blocks') {
+    await t.test('a file swapped for a symlink before a restore writes is not written through', async () => {
+      const canary = path.join(pool, '..', 'root-only-canary');
+      await fs.promises.writeFile(canary, 'canary', { mode: 0o600 });
+      await mutate(vol('v8'), 60);
+      const swapped = swapDuring('volume:before-write', () => swapForLink(vol('v8'), 'odd.bin', canary));
+      await assert.rejects(driver.restore('v8', 's-a'), (err: unknown) => err instanceof EngineError
+        && err.code === 'VolumeFailed' && /odd\.bin became a symlink/.test(err.message));
+      await swapped;
+      assert.equal(await fs.promises.readFile(canary, 'utf8'), 'canary', 'the file behind the link is untouched');
+      assert.equal((await fs.promises.stat(canary)).uid, process.getuid?.(), 'and still its owner\'s');
+      await driver.restore('v8', 's-a'); // run again (nothing swaps now): the link is replaced by the real file
+      assert.deepEqual(await fingerprint(vol('v8')), treeA);
+      await assertVolumeDir(vol('v8'));
+    });
+  }
 
   await t.test('empty volumes, deletes and bad input', async () => {
     await driver.createVolume('v6');
@@ -419,7 +492,7 @@ test('blocks: restore and snapshot cost follows the delta', async (t) => {
 test('blocks: identical content is stored once, zeros not at all', async (t) => {
   const env = await tmpPool();
   t.after(() => env.cleanup());
-  const driver = new BlocksDriver({ pool: env.pool });
+  const driver = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
   await driver.init();
   await driver.createVolume('d');
   const v = driver.volumePath('d');
@@ -445,7 +518,7 @@ test('blocks: identical content is stored once, zeros not at all', async (t) => 
 test('blocks: garbage collection keeps what manifests and volume states use', async (t) => {
   const env = await tmpPool();
   t.after(() => env.cleanup());
-  const driver = new BlocksDriver({ pool: env.pool });
+  const driver = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
   await driver.init();
   await driver.createVolume('g');
   const v = driver.volumePath('g');
@@ -523,7 +596,7 @@ test('blocks: a full disk is a NoSpace error', async (t) => {
     return;
   }
   try {
-    const driver = new BlocksDriver({ pool: path.join(dir, 'pool') });
+    const driver = ownedBy(new BlocksDriver({ pool: path.join(dir, "pool") }), OWNER);
     await driver.init();
     await driver.createVolume('full');
     await put(driver.volumePath('full'), 'data', bytes(2 * MiB, 30));

@@ -29,10 +29,14 @@ import {
 } from './blocks/manifest';
 import { StateStore } from './blocks/stateStore';
 import {
-  allocatedBytes, applyOwner, checkCanCreate, checkId, clearDir, ensurePoolDirs, exists, fixVolumeDir, guard,
-  makeDurable, mapLimit, notFound, prepareVolumeDir, Progress, removeTree, RwLock, scanTree, syncDir,
-  writeFileAtomic, type TreeEntry,
+  checkId, ensurePoolDirs, exists, guard, makeDurable, mapLimit, notFound, Progress, RwLock, syncDir, writeFileAtomic,
 } from './util';
+import {
+  allocatedBytes, checkCanCreate, clearDir, fixVolumeDir, prepareVolumeDir, removeTree, volumeFault, VolumeTree,
+  type TreeEntry,
+} from './volumeFiles';
+
+const O = fs.constants;
 
 /** Files hashed or restored at once: enough to overlap I/O with hashing on
  *  the main thread, few enough to bound memory (1 MiB read buffer each). */
@@ -141,7 +145,8 @@ export class BlocksDriver implements VolumeDriver {
     await guard(`snapshotting volume ${volumeId}`, () => this.lock.read(async () => {
       if (!(await exists(vol))) throw notFound(`volume ${volumeId}`);
       if (await exists(file)) throw new EngineError('VolumeFailed', `snapshot ${snapshotId} already exists`);
-      const { entries, files } = await this.capture(vol, await this.states.load(volumeId), new Progress(progress));
+      const state = await this.states.load(volumeId);
+      const { entries, files } = await VolumeTree.with(vol, (tree) => this.capture(tree, state, new Progress(progress)));
       await makeDurable(this.pool, this.store.takeWritten());
       await writeFileAtomic(file, encodeManifest(newManifest(entries)), this.tmp);
       await this.states.save(volumeId, files);
@@ -150,15 +155,18 @@ export class BlocksDriver implements VolumeDriver {
 
   /** Describe the volume. Files whose stat matches the state reuse their
    *  chunk ids; only the others are read, and their new chunks stored. */
-  private async capture(vol: string, state: Map<string, FileState>, progress: Progress):
+  private async capture(tree: VolumeTree, state: Map<string, FileState>, progress: Progress):
     Promise<{ entries: ManifestEntry[]; files: Map<string, FileState> }> {
-    const tree = await scanTree(vol);
-    const changed = tree.filter((e) => e.kind === 'file' && !this.unchanged(state, e));
+    const scanned = await tree.scan();
+    await volumeFault('volume:after-scan');
+    const changed = scanned.filter((e) => e.kind === 'file' && !this.unchanged(state, e));
     for (const e of changed) progress.addTotal(Number(e.st.size));
     const files = new Map<string, FileState>();
     const entries: ManifestEntry[] = [];
-    await mapLimit(tree, FILE_CONCURRENCY, async (e) => {
-      const entry = await this.describe(vol, e, state, files, progress);
+    // Under root, a file not owned by the volume's owner was not made by its PostgreSQL.
+    const ownerUid = process.getuid?.() === 0 ? Number(tree.rootStat.uid) : undefined;
+    await mapLimit(scanned, FILE_CONCURRENCY, async (e) => {
+      const entry = await this.describe(tree, e, state, files, progress, ownerUid);
       if (entry) entries.push(entry);
     });
     progress.finish();
@@ -170,11 +178,11 @@ export class BlocksDriver implements VolumeDriver {
     return s !== undefined && statMatches(s, e.st);
   }
 
-  private async describe(vol: string, e: TreeEntry, state: Map<string, FileState>, files: Map<string, FileState>,
-    progress: Progress): Promise<ManifestEntry | undefined> {
+  private async describe(tree: VolumeTree, e: TreeEntry, state: Map<string, FileState>, files: Map<string, FileState>,
+    progress: Progress, ownerUid: number | undefined): Promise<ManifestEntry | undefined> {
     const mode = Number(e.st.mode) & 0o7777;
     if (e.kind === 'dir') return { path: e.rel, type: 'dir', mode };
-    if (e.kind === 'symlink') return { path: e.rel, type: 'symlink', mode, target: await fs.promises.readlink(path.join(vol, e.rel)) };
+    if (e.kind === 'symlink') return { path: e.rel, type: 'symlink', mode, target: await tree.readlink(e.rel) };
     if (e.kind !== 'file') return undefined; // sockets, FIFOs: PostgreSQL recreates its own
     const known = state.get(e.rel);
     if (known && this.unchanged(state, e)) {
@@ -183,18 +191,23 @@ export class BlocksDriver implements VolumeDriver {
     }
     // The state keeps the stat taken before reading: if the file changes while
     // we read it, its stat will differ next time and it is read again.
-    const { size, chunks } = await this.hash(path.join(vol, e.rel), true);
+    const { size, chunks } = await this.hash(tree, e, true, ownerUid);
     progress.advance(size);
     files.set(e.rel, fileStateOf(e.st, chunks));
     return { path: e.rel, type: 'file', mode, size, chunks };
   }
 
-  /** Chunk a file; with `store`, save its new chunks in the chunk store. */
-  private async hash(file: string, store: boolean): Promise<{ size: number; chunks: string[] }> {
-    const out = await chunkFile(file, store ? (id, data) => this.store.put(id, data) : undefined);
-    this.counters.filesHashed++;
-    this.counters.bytesHashed += out.size;
-    return out;
+  /** Chunk the file the scan saw; with `store`, save its new chunks in the chunk store. */
+  private async hash(tree: VolumeTree, e: TreeEntry, store: boolean, ownerUid?: number): Promise<{ size: number; chunks: string[] }> {
+    const fh = await tree.readFile(e, ownerUid);
+    try {
+      const out = await chunkFile(fh, store ? (id, data) => this.store.put(id, data) : undefined);
+      this.counters.filesHashed++;
+      this.counters.bytesHashed += out.size;
+      return out;
+    } finally {
+      await fh.close();
+    }
   }
 
   // ------------------------------------------------------------ restore
@@ -207,7 +220,7 @@ export class BlocksDriver implements VolumeDriver {
       // Restoring into a missing volume is how a clone is made.
       if (!(await exists(vol))) await prepareVolumeDir(vol, owner);
       const state = await this.states.load(volumeId);
-      const files = await this.apply(vol, manifest, state, owner, new Progress(progress));
+      const files = await VolumeTree.with(vol, (tree) => this.apply(tree, manifest, state, owner, new Progress(progress)));
       await fixVolumeDir(vol, owner);
       // The state must never claim content that a power loss could undo.
       await makeDurable(this.pool, [...files.keys()].map((p) => path.join(vol, p)));
@@ -224,88 +237,77 @@ export class BlocksDriver implements VolumeDriver {
     }
   }
 
-  /** Make the tree at `vol` match the manifest; returns the new file states. */
-  private async apply(vol: string, manifest: Manifest, state: Map<string, FileState>, owner: FileOwner | undefined,
-    progress: Progress):
-    Promise<Map<string, FileState>> {
+  /** Make the tree match the manifest; returns the new file states. */
+  private async apply(tree: VolumeTree, manifest: Manifest, state: Map<string, FileState>, owner: FileOwner | undefined,
+    progress: Progress): Promise<Map<string, FileState>> {
     const target = new Map(manifest.entries.map((e) => [e.path, e]));
-    const current = await this.removeExtras(vol, target);
+    const current = await this.removeExtras(tree, target);
+    await volumeFault('volume:before-write');
     const dirs = manifest.entries.filter((e) => e.type === 'dir');
     for (const d of dirs) {
-      if (!current.has(d.path)) await fs.promises.mkdir(path.join(vol, d.path), { mode: 0o700 });
+      if (!current.has(d.path)) await tree.mkdir(d.path, 0o700);
     }
     const leaves = manifest.entries.filter((e) => e.type !== 'dir');
     for (const e of leaves) if (e.type === 'file') progress.addTotal(e.size);
     const files = new Map<string, FileState>();
     await mapLimit(leaves, FILE_CONCURRENCY, async (e) => {
-      if (e.type === 'symlink') return this.applySymlink(vol, e, current.get(e.path), owner);
+      if (e.type === 'symlink') return this.applySymlink(tree, e, current.get(e.path), owner);
       if (e.type !== 'file') return;
-      files.set(e.path, await this.applyFile(vol, e, current.get(e.path), state.get(e.path), owner));
+      files.set(e.path, await this.applyFile(tree, e, current.get(e.path), state.get(e.path), owner));
       progress.advance(e.size);
     });
     // Modes last and children first, so a read-only directory never blocks
     // the writes into it.
-    for (const d of [...dirs].reverse()) await this.fixMode(path.join(vol, d.path), d.mode, current.get(d.path)?.st, owner);
+    for (const d of [...dirs].reverse()) {
+      const st = current.get(d.path)?.st;
+      if (!st || needsFix(st, d.mode, owner)) await tree.fixDir(d.path, d.mode, owner);
+    }
     progress.finish();
     return files;
   }
 
   /** Delete whatever the target does not have as the same kind (a symlink
    *  counts as the same only with the same target). Returns what is kept. */
-  private async removeExtras(vol: string, target: Map<string, ManifestEntry>): Promise<Map<string, TreeEntry>> {
+  private async removeExtras(tree: VolumeTree, target: Map<string, ManifestEntry>): Promise<Map<string, TreeEntry>> {
     const kept = new Map<string, TreeEntry>();
     const doomed: TreeEntry[] = [];
-    for (const e of await scanTree(vol)) {
-      if (await this.keeps(vol, e, target.get(e.rel))) kept.set(e.rel, e);
+    for (const e of await tree.scan()) {
+      if (await this.keeps(tree, e, target.get(e.rel))) kept.set(e.rel, e);
       else doomed.push(e);
     }
     // Reverse pre-order: contents before their directory.
-    for (const e of doomed.reverse()) await fs.promises.rm(path.join(vol, e.rel), { recursive: true, force: true });
+    for (const e of doomed.reverse()) await tree.remove(e.rel);
     return kept;
   }
 
-  private async keeps(vol: string, e: TreeEntry, t: ManifestEntry | undefined): Promise<boolean> {
+  private async keeps(tree: VolumeTree, e: TreeEntry, t: ManifestEntry | undefined): Promise<boolean> {
     if (!t) return false;
     if (e.kind === 'dir' || e.kind === 'file') return t.type === e.kind;
-    if (e.kind === 'symlink' && t.type === 'symlink') return (await fs.promises.readlink(path.join(vol, e.rel))) === t.target;
+    if (e.kind === 'symlink' && t.type === 'symlink') return (await tree.readlink(e.rel)) === t.target;
     return false;
   }
 
-  private async applySymlink(vol: string, e: Extract<ManifestEntry, { type: 'symlink' }>, cur: TreeEntry | undefined,
+  private async applySymlink(tree: VolumeTree, e: Extract<ManifestEntry, { type: 'symlink' }>, cur: TreeEntry | undefined,
     owner: FileOwner | undefined): Promise<void> {
-    const p = path.join(vol, e.path);
-    if (!cur) await fs.promises.symlink(e.target, p);
-    await applyOwner(p, owner, cur?.st);
-  }
-
-  /** chmod/chown only what differs (each one bumps ctime); true if anything changed. */
-  private async fixMode(p: string, mode: number, st: fs.BigIntStats | undefined, owner: FileOwner | undefined): Promise<boolean> {
-    const chmod = !st || (Number(st.mode) & 0o7777) !== mode;
-    const chown = owner !== undefined && (!st || Number(st.uid) !== owner.uid || Number(st.gid) !== owner.gid);
-    if (chmod) await fs.promises.chmod(p, mode);
-    if (chown) await applyOwner(p, owner);
-    return chmod || chown;
+    if (!cur) return tree.symlink(e.target, e.path, owner);
+    if (owner && (Number(cur.st.uid) !== owner.uid || Number(cur.st.gid) !== owner.gid)) await tree.lchown(e.path, owner);
   }
 
   /**
    * Bring one file to the target content. Its current chunk ids come from the
    * state when its stat matches, else from rehashing it (the state refresh);
-   * then only chunks that differ are written, at their offset.
+   * then only chunks that differ are written, at their offset. Mode and owner
+   * are set through the open handle.
    */
-  private async applyFile(vol: string, t: FileEntry, cur: TreeEntry | undefined, known: FileState | undefined,
+  private async applyFile(tree: VolumeTree, t: FileEntry, cur: TreeEntry | undefined, known: FileState | undefined,
     owner: FileOwner | undefined): Promise<FileState> {
-    const p = path.join(vol, t.path);
     let have: string[] = [];
-    if (cur) have = known && statMatches(known, cur.st) ? known.chunks : (await this.hash(p, false)).chunks;
-    if (cur && Number(cur.st.size) === t.size && sameIds(have, t.chunks)) {
-      const changed = await this.fixMode(p, t.mode, cur.st, owner);
-      return fileStateOf(changed ? await fs.promises.lstat(p, { bigint: true }) : cur.st, t.chunks);
-    }
-    // A read-only file must be opened for writing (the engine may not be root).
-    if (cur && (Number(cur.st.mode) & 0o200) === 0) await fs.promises.chmod(p, (Number(cur.st.mode) & 0o7777) | 0o200);
-    const fh = await fs.promises.open(p, cur ? 'r+' : 'wx', 0o600);
+    if (cur) have = known && statMatches(known, cur.st) ? known.chunks : (await this.hash(tree, cur, false)).chunks;
+    const unchanged = cur !== undefined && Number(cur.st.size) === t.size && sameIds(have, t.chunks);
+    if (cur && unchanged && !needsFix(cur.st, t.mode, owner)) return fileStateOf(cur.st, t.chunks);
+    const fh = await this.openForWrite(tree, t.path, cur, unchanged);
     try {
-      await this.writeDelta(fh, t, have, cur ? Number(cur.st.size) : 0);
+      if (!unchanged) await this.writeDelta(fh, t, have, cur ? Number(cur.st.size) : 0);
       const before = await fh.stat({ bigint: true });
       if ((Number(before.mode) & 0o7777) !== t.mode) await fh.chmod(t.mode);
       if (owner && (Number(before.uid) !== owner.uid || Number(before.gid) !== owner.gid)) {
@@ -315,6 +317,23 @@ export class BlocksDriver implements VolumeDriver {
     } finally {
       await fh.close();
     }
+  }
+
+  /** The file the scan saw (for reading only, when just its mode or owner changes), or a new one. */
+  private async openForWrite(tree: VolumeTree, rel: string, cur: TreeEntry | undefined, readOnly: boolean):
+    Promise<fs.promises.FileHandle> {
+    if (!cur) return tree.openFile(rel, O.O_WRONLY | O.O_CREAT | O.O_EXCL, 0o600);
+    if (readOnly) return tree.readFile(cur);
+    // A read-only file must be made writable first when the engine is not root.
+    if ((Number(cur.st.mode) & 0o200) === 0 && process.getuid?.() !== 0) {
+      const ro = await tree.readFile(cur);
+      try {
+        await ro.chmod((Number(cur.st.mode) & 0o7777) | 0o200);
+      } finally {
+        await ro.close();
+      }
+    }
+    return tree.openFile(rel, O.O_RDWR, 0, { expect: cur.st });
   }
 
   /**
@@ -365,6 +384,12 @@ export class BlocksDriver implements VolumeDriver {
     this.store.forget();
     delete this.counters.gcSkipped;
   }
+}
+
+/** chmod/chown only what differs: each one bumps ctime. */
+function needsFix(st: fs.BigIntStats, mode: number, owner: FileOwner | undefined): boolean {
+  if ((Number(st.mode) & 0o7777) !== mode) return true;
+  return owner !== undefined && (Number(st.uid) !== owner.uid || Number(st.gid) !== owner.gid);
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {

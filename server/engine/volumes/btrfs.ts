@@ -12,9 +12,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
-import {
-  allocatedBytes, checkCanCreate, checkId, chownTree, clearDir, ensurePoolDirs, exists, findBinary, fixVolumeDir, guard, notFound, removeTree, run,
-} from './util';
+import { checkId, ensurePoolDirs, exists, findBinary, guard, notFound, run } from './util';
+import { allocatedBytes, checkCanCreate, chownTree, clearDir, fixVolumeDir, removeTree } from './volumeFiles';
 
 /** A subvolume's root directory always has inode number 256 on btrfs. */
 const SUBVOLUME_ROOT_INO = 256n;

@@ -17,10 +17,12 @@ import * as path from 'node:path';
 import { EngineError } from '../errors';
 import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import {
-  allocatedBytes, applyOwner, checkCanCreate, checkId, clearDir, ensurePoolDirs, exists, fixVolumeDir, guard,
-  makeDurable, mapLimit, notFound, ownerToKeep, prepareVolumeDir, Progress, removeTree, scanTree, syncDir, tmpSuffix,
-  type TreeEntry,
+  checkId, ensurePoolDirs, exists, guard, makeDurable, mapLimit, notFound, Progress, syncDir, tmpSuffix,
 } from './util';
+import {
+  allocatedBytes, checkCanCreate, clearDir, fixVolumeDir, ownerToKeep, prepareVolumeDir, removeIn, removeTree,
+  volumeFault, VolumeTree, type TreeEntry,
+} from './volumeFiles';
 
 /** Files cloned at once: FICLONE is a cheap metadata ioctl, so the walk is
  *  bound by syscall latency and a little parallelism pays off. */
@@ -91,7 +93,7 @@ export class ReflinkDriver implements VolumeDriver {
       if (hadOld) await fs.promises.rename(vol, old);
       await fs.promises.rename(fresh, vol);
       await syncDir(path.dirname(vol));
-      if (hadOld) await fs.promises.rm(old, { recursive: true, force: true });
+      if (hadOld) await removeIn(path.dirname(old), path.basename(old));
     });
   }
 
@@ -128,7 +130,7 @@ export class ReflinkDriver implements VolumeDriver {
     try {
       await cloneTree(src, dst, owner, progress);
     } catch (err) {
-      await fs.promises.rm(dst, { recursive: true, force: true }).catch(() => undefined);
+      await removeIn(path.dirname(dst), path.basename(dst)).catch(() => undefined);
       throw err;
     }
     await fixVolumeDir(dst, owner);
@@ -139,42 +141,51 @@ export class ReflinkDriver implements VolumeDriver {
  * Recreate the tree `src` at `dst` (which must not exist): directories and
  * symlinks are recreated, files are reflinked, modes are preserved and
  * everything is chowned to `owner`. Sockets and FIFOs are skipped: they cannot
- * be cloned and PostgreSQL recreates its own.
+ * be cloned and PostgreSQL recreates its own. The source is read through
+ * handles (volumeFiles.ts); `dst` is new, inside root's own pool folders.
  */
 export async function cloneTree(src: string, dst: string, owner: FileOwner | undefined, cb?: VolumeProgress): Promise<void> {
-  const entries = await scanTree(src);
+  await fs.promises.mkdir(dst, { mode: 0o700 });
+  await VolumeTree.with(src, (from) => VolumeTree.with(dst, (to) => cloneInto(from, to, owner, cb)));
+}
+
+async function cloneInto(from: VolumeTree, to: VolumeTree, owner: FileOwner | undefined, cb?: VolumeProgress): Promise<void> {
+  const entries = await from.scan();
+  await volumeFault('volume:after-scan');
   const progress = new Progress(cb);
   for (const e of entries) if (e.kind === 'file') progress.addTotal(Number(e.st.size));
-  await fs.promises.mkdir(dst, { mode: 0o700 });
   const dirs = entries.filter((e) => e.kind === 'dir');
   // Directories start 0700 so we can fill them even when their final mode is
   // read-only; their real modes are set last, children before parents.
-  for (const d of dirs) await fs.promises.mkdir(path.join(dst, d.rel), { mode: 0o700 });
+  for (const d of dirs) await to.mkdir(d.rel, 0o700);
   const leaves = entries.filter((e) => e.kind === 'file' || e.kind === 'symlink');
+  // Under root, a file not owned by the source's owner was not made by its PostgreSQL.
+  const ownerUid = process.getuid?.() === 0 ? Number(from.rootStat.uid) : undefined;
   await mapLimit(leaves, CLONE_CONCURRENCY, async (e) => {
-    await cloneLeaf(src, dst, e, owner);
+    await cloneLeaf(from, to, e, owner, ownerUid);
     progress.advance(Number(e.st.size));
   });
-  for (const d of [...dirs].reverse()) {
-    const p = path.join(dst, d.rel);
-    await fs.promises.chmod(p, Number(d.st.mode) & 0o7777);
-    await applyOwner(p, owner);
-  }
+  for (const d of [...dirs].reverse()) await to.fixDir(d.rel, Number(d.st.mode) & 0o7777, owner);
   // Durable before the caller renames it into place and the engine records it.
-  await makeDurable(dst, leaves.filter((e) => e.kind === 'file').map((e) => path.join(dst, e.rel)));
+  await makeDurable(to.root, leaves.filter((e) => e.kind === 'file').map((e) => path.join(to.root, e.rel)));
   progress.finish();
 }
 
-async function cloneLeaf(src: string, dst: string, e: TreeEntry, owner: FileOwner | undefined): Promise<void> {
-  const from = path.join(src, e.rel);
-  const to = path.join(dst, e.rel);
-  if (e.kind === 'symlink') {
-    await fs.promises.symlink(await fs.promises.readlink(from), to);
-  } else {
-    await fs.promises.copyFile(from, to, fs.constants.COPYFILE_FICLONE_FORCE);
-    // copyFile creates the file as the engine's user and may be subject to
-    // the umask, so set the mode explicitly.
-    await fs.promises.chmod(to, Number(e.st.mode) & 0o7777);
+async function cloneLeaf(from: VolumeTree, to: VolumeTree, e: TreeEntry, owner: FileOwner | undefined,
+  ownerUid: number | undefined): Promise<void> {
+  if (e.kind === 'symlink') return to.symlink(await from.readlink(e.rel), e.rel, owner);
+  const src = await from.readFile(e, ownerUid);
+  try {
+    const dst = await to.openFile(e.rel, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    try {
+      // FICLONE from the open source into the open destination: neither path is looked up again.
+      await fs.promises.copyFile(`/proc/self/fd/${src.fd}`, `/proc/self/fd/${dst.fd}`, fs.constants.COPYFILE_FICLONE_FORCE);
+      await dst.chmod(Number(e.st.mode) & 0o7777);
+      if (owner) await dst.chown(owner.uid, owner.gid);
+    } finally {
+      await dst.close();
+    }
+  } finally {
+    await src.close();
   }
-  await applyOwner(to, owner);
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, volumeError } from '../errors';
-import type { FileOwner, VolumeProgress } from './driver';
+import type { VolumeProgress } from './driver';
 
 /** Volume and snapshot ids become file names, so they must not be able to
  *  climb out of the pool or hide as dot-files (dot names are our temp files). */
@@ -98,19 +98,6 @@ export function run(bin: string, args: string[]): Promise<string> {
   });
 }
 
-/** Remove a directory tree so that it never looks half-deleted under its own
- *  name: rename it into `trashDir` first (same file system), then delete. */
-export async function removeTree(p: string, trashDir: string): Promise<void> {
-  const trash = path.join(trashDir, `trash-${tmpSuffix()}`);
-  try {
-    await fs.promises.rename(p, trash);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  await fs.promises.rm(trash, { recursive: true, force: true });
-}
-
 /** Create the pool and its sub-folders. The pool and `volumes/` are 0711 so
  *  the unprivileged PostgreSQL user can reach its own data directory without
  *  being able to list anything; everything else stays private (0700). */
@@ -119,118 +106,6 @@ export async function ensurePoolDirs(pool: string, subdirs: readonly string[]): 
   for (const dir of subdirs) {
     await fs.promises.mkdir(path.join(pool, dir), { recursive: true, mode: dir === 'volumes' ? 0o711 : 0o700 });
   }
-}
-
-/** Empty a scratch directory of crash leftovers (called from init(), when the
- *  engine holds its lock, so nothing else is using them). */
-export async function clearDir(dir: string, filter: (name: string) => boolean = () => true): Promise<void> {
-  for (const name of await fs.promises.readdir(dir)) {
-    if (filter(name)) await fs.promises.rm(path.join(dir, name), { recursive: true, force: true });
-  }
-}
-
-/** chown only when an owner is configured and differs: needless chowns bump ctime. */
-export async function applyOwner(p: string, owner: FileOwner | undefined, st?: { uid: number | bigint; gid: number | bigint }): Promise<void> {
-  if (!owner) return;
-  if (st && Number(st.uid) === owner.uid && Number(st.gid) === owner.gid) return;
-  await fs.promises.lchown(p, owner.uid, owner.gid);
-}
-
-/**
- * Give every entry under `root` to `owner`, the root directory last. Every file of a
- * volume is its owner's (PostgreSQL makes them, the drivers chown what they write),
- * so a root already the owner's means the walk has nothing to do.
- */
-export async function chownTree(root: string, owner: FileOwner | undefined): Promise<void> {
-  if (!owner) return;
-  const top = await fs.promises.lstat(root);
-  if (top.uid === owner.uid && top.gid === owner.gid) return;
-  await mapLimit(await scanTree(root), 16, (e) => applyOwner(path.join(root, e.rel), owner, e.st));
-  await applyOwner(root, owner);
-}
-
-/** The owner of a tree's root, to keep when copying it (only root may give files away). */
-export async function ownerToKeep(root: string): Promise<FileOwner | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
-  const st = await fs.promises.lstat(root);
-  return { uid: st.uid, gid: st.gid };
-}
-
-/** Create (or fix) a volume's top directory: 0700 and owned by the owner, as
- *  PostgreSQL demands of a data directory. */
-export async function prepareVolumeDir(dir: string, owner: FileOwner | undefined): Promise<void> {
-  await fs.promises.mkdir(dir, { mode: 0o700 });
-  await fixVolumeDir(dir, owner);
-}
-
-export async function fixVolumeDir(dir: string, owner: FileOwner | undefined): Promise<void> {
-  await fs.promises.chmod(dir, 0o700);
-  await applyOwner(dir, owner);
-}
-
-/** Fail when a volume that should be created already has contents. An empty
- *  one is accepted, so a re-run after a crash succeeds. */
-export async function checkCanCreate(dir: string, id: string): Promise<boolean> {
-  let names: string[];
-  try {
-    names = await fs.promises.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  if (names.length > 0) throw new EngineError('VolumeFailed', `volume ${id} already exists and is not empty`);
-  return true;
-}
-
-export type EntryKind = 'dir' | 'file' | 'symlink' | 'other';
-
-export interface TreeEntry {
-  /** Path relative to the tree root, '/'-separated, never empty. */
-  rel: string;
-  kind: EntryKind;
-  st: fs.BigIntStats;
-}
-
-function kindOf(st: fs.BigIntStats): EntryKind {
-  if (st.isDirectory()) return 'dir';
-  if (st.isFile()) return 'file';
-  if (st.isSymbolicLink()) return 'symlink';
-  return 'other';
-}
-
-/** lstat every entry under `root`, parents before children (pre-order), so
- *  callers can create directories in list order and delete in reverse order. */
-export async function scanTree(root: string, concurrency = 16): Promise<TreeEntry[]> {
-  const out: TreeEntry[] = [];
-  const walk = async (relDir: string): Promise<void> => {
-    const names = (await fs.promises.readdir(path.join(root, relDir))).sort();
-    const entries: TreeEntry[] = new Array(names.length);
-    await mapLimit(names.map((n, i) => [n, i] as const), concurrency, async ([name, i]) => {
-      const rel = relDir ? `${relDir}/${name}` : name;
-      const st = await fs.promises.lstat(path.join(root, rel), { bigint: true });
-      entries[i] = { rel, kind: kindOf(st), st };
-    });
-    for (const e of entries) {
-      out.push(e);
-      if (e.kind === 'dir') await walk(e.rel);
-    }
-  };
-  await walk('');
-  return out;
-}
-
-/** Allocated bytes under `dir`, each inode counted once. On a COW file system
- *  this over-counts blocks shared between clones. */
-export async function allocatedBytes(dir: string): Promise<number> {
-  if (!(await exists(dir))) return 0;
-  const seen = new Set<bigint>();
-  let total = 0;
-  for (const e of await scanTree(dir)) {
-    if (seen.has(e.st.ino)) continue;
-    seen.add(e.st.ino);
-    total += Number(e.st.blocks) * 512;
-  }
-  return total;
 }
 
 /** Make everything written so far on the pool's file system durable before we
@@ -248,7 +123,8 @@ export async function makeDurable(pool: string, files: readonly string[]): Promi
     }
   }
   await mapLimit(files, 16, async (f) => {
-    const fh = await fs.promises.open(f, 'r');
+    // No symlink or FIFO a tenant planted may redirect or block this.
+    const fh = await fs.promises.open(f, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     try {
       await fh.sync();
     } finally {

@@ -170,32 +170,28 @@ async function readFull(fh: fs.promises.FileHandle, buf: Buffer, pos: number): P
 }
 
 /**
- * Split a file into chunks and return their ids. `onChunk` (e.g. ChunkStore.put)
- * sees each chunk's bytes; they live in a reused buffer, so it must be done
- * with them when its promise resolves.
+ * Split an open file into chunks and return their ids. The caller opens it (through
+ * volumeFiles.ts, never by a path the tenant could redirect) and closes it.
+ * `onChunk` (e.g. ChunkStore.put) sees each chunk's bytes; they live in a reused
+ * buffer, so it must be done with them when its promise resolves.
  */
 export async function chunkFile(
-  file: string,
+  fh: fs.promises.FileHandle,
   onChunk?: (id: string, data: Buffer) => Promise<void>,
 ): Promise<{ size: number; chunks: string[] }> {
-  const fh = await fs.promises.open(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(READ_SIZE);
-    const chunks: string[] = [];
-    let size = 0;
-    for (;;) {
-      const n = await readFull(fh, buf, size);
-      for (let off = 0; off < n; off += CHUNK_SIZE) {
-        const data = buf.subarray(off, Math.min(off + CHUNK_SIZE, n));
-        const id = chunkId(data);
-        chunks.push(id);
-        if (onChunk) await onChunk(id, data);
-      }
-      size += n;
-      if (n < READ_SIZE) return { size, chunks };
+  const buf = Buffer.allocUnsafe(READ_SIZE);
+  const chunks: string[] = [];
+  let size = 0;
+  for (;;) {
+    const n = await readFull(fh, buf, size);
+    for (let off = 0; off < n; off += CHUNK_SIZE) {
+      const data = buf.subarray(off, Math.min(off + CHUNK_SIZE, n));
+      const id = chunkId(data);
+      chunks.push(id);
+      if (onChunk) await onChunk(id, data);
     }
-  } finally {
-    await fh.close();
+    size += n;
+    if (n < READ_SIZE) return { size, chunks };
   }
 }
 
