@@ -57,6 +57,7 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
   const journal = engine.journalBegin('container-create', { containerId: c.id, volumeId: c.volumeId, port: c.port, uid });
   try {
     progress.report(`cloning template "${template.name}" version ${version.version}`, 10);
+    await engine.stopDatabase(c); // nothing may run as this OS user yet: a program left by an earlier holder of the id
     await engine.driver.restore(c.volumeId, version.snapshotId, { owner: engine.ownerOf(c) }).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
     await faultPoint('container-create:after-clone');
     progress.report(`starting PostgreSQL on port ${port}`, 70);

@@ -1,0 +1,195 @@
+/**
+ * Issue 10, finding 1: a container's OS user swaps files in its data directory for
+ * symlinks while a root engine bookmarks or restores it. Before the fix, a bookmark
+ * copied a root-only file (the engine's admin-token) into the user's data, and a
+ * restore wrote and chowned a root-only file.
+ *
+ * - Deterministic: the engine stalls at a fault point inside the driver (after the
+ *   ending of the container's programs, as a surviving program would see it), and
+ *   the test swaps a file as the container's OS user right there.
+ * - Random: a racer started from the database itself (`COPY … TO PROGRAM`, detached)
+ *   swaps files every few milliseconds while bookmarks and restores run. Quick here;
+ *   `npm run test:soak` runs it longer (SLIPSTREAM_SOAK=1).
+ * After each, the container's data is compared by checksum and checked with amcheck.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { after, before, test } from 'node:test';
+import type { BookmarkInfo, ContainerInfo, EngineStatus } from '../../server/protocol';
+import { amcheck } from '../support/amcheck';
+import { FIXTURES, TestEngine, CLI, type CliResult } from '../support/engine';
+
+const ROOT = process.getuid?.() === 0;
+const SKIP = ROOT ? false : 'needs a root engine: only then do containers run as OS users of their own, and only then can a symlink reach what the container may not';
+const ROUNDS = process.env.SLIPSTREAM_SOAK ? 40 : 4;
+
+let e: TestEngine;
+let dataDir = '';
+let uid = 0;
+let pool = '';
+let token = '';
+let baseline: BookmarkInfo;
+let baselineSum = '';
+
+before(async () => {
+  if (SKIP) return;
+  e = await TestEngine.start();
+  e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+  e.ok('container', 'create', 'box', '--template', 'employees');
+  dataDir = (await e.sql<{ d: string }>('box', 'SELECT current_setting(\'data_directory\') AS d'))[0].d;
+  uid = fs.statSync(dataDir).uid;
+  pool = e.ok<EngineStatus>('engine', 'status').pool;
+  token = fs.readFileSync(path.join(e.home, 'admin-token'), 'utf8');
+  // Files of the tenant's own in its data directory, which the racer below swaps.
+  asTenant(`for f in ${RACED.join(' ')}; do echo "tenant data $f" > $f; done`);
+  baseline = e.ok<BookmarkInfo>('bookmark', 'create', 'baseline', '--container', 'box');
+  baselineSum = JSON.stringify(await e.checksum('box'));
+});
+after(async () => e?.destroy());
+
+test('a bookmark does not follow a file swapped for a symlink to the admin token', { skip: SKIP }, async () => {
+  assert.notEqual(uid, 0, 'the container runs as an OS user of its own');
+  await restartWith({ SLIPSTREAM_STALL: 'volume:after-scan', SLIPSTREAM_STALL_MS: '4000' });
+  const bookmark = cliAsync('bookmark', 'create', 'stolen', '--container', 'box');
+  await stalledAt('volume:after-scan');
+  // PostgreSQL writes pg_stat/pgstat.stat at every shutdown, so the capture must read it.
+  asTenant(`mv pg_stat/pgstat.stat pg_stat/pgstat.real && ln -s ${q(path.join(e.home, 'admin-token'))} pg_stat/pgstat.stat`);
+  const r = await bookmark;
+  assert.equal(chunkStored(token), false, 'the admin token is not in the chunk store');
+  assert.equal(r.code, 1, `the bookmark must fail, not read through the link: ${r.stdout}`);
+  assert.match(errorOf(r).message, /pgstat\.stat became a symlink/);
+  assert.ok(!e.ok<BookmarkInfo[]>('bookmark', 'list').some((b) => b.name === 'stolen'));
+  asTenant('rm -f pg_stat/pgstat.stat pg_stat/pgstat.real');
+  await restartWith({});
+  await intact(baselineSum);
+});
+
+test('a restore does not write through a file swapped for a symlink to a root-only file', { skip: SKIP }, async () => {
+  const canary = path.join(e.home, 'root-only-canary');
+  fs.writeFileSync(canary, 'canary', { mode: 0o600 });
+  await e.sql('box', `UPDATE employees SET last_name = 'changed before the restore'`);
+  await restartWith({ SLIPSTREAM_STALL: 'volume:before-write', SLIPSTREAM_STALL_MS: '3000' });
+  const restore = cliAsync('restore', 'baseline', '--container', 'box');
+  await stalledAt('volume:before-write');
+  asTenant(`mv global/pg_control global/pg_control.real && ln -s ${q(canary)} global/pg_control`);
+  const r = await restore;
+  assert.ok(fs.readFileSync(canary, 'utf8') === 'canary', 'the root-only file is untouched');
+  assert.equal(fs.statSync(canary).uid, 0, 'and still root\'s');
+  assert.equal(r.code, 1, `the restore must fail, not write through the link: ${r.stdout}`);
+  assert.match(errorOf(r).message, /pg_control became a symlink/);
+  await restartWith({});
+  // The failed restore put the previous data back; the one after it is not raced.
+  e.ok('restore', 'baseline', '--container', 'box');
+  await intact(baselineSum);
+});
+
+test(`a racer started from the database swaps files through ${ROUNDS} bookmarks and restores: it is ended first, nothing leaks`, { skip: SKIP }, async (t) => {
+  const canary = path.join(e.home, 'root-only-canary-2');
+  fs.writeFileSync(canary, 'canary', { mode: 0o600 });
+  const ended = () => (fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8').match(new RegExp(`program\\(s\\) of OS user ${uid} `, 'g')) ?? []).length;
+  const endedBefore = ended();
+  for (let i = 0; i < ROUNDS; i++) {
+    await startRacer([path.join(e.home, 'admin-token'), canary]);
+    if (i % 2 === 0) {
+      await e.sql('box', `INSERT INTO employees (first_name, last_name) VALUES ('round', '${i}')`);
+      const r = e.cli('bookmark', 'create', `round ${i}`, '--container', 'box');
+      assert.equal(r.code, 0, `round ${i}: the racer was ended before the bookmark read anything: ${r.stdout}`);
+    } else {
+      const r = e.cli('restore', baseline.id, '--container', 'box');
+      assert.equal(r.code, 0, `round ${i}: the racer was ended before the restore wrote anything: ${r.stdout}`);
+      await intact(baselineSum);
+    }
+    assert.equal(chunkStored(token), false, `round ${i}: the admin token is not in the chunk store`);
+    assert.ok(fs.readFileSync(canary, 'utf8') === 'canary', `round ${i}: the root-only file is untouched`);
+    assert.equal(fs.statSync(canary).uid, 0);
+  }
+  assert.equal(ended() - endedBefore, ROUNDS, 'the engine ended the racer once a round, before working in the volume');
+  t.diagnostic(`racer ended ${ROUNDS} times; admin token leaked 0 times; root-only file written 0 times`);
+});
+
+// ---------------------------------------------------------------- helpers
+
+async function restartWith(env: Record<string, string>): Promise<void> {
+  e.ok('engine', 'stop');
+  const r = e.cliWith(env, 'engine', 'start');
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** The CLI without blocking the test, so it can act while the engine stalls. */
+function cliAsync(...args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, '--home', e.home, '--json', ...args], { env: { ...process.env, SLIPSTREAM_HOME: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('close', (code) => {
+      let json: unknown;
+      try { json = JSON.parse(stdout); } catch { json = undefined; }
+      resolve({ code: code ?? -1, stdout, stderr, json });
+    });
+  });
+}
+
+function errorOf(r: CliResult): { code: string; message: string } {
+  return (r.json as { error: { code: string; message: string } }).error;
+}
+
+async function stalledAt(point: string): Promise<void> {
+  const log = path.join(e.home, 'engine.log');
+  for (let i = 0; i < 300; i++) {
+    if (fs.readFileSync(log, 'utf8').includes(`fault point ${point}: stalling`)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the engine never reached ${point}`);
+}
+
+/** Run a shell command in the data directory as the container's OS user. */
+function asTenant(cmd: string): void {
+  const r = spawnSync('/bin/sh', ['-c', cmd], { cwd: dataDir, uid, gid: uid, encoding: 'utf8' });
+  assert.equal(r.status, 0, `as uid ${uid}: ${cmd}: ${r.stderr}`);
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** A blocks chunk is named by the sha256 of its bytes: a small file read whole is one chunk. */
+function chunkStored(content: string): boolean {
+  const id = createHash('sha256').update(content).digest('hex');
+  return fs.existsSync(path.join(pool, 'chunks', id.slice(0, 2), id));
+}
+
+/** Files of the tenant's own that the racer swaps: each a regular file at every scan. */
+const RACED = ['tenant-a.dat', 'tenant-b.dat'];
+
+/** What a hostile superuser does: start a detached program that swaps its files for links
+ *  to root-only files, over and over. Each swap leaves the file in place again. */
+async function startRacer(targets: string[]): Promise<void> {
+  const reset = RACED.map((f) => `[ -e ${f}.r ] && mv -f ${f}.r ${f}; rm -f ${f}.l`).join('; ');
+  const swaps = RACED.map((f, i) => `ln -sf ${targets[i % targets.length]} ${f}.l; mv ${f} ${f}.r 2>/dev/null && mv ${f}.l ${f} && mv -f ${f}.r ${f}`).join('; ');
+  const racer = `${reset}; setsid sh -c "while :; do ${swaps}; done" >/dev/null 2>&1 </dev/null &`;
+  await e.sql('box', `COPY (SELECT 1) TO PROGRAM ${sqlLiteral(racer)}`);
+  const seen = await waitFor(() => spawnSync('pgrep', ['-u', String(uid), '-f', RACED[0]]).status === 0);
+  assert.ok(seen, 'the racer runs as the container\'s OS user');
+}
+
+const sqlLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+async function waitFor(check: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+async function intact(expectSum: string): Promise<void> {
+  assert.equal(e.ok<ContainerInfo>('container', 'show', 'box').state, 'running');
+  assert.equal(JSON.stringify(await e.checksum('box')), expectSum, 'every table as it was');
+  const { url } = e.ok<{ url: string }>('container', 'url', 'box');
+  const check = await amcheck(url);
+  assert.deepEqual(check.problems, [], 'amcheck finds no corruption');
+  assert.ok(check.heaps > 0 && check.indexes > 0);
+}
