@@ -16,8 +16,8 @@ export type FaultPoint =
   | 'branch-snapshot:after-capture'
   | 'container-delete:after-forget'
   | 'load:before-start'
-  // Inside the volume drivers' file work (volumes/volumeFiles.ts): a test swaps a
-  // file there as a tenant's program would, to prove nothing is followed.
+  // The two volume points sit inside the file work of a driver (see volumes/volumeFiles.ts),
+  // where a test swaps a file as a program of the tenant would, to prove nothing is followed.
   | 'volume:after-scan'
   | 'volume:before-write';
 
