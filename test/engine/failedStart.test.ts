@@ -1,4 +1,3 @@
-// @ts-nocheck
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -140,9 +139,9 @@ describe('a database that cannot start: the pool is full', () => {
     fs.rmSync(base, { recursive: true, force: true });
   });
 
-  /** Fill the file system to the last byte. */
+  /** Fill the file system to the last byte (again, when `file` exists). */
   function fillUp(file: string): void {
-    const fd = fs.openSync(file, 'w');
+    const fd = fs.openSync(file, 'a');
     try {
       for (const size of [1 << 20, 4096, 1]) {
         const chunk = Buffer.alloc(size, 0xa5);
@@ -161,16 +160,20 @@ describe('a database that cannot start: the pool is full', () => {
     const sums = await e.checksum('qa');
     const filler = path.join(mnt, 'filler');
     fillUp(filler);
-    // A bookmark on blocks stops the database for a clean snapshot; with no byte left
-    // PostgreSQL cannot write postmaster.pid, so it cannot start again.
+    // A bookmark on blocks stops the database for a clean snapshot. With no byte left the
+    // shutdown checkpoint fails, and the restarted server refuses every connection (it
+    // cannot write its relation cache file), so the engine cannot set the password.
     const r = e.cli('bookmark', 'create', 'when full', '--container', 'qa');
     assert.equal(r.code, 1, 'the bookmark failed');
-    assertFailed(e, 'qa', /no space left/);
+    assertFailed(e, 'qa', /no space left on the pool/);
 
+    // Still full: the retry at engine start fails again and says so.
     e.ok('engine', 'stop');
+    fillUp(filler); // whatever the stop freed
     const still = e.ok<EngineStatus>('engine', 'start');
     const qa = still.startup.find((s) => s.container === 'qa');
     assert.equal(qa?.result, 'failed');
+    assert.equal(qa?.wasFailed, true);
     assert.match(qa?.reason ?? '', /no space left/);
     assertFailed(e, 'qa', /no space left/);
 
