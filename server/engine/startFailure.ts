@@ -41,10 +41,12 @@ function thenRetry(name: string): string {
   return `then run \`slipstream container start ${shellWord(name)}\` (the next \`engine start\` also retries it).`;
 }
 
-/** PostgreSQL's FATAL or PANIC line when there is one, else the first line; host paths
- *  shortened to their last part, since a team user is not told the engine's paths. */
+/** PostgreSQL's last FATAL or PANIC line (the log's tail may hold older ones), else the
+ *  first line; host paths shortened to their last part, since a team user is not told the
+ *  engine's paths. */
 function shortReason(message: string): string {
-  const line = /(?:FATAL|PANIC):\s+(.+)/.exec(message)?.[1] ?? message.split('\n')[0];
+  const fatal = [...message.matchAll(/(?:FATAL|PANIC):\s+(.+)/g)].pop()?.[1];
+  const line = fatal ?? message.split('\n')[0];
   const short = line.replace(/"\/(?:[^"/]*\/)*([^"/]*)"/g, '"$1"').trim();
   return short.length > 200 ? `${short.slice(0, 199)}…` : short;
 }
