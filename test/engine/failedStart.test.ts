@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
-import * as os from 'os';
 import * as path from 'path';
 import { after, before, describe, test } from 'node:test';
 import type { ContainerInfo, EngineStatus } from '../../server/protocol';
 import { CLI, FIXTURES, TestEngine } from '../support/engine';
+import { mountTmpfs, whyNoTmpfs, type LoopFs } from '../support/loopfs';
 
 /**
  * A database that cannot start is reported as failed, with the reason and what
@@ -105,38 +105,26 @@ describe('a database that cannot start: port taken', () => {
   });
 });
 
-function whyNoTmpfs(): string | undefined {
-  if (process.platform !== 'linux') return `a size-limited tmpfs needs Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return `mounting a tmpfs needs root (running as uid ${process.getuid?.()})`;
-  return undefined;
-}
-
 describe('a database that cannot start: the pool is full', () => {
   const skip = whyNoTmpfs();
   if (skip) {
     test('a full pool: the database shows as failed, and comes back once there is space', (t) => { t.skip(skip); });
     return;
   }
-  let base: string;
+  let tmpfs: LoopFs | undefined;
   let mnt: string;
   let e: TestEngine;
-  let mounted = false;
 
   before(async () => {
-    base = fs.mkdtempSync(path.join(os.tmpdir(), 'slip-failed-'));
-    fs.chmodSync(base, 0o755); // PostgreSQL runs as an unprivileged user that must reach the pool
-    mnt = path.join(base, 'mnt');
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=300m,mode=0755', 'tmpfs', mnt]);
-    mounted = true;
+    tmpfs = mountTmpfs(300);
+    mnt = tmpfs.dir;
     e = await TestEngine.start({ driver: 'blocks', pool: path.join(mnt, 'pool') });
     e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
     e.ok('container', 'create', 'qa', '--template', 'employees');
   });
   after(async () => {
     await e?.destroy();
-    if (mounted) execFileSync('umount', ['-l', mnt]);
-    fs.rmSync(base, { recursive: true, force: true });
+    await tmpfs?.cleanup();
   });
 
   /** Fill the file system to the last byte (again, when `file` exists). */
