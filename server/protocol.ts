@@ -79,8 +79,25 @@ export interface ContainerInfo {
   driver: DriverName;
   activeBranch: string;
   branches: number;
-  state: 'running' | 'stopped';
+  /** What the engine sees of the database, not what it wishes: `running` only while the
+   *  postmaster really runs; `failed` when it should run and does not (see `failure`);
+   *  `stopped` for a moment inside an operation (a switch, a clean-shutdown bookmark). */
+  state: ContainerState;
+  /** Set when `state` is `failed`. */
+  failure?: ContainerFailure;
   createdAt: string;
+}
+
+export type ContainerState = 'running' | 'stopped' | 'failed';
+
+/** Why a container's database is down when it should run, and what to do about it. */
+export interface ContainerFailure {
+  /** Short, from the error: "no space left on the pool", "port 25432 is taken by another program". */
+  reason: string;
+  /** What to do next, e.g. free space, then `slipstream container start NAME`. */
+  action: string;
+  /** When the engine found it so (ISO time). */
+  at: string;
 }
 
 export type BranchOrigin =
@@ -166,6 +183,26 @@ export interface EngineStatus {
   startedAt: string;
   containers: number;
   templates: number;
+  /** The caller's containers (an admin's: everyone's) whose database should run and does not. */
+  failed: FailedContainer[];
+  /** What this engine's start did with every database that should run, the caller's only. */
+  startup: DatabaseStart[];
+}
+
+export interface FailedContainer extends ContainerFailure {
+  container: string;
+  owner: string;
+}
+
+/** One database the engine tried to start (or found running) when it started. */
+export interface DatabaseStart {
+  container: string;
+  owner: string;
+  result: 'started' | 'failed';
+  /** Its previous start had failed: `started` means it came back. */
+  wasFailed: boolean;
+  /** Set when `result` is `failed`. */
+  reason?: string;
 }
 
 export interface UserInfo {
@@ -303,6 +340,12 @@ export namespace ContainerDeleteRequest {
   export const method = 'container/delete';
   export const type = new RequestType<NameParams & WithProgress, ContainerInfo, ErrorData>(method);
 }
+/** Start a container's database again, e.g. after a failed start once its cause is fixed.
+ *  A database that already runs is left as it is. */
+export namespace ContainerStartRequest {
+  export const method = 'container/start';
+  export const type = new RequestType<NameParams, ContainerInfo, ErrorData>(method);
+}
 export namespace ContainerUrlRequest {
   export const method = 'container/url';
   export const type = new RequestType<NameParams, ConnectionInfo, ErrorData>(method);
@@ -411,7 +454,7 @@ export const allRequests = [
   AuthenticateRequest, WhoAmIRequest, UserAddRequest, UserListRequest, UserRemoveRequest,
   EngineStatusRequest, EngineShutdownRequest,
   TemplateCreateRequest, TemplateRefreshRequest, TemplateListRequest, TemplateDeleteRequest,
-  ContainerCreateRequest, ContainerListRequest, ContainerShowRequest, ContainerDeleteRequest, ContainerUrlRequest,
+  ContainerCreateRequest, ContainerListRequest, ContainerShowRequest, ContainerDeleteRequest, ContainerStartRequest, ContainerUrlRequest,
   BranchCreateRequest, BranchActivateRequest, BranchListRequest, BranchDeleteRequest, BranchLinkRequest, BranchUnlinkRequest,
   BookmarkCreateRequest, BookmarkListRequest, BookmarkShowRequest, BookmarkShareRequest,
   BookmarkUnshareRequest, BookmarkTagRequest, BookmarkDeleteRequest,

@@ -33,7 +33,8 @@ export interface NodeDesc {
 
 export function containerNode(c: ContainerInfo, opts: { workspace?: boolean } = {}): NodeDesc {
   const parts = [`${c.activeBranch}`, `:${c.port}`];
-  if (c.state !== 'running') parts.push('stopped');
+  if (c.state === 'failed') parts.push(`failed: ${c.failure?.reason ?? 'the database is not running'}`);
+  else if (c.state !== 'running') parts.push(c.state);
   if (opts.workspace) parts.push('this workspace');
   return {
     id: `container:${c.name}`,
@@ -45,10 +46,11 @@ export function containerNode(c: ContainerInfo, opts: { workspace?: boolean } = 
       `Active branch: ${escapeMarkdown(c.activeBranch)} (${plural(c.branches, 'branch')})`,
       `Database: ${escapeMarkdown(c.database)} on ${c.host}:${c.port}, user ${escapeMarkdown(c.user)}`,
       `Driver: ${c.driver} · ${c.state}`,
+      c.failure ? `**The database is down:** ${escapeMarkdown(c.failure.reason)} (${when(c.failure.at)}). ${escapeMarkdown(c.failure.action)}` : undefined,
       `Owner: ${escapeMarkdown(c.owner)} · created ${when(c.createdAt)}`,
     ]),
     contextValue: 'container',
-    icon: { id: 'database', color: c.state === 'running' ? 'charts.green' : undefined },
+    icon: c.state === 'failed' ? { id: 'error', color: 'errorForeground' } : { id: 'database', color: c.state === 'running' ? 'charts.green' : undefined },
     collapsible: opts.workspace ? 'expanded' : 'collapsed',
     ref: { kind: 'container', container: c.name, template: c.template },
   };

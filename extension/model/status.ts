@@ -27,9 +27,10 @@ export function statusBar(state: ConnectionState, container: ContainerInfo | und
       ? { text: '$(database) Slipstream: no container', tooltip: 'Provision a container: your own database from a template', command: 'slipstream.provision', warning: false }
       : { text: '$(database) Slipstream: pick a container', tooltip: 'Choose the container this workspace works in', command: 'slipstream.selectContainer', warning: false };
   }
+  const down = container.failure ? ` Its database is down: ${container.failure.reason}. ${container.failure.action}` : '';
   return {
-    text: `$(database) ${container.name}: ${container.activeBranch}`,
-    tooltip: `Container ${container.name} (template ${container.template} v${container.templateVersion}), active branch ${container.activeBranch}, port ${container.port}. Click to switch branch or bookmark.`,
+    text: `$(${container.state === 'failed' ? 'error' : 'database'}) ${container.name}: ${container.activeBranch}${container.state === 'running' ? '' : ` (${container.state})`}`,
+    tooltip: `Container ${container.name} (template ${container.template} v${container.templateVersion}), active branch ${container.activeBranch}, port ${container.port}.${down} Click to switch branch or bookmark.`,
     command: 'slipstream.switch',
     warning: container.state !== 'running',
   };

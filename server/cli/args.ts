@@ -48,6 +48,7 @@ export interface CommandArgs {
   'container list': NoArgs;
   'container show': NameParams;
   'container delete': NameParams;
+  'container start': NameParams;
   'container url': NameParams;
   'branch create': BranchCreateParams;
   'branch activate': BranchParams;
@@ -348,6 +349,14 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     summary: 'Delete a container, its branches and its database',
     positionals: ['NAME'],
     options: {},
+    build: (input) => ({ name: input.pos(0) }),
+  },
+  'container start': {
+    usage: 'NAME',
+    summary: "Start a container's database again, e.g. after a failed start once its cause is fixed",
+    positionals: ['NAME'],
+    options: {},
+    notes: ['`container list` and `container show` say when a database failed to start, why, and what to do. The next `engine start` retries it too.'],
     build: (input) => ({ name: input.pos(0) }),
   },
   'container url': {

@@ -1,9 +1,10 @@
-/** container create | list | show | delete | url. */
+/** container create | list | show | delete | start | url. */
 import {
   ContainerCreateRequest,
   ContainerDeleteRequest,
   ContainerListRequest,
   ContainerShowRequest,
+  ContainerStartRequest,
   ContainerUrlRequest,
   type ContainerInfo,
 } from '../protocol';
@@ -35,6 +36,11 @@ export const containerCommands: GroupHandlers<'container'> = {
     ctx.emit(c, `deleted container ${c.name}`);
     return 0;
   },
+  'container start': async (ctx, args) => {
+    const c = await ctx.call(ContainerStartRequest.type, args);
+    ctx.emit(c, `the database of ${c.name} runs on ${c.host}:${c.port}`);
+    return 0;
+  },
   // Just the URL, so `DATABASE_URL=$(slipstream container url dev)` works.
   'container url': async (ctx, args) => {
     const info = await ctx.call(ContainerUrlRequest.type, args);
@@ -48,7 +54,8 @@ function containerTable(list: readonly ContainerInfo[]): string {
   const rows = list.map((c) => [
     c.name, `${c.template}@${c.templateVersion}`, c.activeBranch, String(c.branches), String(c.port), c.state, shortTime(c.createdAt),
   ]);
-  return table(['NAME', 'TEMPLATE', 'BRANCH', 'BRANCHES', 'PORT', 'STATE', 'CREATED'], rows);
+  const failures = list.filter((c) => c.failure).map((c) => `${c.name}: ${c.failure!.reason}. ${c.failure!.action}`);
+  return [table(['NAME', 'TEMPLATE', 'BRANCH', 'BRANCHES', 'PORT', 'STATE', 'CREATED'], rows), ...(failures.length ? ['', ...failures] : [])].join('\n');
 }
 
 function containerDetails(c: ContainerInfo): string {
@@ -57,7 +64,8 @@ function containerDetails(c: ContainerInfo): string {
     ['id', c.id],
     ['template', `${c.template} (version ${c.templateVersion})`],
     ['active branch', `${c.activeBranch} (${c.branches} branch${c.branches === 1 ? '' : 'es'})`],
-    ['state', c.state],
+    ['state', c.failure ? `${c.state}: ${c.failure.reason} (since ${shortTime(c.failure.at)})` : c.state],
+    ['what to do', c.failure?.action],
     ['address', `${c.host}:${c.port}`],
     ['database', c.database],
     ['user', c.user],

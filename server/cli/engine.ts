@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import { setTimeout as delay } from 'timers/promises';
 import { ClientError, connectEngine, engineNotRunningMessage } from '../common/client';
 import { homeDirMode, homeFiles } from '../common/home';
-import { EngineShutdownRequest, EngineStatusRequest, type EngineStatus } from '../protocol';
+import { EngineShutdownRequest, EngineStatusRequest, type DatabaseStart, type EngineStatus } from '../protocol';
 import type { EngineRunArgs } from './args';
 import type { Context, GroupHandlers } from './context';
 import { CliError, details, shortTime } from './output';
@@ -36,7 +36,7 @@ async function start(ctx: Context, args: EngineRunArgs): Promise<number> {
   const logStart = fileSize(log);
   const child = spawnDaemon(ctx.home, args, log);
   const up = await waitUntilUp(ctx, child, log, logStart);
-  ctx.emit(up, `engine started\n${statusText(up)}`);
+  ctx.emit(up, `engine started\n${startupText(up.startup)}${statusText(up)}`);
   return 0;
 }
 
@@ -97,7 +97,20 @@ function statusText(st: EngineStatus): string {
     ['started', shortTime(st.startedAt)],
     ['templates', String(st.templates)],
     ['containers', String(st.containers)],
-  ]);
+    ['failed', st.failed.length ? `${st.failed.length}: ${st.failed.map((f) => f.container).join(', ')}` : undefined],
+  ]) + st.failed.map((f) => `\n  ${f.container}: ${f.reason}. ${f.action}`).join('');
+}
+
+/** What the start did with the databases that should run: which came back, which failed and why. */
+function startupText(startup: readonly DatabaseStart[]): string {
+  if (startup.length === 0) return '';
+  const failed = startup.filter((d) => d.result === 'failed');
+  const back = startup.filter((d) => d.result === 'started' && d.wasFailed);
+  const lines = [`databases: ${startup.length - failed.length} running, ${failed.length} failed`];
+  if (back.length) lines.push(`  came back after a failed start: ${back.map((d) => d.container).join(', ')}`);
+  for (const d of failed) lines.push(`  ${d.wasFailed ? 'still failed' : 'failed'}: ${d.container}: ${d.reason}`);
+  if (failed.length) lines.push('  (container show NAME says what to do; engine start or container start NAME retries)');
+  return lines.join('\n') + '\n';
 }
 
 function notRunningToUndefined(err: unknown): undefined {

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import type { ChangedParams, DriverName, EventKind, TimelineEvent } from '../protocol';
+import type { ChangedParams, ContainerFailure, ContainerState, DatabaseStart, DriverName, EventKind, TimelineEvent } from '../protocol';
 import { EngineError } from './errors';
 import { newId, now } from './ids';
 import { Locks } from './locks';
@@ -8,6 +8,7 @@ import * as cluster from './postgres/cluster';
 import { uidOwner } from './postgres/pgUser';
 import { endTenantProcesses } from './postgres/tenantProcesses';
 import type { ContainerRecord, EventRecord, JournalRecord } from './records';
+import { startFailure, stoppedOutside } from './startFailure';
 import type { Store } from './store';
 import { eventInfo } from './views';
 import type { FileOwner, VolumeDriver } from './volumes/driver';
@@ -99,13 +100,50 @@ export class Engine {
    *  must not start a database behind the engine's back. */
   stopping = false;
 
+  /** What this engine's start did with the databases that should run (engine status shows it). */
+  startup: DatabaseStart[] = [];
+
+  /** Start (or adopt) a container's database. A start that fails is recorded on the container,
+   *  so every view says `failed` and why until a later start works, which clears it. */
   async startDatabase(c: ContainerRecord): Promise<void> {
     if (this.stopping) {
       throw new EngineError('Cancelled', `the engine is stopping, so the database of "${c.name}" stays down; start the engine again and it comes back`);
     }
     const spec = this.clusterOf(c);
-    await cluster.start(this.bins, spec);
-    await cluster.setPassword(spec, c.password);
+    try {
+      await cluster.start(this.bins, spec);
+      await cluster.setPassword(spec, c.password);
+    } catch (err) {
+      log(`container ${c.owner}/${c.name}: database did not start: ${(err as Error).message}`);
+      this.recordFailure(c, startFailure(err, c, this.config.pool));
+      throw err;
+    }
+    this.recordFailure(c, undefined);
+  }
+
+  /** Keep (or clear) a failed start on the stored container and on `c` itself, so that an
+   *  operation that writes `c` back later keeps the same answer. */
+  private recordFailure(c: ContainerRecord, failure: ContainerFailure | undefined): void {
+    if (failure) c.failure = failure;
+    else delete c.failure;
+    const saved = this.store.containers.get(c.id);
+    if (!saved || (!failure && !saved.failure)) return; // not recorded yet (create), or nothing to clear
+    const next: ContainerRecord = { ...saved, failure };
+    if (!failure) delete next.failure;
+    this.store.tx(() => this.store.containers.putSync(c.id, next));
+    this.notify('container', c);
+  }
+
+  /** What a container's database really is. A recorded failed start wins even over a live
+   *  postmaster: one that came up but refuses connections (a full pool: it cannot write its
+   *  relation cache file) is no database. Otherwise the process table decides, not the
+   *  `running` flag, so a database killed behind the engine's back is not reported as running. */
+  async databaseState(c: ContainerRecord): Promise<{ state: ContainerState; failure?: ContainerFailure }> {
+    if (c.failure) return { state: 'failed', failure: c.failure };
+    if (await cluster.isRunning(this.clusterOf(c))) return { state: 'running' };
+    // Down on purpose: never asked to run, or an operation is switching its data.
+    if (!c.running || this.locks.isHeld(`container:${c.id}`)) return { state: 'stopped' };
+    return { state: 'failed', failure: stoppedOutside(c) };
   }
 
   /** Stop the database, then end every other program of its OS user, so that nothing of

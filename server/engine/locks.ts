@@ -17,6 +17,11 @@ export class Locks {
     return () => this.held.delete(key);
   }
 
+  /** Is an operation running on `key`? (A container's database may be down on purpose then.) */
+  isHeld(key: string): boolean {
+    return this.held.has(key);
+  }
+
   async with<T>(key: string, label: string, op: string, fn: () => Promise<T>): Promise<T> {
     const release = this.acquire(key, label, op);
     try {

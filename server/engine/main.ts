@@ -1,14 +1,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import type { DriverChoice } from '../protocol';
+import type { DatabaseStart, DriverChoice } from '../protocol';
 import { homeDirMode, homeFiles } from '../common/home';
 import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
 import { newId, now } from './ids';
 import { acquireHomeLock } from './lock';
 import { recoveries } from './operations';
-import { choosePool } from './pool';
+import { choosePool, chooseRunRoot } from './pool';
 import { findPgBinaries } from './postgres/binaries';
+import * as cluster from './postgres/cluster';
 import { canGiveFilesAway, currentUserName, resolvePgOwner } from './postgres/pgUser';
 import { reserve } from './reservations';
 import { RpcServer } from './rpc';
@@ -60,8 +61,9 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     await fs.promises.mkdir(settings.pool, { recursive: true, mode: 0o711 });
     const driver = await createDriver(settings.driver as DriverChoice, { pool: settings.pool });
     saveSettings(store, { ...settings, localOwner: settings.localOwner ?? currentUserName(), driver: driver.name });
-    const runRoot = path.join(settings.pool, 'run');
+    const runRoot = chooseRunRoot(opts.home, owner);
     await fs.promises.mkdir(runRoot, { recursive: true, mode: 0o711 });
+    await fs.promises.chmod(runRoot, 0o711); // mkdir's mode is masked by the umask
     const config: EngineConfig = {
       engineId: settings.engineId, home: opts.home, pool: settings.pool, runRoot, version,
       localOwner: settings.localOwner ?? currentUserName(), startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin), dbListen: opts.dbListen ?? '127.0.0.1',
@@ -70,9 +72,11 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner, containerUids);
     log(`engine ${config.engineId} on ${opts.home}: pool ${settings.pool}, ${driver.name} driver, PostgreSQL from ${engine.bins.dir}${describeOsUsers(owner, containerUids)}`);
     ensureAdmin(store, files.adminToken);
+    await retireRunDirsOnPool(engine, path.join(settings.pool, 'run'));
+    const failedBefore = new Set(store.all(store.containers).filter((c) => c.failure).map((c) => c.id));
     await recover(engine);
     reserveNumbers(engine);
-    await startDatabases(engine);
+    engine.startup = await startDatabases(engine, failedBefore);
     const server = new RpcServer(engine);
     await server.listenUnix(files.socket, { name: config.localOwner, admin: true });
     log(`listening on ${files.socket}`);
@@ -161,14 +165,39 @@ function reserveNumbers(engine: Engine): void {
   }
 }
 
-async function startDatabases(engine: Engine): Promise<void> {
-  for (const c of engine.store.all(engine.store.containers).filter((x) => x.running)) {
+/** Engines before this one kept the runtime directories on the pool (POOL/run), where a
+ *  full pool kept PostgreSQL from starting. A database still running from there (left by
+ *  a crashed engine) is stopped, so that it starts again with its socket in the new place;
+ *  then the old folder goes. */
+async function retireRunDirsOnPool(engine: Engine, old: string): Promise<void> {
+  if (!fs.existsSync(old)) return;
+  for (const c of engine.store.all(engine.store.containers)) {
+    if (!fs.existsSync(path.join(old, c.id)) || !(await cluster.isRunning(engine.clusterOf(c)))) continue;
+    log(`container ${c.owner}/${c.name}: restarting its database to move its socket off the pool`);
+    await engine.stopDatabase(c).catch((err) => log(`container ${c.owner}/${c.name}: stop failed: ${err.message}`));
+  }
+  await fs.promises.rm(old, { recursive: true, force: true });
+  log(`removed the old runtime directories on the pool (${old}); they are in ${engine.config.runRoot} now`);
+}
+
+/** Start every database that should run, failed ones included: an engine start is the retry.
+ *  Says in the log, and in `engine status`, which came back and which still failed, and why. */
+async function startDatabases(engine: Engine, failedBefore: Set<string>): Promise<DatabaseStart[]> {
+  const report: DatabaseStart[] = [];
+  for (const c of engine.store.all(engine.store.containers).filter((x) => x.running || x.failure)) {
+    const wasFailed = failedBefore.has(c.id);
     try {
       await engine.startDatabase(c);
+      report.push({ container: c.name, owner: c.owner, result: 'started', wasFailed });
+      if (wasFailed) log(`container ${c.owner}/${c.name}: database came back after a failed start`);
     } catch (err) {
-      log(`container ${c.owner}/${c.name}: database did not start: ${(err as Error).message}`);
+      report.push({ container: c.name, owner: c.owner, result: 'failed', wasFailed, reason: c.failure?.reason ?? (err as Error).message });
     }
   }
+  const failed = report.filter((d) => d.result === 'failed');
+  log(`databases: ${report.length - failed.length} running, ${failed.length} failed`
+    + failed.map((d) => `\n  ${d.owner}/${d.container}: ${d.reason}`).join(''));
+  return report;
 }
 
 async function stopDatabases(engine: Engine): Promise<void> {

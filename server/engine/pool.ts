@@ -12,8 +12,24 @@ import type { FileOwner } from './volumes/driver';
 export function choosePool(home: string, wanted: string | undefined, owner: FileOwner | undefined): string {
   const pool = path.resolve(wanted ?? path.join(home, 'pool'));
   if (wanted || !owner || traversable(path.dirname(pool), owner)) return pool;
+  return path.join(outsideHome(home), 'pool');
+}
+
+/**
+ * Where the containers' runtime directories live (Unix socket and its lock file,
+ * pg_hba.conf, postgres.log): HOME/run, never on the pool, so a full pool cannot
+ * stop PostgreSQL from creating them. PostgreSQL must reach it too, so a home it
+ * cannot walk through keeps them beside the moved pool, in a folder of their own.
+ */
+export function chooseRunRoot(home: string, owner: FileOwner | undefined): string {
+  if (!owner || traversable(home, owner)) return path.join(home, 'run');
+  return path.join(outsideHome(home), 'run');
+}
+
+/** /var/lib/slipstream/<hash of home>: for what PostgreSQL must reach under a home it cannot. */
+function outsideHome(home: string): string {
   const tag = createHash('sha256').update(home).digest('hex').slice(0, 12);
-  return path.join('/var/lib/slipstream', tag, 'pool');
+  return path.join('/var/lib/slipstream', tag);
 }
 
 /** Can `owner` reach `dir` (execute permission on it and every ancestor)? */

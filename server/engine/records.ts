@@ -1,4 +1,4 @@
-import type { BranchOrigin, Consistency, DriverName, EventKind, GitContext, SourceSpec } from '../protocol';
+import type { BranchOrigin, Consistency, ContainerFailure, DriverName, EventKind, GitContext, SourceSpec } from '../protocol';
 
 /** What the engine stores in LMDB. The protocol's *Info types are views of these. */
 
@@ -35,6 +35,8 @@ export interface ContainerRecord {
   activeBranchId: string;
   /** Whether the database should be running; the engine restores this on start. */
   running: boolean;
+  /** The last start of its database failed, and why; the next start that works clears it. */
+  failure?: ContainerFailure;
   createdAt: string;
 }
 

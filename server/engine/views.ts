@@ -1,5 +1,6 @@
 import * as os from 'os';
-import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo, TimelineEvent } from '../protocol';
+import type { BookmarkInfo, BranchInfo, ContainerFailure, ContainerInfo, ContainerState, TemplateInfo, TimelineEvent } from '../protocol';
+import type { Engine } from './engine';
 import { DATABASE, SUPERUSER } from './postgres/cluster';
 import { shownSource } from './sources';
 import type { BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, TemplateRecord } from './records';
@@ -32,7 +33,13 @@ export function connectHost(listen: string): string {
   return listen === '0.0.0.0' || listen === '*' || listen === '::' ? os.hostname() : listen;
 }
 
-export function containerInfo(store: Store, c: ContainerRecord): ContainerInfo {
+/** A container as a client sees it, with its database's real state. */
+export async function containerView(engine: Engine, c: ContainerRecord): Promise<ContainerInfo> {
+  return containerInfo(engine.store, c, await engine.databaseState(c));
+}
+
+export function containerInfo(store: Store, c: ContainerRecord,
+  db: { state: ContainerState; failure?: ContainerFailure }): ContainerInfo {
   const template = store.templates.get(c.templateId);
   const branches = store.branchesOf(c.id);
   return {
@@ -48,7 +55,8 @@ export function containerInfo(store: Store, c: ContainerRecord): ContainerInfo {
     driver: c.driver,
     activeBranch: branches.find((b) => b.id === c.activeBranchId)?.name ?? '',
     branches: branches.length,
-    state: c.running ? 'running' : 'stopped',
+    state: db.state,
+    ...(db.failure ? { failure: db.failure } : {}),
     createdAt: c.createdAt,
   };
 }

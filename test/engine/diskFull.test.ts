@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { after, before, describe, test } from 'node:test';
 import type { BookmarkInfo, BranchInfo, ContainerInfo } from '../../server/protocol';
 import { FIXTURES, TestEngine } from '../support/engine';
+import { mountTmpfs, whyNoTmpfs, type LoopFs } from '../support/loopfs';
 
 /**
  * The pool on a small file system (a tmpfs with a size limit) that fills up
@@ -16,31 +15,20 @@ import { FIXTURES, TestEngine } from '../support/engine';
 const SIZE_MIB = 400;
 const ROOM_MIB = 4;
 
-function whyNot(): string | undefined {
-  if (process.platform !== 'linux') return `a size-limited tmpfs needs Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return `mounting a tmpfs needs root (running as uid ${process.getuid?.()})`;
-  return undefined;
-}
-
 describe('disk full during a snapshot', () => {
-  const skip = whyNot();
+  const skip = whyNoTmpfs();
   if (skip) {
     test('a bookmark on a full pool fails with NoSpace and changes nothing', (t) => { t.skip(skip); });
     return;
   }
-  let base: string;
+  let tmpfs: LoopFs | undefined;
   let mnt: string;
   let e: TestEngine;
   let filler: string;
-  let mounted = false;
 
   before(async () => {
-    base = fs.mkdtempSync(path.join(os.tmpdir(), 'slip-full-'));
-    fs.chmodSync(base, 0o755); // PostgreSQL runs as an unprivileged user that must reach the pool
-    mnt = path.join(base, 'mnt');
-    fs.mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZE_MIB}m,mode=0755`, 'tmpfs', mnt]);
-    mounted = true;
+    tmpfs = mountTmpfs(SIZE_MIB);
+    mnt = tmpfs.dir;
     filler = path.join(mnt, 'filler');
     e = await TestEngine.start({ driver: 'blocks', pool: path.join(mnt, 'pool') });
     e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
@@ -50,8 +38,7 @@ describe('disk full during a snapshot', () => {
   });
   after(async () => {
     await e?.destroy();
-    if (mounted) execFileSync('umount', ['-l', mnt]);
-    fs.rmSync(base, { recursive: true, force: true });
+    await tmpfs?.cleanup();
   });
 
   /** An order-independent digest of every row of every user table; unlike a sorted md5 it

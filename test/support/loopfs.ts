@@ -3,7 +3,7 @@
  * through a loop device. Needs root, the file system in the kernel and its
  * mkfs tool; otherwise it says why, and the caller skips with that reason.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -86,5 +86,31 @@ export async function mountLoopFs(kind: 'btrfs' | 'xfs', sizeMiB: number): Promi
     await cleanup();
     return { skip: `cannot mount a ${kind} loop image: ${(err as Error).message}` };
   }
+  return { dir, cleanup };
+}
+
+/** Why this machine cannot mount a size-limited tmpfs, or undefined when it can. */
+export function whyNoTmpfs(): string | undefined {
+  if (process.platform !== 'linux') return `a size-limited tmpfs needs Linux (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return `mounting a tmpfs needs root (running as uid ${process.getuid?.()})`;
+  return undefined;
+}
+
+/** A tmpfs of `sizeMiB` for a pool that a test fills up (check whyNoTmpfs first). */
+export function mountTmpfs(sizeMiB: number): LoopFs {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'slip-tmpfs-'));
+  fs.chmodSync(base, 0o755); // PostgreSQL runs as an unprivileged user that must reach the pool
+  const dir = path.join(base, 'mnt');
+  fs.mkdirSync(dir);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m,mode=0755`, 'tmpfs', dir]);
+  } catch (err) {
+    fs.rmSync(base, { recursive: true, force: true });
+    throw err;
+  }
+  const cleanup = async (): Promise<void> => {
+    execFileSync('umount', ['-l', dir]);
+    fs.rmSync(base, { recursive: true, force: true });
+  };
   return { dir, cleanup };
 }

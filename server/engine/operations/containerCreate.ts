@@ -9,7 +9,7 @@ import { allocatePort, unclaimPort } from '../ports';
 import { allocateUid, unclaimUid } from '../postgres/pgUser';
 import { release } from '../reservations';
 import type { BranchRecord, ContainerRecord, JournalRecord, TemplateRecord } from '../records';
-import { containerInfo } from '../views';
+import { containerView } from '../views';
 import { name, object, optInt, optStr } from '../validate';
 import { operation, type Recover } from './operation';
 
@@ -79,7 +79,7 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
       { detail: `from template ${template.name} v${version.version}, port ${port}, ${engine.driverName} driver` });
   });
   engine.notify('container', c, event);
-  return containerInfo(engine.store, c);
+  return containerView(engine, c);
 }
 
 /** A container that was never recorded: stop its database and remove its volume. */

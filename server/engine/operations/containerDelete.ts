@@ -21,7 +21,7 @@ export const containerDelete = operation(ContainerDeleteRequest.type, parse, asy
     if (outside.length) {
       throw new EngineError('InUse', `bookmarks of container "${c.name}" are used by branches elsewhere: ${outside.join(', ')}. Those branches must be deleted first.`);
     }
-    const info = containerInfo(engine.store, c);
+    const info = containerInfo(engine.store, c, { state: 'stopped' }); // as it is once this returns
     const journal = engine.journalBegin('container-delete', { containerId: c.id });
     ctx.progress.report('stopping the database');
     await engine.stopDatabase(c);

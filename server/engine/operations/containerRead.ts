@@ -2,20 +2,20 @@ import { ContainerListRequest, ContainerShowRequest, ContainerUrlRequest, type N
 import type { OpContext } from '../engine';
 import { findContainer } from '../lookup';
 import { DATABASE, SUPERUSER } from '../postgres/cluster';
-import { connectHost, containerInfo } from '../views';
+import { connectHost, containerView } from '../views';
 import { containerRef, object } from '../validate';
 import { operation } from './operation';
 
-const parseName = (raw: unknown): NameParams => ({ name: containerRef(object(raw), 'name') });
+export const parseName = (raw: unknown): NameParams => ({ name: containerRef(object(raw), 'name') });
 
 /** container list: the caller's own containers (an admin sees everyone's). */
 export const containerList = operation(ContainerListRequest.type, () => ({}), async ({ engine, caller }: OpContext) =>
-  engine.store.all(engine.store.containers)
+  Promise.all(engine.store.all(engine.store.containers)
     .filter((c) => engine.canSee(caller, c.owner))
-    .map((c) => containerInfo(engine.store, c)));
+    .map((c) => containerView(engine, c))));
 
 export const containerShow = operation(ContainerShowRequest.type, parseName, async ({ engine, caller }: OpContext, p: NameParams) =>
-  containerInfo(engine.store, findContainer(engine, caller, p.name)));
+  containerView(engine, findContainer(engine, caller, p.name)));
 
 /** container url NAME: the connection string. Only the owner is told the password. */
 export const containerUrl = operation(ContainerUrlRequest.type, parseName, async ({ engine, caller }: OpContext, p: NameParams) => {

@@ -1,5 +1,5 @@
-import { EngineShutdownRequest, EngineStatusRequest, PROTOCOL_VERSION } from '../../protocol';
-import type { OpContext } from '../engine';
+import { EngineShutdownRequest, EngineStatusRequest, PROTOCOL_VERSION, type FailedContainer } from '../../protocol';
+import type { Caller, Engine, OpContext } from '../engine';
 import { operation } from './operation';
 
 export const engineStatus = operation(EngineStatusRequest.type, () => ({}), async ({ engine, caller }: OpContext) => ({
@@ -16,7 +16,19 @@ export const engineStatus = operation(EngineStatusRequest.type, () => ({}), asyn
   startedAt: engine.config.startedAt,
   containers: engine.store.all(engine.store.containers).filter((c) => engine.canSee(caller, c.owner)).length,
   templates: engine.store.all(engine.store.templates).length,
+  failed: await failedContainers(engine, caller),
+  startup: engine.startup.filter((d) => engine.canSee(caller, d.owner)),
 }));
+
+/** The caller's containers whose database should run and does not, with why. */
+async function failedContainers(engine: Engine, caller: Caller): Promise<FailedContainer[]> {
+  const failed: FailedContainer[] = [];
+  for (const c of engine.store.all(engine.store.containers).filter((x) => engine.canSee(caller, x.owner))) {
+    const { failure } = await engine.databaseState(c);
+    if (failure) failed.push({ container: c.name, owner: c.owner, ...failure });
+  }
+  return failed;
+}
 
 /** engine stop: answered first, then the daemon stops its databases and exits. The
  *  databases start again with the next engine. */

@@ -8,6 +8,7 @@ import { branchLink, branchUnlink } from './branchLink';
 import { containerCreate, recoverContainerCreate } from './containerCreate';
 import { containerDelete, recoverContainerDelete } from './containerDelete';
 import { containerList, containerShow, containerUrl } from './containerRead';
+import { containerStart } from './containerStart';
 import { engineShutdown, engineStatus } from './engineOps';
 import { refresh } from './refresh';
 import { reset } from './reset';
@@ -25,7 +26,7 @@ export const operations: readonly Operation[] = [
   authenticate, whoami, userAdd, userList, userRemove,
   engineStatus, engineShutdown,
   templateCreate, templateRefresh, templateList, templateDelete,
-  containerCreate, containerList, containerShow, containerDelete, containerUrl,
+  containerCreate, containerList, containerShow, containerDelete, containerStart, containerUrl,
   branchCreate, branchActivate, branchList, branchDelete, branchLink, branchUnlink,
   bookmarkCreate, bookmarkList, bookmarkShow, bookmarkShare, bookmarkUnshare, bookmarkTag, bookmarkDelete,
   restore, reset, refresh, timeline,

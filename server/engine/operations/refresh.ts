@@ -1,7 +1,7 @@
 import { RefreshRequest, type ContainerOpParams } from '../../protocol';
 import type { OpContext } from '../engine';
 import { findContainer } from '../lookup';
-import { containerInfo } from '../views';
+import { containerView } from '../views';
 import { operation } from './operation';
 import { parseContainerOp } from './reset';
 import { rewind } from './rewind';
@@ -20,6 +20,6 @@ export const refresh = operation(RefreshRequest.type, parseContainerOp, async (c
       extra: { detail: `to template ${template.name} v${latest.version}` },
     });
     await pruneTemplateVersions(engine, template.id);
-    return containerInfo(engine.store, engine.store.containers.get(c.id)!);
+    return containerView(engine, engine.store.containers.get(c.id)!);
   });
 });
