@@ -17,6 +17,7 @@ import { ensureAdmin } from './users';
 import { Store } from './store';
 import { createDriver } from './volumes';
 import { version } from '../../package.json';
+import { removePath } from './volumes/volumeFiles';
 
 export interface EngineOptions {
   home: string;
@@ -176,7 +177,7 @@ async function retireRunDirsOnPool(engine: Engine, old: string): Promise<void> {
     log(`container ${c.owner}/${c.name}: restarting its database to move its socket off the pool`);
     await engine.stopDatabase(c).catch((err) => log(`container ${c.owner}/${c.name}: stop failed: ${err.message}`));
   }
-  await fs.promises.rm(old, { recursive: true, force: true });
+  await removePath(old);
   log(`removed the old runtime directories on the pool (${old}); they are in ${engine.config.runRoot} now`);
 }
 

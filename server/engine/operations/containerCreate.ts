@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import { ContainerCreateRequest, type ContainerCreateParams, type ContainerInfo } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
 import { EngineError, volumeError } from '../errors';
@@ -12,6 +11,7 @@ import type { BranchRecord, ContainerRecord, JournalRecord, TemplateRecord } fro
 import { containerView } from '../views';
 import { name, object, optInt, optStr } from '../validate';
 import { operation, type Recover } from './operation';
+import { removePath } from '../volumes/volumeFiles';
 
 export const MAIN_BRANCH = 'main';
 
@@ -88,7 +88,7 @@ async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
   const stub = { id: String(journal.data.containerId), volumeId: String(journal.data.volumeId), port: Number(journal.data.port), listen: '127.0.0.1', uid };
   await engine.stopDatabase(stub).catch(() => undefined);
   await engine.driver.deleteVolume(stub.volumeId).catch(() => undefined);
-  await fs.promises.rm(engine.clusterOf(stub).runDir, { recursive: true, force: true });
+  await removePath(engine.clusterOf(stub).runDir);
   release('ports', stub.port, engine.config.home);
   if (uid !== undefined) release('uids', uid, engine.config.home);
   engine.store.tx(() => engine.journalEnd(journal));

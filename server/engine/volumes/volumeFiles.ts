@@ -334,6 +334,14 @@ export async function removeIn(parent: string, name: string): Promise<void> {
   await withDir(parent, (d) => removeEntry(d, name));
 }
 
+/** Remove whatever is at `p` (a tree too) without following links. Its parent must be
+ *  root's own; what lies inside may be a tenant's (a runtime directory, say). */
+export function removePath(p: string): Promise<void> {
+  return removeIn(path.dirname(p), path.basename(p)).catch((err) => {
+    if (code(err) !== 'ENOENT') throw err; // the parent is gone too: nothing to remove
+  });
+}
+
 /** Remove a directory tree so that it never looks half-deleted under its own
  *  name: rename it into `trashDir` (root's, same file system) first, then delete. */
 export async function removeTree(p: string, trashDir: string): Promise<void> {
