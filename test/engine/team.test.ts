@@ -6,7 +6,7 @@ import * as path from 'path';
 import { after, before, describe, test } from 'node:test';
 import { connectEngine, type ClientError, type EngineClient } from '../../server/common/client';
 import {
-  BookmarkListRequest, EngineShutdownRequest, TemplateDeleteRequest, UserListRequest,
+  BookmarkListRequest, EngineShutdownRequest, TemplateDeleteRequest, UserListRequest, WhoAmIRequest,
   type BookmarkInfo, type BranchInfo, type ChangedParams, type ContainerInfo, type TimelineEvent, type UserInfo,
 } from '../../server/protocol';
 import { FIXTURES } from '../support/engine';
@@ -217,6 +217,38 @@ describe('every forbidden action is refused', () => {
     }
     assert.ok(!admin.ok<UserInfo[]>('user', 'list').some((u) => u.name === 'temp'));
     admin.fails('InvalidArgument', 'user', 'remove', 'admin');
+  });
+
+  test('a session is tied to its token, not its name: re-adding a removed user (even as admin) revives no open connection', async () => {
+    const first = admin.ok<{ token: string }>('user', 'add', 'eve').token;
+    const old = await connectEngine({ home: t.e.home, engine: t.url, token: first });
+    const heard: ChangedParams[] = [];
+    old.onChanged((p) => heard.push(p));
+    try {
+      assert.equal((await old.request(WhoAmIRequest.type, {})).name, 'eve');
+      admin.ok('user', 'remove', 'eve');
+      const again = admin.ok<{ token: string }>('user', 'add', 'eve', '--admin').token;
+      // Before it asks anything: it does not hear of the new eve's containers.
+      const newEve = new Remote(t.e, t.url, again);
+      newEve.ok('container', 'create', 'new-eve-box', '--template', 'employees');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(heard, [], `the old connection still hears the new eve's changes: ${JSON.stringify(heard)}`);
+      newEve.ok('container', 'delete', 'new-eve-box');
+      // Nor may it ask: it authenticated with the removed token, so whatever now bears the name, it is nobody.
+      for (const [label, ask] of [
+        ['whoami', () => old.request(WhoAmIRequest.type, {})],
+        ['user list (admin only)', () => old.request(UserListRequest.type, {})],
+        ['template delete (admin only)', () => old.request(TemplateDeleteRequest.type, { name: 'no-such-template' })],
+      ] as const) {
+        await assert.rejects(ask(), (err: ClientError) => err.code === 'Unauthorized', `${label} on the old connection`);
+        refused++;
+      }
+      // The new token works, on a new connection, and as the new (admin) eve.
+      assert.deepEqual([newEve.ok<UserInfo>('whoami').admin], [true]);
+    } finally {
+      await old.close();
+      admin.ok('user', 'remove', 'eve');
+    }
   });
 
   test('no engine/authenticate within the timeout: the TCP connection is closed', async () => {

@@ -11,6 +11,7 @@ export const authenticate = operation(AuthenticateRequest.type, (raw) => ({ toke
     const user = findByToken(engine.store, p.token);
     if (!user) throw new EngineError('Unauthorized', 'that token is not valid (wrong, or its user was removed). Ask an admin for a token: slipstream user add NAME');
     session.caller = { name: user.name, admin: user.admin };
+    session.tokenHash = user.tokenHash;
     return userInfo(user);
   }, { public: true });
 
