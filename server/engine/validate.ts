@@ -1,3 +1,4 @@
+import { nameProblem } from '../common/names';
 import { EngineError } from './errors';
 
 /**
@@ -6,8 +7,6 @@ import { EngineError } from './errors';
  * the parse trusts what it gets.
  */
 export type Raw = Record<string, unknown>;
-
-export const NAME_MAX = 64;
 
 export function object(raw: unknown): Raw {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -52,24 +51,13 @@ export function optStrArray(o: Raw, key: string, maxItems = 64): string[] | unde
   return v as string[];
 }
 
-/** Names of templates, containers, branches, bookmarks and tags. Spaces are fine
- *  ("Bug 1234 data"); path-like and invisible characters are not, because names
- *  end up in paths, URLs, terminals and tree labels. */
+/** Names of templates, containers, branches, bookmarks, tags and users. Spaces are fine
+ *  ("Bug 1234 data"); path-like, invisible and display-changing characters are not
+ *  (the rules: server/common/names.ts). */
 export function checkName(value: string, what: string): string {
   const bad = nameProblem(value);
   if (bad) throw new EngineError('InvalidName', `invalid ${what} name ${JSON.stringify(value)}: ${bad}.`);
   return value;
-}
-
-export function nameProblem(value: string): string | undefined {
-  if (value.length === 0) return 'it is empty';
-  if (value.length > NAME_MAX) return `it is longer than ${NAME_MAX} characters`;
-  if (value.trim() !== value) return 'it starts or ends with a space';
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return 'it contains a control character';
-  if (value.includes('/') || value.includes('\\')) return 'it contains a slash';
-  if (value.includes('..')) return 'it contains ".."';
-  if (value.startsWith('-')) return 'it starts with "-"';
-  return undefined;
 }
 
 export function name(o: Raw, key: string, what: string): string {
