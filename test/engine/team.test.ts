@@ -356,6 +356,16 @@ test('the CLI refuses to manage a team engine with engine start/stop', () => {
   console.log(`team: forbidden or unauthorised actions refused: ${refused}`);
 });
 
+test("a link made on the engine's host (naming it by id) opens over TCP: it is this engine, not another machine's", () => {
+  const bm = qa.ok<BookmarkInfo>('bookmark', 'show', 'Bug 1234 data');
+  const { link } = t.e.ok<{ link: string }>('bookmark', 'link', bm.id); // over the Unix socket: eng_…
+  assert.match(link, /engine=eng_[0-9a-f]{12}&/);
+  const opened = dev.ok<BranchInfo>('open', link, '--container', 'dev-box', '--branch', 'from host link');
+  assert.equal(opened.active, true);
+  dev.ok('branch', 'activate', 'main', '--container', 'dev-box');
+  dev.ok('branch', 'delete', 'from host link', '--container', 'dev-box');
+});
+
 describe('TLS', () => {
   const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
   if (openssl.status !== 0) {
