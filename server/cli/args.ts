@@ -742,10 +742,24 @@ function parseFlags(id: string, rest: string[], options: Readonly<Record<string,
     config[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
   }
   try {
-    return parseArgs({ args: rest, options: config, strict: true, allowPositionals: true, tokens: true });
+    return parseArgs({ args: joinNegativeValues(rest, config), options: config, strict: true, allowPositionals: true, tokens: true });
   } catch (err) {
     throw new UsageError(parseArgsMessage(err, id));
   }
+}
+
+/** node:util takes `--limit -1` for an option where a value belongs ("ambiguous"). No
+ *  option looks like a number, so a negative number after a string option is its
+ *  value: pass it as `--limit=-1`, and the option's own check says what range it wants. */
+function joinNegativeValues(args: readonly string[], config: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const takesValue = (arg: string): boolean => config[/^--([^=]+)$/.exec(arg)?.[1] ?? '']?.type === 'string';
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--') return out.concat(args.slice(i));
+    if (takesValue(args[i]) && /^-\d/.test(args[i + 1] ?? '')) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
 }
 
 /** node:util's messages are long and mention positionals generically; keep the useful part. */
