@@ -616,7 +616,7 @@ const groups: Readonly<Record<string, GroupInfo>> = {
 const operationsTitle = "Operations on a container's active branch";
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream)' },
+  home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream); its local engine, even when $SLIPSTREAM_ENGINE is set' },
   engine: { type: 'string', arg: 'URL', help: 'a team engine, tcp://HOST:PORT or tls://HOST:PORT (also $SLIPSTREAM_ENGINE). Default: the local engine of the home' },
   'tls-ca': { type: 'string', arg: 'FILE', help: "CA certificate for a tls:// engine with a self-signed certificate (also $SLIPSTREAM_TLS_CA)" },
   token: { type: 'string', arg: 'T', help: 'access token for a team engine (also $SLIPSTREAM_TOKEN)' },
@@ -814,10 +814,16 @@ export function resolveTarget(engine: string | undefined, token: string | undefi
 function globalsFrom(values: Record<string, unknown>, env: ParseEnv['env']): GlobalFlags {
   const str = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
   const home = str('home');
+  const engineFlag = str('engine');
+  if (home && engineFlag) {
+    throw new UsageError(`--home names a local engine (${home}) and --engine a team engine (${engineFlag}): give one of them, not both`);
+  }
+  // A flag beats the environment: --home means that home's local engine, whatever SLIPSTREAM_ENGINE says.
+  const engine = engineFlag ?? (home ? undefined : env.SLIPSTREAM_ENGINE);
   return {
     ...(home ? { home } : {}),
     json: values.json === true,
-    target: resolveTarget(str('engine') ?? env.SLIPSTREAM_ENGINE, str('token') ?? env.SLIPSTREAM_TOKEN, str('tls-ca') ?? env.SLIPSTREAM_TLS_CA),
+    target: resolveTarget(engine, str('token') ?? env.SLIPSTREAM_TOKEN, str('tls-ca') ?? env.SLIPSTREAM_TLS_CA),
   };
 }
 

@@ -336,7 +336,7 @@ test("dev's database cannot read the files of qa's container (one OS user per co
   if (process.getuid?.() !== 0) return t.skip('needs root: only a root engine can run each container as its own OS user');
   const own = (await dev.sql<{ d: string }>('dev-box', `SELECT current_setting('data_directory') AS d`))[0].d;
   const found = await dev.sql<{ d: string }>('dev-box', `
-    SELECT DISTINCT substring(encode(pg_read_binary_file('/proc/' || p || '/cmdline'), 'escape') FROM '-D\\\\000([^\\\\]+)') AS d
+    SELECT DISTINCT substring(encode(pg_read_binary_file('/proc/' || p || '/cmdline', true), 'escape') FROM '-D\\\\000([^\\\\]+)') AS d
     FROM pg_ls_dir('/proc') AS p WHERE p ~ '^[0-9]+$'`).catch((err: Error) => { console.log(`  /proc scan refused: ${err.message}`); return []; });
   const others = found.map((r) => r.d).filter((d) => d && d !== own);
   const readable: string[] = [];
@@ -408,6 +408,9 @@ describe('TLS', () => {
     const r = plain.cli('whoami');
     console.log(`plain TCP on the TLS port: exit ${r.code} after ${Date.now() - start} ms: ${(r.stdout + r.stderr).replace(/\s+/g, " ").trim().slice(0, 160)}`);
     assert.notEqual(r.code, 0);
+    // Not just "connection lost": the client says what is wrong and what to type instead.
+    const url = tlsEngine.url.replace('tls://', '');
+    assert.match(r.stderr, new RegExp(`the engine at tcp://${url} seems to speak TLS: use tls://${url} \\(and --tls-ca FILE if its certificate is self-signed\\)`));
     const raw = await RawSocket.tcp(tlsEngine.port);
     await raw.write(request(1, 'engine/authenticate', { token: tlsEngine.adminToken }));
     assert.equal(await raw.answer(1, 5000), undefined, 'no JSON-RPC answer over plain TCP');

@@ -120,6 +120,16 @@ test('global flags go before or after the command; env supplies the engine', () 
   if (tcp.kind === 'run') assert.deepEqual(tcp.globals.target, { kind: 'tcp', url: 'tcp://host:7000', token: 't0k' });
 });
 
+test('--home beats SLIPSTREAM_ENGINE (a flag beats the environment); --home with --engine is refused (issue 10)', () => {
+  const env = { SLIPSTREAM_ENGINE: 'tcp://host:7000', SLIPSTREAM_TOKEN: 't0k' };
+  const local = parse('--home /h container list', env);
+  assert.ok(local.kind === 'run', JSON.stringify(local));
+  if (local.kind === 'run') assert.deepEqual(local.globals, { home: '/h', json: false, target: { kind: 'local' } });
+  usageError('--home /h --engine tcp://host:7000 container list', /--home .* and --engine .*: give one of them, not both/);
+  const flag = parse('--engine tcp://other:7001 container list', env);
+  assert.ok(flag.kind === 'run' && flag.globals.target.kind === 'tcp' && flag.globals.target.url === 'tcp://other:7001');
+});
+
 test('operations and optional lookups', () => {
   assert.deepEqual(run('restore bm --container dev', 'restore'), { container: 'dev', bookmark: 'bm' });
   assert.deepEqual(run('reset --container dev', 'reset'), { container: 'dev' });
