@@ -20,13 +20,24 @@ const HIDDEN: Array<[RegExp, string]> = [
   [/[^\P{Zs} ]/u, 'a space other than the ordinary one, which looks the same'],
 ];
 
-/** Why `value` is not a valid name, or undefined when it is. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Why `value` cannot name something new, or undefined when it can. */
 export function nameProblem(value: string): string | undefined {
+  const hidden = value.length <= NAME_MAX && !CONTROL.test(value) ? hiddenProblem(value) : undefined;
+  return hidden ?? referenceProblem(value);
+}
+
+/**
+ * Why `value` cannot even refer to something: the rules every name always had.
+ * Names stored before the hidden-character rules (by an older engine) may break
+ * those, and must stay reachable, if only to be deleted; a reference that names
+ * nothing is simply not found.
+ */
+export function referenceProblem(value: string): string | undefined {
   if (value.length === 0) return 'it is empty';
   if (value.length > NAME_MAX) return `it is longer than ${NAME_MAX} characters`;
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return 'it contains a control character';
-  const hidden = hiddenProblem(value);
-  if (hidden) return hidden;
+  if (CONTROL.test(value)) return 'it contains a control character';
   if (value.trim() !== value) return 'it starts or ends with a space';
   if (value.includes('/') || value.includes('\\')) return 'it contains a slash';
   if (value.includes('..')) return 'it contains ".."';

@@ -92,6 +92,16 @@ test('confusable names are refused for every kind of name, saying why (issue 10)
   }
 });
 
+test('a name that only refers to something is looked up, not refused: what an older engine stored stays reachable, to delete', () => {
+  // Only new names get the hidden-character rules; a reference to one is NotFound (or found, if an older engine made it).
+  const ghost = 'old\u202Ebox';
+  e.fails('NotFound', 'container', 'delete', ghost);
+  e.fails('NotFound', 'branch', 'delete', ghost, '--container', 'qa');
+  e.fails('NotFound', 'template', 'delete', ghost);
+  e.fails('NotFound', 'user', 'remove', ghost);
+  e.fails('InvalidName', 'branch', 'create', ghost, '--container', 'qa');
+});
+
 test('a user name that reads like another (case, fullwidth) is NameTaken, naming the existing user', () => {
   e.ok('user', 'add', 'qa');
   try {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { commitBookmarkName, sanitizeName } from '../../extension/git/naming';
-import { nameProblem, NAME_MAX, userNameKey } from '../../server/common/names';
+import { nameProblem, NAME_MAX, referenceProblem, userNameKey } from '../../server/common/names';
 
 test('ordinary names, with spaces and unicode, are fine', () => {
   for (const ok of ['main', 'Bug 1234 data', 'after edge case data', 'feature-x', 'v1.2', 'Zoë', 'x'.repeat(NAME_MAX)]) {
@@ -35,6 +35,9 @@ test('confusable names (bidi controls, zero-width, separators, broken Unicode) a
   for (const [value, reason] of CONFUSABLE) assert.match(nameProblem(value) ?? 'accepted', reason, JSON.stringify(value));
   // A whole surrogate pair is a character like any other.
   assert.equal(nameProblem('Bug 🐛 data'), undefined);
+  // A reference (to look up, to delete) keeps only the old rules: an older engine may have stored such a name.
+  for (const [value] of CONFUSABLE.filter(([v]) => v.trim() === v)) assert.equal(referenceProblem(value), undefined, JSON.stringify(value));
+  assert.match(referenceProblem('a/b') ?? '', /slash/);
 });
 
 test('user names that differ only by case or Unicode compatibility form have the same key', () => {

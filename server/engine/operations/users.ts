@@ -3,7 +3,7 @@ import { userNameKey } from '../../common/names';
 import type { Engine, OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { ADMIN_USER, createUser, findByToken, userInfo } from '../users';
-import { name, object, optBool, str } from '../validate';
+import { existingName, name, object, optBool, str } from '../validate';
 import { operation } from './operation';
 
 /** engine/authenticate {token}: the first request on a TCP connection. */
@@ -58,7 +58,7 @@ export const userList = operation(UserListRequest.type, () => ({}), async ({ eng
 });
 
 /** user remove NAME: their token stops working at once. Their containers stay, for an admin to delete. */
-export const userRemove = operation(UserRemoveRequest.type, (raw): NameParams => ({ name: name(object(raw), 'name', 'user') }),
+export const userRemove = operation(UserRemoveRequest.type, (raw): NameParams => ({ name: existingName(object(raw), 'name', 'user') }),
   async ({ engine, caller }: OpContext, p: NameParams) => {
     engine.requireAdmin(caller, 'remove users');
     const user = engine.store.users.get(p.name);
