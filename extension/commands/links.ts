@@ -13,6 +13,7 @@ import {
   BranchCreateRequest,
   BranchListRequest,
   ContainerListRequest,
+  EngineStatusRequest,
   type BookmarkInfo,
   type BranchInfo,
   type ContainerInfo,
@@ -137,7 +138,10 @@ async function ensureEngine(s: Session, link: BookmarkLink): Promise<boolean> {
   const here = s.engineRef?.();
   if (!link.engine || link.engine === here) return true;
   if (!isEngineUrl(link.engine)) {
-    throw new Error(`This link belongs to another machine's local engine (${link.engine}), which cannot be reached from here. Ask for a link to a team engine. Nothing was changed.`);
+    if (await isConnectedEngine(s, link.engine)) return true;
+    throw new Error(`This link is for the local engine ${link.engine}, not the engine this window uses (${here ?? 'none yet'}). `
+      + 'If that engine runs on this machine, point the slipstream.engine setting at its home and open the link again; '
+      + 'otherwise ask for a link to a team engine. Nothing was changed.');
   }
   if (!s.connectToEngine) throw new Error(`This link is for the team engine ${link.engine}. Nothing was changed.`);
   const choice = await s.ui.choose(`This bookmark is on the team engine ${link.engine}. Connect this window to it?`, [CONNECT], {
@@ -150,6 +154,16 @@ async function ensureEngine(s: Session, link: BookmarkLink): Promise<boolean> {
   }));
   await s.connectToEngine(link.engine, token);
   return true;
+}
+
+/** A link made over the engine host's Unix socket names the engine by id (eng_…), even
+ *  when this window reaches that same engine over TCP. */
+async function isConnectedEngine(s: Session, engineId: string): Promise<boolean> {
+  try {
+    return (await s.engine.request(EngineStatusRequest.type, {})).engineId === engineId;
+  } catch {
+    return false; // no engine answers: it is not this one, as far as we can tell
+  }
 }
 
 /** The user's container from the bookmark's template: the workspace's, the only one, a pick, or a new one. */

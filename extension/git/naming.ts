@@ -1,14 +1,16 @@
+import { cutName, NAME_MAX, stripHidden } from '../../server/common/names';
+
 /**
  * Names the git link makes: a data branch name from a git branch name, and a
- * bookmark name from a commit. Both follow the engine's name rules (1–64
- * characters, no slash, no "..", no control characters, no leading "-", no
- * surrounding spaces); the engine still has the last word.
+ * bookmark name from a commit. Both follow the engine's name rules
+ * (server/common/names.ts: 1–64 characters, no slash, no "..", no control or
+ * hidden characters, no leading "-", no surrounding spaces); the engine still
+ * has the last word.
  */
-export const NAME_MAX = 64;
 
 /** Makes any text a valid engine name, or '' when nothing is left. */
 export function sanitizeName(text: string, max = NAME_MAX): string {
-  let s = text
+  let s = stripHidden(text)
     .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
     .replace(/[/\\]+/g, '-')
     .replace(/\.{2,}/g, '.')
@@ -16,7 +18,7 @@ export function sanitizeName(text: string, max = NAME_MAX): string {
     .trim()
     .replace(/^-+/, '')
     .trim();
-  if (s.length > max) s = s.slice(0, max).trim();
+  if (s.length > max) s = cutName(s, max).trim(); // an emoji cut in half would be a lone surrogate
   // Cutting can leave a trailing '.' next to an earlier '.', never '..': the collapse ran first.
   return s;
 }

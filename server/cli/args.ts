@@ -625,7 +625,7 @@ const groups: Readonly<Record<string, GroupInfo>> = {
 const operationsTitle = "Operations on a container's active branch";
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream)' },
+  home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream); its local engine, even when $SLIPSTREAM_ENGINE is set' },
   engine: { type: 'string', arg: 'URL', help: 'a team engine, tcp://HOST:PORT or tls://HOST:PORT (also $SLIPSTREAM_ENGINE). Default: the local engine of the home' },
   'tls-ca': { type: 'string', arg: 'FILE', help: "CA certificate for a tls:// engine with a self-signed certificate (also $SLIPSTREAM_TLS_CA)" },
   token: { type: 'string', arg: 'T', help: 'access token for a team engine (also $SLIPSTREAM_TOKEN)' },
@@ -751,10 +751,24 @@ function parseFlags(id: string, rest: string[], options: Readonly<Record<string,
     config[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
   }
   try {
-    return parseArgs({ args: rest, options: config, strict: true, allowPositionals: true, tokens: true });
+    return parseArgs({ args: joinNegativeValues(rest, config), options: config, strict: true, allowPositionals: true, tokens: true });
   } catch (err) {
     throw new UsageError(parseArgsMessage(err, id));
   }
+}
+
+/** node:util takes `--limit -1` for an option where a value belongs ("ambiguous"). No
+ *  option looks like a number, so a negative number after a string option is its
+ *  value: pass it as `--limit=-1`, and the option's own check says what range it wants. */
+function joinNegativeValues(args: readonly string[], config: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const takesValue = (arg: string): boolean => config[/^--([^=]+)$/.exec(arg)?.[1] ?? '']?.type === 'string';
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--') return out.concat(args.slice(i));
+    if (takesValue(args[i]) && /^-\d/.test(args[i + 1] ?? '')) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
 }
 
 /** node:util's messages are long and mention positionals generically; keep the useful part. */
@@ -809,10 +823,16 @@ export function resolveTarget(engine: string | undefined, token: string | undefi
 function globalsFrom(values: Record<string, unknown>, env: ParseEnv['env']): GlobalFlags {
   const str = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
   const home = str('home');
+  const engineFlag = str('engine');
+  if (home && engineFlag) {
+    throw new UsageError(`--home names a local engine (${home}) and --engine a team engine (${engineFlag}): give one of them, not both`);
+  }
+  // A flag beats the environment: --home means that home's local engine, whatever SLIPSTREAM_ENGINE says.
+  const engine = engineFlag ?? (home ? undefined : env.SLIPSTREAM_ENGINE);
   return {
     ...(home ? { home } : {}),
     json: values.json === true,
-    target: resolveTarget(str('engine') ?? env.SLIPSTREAM_ENGINE, str('token') ?? env.SLIPSTREAM_TOKEN, str('tls-ca') ?? env.SLIPSTREAM_TLS_CA),
+    target: resolveTarget(engine, str('token') ?? env.SLIPSTREAM_TOKEN, str('tls-ca') ?? env.SLIPSTREAM_TLS_CA),
   };
 }
 

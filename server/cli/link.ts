@@ -54,14 +54,18 @@ function parse(text: string): BookmarkLink {
   }
 }
 
+/** A link names its engine by URL or, when made over the engine host's Unix socket, by
+ *  id: either way, if it is the engine we talk to, the bookmark is here. */
 async function checkSameEngine(ctx: Context, link: BookmarkLink): Promise<void> {
   if (!link.engine) return;
-  const here = await engineRef(ctx);
-  if (link.engine === here) return;
-  const how = link.engine.startsWith('eng_')
-    ? `it belongs to another machine's local engine (${link.engine}); ask for a link to a team engine`
-    : `run: slipstream --engine ${link.engine} --token YOUR_TOKEN open ...`;
-  throw new CliError('InvalidArgument', `this link is for the engine ${link.engine}, not ${here}: ${how}.`);
+  const { engineId } = await ctx.call(EngineStatusRequest.type, {});
+  const here = ctx.target.kind === 'tcp' ? ctx.target.url.replace(/\/$/, '') : engineId;
+  if (link.engine === here || link.engine === engineId) return;
+  if (link.engine.startsWith('eng_')) {
+    throw new CliError('InvalidArgument', `this link is for the local engine ${link.engine}, not this one (${here}). `
+      + 'If that engine runs on this machine, open the link there: slipstream --home ITS_HOME open ...; otherwise ask for a link to a team engine.');
+  }
+  throw new CliError('InvalidArgument', `this link is for the engine ${link.engine}, not ${here}: run: slipstream --engine ${link.engine} --token YOUR_TOKEN open ...`);
 }
 
 /** The bookmark's name made into a branch name that is free in the container. */

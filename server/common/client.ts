@@ -85,14 +85,41 @@ export async function connectEngine(opts: ConnectOptions): Promise<EngineClient>
   if (!opts.token) {
     throw new ClientError('Unauthorized', `the engine at ${opts.engine} needs a token: pass --token T or set SLIPSTREAM_TOKEN.`);
   }
-  const client = new SocketEngineClient(await openTcp(url, opts.tlsCa), opts.home, opts.engine);
+  const socket = await openTcp(url, opts.tlsCa);
+  const firstBytes = url.secure ? undefined : watchFirstBytes(socket);
+  const client = new SocketEngineClient(socket, opts.home, opts.engine);
   try {
     await client.request(AuthenticateRequest.type, { token: opts.token });
   } catch (err) {
     await client.close();
-    throw err;
+    throw firstBytes && isTlsSuspect(err, firstBytes()) ? speaksTls(url) : err;
   }
   return client;
+}
+
+/** What the server sent first on a plain TCP connection (undefined: nothing yet). */
+function watchFirstBytes(socket: net.Socket): () => Buffer | undefined {
+  let first: Buffer | undefined;
+  socket.once('data', (chunk: Buffer) => { first = chunk; });
+  return () => first;
+}
+
+/**
+ * A plain client on a TLS port: the TLS server takes our JSON-RPC for a broken
+ * handshake and hangs up without a byte (Node), or answers with a TLS record
+ * (an alert, from other servers and proxies). An engine always answers
+ * engine/authenticate, so losing the connection before any byte, or getting a
+ * TLS record, means TLS.
+ */
+function isTlsSuspect(err: unknown, first: Buffer | undefined): boolean {
+  const tlsRecord = first !== undefined && first.length >= 2 && first[0] >= 0x14 && first[0] <= 0x17 && first[1] === 0x03;
+  return tlsRecord || (first === undefined && err instanceof ClientError && err.code === 'ConnectionLost');
+}
+
+function speaksTls(url: EngineUrl): ClientError {
+  const hostPort = `${url.host.includes(':') ? `[${url.host}]` : url.host}:${url.port}`;
+  return new ClientError('ConnectionFailed',
+    `the engine at tcp://${hostPort} seems to speak TLS: use tls://${hostPort} (and --tls-ca FILE if its certificate is self-signed).`);
 }
 
 export interface EngineUrl {

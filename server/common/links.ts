@@ -7,6 +7,8 @@
  *
  * `engine` is a team engine's tcp:// or tls:// URL, or a local engine's id (eng_…).
  */
+import { hideSecrets } from './redact';
+
 export const BOOKMARK_LINK_PATH = '/bookmark';
 
 export interface BookmarkLink {
@@ -69,4 +71,8 @@ function checkEngine(engine: string): void {
   }
 }
 
-const shorten = (s: string) => (s.length > 80 ? `${s.slice(0, 77)}...` : s);
+/** What an error may show of a refused value: short, and without any secret it carries. */
+const shorten = (s: string) => {
+  const shown = hideSecrets(s);
+  return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown;
+};

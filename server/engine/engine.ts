@@ -30,6 +30,9 @@ export interface Progress {
  *  sessions have no caller until they authenticate with a token. */
 export interface Session {
   caller?: Caller;
+  /** A TCP session's rights come from the token it presented, not from its user's
+   *  name: a name can be removed and given again, with another token and more rights. */
+  tokenHash?: string;
 }
 
 /** What every operation gets: the engine, who asks, and the request's progress and cancellation. */

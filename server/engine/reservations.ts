@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { log } from './engine';
 
 /**
  * Machine-wide reservations of the numbers a container keeps for life: its port
@@ -16,6 +17,20 @@ function folder(kind: ReservationKind): string {
 }
 
 /**
+ * The folder, world-writable with the sticky bit so that engines of different
+ * users share it. mkdir's mode is masked by the umask (1777 became 1755, which
+ * kept every engine but its creator out), so the mode is set again with chmod;
+ * only the folder's owner (or root) can, and a folder someone else made wrongly
+ * stays as it is: create() then says so.
+ */
+function ensureFolder(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o1777 });
+  const st = fs.statSync(dir);
+  const mine = st.uid === process.getuid?.() || process.getuid?.() === 0;
+  if ((st.mode & 0o7777) !== 0o1777 && mine) fs.chmodSync(dir, 0o1777);
+}
+
+/**
  * Reserve `n` for `home`. True if it is now (or already was) home's. A reservation
  * is honoured only while its home exists and belongs to whoever wrote the file: the
  * folder is world-writable, so an entry written by anyone else (a container's program,
@@ -24,9 +39,13 @@ function folder(kind: ReservationKind): string {
  */
 export function reserve(kind: ReservationKind, n: number, home: string): boolean {
   const dir = folder(kind);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o1777 });
   const file = path.join(dir, String(n));
-  if (create(file, home)) return true;
+  try {
+    ensureFolder(dir);
+  } catch (err) {
+    return unusable(kind, n, dir, err);
+  }
+  if (create(kind, n, file, home)) return true;
   let holder: string;
   let writer: number;
   try {
@@ -42,18 +61,33 @@ export function reserve(kind: ReservationKind, n: number, home: string): boolean
   } catch {
     return false;
   }
-  return create(file, home);
+  return create(kind, n, file, home);
 }
 
-/** Create the reservation file; false if it exists. Without a usable folder the
- *  caller's own checks decide, so that counts as reserved. */
-function create(file: string, home: string): boolean {
+/** Create the reservation file; false if it exists. */
+function create(kind: ReservationKind, n: number, file: string, home: string): boolean {
   try {
     fs.writeFileSync(file, home, { flag: 'wx', mode: 0o644 });
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'EEXIST';
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    return unusable(kind, n, path.dirname(file), err);
   }
+}
+
+const warned = new Set<string>();
+
+/** Without a usable folder the caller's own checks (is the port free, is the uid
+ *  on any file) decide, so the number counts as reserved. But another engine on
+ *  this machine could then hand out the same number: say so in the log, once. */
+function unusable(kind: ReservationKind, n: number, dir: string, err: unknown): boolean {
+  if (!warned.has(dir)) {
+    warned.add(dir);
+    const what = kind === 'ports' ? 'port' : 'OS user id';
+    log(`cannot reserve ${what} ${n} in ${dir} (${(err as Error).message}); reserving is skipped, so another engine on this machine `
+      + `could hand out the same ${what}s. Fix: as root, chmod 1777 ${dir}`);
+  }
+  return true;
 }
 
 function honoured(holder: string, writer: number): boolean {

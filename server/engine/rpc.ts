@@ -11,6 +11,7 @@ import { log, type Caller, type Engine, type Progress, type Session } from './en
 import { toResponseError, EngineError } from './errors';
 import { FrameGuard } from './frameGuard';
 import { operations } from './operations';
+import { tokenHolder } from './users';
 import type { Operation } from './operations/operation';
 
 /** A TCP client that has not authenticated by then is disconnected. */
@@ -93,7 +94,8 @@ export class RpcServer {
     const conn = createMessageConnection(new StreamMessageReader(guard), new StreamMessageWriter(stream));
     for (const op of operations) conn.onRequest(op.method, (...args: unknown[]) => this.dispatch(op, conn, session, needsToken, args));
     const unsubscribe = this.engine.onChanged((p, owner) => {
-      const visible = visibleChange(this.engine, session.caller, p, owner);
+      // Checked afresh like a request: a stale session must not hear the next holder of its name.
+      const visible = visibleChange(this.engine, this.currentCaller(session, needsToken), p, owner);
       if (visible) void conn.sendNotification(ChangedNotification.type, visible).catch(() => undefined);
     });
     conn.onClose(() => unsubscribe());
@@ -136,12 +138,15 @@ export class RpcServer {
     }
   }
 
-  /** A token's user may be removed while connected: from then on the session is anonymous. */
+  /** A token's user may be removed (and the name re-added) while connected: from
+   *  then on the session is anonymous. Checked on every request, against the store. */
   private currentCaller(session: Session, byToken: boolean): Caller | undefined {
-    if (!session.caller || !byToken) return session.caller;
-    const user = this.engine.store.users.get(session.caller.name);
-    if (!user) session.caller = undefined;
-    else session.caller = { name: user.name, admin: user.admin };
+    if (!byToken) return session.caller;
+    const user = session.caller && session.tokenHash
+      ? tokenHolder(this.engine.store, session.caller.name, session.tokenHash)
+      : undefined;
+    session.caller = user && { name: user.name, admin: user.admin };
+    if (!user) session.tokenHash = undefined;
     return session.caller;
   }
 }

@@ -25,6 +25,20 @@ export function findByToken(store: Store, token: string): UserRecord | undefined
   return store.all(store.users).find((u) => timingSafeEqual(Buffer.from(u.tokenHash, 'hex'), hash));
 }
 
+/**
+ * The user a token session acts as, read afresh on every request: the user
+ * named `name` only while it still holds the token the session presented.
+ * Once the user is removed, or the name re-added (with a new token, perhaps as
+ * an admin), the old session is nobody.
+ */
+export function tokenHolder(store: Store, name: string, tokenHash: string): UserRecord | undefined {
+  const user = store.users.get(name);
+  if (!user) return undefined;
+  const held = Buffer.from(user.tokenHash, 'hex');
+  const presented = Buffer.from(tokenHash, 'hex');
+  return held.length === presented.length && timingSafeEqual(held, presented) ? user : undefined;
+}
+
 export function createUser(store: Store, name: string, admin: boolean): { user: UserRecord; token: string } {
   const token = newToken();
   const user: UserRecord = { name, admin, tokenHash: hashToken(token), createdAt: now() };

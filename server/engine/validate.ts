@@ -1,3 +1,4 @@
+import { nameProblem, referenceProblem } from '../common/names';
 import { EngineError } from './errors';
 
 /**
@@ -6,8 +7,6 @@ import { EngineError } from './errors';
  * the parse trusts what it gets.
  */
 export type Raw = Record<string, unknown>;
-
-export const NAME_MAX = 64;
 
 export function object(raw: unknown): Raw {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -52,28 +51,32 @@ export function optStrArray(o: Raw, key: string, maxItems = 64): string[] | unde
   return v as string[];
 }
 
-/** Names of templates, containers, branches, bookmarks and tags. Spaces are fine
- *  ("Bug 1234 data"); path-like and invisible characters are not, because names
- *  end up in paths, URLs, terminals and tree labels. */
+/** Names of templates, containers, branches, bookmarks, tags and users. Spaces are fine
+ *  ("Bug 1234 data"); path-like, invisible and display-changing characters are not
+ *  (the rules: server/common/names.ts). */
 export function checkName(value: string, what: string): string {
-  const bad = nameProblem(value);
+  return refuse(value, what, nameProblem(value));
+}
+
+/** A name that refers to something that exists (or not): checked only as far as
+ *  names always were, so that what an older engine stored can still be found. */
+export function checkExistingName(value: string, what: string): string {
+  return refuse(value, what, referenceProblem(value));
+}
+
+function refuse(value: string, what: string, bad: string | undefined): string {
   if (bad) throw new EngineError('InvalidName', `invalid ${what} name ${JSON.stringify(value)}: ${bad}.`);
   return value;
 }
 
-export function nameProblem(value: string): string | undefined {
-  if (value.length === 0) return 'it is empty';
-  if (value.length > NAME_MAX) return `it is longer than ${NAME_MAX} characters`;
-  if (value.trim() !== value) return 'it starts or ends with a space';
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) return 'it contains a control character';
-  if (value.includes('/') || value.includes('\\')) return 'it contains a slash';
-  if (value.includes('..')) return 'it contains ".."';
-  if (value.startsWith('-')) return 'it starts with "-"';
-  return undefined;
-}
-
+/** A name for something new: a container, branch, bookmark, template, tag or user. */
 export function name(o: Raw, key: string, what: string): string {
   return checkName(str(o, key, 1024), what);
+}
+
+/** A name that refers to something that may exist. */
+export function existingName(o: Raw, key: string, what: string): string {
+  return checkExistingName(str(o, key, 1024), what);
 }
 
 /** A container as a request names it: NAME (the caller's own), or OWNER/NAME, which
@@ -81,6 +84,6 @@ export function name(o: Raw, key: string, what: string): string {
 export function containerRef(o: Raw, key: string): string {
   const value = str(o, key, 1024);
   const parts = value.split('/');
-  if (parts.length === 2) return `${checkName(parts[0], 'user')}/${checkName(parts[1], 'container')}`;
-  return checkName(value, 'container');
+  if (parts.length === 2) return `${checkExistingName(parts[0], 'user')}/${checkExistingName(parts[1], 'container')}`;
+  return checkExistingName(value, 'container');
 }

@@ -7,8 +7,8 @@ import * as path from 'path';
 import { after, before, test } from 'node:test';
 import { connectEngine, type ClientError } from '../../server/common/client';
 import {
-  BookmarkCreateRequest, BranchCreateRequest, ContainerCreateRequest, TemplateCreateRequest,
-  type BookmarkInfo, type BranchInfo, type ContainerInfo, type TemplateInfo,
+  BookmarkCreateRequest, BranchCreateRequest, ContainerCreateRequest, TemplateCreateRequest, UserAddRequest, UserListRequest,
+  type BookmarkInfo, type BranchInfo, type ContainerInfo, type TemplateInfo, type UserInfo,
 } from '../../server/protocol';
 import { CLI, FIXTURES, TestEngine } from '../support/engine';
 
@@ -57,6 +57,65 @@ test('bad names are refused by the engine, whatever the client', async () => {
     });
   } finally {
     await client.close();
+  }
+});
+
+test('confusable names are refused for every kind of name, saying why (issue 10)', async () => {
+  // Through the client, not argv: a lone surrogate survives JSON but not a command line.
+  const confusable: Array<[string, RegExp]> = [
+    ['invoice\u202Egpj.exe', /bidirectional/], ['a\u2066b', /bidirectional/], ['a\u200Eb', /bidirectional/], ['a\u061Cb', /bidirectional/],
+    ['zero\u200Bwidth', /zero-width/], ['a\u200Db', /zero-width/], ['a\u2060b', /zero-width/], ['\uFEFFbom', /zero-width/],
+    ['line\u2028sep', /separator/], ['para\u2029sep', /separator/],
+    ['lone\uD800', /surrogate/], ['\uDC00lone', /surrogate/], ['mangled\uFFFD', /U\+FFFD/],
+  ];
+  const client = await connectEngine({ home: e.home });
+  try {
+    await unchanged(async () => {
+      for (const [name, why] of confusable) {
+        const attempts: Array<[string, Promise<unknown>]> = [
+          ['branch', client.request(BranchCreateRequest.type, { container: 'qa', name, from: { kind: 'template' } })],
+          ['bookmark', client.request(BookmarkCreateRequest.type, { container: 'qa', name })],
+          ['tag', client.request(BookmarkCreateRequest.type, { container: 'qa', name: 'tagged', tags: [name] })],
+          ['container', client.request(ContainerCreateRequest.type, { name, template: 'employees' })],
+          ['template', client.request(TemplateCreateRequest.type, { name, source: { kind: 'empty' } })],
+          ['user', client.request(UserAddRequest.type, { name })],
+        ];
+        for (const [kind, attempt] of attempts) {
+          await assert.rejects(attempt, (err: ClientError) => err.code === 'InvalidName' && why.test(err.message)
+            && err.message.startsWith(`invalid ${kind} name`), `${kind} ${JSON.stringify(name)}`);
+        }
+      }
+    });
+    assert.ok(!(await client.request(UserListRequest.type, {})).some((u) => u.name !== 'admin'), 'no user was added');
+  } finally {
+    await client.close();
+  }
+});
+
+test('a name that only refers to something is looked up, not refused: what an older engine stored stays reachable, to delete', () => {
+  // Only new names get the hidden-character rules; a reference to one is NotFound (or found, if an older engine made it).
+  const ghost = 'old\u202Ebox';
+  e.fails('NotFound', 'container', 'delete', ghost);
+  e.fails('NotFound', 'branch', 'delete', ghost, '--container', 'qa');
+  e.fails('NotFound', 'template', 'delete', ghost);
+  e.fails('NotFound', 'user', 'remove', ghost);
+  e.fails('InvalidName', 'branch', 'create', ghost, '--container', 'qa');
+});
+
+test('a user name that reads like another (case, fullwidth) is NameTaken, naming the existing user', () => {
+  e.ok('user', 'add', 'qa');
+  try {
+    for (const twin of ['Qa', 'QA', '\uFF31\uFF21', '\uFF51\uFF41']) {
+      const err = e.fails('NameTaken', 'user', 'add', twin);
+      assert.match(err.message, /reads the same as "qa"/, twin);
+    }
+    e.fails('NameTaken', 'user', 'add', 'qa');
+    const owner = os.userInfo().username;
+    const err = e.fails('NameTaken', 'user', 'add', owner.toUpperCase() === owner ? owner.toLowerCase() : owner.toUpperCase());
+    assert.match(err.message, /local owner/);
+    assert.deepEqual(e.ok<UserInfo[]>('user', 'list').map((u) => u.name).sort(), ['admin', 'qa']);
+  } finally {
+    e.ok('user', 'remove', 'qa');
   }
 });
 

@@ -44,8 +44,17 @@ test('bad links change nothing', async () => {
   ];
   const codes = bad.map((link) => e.cli('open', link, '--container', 'dev'));
   for (const r of codes) assert.equal(r.code, 1, r.stdout);
-  assert.match(codes[1].stderr, /another machine's local engine/);
+  assert.match(codes[1].stderr, /this link is for the local engine eng_000000000000, not this one \(eng_[0-9a-f]{12}\)/);
   assert.match(codes[2].stderr, /--engine tcp:\/\/team:7370/);
   e.fails('NotFound', 'open', 'bm_000000000000', '--container', 'dev');
   assert.equal(JSON.stringify(e.ok<BranchInfo[]>('branch', 'list', '--container', 'dev')), before);
+});
+
+test('a refused link or a token pasted as a link is not echoed back (issue 10)', () => {
+  const token = 'slp_' + 'x'.repeat(20) + 'SECRETPART' + 'y'.repeat(13);
+  for (const text of [token, `vscode://slipstream.slipstream/bookmark?engine=${encodeURIComponent(`tcp://u:${token}@team:7370`)}&id=bm_000000000000`]) {
+    const r = e.cli('open', text, '--container', 'dev');
+    assert.equal(r.code, 1, r.stdout);
+    assert.ok(!(r.stdout + r.stderr).includes('SECRETPART'), `the token is echoed: ${r.stdout}${r.stderr}`);
+  }
 });

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { after, before, describe, test } from 'node:test';
 import { connectEngine, type ClientError, type EngineClient } from '../../server/common/client';
 import {
-  BookmarkListRequest, EngineShutdownRequest, TemplateDeleteRequest, UserListRequest,
+  BookmarkListRequest, EngineShutdownRequest, TemplateDeleteRequest, UserListRequest, WhoAmIRequest,
   type BookmarkInfo, type BranchInfo, type ChangedParams, type ContainerInfo, type TimelineEvent, type UserInfo,
 } from '../../server/protocol';
 import { FIXTURES } from '../support/engine';
@@ -219,6 +219,38 @@ describe('every forbidden action is refused', () => {
     admin.fails('InvalidArgument', 'user', 'remove', 'admin');
   });
 
+  test('a session is tied to its token, not its name: re-adding a removed user (even as admin) revives no open connection', async () => {
+    const first = admin.ok<{ token: string }>('user', 'add', 'eve').token;
+    const old = await connectEngine({ home: t.e.home, engine: t.url, token: first });
+    const heard: ChangedParams[] = [];
+    old.onChanged((p) => heard.push(p));
+    try {
+      assert.equal((await old.request(WhoAmIRequest.type, {})).name, 'eve');
+      admin.ok('user', 'remove', 'eve');
+      const again = admin.ok<{ token: string }>('user', 'add', 'eve', '--admin').token;
+      // Before it asks anything: it does not hear of the new eve's containers.
+      const newEve = new Remote(t.e, t.url, again);
+      newEve.ok('container', 'create', 'new-eve-box', '--template', 'employees');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(heard, [], `the old connection still hears the new eve's changes: ${JSON.stringify(heard)}`);
+      newEve.ok('container', 'delete', 'new-eve-box');
+      // Nor may it ask: it authenticated with the removed token, so whatever now bears the name, it is nobody.
+      for (const [label, ask] of [
+        ['whoami', () => old.request(WhoAmIRequest.type, {})],
+        ['user list (admin only)', () => old.request(UserListRequest.type, {})],
+        ['template delete (admin only)', () => old.request(TemplateDeleteRequest.type, { name: 'no-such-template' })],
+      ] as const) {
+        await assert.rejects(ask(), (err: ClientError) => err.code === 'Unauthorized', `${label} on the old connection`);
+        refused++;
+      }
+      // The new token works, on a new connection, and as the new (admin) eve.
+      assert.deepEqual([newEve.ok<UserInfo>('whoami').admin], [true]);
+    } finally {
+      await old.close();
+      admin.ok('user', 'remove', 'eve');
+    }
+  });
+
   test('no engine/authenticate within the timeout: the TCP connection is closed', async () => {
     const raw = await RawSocket.tcp(t.port);
     const start = Date.now();
@@ -304,7 +336,7 @@ test("dev's database cannot read the files of qa's container (one OS user per co
   if (process.getuid?.() !== 0) return t.skip('needs root: only a root engine can run each container as its own OS user');
   const own = (await dev.sql<{ d: string }>('dev-box', `SELECT current_setting('data_directory') AS d`))[0].d;
   const found = await dev.sql<{ d: string }>('dev-box', `
-    SELECT DISTINCT substring(encode(pg_read_binary_file('/proc/' || p || '/cmdline'), 'escape') FROM '-D\\\\000([^\\\\]+)') AS d
+    SELECT DISTINCT substring(encode(pg_read_binary_file('/proc/' || p || '/cmdline', true), 'escape') FROM '-D\\\\000([^\\\\]+)') AS d
     FROM pg_ls_dir('/proc') AS p WHERE p ~ '^[0-9]+$'`).catch((err: Error) => { console.log(`  /proc scan refused: ${err.message}`); return []; });
   const others = found.map((r) => r.d).filter((d) => d && d !== own);
   const readable: string[] = [];
@@ -322,6 +354,16 @@ test('the CLI refuses to manage a team engine with engine start/stop', () => {
   assert.notEqual(r.code, 0);
   assert.ok(admin.ok<{ pid: number }>('engine', 'status').pid > 0);
   console.log(`team: forbidden or unauthorised actions refused: ${refused}`);
+});
+
+test("a link made on the engine's host (naming it by id) opens over TCP: it is this engine, not another machine's", () => {
+  const bm = qa.ok<BookmarkInfo>('bookmark', 'show', 'Bug 1234 data');
+  const { link } = t.e.ok<{ link: string }>('bookmark', 'link', bm.id); // over the Unix socket: eng_…
+  assert.match(link, /engine=eng_[0-9a-f]{12}&/);
+  const opened = dev.ok<BranchInfo>('open', link, '--container', 'dev-box', '--branch', 'from host link');
+  assert.equal(opened.active, true);
+  dev.ok('branch', 'activate', 'main', '--container', 'dev-box');
+  dev.ok('branch', 'delete', 'from host link', '--container', 'dev-box');
 });
 
 describe('TLS', () => {
@@ -366,6 +408,9 @@ describe('TLS', () => {
     const r = plain.cli('whoami');
     console.log(`plain TCP on the TLS port: exit ${r.code} after ${Date.now() - start} ms: ${(r.stdout + r.stderr).replace(/\s+/g, " ").trim().slice(0, 160)}`);
     assert.notEqual(r.code, 0);
+    // Not just "connection lost": the client says what is wrong and what to type instead.
+    const url = tlsEngine.url.replace('tls://', '');
+    assert.match(r.stderr, new RegExp(`the engine at tcp://${url} seems to speak TLS: use tls://${url} \\(and --tls-ca FILE if its certificate is self-signed\\)`));
     const raw = await RawSocket.tcp(tlsEngine.port);
     await raw.write(request(1, 'engine/authenticate', { token: tlsEngine.adminToken }));
     assert.equal(await raw.answer(1, 5000), undefined, 'no JSON-RPC answer over plain TCP');

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { gitContextOf, headOf, repositoryFor, stripCredentials, type GitRepository } from '../../extension/git/api';
 import { commitBookmarkName, dataBranchName, sanitizeName } from '../../extension/git/naming';
 import { classifyMove, HeadSettler, type Clock, type HeadMove } from '../../extension/git/settle';
-import { nameProblem } from '../../server/engine/validate';
+import { nameProblem } from '../../server/common/names';
 
 /** A clock that moves only when told to: the settle logic's timing, without sleeping. */
 class FakeClock implements Clock {

@@ -140,7 +140,8 @@ describe('bookmark links between two users of a team engine', () => {
       ['not a link', /^Not a bookmark link: "not a link" is neither a bookmark link nor a bookmark id .* Nothing was changed\.$/],
       ['vscode://slipstream.slipstream/bookmark?engine=tcp%3A%2F%2Fu%3Ap%40h%3A1&id=bm_000000000000', /Not a bookmark link/],
       ['vscode://slipstream.slipstream/elsewhere?id=bm_000000000000', /not a Slipstream bookmark link/],
-      [link(shared.bookmark.id, 'eng_0123456789ab'), /another machine's local engine \(eng_0123456789ab\).*Ask for a link to a team engine\. Nothing was changed\./],
+      [link(shared.bookmark.id, 'eng_0123456789ab'), /This link is for the local engine eng_0123456789ab, not the engine this window uses \(tcp:\/\/127\.0\.0\.1:\d+\)\. If that engine runs on this machine, .*Nothing was changed\./],
+      [`vscode://slipstream.slipstream/bookmark?engine=${encodeURIComponent(`tcp://dev:${devToken}@127.0.0.1:1`)}&id=${shared.bookmark.id}`, /Not a bookmark link: .*is not an engine/],
     ];
     for (const [text, why] of cases) {
       const asked = dev.ui.asked.length;
@@ -150,6 +151,7 @@ describe('bookmark links between two users of a team engine', () => {
       assert.equal(dev.ui.asked.length, asked, `no question before refusing ${text}`);
     }
     assert.equal(dev.ui.errors.length, cases.length);
+    assert.ok(!dev.ui.errors.join('\n').includes(devToken.slice(4)), 'no error echoes the token in a link');
     assert.equal(devState(), before);
   });
 
@@ -177,5 +179,13 @@ describe('bookmark links between two users of a team engine', () => {
     assert.equal(w.connection.status?.user, 'dev');
     assert.notEqual(devState(), before);
     w.dispose();
+  });
+
+  test('a link naming this very engine by its id (made on the engine host) opens here; it is not "another machine\'s"', async () => {
+    const engineId = dev.connection.status!.engineId;
+    dev.ui.answer('Branch and Activate');
+    const out = await runCommand(dev.session, 'slipstream.bookmark.openLink', link(shared.bookmark.id, engineId));
+    assert.ok(out.ok, out.error);
+    assert.match((out.result as OpenedLink).branch.name, /^Bug 1234 data-\d$/);
   });
 });

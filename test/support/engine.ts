@@ -72,8 +72,12 @@ export class TestEngine extends CliRunner {
   }
 
   private run(opts: { env?: Record<string, string>; cwd?: string }, args: string[]): CliResult {
-    const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [CLI, '--home', this.home, '--json', ...args], {
-      encoding: 'utf8', timeout: 300_000, cwd: opts.cwd, env: { ...process.env, SLIPSTREAM_HOME: '', ...opts.env },
+    // --home would name this home's local engine over SLIPSTREAM_ENGINE, and --engine with it is refused:
+    // a command for a team engine gets the home from the environment instead, which does not compete.
+    const remote = Boolean(opts.env?.SLIPSTREAM_ENGINE) || args.includes('--engine');
+    const home = remote ? [] : ['--home', this.home];
+    const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [CLI, ...home, '--json', ...args], {
+      encoding: 'utf8', timeout: 300_000, cwd: opts.cwd, env: { ...process.env, SLIPSTREAM_HOME: remote ? this.home : '', ...opts.env },
     });
     let json: unknown;
     try { json = JSON.parse(r.stdout); } catch { json = undefined; }

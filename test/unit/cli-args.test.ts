@@ -51,6 +51,17 @@ test('exit-2 cases are usage errors with a one-line message and a --help hint', 
   usageError('--home', /option '--home' needs a value/);
 });
 
+test('a negative number after an option is its value, out of range, not an "ambiguous" argument (issue 10)', () => {
+  usageError('bookmark list --limit -1', /: --limit must be an integer from 1 to 10000, not '-1'$/);
+  usageError('bookmark list --limit -0', /--limit must be an integer from 1 to 10000, not '-0'/);
+  usageError('timeline --container c --limit -5', /--limit must be an integer from 1 to 1000000, not '-5'/);
+  usageError('container create dev --template t --port -80', /--port must be an integer from 1 to 65535, not '-80'/);
+  usageError('bookmark list --limit -1.5', /--limit must be an integer from 1 to 10000, not '-1.5'/);
+  // Other dashes still mean options: a flag where a value belongs is still caught.
+  usageError('bookmark list --limit --shared', /ambiguous|needs a value|argument missing/);
+  assert.equal(run('bookmark list --limit 5', 'bookmark list').limit, 5);
+});
+
 test('a usage error hint names the command whose help to read', () => {
   const out = parse('branch create');
   assert.equal(out.kind, 'error');
@@ -107,6 +118,16 @@ test('global flags go before or after the command; env supplies the engine', () 
   const tcp = parse('container list', { SLIPSTREAM_ENGINE: 'tcp://host:7000', SLIPSTREAM_TOKEN: 't0k' });
   assert.ok(tcp.kind === 'run');
   if (tcp.kind === 'run') assert.deepEqual(tcp.globals.target, { kind: 'tcp', url: 'tcp://host:7000', token: 't0k' });
+});
+
+test('--home beats SLIPSTREAM_ENGINE (a flag beats the environment); --home with --engine is refused (issue 10)', () => {
+  const env = { SLIPSTREAM_ENGINE: 'tcp://host:7000', SLIPSTREAM_TOKEN: 't0k' };
+  const local = parse('--home /h container list', env);
+  assert.ok(local.kind === 'run', JSON.stringify(local));
+  if (local.kind === 'run') assert.deepEqual(local.globals, { home: '/h', json: false, target: { kind: 'local' } });
+  usageError('--home /h --engine tcp://host:7000 container list', /--home .* and --engine .*: give one of them, not both/);
+  const flag = parse('--engine tcp://other:7001 container list', env);
+  assert.ok(flag.kind === 'run' && flag.globals.target.kind === 'tcp' && flag.globals.target.url === 'tcp://other:7001');
 });
 
 test('operations and optional lookups', () => {

@@ -42,3 +42,26 @@ test('the Markdown line escapes the name', () => {
   assert.equal(bookmarkMarkdown('Bug [1234] data', 'vscode://x/bookmark?id=1'),
     '🔖 Data for this bug: [Bug \\[1234\\] data](vscode://x/bookmark?id=1)');
 });
+
+test('a refused link never echoes a secret it carries (issue 10)', () => {
+  const token = 'slp_' + 'S3cr3t-T0ken_'.repeat(3).slice(0, 43);
+  const cases = [
+    token, // the token pasted where a link was expected
+    `vscode://slipstream.slipstream/bookmark?engine=${encodeURIComponent(`tcp://${token}@team:7370`)}&id=${id}`,
+    `vscode://slipstream.slipstream/bookmark?engine=${encodeURIComponent(`tcp://admin:${token}@team:7370`)}&id=${id}`,
+    `vscode://slipstream.slipstream/bookmark?engine=${encodeURIComponent(`tcp://team:7370?token=${token}`)}&id=${id}`,
+    `vscode://slipstream.slipstream/bookmark?engine=eng_a1b2c3d4e5f6&id=${token}`,
+    `tcp://admin:${token}@team:7370`,
+    `not a link, password=${token.slice(4)}`,
+    `vscode://slipstream.slipstream/bookmark?engine=${token}&id=${id}`,
+  ];
+  for (const text of cases) {
+    assert.throws(() => parseBookmarkLink(text), (err: Error) => {
+      assert.ok(err instanceof LinkError, String(err));
+      assert.ok(!err.message.includes(token.slice(4, 20)), `the secret is echoed: ${err.message}`);
+      return true;
+    }, text);
+  }
+  // What is not secret is still shown, so the user can see what went wrong.
+  assert.throws(() => parseBookmarkLink('hello'), /"hello" is neither/);
+});

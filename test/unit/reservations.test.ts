@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
 import { CONTAINER_UIDS } from '../../server/engine/postgres/pgUser';
 import { release, reserve } from '../../server/engine/reservations';
@@ -60,4 +61,52 @@ test("an entry written by someone other than its home's owner is a forgery and i
   assert.equal(fs.readFileSync(file, 'utf8'), homeB);
   assert.equal(fs.statSync(file).uid, 0, 'the forged file was replaced, not rewritten in place');
   release('uids', n, homeB);
+});
+
+/** Runs `fn` with os.tmpdir() pointing at a folder of its own, so the machine's registry is left alone. */
+function inOwnTmp(fn: (dir: string) => void): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reservations-tmpdir-'));
+  fs.chmodSync(dir, 0o755); // other users pass through it, as through /tmp
+  const old = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    fn(dir);
+  } finally {
+    if (old === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = old;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the reservation folders are world-writable (1777) whatever the umask', () => {
+  inOwnTmp((dir) => {
+    const old = process.umask(0o022);
+    try {
+      assert.equal(reserve('ports', 40_001, homeA), true);
+      assert.equal(reserve('uids', n, homeA), true);
+    } finally {
+      process.umask(old);
+    }
+    for (const kind of ['ports', 'uids']) {
+      const mode = fs.statSync(path.join(dir, `slipstream-${kind}`)).mode & 0o7777;
+      assert.equal(mode.toString(8), '1777', `slipstream-${kind}`);
+    }
+  });
+});
+
+test('an engine that cannot write a reservation says so in its log instead of skipping silently', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root: to run the engine code as another user');
+  inOwnTmp((dir) => {
+    // What an older root engine left behind: a folder other users cannot write.
+    fs.mkdirSync(path.join(dir, 'slipstream-ports'), { mode: 0o1755 });
+    const code = `const r = require(${JSON.stringify(path.resolve(__dirname, '../../server/engine/reservations.js'))});
+      process.stdout.write(String(r.reserve('ports', 40002, ${JSON.stringify(homeA)})));
+      r.reserve('ports', 40003, ${JSON.stringify(homeA)});`;
+    const child = spawnSync(process.execPath, ['-e', code], { uid: 65534, gid: 65534, encoding: 'utf8', env: { ...process.env, TMPDIR: dir } });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout, 'true', 'the caller still decides by its own checks');
+    const lines = child.stderr.trim().split('\n').filter((l) => l.includes('reserve'));
+    assert.equal(lines.length, 1, `one log line, not one per number: ${child.stderr}`);
+    assert.match(lines[0], /cannot reserve port 40002 .*slipstream-ports.*chmod 1777/);
+  });
 });

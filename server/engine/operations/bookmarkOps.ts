@@ -7,7 +7,7 @@ import { EngineError } from '../errors';
 import { bookmarksBranchedBy, findBookmark, findContainer, visibleBookmark } from '../lookup';
 import type { BookmarkRecord } from '../records';
 import { bookmarkInfo, bookmarkLookups } from '../views';
-import { checkName, containerRef, object, optBool, optInt, optStr, optStrArray, str } from '../validate';
+import { checkExistingName, checkName, containerRef, object, optBool, optInt, optStr, optStrArray, str } from '../validate';
 import { operation } from './operation';
 
 function parseRef(raw: unknown): BookmarkRefParams {
@@ -65,8 +65,8 @@ export const bookmarkUnshare = operation(BookmarkUnshareRequest.type, parseRef, 
 /** bookmark tag B --add T... --remove T... (the bookmark's data never changes, only its labels). */
 export const bookmarkTag = operation(BookmarkTagRequest.type, (raw): BookmarkTagParams => {
   const o = object(raw);
-  const tags = (key: string) => optStrArray(o, key)?.map((t) => checkName(t, 'tag'));
-  return { ...parseRef(raw), add: tags('add'), remove: tags('remove') };
+  const tags = (key: string, check: typeof checkName) => optStrArray(o, key)?.map((t) => check(t, 'tag'));
+  return { ...parseRef(raw), add: tags('add', checkName), remove: tags('remove', checkExistingName) };
 }, (ctx: OpContext, p: BookmarkTagParams) => update(ctx, p, 'bookmark-tagged', (b) => {
   const tags = b.tags.filter((t) => !p.remove?.includes(t));
   for (const t of p.add ?? []) if (!tags.includes(t)) tags.push(t);

@@ -7,7 +7,7 @@ import { newId, now } from '../ids';
 import { findBookmark, findBranch, findContainer } from '../lookup';
 import type { BranchRecord, ContainerRecord } from '../records';
 import { branchInfo } from '../views';
-import { containerRef, name, object, optBool, optStr, str } from '../validate';
+import { containerRef, existingName, name, object, optBool, optStr, str } from '../validate';
 import { activateBranch } from './activate';
 import { operation, type Recover } from './operation';
 
@@ -80,7 +80,7 @@ function parse(raw: unknown): BranchCreateParams {
   let from: BranchCreateParams['from'];
   if (kind === 'template') from = { kind };
   else if (kind === 'bookmark') from = { kind, bookmark: str(f, 'bookmark', 256) };
-  else if (kind === 'branch') from = { kind, branch: name(f, 'branch', 'branch') };
+  else if (kind === 'branch') from = { kind, branch: existingName(f, 'branch', 'branch') };
   else throw new EngineError('InvalidArgument', `"from.kind" must be template, bookmark or branch, not "${kind}".`);
   return {
     container: containerRef(o, 'container'), name: name(o, 'name', 'branch'), from,

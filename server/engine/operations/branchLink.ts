@@ -4,7 +4,7 @@ import { EngineError } from '../errors';
 import { findBranch, findContainer } from '../lookup';
 import type { BranchRecord } from '../records';
 import { branchInfo } from '../views';
-import { containerRef, name, object, str } from '../validate';
+import { containerRef, existingName, object, str } from '../validate';
 import { operation } from './operation';
 
 /** Git branch names: what `git check-ref-format --branch` would take, roughly, and short. */
@@ -18,7 +18,7 @@ function gitBranchName(value: string): string {
 /** branch link NAME --git-branch X --container C: one data branch per git branch in a container. */
 export const branchLink = operation(BranchLinkRequest.type, (raw): BranchLinkParams => {
   const o = object(raw);
-  return { container: containerRef(o, 'container'), name: name(o, 'name', 'branch'), gitBranch: gitBranchName(str(o, 'gitBranch', 255)) };
+  return { container: containerRef(o, 'container'), name: existingName(o, 'name', 'branch'), gitBranch: gitBranchName(str(o, 'gitBranch', 255)) };
 }, async ({ engine, caller }: OpContext, p: BranchLinkParams) => {
   const c = findContainer(engine, caller, p.container);
   const b = findBranch(engine, c, p.name);
@@ -32,7 +32,7 @@ export const branchLink = operation(BranchLinkRequest.type, (raw): BranchLinkPar
 /** branch unlink NAME --container C */
 export const branchUnlink = operation(BranchUnlinkRequest.type, (raw): BranchParams => {
   const o = object(raw);
-  return { container: containerRef(o, 'container'), name: name(o, 'name', 'branch') };
+  return { container: containerRef(o, 'container'), name: existingName(o, 'name', 'branch') };
 }, async ({ engine, caller }: OpContext, p: BranchParams) => {
   const c = findContainer(engine, caller, p.container);
   return relink(engine, caller.name, c.id, findBranch(engine, c, p.name), undefined);

@@ -3,13 +3,13 @@ import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { findBranch, findContainer } from '../lookup';
 import { branchInfo } from '../views';
-import { containerRef, name, object, optStr } from '../validate';
+import { containerRef, existingName, object, optStr } from '../validate';
 import { activateBranch } from './activate';
 import { operation } from './operation';
 
 function parseBranch(raw: unknown): BranchParams {
   const o = object(raw);
-  return { container: containerRef(o, 'container'), name: name(o, 'name', 'branch'), workDoneToken: optStr(o, 'workDoneToken') };
+  return { container: containerRef(o, 'container'), name: existingName(o, 'name', 'branch'), workDoneToken: optStr(o, 'workDoneToken') };
 }
 
 /** branch activate NAME --container C */
@@ -25,7 +25,7 @@ export const branchActivate = operation(BranchActivateRequest.type, parseBranch,
 
 /** branch list --container C */
 export const branchList = operation(BranchListRequest.type,
-  (raw): ContainerParams => ({ container: name(object(raw), 'container', 'container') }),
+  (raw): ContainerParams => ({ container: existingName(object(raw), 'container', 'container') }),
   async ({ engine, caller }: OpContext, p: ContainerParams) => {
     const c = findContainer(engine, caller, p.container);
     return engine.store.branchesOf(c.id).map((b) => branchInfo(engine.store, b));

@@ -9,7 +9,7 @@ import { allocateUid, unclaimUid } from '../postgres/pgUser';
 import { release } from '../reservations';
 import type { BranchRecord, ContainerRecord, JournalRecord, TemplateRecord } from '../records';
 import { containerView } from '../views';
-import { name, object, optInt, optStr } from '../validate';
+import { existingName, name, object, optInt, optStr } from '../validate';
 import { operation, type Recover } from './operation';
 import { removePath } from '../volumes/volumeFiles';
 
@@ -104,7 +104,7 @@ function parse(raw: unknown): ContainerCreateParams {
   const o = object(raw);
   return {
     name: name(o, 'name', 'container'),
-    template: name(o, 'template', 'template'),
+    template: existingName(o, 'template', 'template'),
     port: optInt(o, 'port', 1024, 65535),
     workDoneToken: optStr(o, 'workDoneToken'),
   };

@@ -3,7 +3,7 @@ import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { findTemplate } from '../lookup';
 import { templateInfo } from '../views';
-import { name, object } from '../validate';
+import { existingName, object } from '../validate';
 import { operation } from './operation';
 
 /** template list: everyone may read templates. */
@@ -11,7 +11,7 @@ export const templateList = operation(TemplateListRequest.type, () => ({}), asyn
   engine.store.all(engine.store.templates).map((t) => templateInfo(engine.store, t)));
 
 /** template delete NAME: only when no container uses it. */
-export const templateDelete = operation(TemplateDeleteRequest.type, (raw) => ({ name: name(object(raw), 'name', 'template') }),
+export const templateDelete = operation(TemplateDeleteRequest.type, (raw) => ({ name: existingName(object(raw), 'name', 'template') }),
   async ({ engine, caller }: OpContext, p: NameParams) => {
     engine.requireAdmin(caller, 'delete templates');
     const t = findTemplate(engine, p.name);

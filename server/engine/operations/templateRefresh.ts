@@ -5,7 +5,7 @@ import { findTemplate } from '../lookup';
 import type { JournalRecord } from '../records';
 import { validateSource } from '../sources';
 import { templateInfo } from '../views';
-import { name, object, optStr } from '../validate';
+import { existingName, object, optStr } from '../validate';
 import { buildTemplateVersion, rollbackBuild } from './templateBuild';
 import { operation, type Recover } from './operation';
 import { pruneTemplateVersions } from './templatePrune';
@@ -38,5 +38,5 @@ export const recoverTemplateRefresh: Recover = (engine: Engine, rec: JournalReco
 
 function parse(raw: unknown): NameParams & WithProgress {
   const o = object(raw);
-  return { name: name(o, 'name', 'template'), workDoneToken: optStr(o, 'workDoneToken') };
+  return { name: existingName(o, 'name', 'template'), workDoneToken: optStr(o, 'workDoneToken') };
 }

@@ -1,8 +1,9 @@
 import { AuthenticateRequest, UserAddRequest, UserListRequest, UserRemoveRequest, WhoAmIRequest, type NameParams } from '../../protocol';
-import type { OpContext } from '../engine';
+import { userNameKey } from '../../common/names';
+import type { Engine, OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { ADMIN_USER, createUser, findByToken, userInfo } from '../users';
-import { name, object, optBool, str } from '../validate';
+import { existingName, name, object, optBool, str } from '../validate';
 import { operation } from './operation';
 
 /** engine/authenticate {token}: the first request on a TCP connection. */
@@ -11,6 +12,7 @@ export const authenticate = operation(AuthenticateRequest.type, (raw) => ({ toke
     const user = findByToken(engine.store, p.token);
     if (!user) throw new EngineError('Unauthorized', 'that token is not valid (wrong, or its user was removed). Ask an admin for a token: slipstream user add NAME');
     session.caller = { name: user.name, admin: user.admin };
+    session.tokenHash = user.tokenHash;
     return userInfo(user);
   }, { public: true });
 
@@ -26,13 +28,29 @@ export const userAdd = operation(UserAddRequest.type, (raw) => {
   return { name: name(o, 'name', 'user'), admin: optBool(o, 'admin') };
 }, async ({ engine, caller }: OpContext, p: { name: string; admin?: boolean }) => {
   engine.requireAdmin(caller, 'add users');
-  if (p.name === engine.config.localOwner) {
-    throw new EngineError('NameTaken', `"${p.name}" is the engine's local owner (its Unix-socket user); pick another name.`);
-  }
-  if (engine.store.users.get(p.name)) throw new EngineError('NameTaken', `a user named "${p.name}" already exists. Remove it first to issue a new token.`);
+  refuseLookalike(engine, p.name);
   const { user, token } = createUser(engine.store, p.name, p.admin ?? false);
   return { ...userInfo(user), token };
 });
+
+/** A new user name must not read as the local owner or an existing user: `Qa` or
+ *  fullwidth `ＱＡ` next to `qa` would pass for them on timelines and owner columns. */
+function refuseLookalike(engine: Engine, name: string): void {
+  const key = userNameKey(name);
+  const owner = engine.config.localOwner;
+  if (userNameKey(owner) === key) {
+    throw new EngineError('NameTaken', `${sameAs(name, owner)} the engine's local owner (its Unix-socket user); pick another name.`);
+  }
+  if (engine.store.users.get(name)) throw new EngineError('NameTaken', `a user named "${name}" already exists. Remove it first to issue a new token.`);
+  const twin = engine.store.all(engine.store.users).find((u) => userNameKey(u.name) === key);
+  if (twin) throw new EngineError('NameTaken', `${sameAs(name, twin.name)} an existing user; pick a name that reads differently.`);
+}
+
+function sameAs(name: string, existing: string): string {
+  return name === existing
+    ? `"${name}" is`
+    : `"${name}" reads the same as "${existing}" (user names that differ only in case or Unicode width are refused), which is`;
+}
 
 export const userList = operation(UserListRequest.type, () => ({}), async ({ engine, caller }: OpContext) => {
   engine.requireAdmin(caller, 'list users');
@@ -40,7 +58,7 @@ export const userList = operation(UserListRequest.type, () => ({}), async ({ eng
 });
 
 /** user remove NAME: their token stops working at once. Their containers stay, for an admin to delete. */
-export const userRemove = operation(UserRemoveRequest.type, (raw): NameParams => ({ name: name(object(raw), 'name', 'user') }),
+export const userRemove = operation(UserRemoveRequest.type, (raw): NameParams => ({ name: existingName(object(raw), 'name', 'user') }),
   async ({ engine, caller }: OpContext, p: NameParams) => {
     engine.requireAdmin(caller, 'remove users');
     const user = engine.store.users.get(p.name);
