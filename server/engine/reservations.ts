@@ -22,12 +22,51 @@ function folder(kind: ReservationKind): string {
  * kept every engine but its creator out), so the mode is set again with chmod;
  * only the folder's owner (or root) can, and a folder someone else made wrongly
  * stays as it is: create() then says so.
+ *
+ * /tmp is writable by every container's OS user, and this machine's kernel may not
+ * protect symlinks in sticky folders (fs.protected_symlinks = 0), so the folder must
+ * be a real directory, never a link to somewhere else: a root engine replaces a link
+ * and takes a folder someone else made (its owner could delete root's entries);
+ * another engine refuses to use it.
  */
 function ensureFolder(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o1777 });
-  const st = fs.statSync(dir);
-  const mine = st.uid === process.getuid?.() || process.getuid?.() === 0;
-  if ((st.mode & 0o7777) !== 0o1777 && mine) fs.chmodSync(dir, 0o1777);
+  const root = process.getuid?.() === 0;
+  let st = lstatOrNull(dir);
+  if (st && !st.isDirectory()) {
+    if (!root) throw new Error(`${dir} is not a directory`);
+    fs.rmSync(dir);
+    st = null;
+  }
+  if (!st) fs.mkdirSync(dir, { mode: 0o1777 });
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  try {
+    const now = fs.fstatSync(fd);
+    if (root && (now.uid !== 0 || now.gid !== 0)) fs.fchownSync(fd, 0, 0);
+    if ((now.mode & 0o7777) !== 0o1777 && (root || now.uid === process.getuid?.())) fs.fchmodSync(fd, 0o1777);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** An entry's holder and writer, read without following a link or blocking on a FIFO. */
+function readEntry(file: string): { holder: string; writer: number } {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > 4096) return { holder: '', writer: -1 };
+    return { holder: fs.readFileSync(fd, 'utf8'), writer: st.uid };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -49,10 +88,13 @@ export function reserve(kind: ReservationKind, n: number, home: string): boolean
   let holder: string;
   let writer: number;
   try {
-    holder = fs.readFileSync(file, 'utf8');
-    writer = fs.statSync(file).uid;
-  } catch {
-    return false; // released this moment, or unreadable: try the next number
+    ({ holder, writer } = readEntry(file));
+  } catch (err) {
+    // A link planted in the folder is a forgery like any other; anything else
+    // (released this moment, unreadable) means: try the next number.
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') return false;
+    holder = '';
+    writer = -1;
   }
   if (holder === home) return true;
   if (honoured(holder, writer)) return false;
@@ -101,7 +143,7 @@ function honoured(holder: string, writer: number): boolean {
 export function release(kind: ReservationKind, n: number, home: string): void {
   const file = path.join(folder(kind), String(n));
   try {
-    if (fs.readFileSync(file, 'utf8') === home) fs.rmSync(file, { force: true });
+    if (readEntry(file).holder === home) fs.rmSync(file, { force: true });
   } catch {
     // never reserved, or already released
   }

@@ -110,3 +110,42 @@ test('an engine that cannot write a reservation says so in its log instead of sk
     assert.match(lines[0], /cannot reserve port 40002 .*slipstream-ports.*chmod 1777/);
   });
 });
+
+test('a folder or entry planted as a symlink is never followed by a root engine', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root: the attack is on what a root engine writes');
+  inOwnTmp((dir) => {
+    // /tmp is writable by every container's OS user, and fs.protected_symlinks may be 0.
+    const victim = path.join(dir, 'victim-dir');
+    fs.mkdirSync(victim, { mode: 0o700 });
+    fs.symlinkSync(victim, path.join(dir, 'slipstream-ports'));
+    assert.equal(reserve('ports', 40_004, homeA), true);
+    assert.deepEqual(fs.readdirSync(victim), [], 'nothing was written through the linked folder');
+    const st = fs.lstatSync(path.join(dir, 'slipstream-ports'));
+    assert.ok(st.isDirectory() && !st.isSymbolicLink());
+    assert.deepEqual([st.uid, (st.mode & 0o7777).toString(8)], [0, '1777']);
+
+    const secret = path.join(dir, 'root-only');
+    fs.writeFileSync(secret, 'secret', { mode: 0o600 });
+    const entry = path.join(dir, 'slipstream-ports', '40005');
+    fs.symlinkSync(secret, entry);
+    fs.lchownSync(entry, CONTAINER_UIDS.first + 5, CONTAINER_UIDS.first + 5);
+    assert.equal(reserve('ports', 40_005, homeB), true);
+    assert.equal(fs.readFileSync(secret, 'utf8'), 'secret', 'the file behind the planted entry is untouched');
+    assert.ok(fs.lstatSync(entry).isFile(), 'the planted link was replaced by a real entry');
+    assert.equal(fs.readFileSync(entry, 'utf8'), homeB);
+  });
+});
+
+test("a folder another user made is taken by a root engine, its entries kept", (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root: to make the folder as another user');
+  inOwnTmp((dir) => {
+    const folder = path.join(dir, 'slipstream-ports');
+    fs.mkdirSync(folder, { mode: 0o777 });
+    fs.chownSync(folder, CONTAINER_UIDS.first + 6, CONTAINER_UIDS.first + 6); // its owner could delete anyone's entries
+    fs.writeFileSync(path.join(folder, '40006'), homeA);
+    assert.equal(reserve('ports', 40_007, homeB), true);
+    const st = fs.statSync(folder);
+    assert.deepEqual([st.uid, (st.mode & 0o7777).toString(8)], [0, '1777']);
+    assert.equal(fs.readFileSync(path.join(folder, '40006'), 'utf8'), homeA);
+  });
+});
