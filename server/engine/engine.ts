@@ -6,6 +6,8 @@ import { Locks } from './locks';
 import type { PgBinaries } from './postgres/binaries';
 import * as cluster from './postgres/cluster';
 import { uidOwner } from './postgres/pgUser';
+import { clearForeign, hasForeignData } from './postgres/runDir';
+import { sanitise } from './postgres/sanitise';
 import type { ContainerRecord, EventRecord, JournalRecord } from './records';
 import type { Store } from './store';
 import { eventInfo } from './views';
@@ -103,8 +105,20 @@ export class Engine {
       throw new EngineError('Cancelled', `the engine is stopping, so the database of "${c.name}" stays down; start the engine again and it comes back`);
     }
     const spec = this.clusterOf(c);
-    await cluster.start(this.bins, spec);
+    const foreign = await hasForeignData(spec);
+    await cluster.start(this.bins, spec, foreign ? 'sealed' : 'open');
+    if (foreign) await sanitise(spec);
     await cluster.setPassword(spec, c.password);
+    if (!foreign) return;
+    await cluster.unseal(spec);
+    await clearForeign(spec);
+  }
+
+  /** Whether a snapshot holds this container's own data: captured from its own volume
+   *  (recorded by data.ts before the capture). Everything else is foreign, and is
+   *  sanitised at its first start (postgres/sanitise.ts). */
+  isOwnSnapshot(c: Pick<ContainerRecord, 'id'>, snapshotId: string): boolean {
+    return this.store.captures.get(snapshotId) === c.id;
   }
 
   async stopDatabase(c: ClusterRef): Promise<void> {
@@ -174,7 +188,9 @@ export class Engine {
     const refs = this.referencedSnapshots();
     for (const id of new Set(ids)) {
       if (refs.has(id)) continue;
-      await this.driver.deleteSnapshot(id).catch((err) => log(`could not delete snapshot ${id}: ${err}`));
+      await this.driver.deleteSnapshot(id).then(
+        () => this.store.tx(() => this.store.captures.removeSync(id)),
+        (err) => log(`could not delete snapshot ${id}: ${err}`));
     }
   }
 

@@ -58,6 +58,7 @@ test('qa plants a login role, server settings, role settings and a login event t
   await qa.sql('qa-box', `CREATE FUNCTION public.on_login() RETURNS event_trigger LANGUAGE plpgsql AS $$
     BEGIN EXECUTE ${literal(ran(`pwd >> ${proof}`))}; END $$`);
   await qa.sql('qa-box', 'CREATE EVENT TRIGGER on_login ON login EXECUTE FUNCTION public.on_login()');
+  await qa.sql('qa-box', 'SELECT 1');
   qa.ok('bookmark', 'create', 'planted', '--container', 'qa-box');
   qa.ok('bookmark', 'share', 'planted');
   assert.ok(proofLines().length > 0, "the planted trigger runs in qa's own database, or this test proves nothing");

@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import { ContainerCreateRequest, type ContainerCreateParams, type ContainerInfo } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
 import { EngineError, volumeError } from '../errors';
@@ -7,6 +6,7 @@ import { faultPoint } from '../faults';
 import { findTemplate } from '../lookup';
 import { allocatePort, unclaimPort } from '../ports';
 import { allocateUid, unclaimUid } from '../postgres/pgUser';
+import { markForeign, removeRunDir } from '../postgres/runDir';
 import { release } from '../reservations';
 import type { BranchRecord, ContainerRecord, JournalRecord, TemplateRecord } from '../records';
 import { containerInfo } from '../views';
@@ -57,6 +57,8 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
   const journal = engine.journalBegin('container-create', { containerId: c.id, volumeId: c.volumeId, port: c.port, uid });
   try {
     progress.report(`cloning template "${template.name}" version ${version.version}`, 10);
+    // A template's roles and settings are its builder's: sanitised at the first start.
+    await markForeign(engine.clusterOf(c));
     await engine.driver.restore(c.volumeId, version.snapshotId, { owner: engine.ownerOf(c) }).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
     await faultPoint('container-create:after-clone');
     progress.report(`starting PostgreSQL on port ${port}`, 70);
@@ -87,7 +89,7 @@ async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
   const stub = { id: String(journal.data.containerId), volumeId: String(journal.data.volumeId), port: Number(journal.data.port), listen: '127.0.0.1', uid };
   await engine.stopDatabase(stub).catch(() => undefined);
   await engine.driver.deleteVolume(stub.volumeId).catch(() => undefined);
-  await fs.promises.rm(engine.clusterOf(stub).runDir, { recursive: true, force: true });
+  await removeRunDir(engine.clusterOf(stub));
   release('ports', stub.port, engine.config.home);
   if (uid !== undefined) release('uids', uid, engine.config.home);
   engine.store.tx(() => engine.journalEnd(journal));

@@ -1,4 +1,4 @@
-import * as fs from 'fs';
+import { removeRunDir } from '../postgres/runDir';
 import { ContainerDeleteRequest, type NameParams, type WithProgress } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
 import { findContainer } from '../lookup';
@@ -49,7 +49,7 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
     await faultPoint('container-delete:after-forget');
     await engine.stopDatabase(c).catch(() => undefined);
     await engine.driver.deleteVolume(c.volumeId);
-    await fs.promises.rm(engine.clusterOf(c).runDir, { recursive: true, force: true });
+    await removeRunDir(engine.clusterOf(c));
     await engine.releaseSnapshots(snaps);
     await pruneTemplateVersions(engine, c.templateId);
     engine.notify('container', c);

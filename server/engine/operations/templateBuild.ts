@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import type { SourceSpec } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
@@ -6,6 +5,7 @@ import { EngineError, volumeError } from '../errors';
 import { newId, newPassword } from '../ids';
 import { ephemeralPort } from '../ports';
 import * as cluster from '../postgres/cluster';
+import { removeRunDir } from '../postgres/runDir';
 import type { JournalRecord } from '../records';
 import { faultPoint } from '../faults';
 import { loadSource } from '../sources';
@@ -67,7 +67,7 @@ async function removeBuildVolume(engine: Engine, volumeId: string, port: number)
   const spec = buildSpec(engine, volumeId, port);
   await cluster.stop(engine.bins, spec).catch(() => undefined);
   await engine.driver.deleteVolume(volumeId).catch(() => undefined);
-  await fs.promises.rm(spec.runDir, { recursive: true, force: true });
+  await removeRunDir(spec);
 }
 
 function buildSpec(engine: Engine, volumeId: string, port: number): cluster.ClusterSpec {
