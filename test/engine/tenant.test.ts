@@ -3,7 +3,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { after, before, test } from 'node:test';
-import type { ConnectionInfo, UserInfo } from '../../server/protocol';
+import type { ConnectionInfo, ContainerInfo, UserInfo } from '../../server/protocol';
 import { FIXTURES } from '../support/engine';
 import { Remote, sqlAt, startTeamEngine, type TeamEngine } from '../support/team';
 
@@ -114,6 +114,34 @@ test("dev's own role and ALTER SYSTEM setting survive dev's own bookmark, switch
   const r = await sqlAt(asRole(port, 'devapp', 'devapp-pass'), 'SHOW statement_timeout');
   assert.deepEqual(r, [{ statement_timeout: '7min' }]);
   assert.deepEqual(await dev.sql('dev-box', 'SHOW work_mem'), [{ work_mem: '7MB' }]);
+});
+
+// The engine connects as root to the socket in the container's runtime directory, which the
+// container's user can change: a symlink there to another container's socket must get nothing.
+test("a socket swapped for a symlink to another container's socket: the engine sets no password there", async (tt) => {
+  if (process.getuid?.() !== 0) return tt.skip('needs root: only a root engine runs a container as an OS user of its own');
+  // Adopting running databases, the engine visits containers in id order: the attacker is the
+  // later one, so nothing sets the victim's password back afterwards.
+  const boxes = [{ who: qa, box: 'qa-box' }, { who: dev, box: 'dev-box' }]
+    .map((b) => ({ ...b, id: b.who.ok<ContainerInfo>('container', 'show', b.box).id })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const [victim, attacker] = boxes;
+  const socketOf = async (b: typeof victim) => {
+    const [{ d }] = await b.who.sql<{ d: string }>(b.box, `SELECT current_setting('unix_socket_directories') AS d`);
+    return path.join(d, `.s.PGSQL.${urlOf(b.who, b.box).port}`);
+  };
+  const target = await socketOf(victim);
+  await attacker.who.sql(attacker.box, ran(`ln -sfn ${target} ${await socketOf(attacker)}`));
+  const pid = attacker.who.ok<{ pid: number }>('engine', 'status').pid;
+  process.kill(pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
+  t.e.ok('engine', 'start', '--driver', 'blocks', '--listen', `127.0.0.1:${t.port}`);
+  const victimUrl = urlOf(victim.who, victim.box);
+  const attackerPassword = urlOf(attacker.who, attacker.box).password;
+  await assert.rejects(sqlAt(asRole(victimUrl.port, 'postgres', encodeURIComponent(attackerPassword)), 'SELECT 1'),
+    /password authentication failed/, "the engine set the attacker's password on the victim's database");
+  assert.deepEqual(await sqlAt(victimUrl.url, 'SELECT 1 AS ok'), [{ ok: 1 }]);
+  const log = fs.readFileSync(path.join(t.e.home, 'engine.log'), 'utf8');
+  console.log(log.split('\n').filter((l) => l.includes('is not the database of')).slice(-1)[0] ?? 'no refusal logged');
 });
 
 // Before this fix the runtime directory (pg_hba.conf, postgres.log, the socket) belonged to

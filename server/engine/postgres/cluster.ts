@@ -157,7 +157,8 @@ async function verifyServer(spec: ClusterSpec, client: Client): Promise<void> {
   if (!Number.isInteger(pid) || !st || st.uid !== uid || path.resolve(cwd) !== dataDir) {
     throw new EngineError('DatabaseFailed', `the server on ${socketDir(spec)} is not the database of ${spec.dataDir} `
       + `(its backend ${pid} runs as uid ${st?.uid ?? '?'} in ${cwd || '?'}), so the engine sent it nothing. `
-      + 'Something replaced the socket: restart the engine, which stops the container\'s programs and starts the database again.');
+      + 'A program in the container replaced its socket. Restarting the database makes a new one: switch branches, '
+      + 'or run `slipstream engine stop` and `engine start`.');
   }
 }
 
