@@ -3,7 +3,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { after, before, test } from 'node:test';
-import type { ConnectionInfo, ContainerInfo, UserInfo } from '../../server/protocol';
+import type { ConnectionInfo, ContainerInfo } from '../../server/protocol';
 import { FIXTURES } from '../support/engine';
 import { Remote, sqlAt, startTeamEngine, type TeamEngine } from '../support/team';
 
@@ -45,7 +45,7 @@ const ran = (cmd: string) => `COPY (SELECT 1) TO PROGRAM ${literal(`cat >/dev/nu
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const urlOf = (who: Remote, box: string) => who.ok<ConnectionInfo>('container', 'url', box);
 const asRole = (port: number, role: string, password: string) => `postgres://${role}:${password}@127.0.0.1:${port}/postgres`;
-const dataDir = async (who: Remote, box: string) => (await who.sql<{ d: string }>(box, 'SHOW data_directory'))[0].d;
+const dataDir = async (who: Remote, box: string) => (await who.sql<{ d: string }>(box, `SELECT current_setting('data_directory') AS d`))[0].d;
 const proofLines = () => (fs.existsSync(proof) ? fs.readFileSync(proof, 'utf8').split('\n').filter(Boolean) : []);
 
 test('qa plants a login role, server settings, role settings and a login event trigger, and shares the bookmark', async () => {
@@ -82,6 +82,7 @@ test("nothing qa planted runs in dev's database: no archive command, no preload 
   await dev.sql('dev-box', 'SELECT pg_switch_wal()');
   // archive_timeout = 1 would archive within seconds: give it five.
   for (let i = 0; i < 10 && !proofLines().includes(devDir); i++) await new Promise((r) => setTimeout(r, 500));
+  console.log(`planted commands ran ${proofLines().length} times, ${proofLines().filter((l) => l === devDir).length} of them in dev's cluster (${devDir}): ${[...new Set(proofLines())].join(", ")}`);
   assert.deepEqual(proofLines().filter((l) => l === devDir), [], "qa's command ran in dev's cluster");
   const show = async (name: string) => (await dev.sql<Record<string, string>>('dev-box', `SHOW ${name}`))[0][name];
   assert.equal(await show('archive_mode'), 'off');
@@ -148,19 +149,19 @@ test("a socket swapped for a symlink to another container's socket: the engine s
 // the container's OS user, and root wrote and read those files by path.
 test('a symlink planted in the runtime directory is not followed by root', async (tt) => {
   if (process.getuid?.() !== 0) return tt.skip('needs root: only a root engine runs a container as an OS user of its own');
-  assert.equal(qa.ok<UserInfo>('whoami').name, 'qa');
+  qa.ok('container', 'create', 'qa-links', '--template', 'employees');
   const victim = `/tmp/slip-tenant-victim-${tag}`;
   const secret = `/tmp/slip-tenant-secret-${tag}`;
   fs.writeFileSync(victim, 'victim\n', { mode: 0o600 });
   fs.writeFileSync(secret, `TOPSECRET-${tag}\n`, { mode: 0o600 });
   try {
-    const hba = (await qa.sql<{ f: string }>('qa-box', `SELECT current_setting('hba_file') AS f`))[0].f;
+    const hba = (await qa.sql<{ f: string }>('qa-links', `SELECT current_setting('hba_file') AS f`))[0].f;
     const log = path.join(path.dirname(hba), 'postgres.log');
-    const planted = await qa.sql('qa-box', ran(`ln -sfn ${victim} ${hba} 2>/dev/null; ln -sfn ${secret} ${log} 2>/dev/null; true`))
-      .then(() => 'ok', (err: Error) => err.message);
-    qa.ok('branch', 'create', 'other', '--container', 'qa-box');
-    const r = qa.cli('branch', 'activate', 'other', '--container', 'qa-box');
-    console.log(`planting: ${planted}; switch exit ${r.code}`);
+    await qa.sql('qa-links', ran(`ln -sfn ${victim} ${hba} 2>/dev/null; ln -sfn ${secret} ${log} 2>/dev/null; true`));
+    const planted = [hba, log].filter((f) => fs.lstatSync(f).isSymbolicLink()).length;
+    qa.ok('branch', 'create', 'other', '--container', 'qa-links');
+    const r = qa.cli('branch', 'activate', 'other', '--container', 'qa-links');
+    console.log(`symlinks the container's user could plant: ${planted} of 2; switch exit ${r.code}`);
     assert.ok(!(r.stdout + r.stderr).includes(`TOPSECRET-${tag}`), `root echoed a root-only file: ${r.stderr}`);
     assert.equal(fs.readFileSync(victim, 'utf8'), 'victim\n', 'root wrote through a planted pg_hba.conf symlink');
     assert.equal(fs.statSync(victim).uid, 0, 'root gave a file away through a planted symlink');
