@@ -1,6 +1,7 @@
 import * as path from 'path';
 import type { ChangedParams, DriverName, EventKind, TimelineEvent } from '../protocol';
 import { EngineError } from './errors';
+import { faultPoint } from './faults';
 import { newId, now } from './ids';
 import { Locks } from './locks';
 import type { PgBinaries } from './postgres/binaries';
@@ -107,7 +108,10 @@ export class Engine {
     const spec = this.clusterOf(c);
     const foreign = await hasForeignData(spec);
     await cluster.start(this.bins, spec, foreign ? 'sealed' : 'open');
-    if (foreign) await sanitise(spec);
+    if (foreign) {
+      await faultPoint('start:before-sanitise');
+      await sanitise(spec);
+    }
     await cluster.setPassword(spec, c.password);
     if (!foreign) return;
     await cluster.unseal(spec);

@@ -15,7 +15,8 @@ export type FaultPoint =
   | 'rewind:after-load'
   | 'branch-snapshot:after-capture'
   | 'container-delete:after-forget'
-  | 'load:before-start';
+  | 'load:before-start'
+  | 'start:before-sanitise';
 
 export async function faultPoint(point: FaultPoint): Promise<void> {
   if (process.env.SLIPSTREAM_FAULT === point) process.kill(process.pid, 'SIGKILL');

@@ -147,6 +147,14 @@ const scenarios: Record<string, Scenario> = {
       assert.deepEqual([last?.kind, last?.user], ['restored', 'engine (recovery)']);
     },
   },
+  'start:before-sanitise': {
+    // Another container's bookmark is foreign data: it starts sealed, and dies before it is sanitised.
+    args: ['restore', 'edge data', '--container', 'verify'],
+    check: async () => {
+      const edge = [...bookmarks.values()].find((b) => b.name === 'edge data')!;
+      assert.equal(await sum('verify'), edge.sum, 'the restore finishes, sanitised, and opens with the container\'s password');
+    },
+  },
 };
 let mainSum = '';
 let rewindTo = '';

@@ -117,6 +117,26 @@ test("dev's own role and ALTER SYSTEM setting survive dev's own bookmark, switch
   assert.deepEqual(await dev.sql('dev-box', 'SHOW work_mem'), [{ work_mem: '7MB' }]);
 });
 
+test('kill -9 after foreign data started and before it is sanitised: it stays sealed, and the next start sanitises it', async () => {
+  const { port } = urlOf(dev, 'dev-box');
+  const qaPassword = urlOf(qa, 'qa-box').password;
+  const pid = dev.ok<{ pid: number }>('engine', 'status').pid;
+  process.kill(pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
+  const listen = ['--driver', 'blocks', '--listen', `127.0.0.1:${t.port}`];
+  const started = t.e.cliWith({ SLIPSTREAM_FAULT: 'start:before-sanitise' }, 'engine', 'start', ...listen);
+  assert.equal(started.code, 0, started.stderr);
+  const r = dev.cli('branch', 'create', 'planted-again', '--container', 'dev-box', '--from-bookmark', 'planted', '--activate');
+  assert.notEqual(r.code, 0, 'the engine died at start:before-sanitise');
+  await new Promise((res) => setTimeout(res, 300));
+  // The engine is down and qa's data runs unsanitised, with qa's pg_authid: nobody gets in over TCP.
+  await assert.rejects(sqlAt(asRole(port, 'evil', EVIL_PASSWORD), 'SELECT 1'), /no pg_hba.conf entry/);
+  await assert.rejects(sqlAt(asRole(port, 'postgres', encodeURIComponent(qaPassword)), 'SELECT 1'), /no pg_hba.conf entry/);
+  t.e.ok('engine', 'start', ...listen);
+  await assert.rejects(sqlAt(asRole(port, 'evil', EVIL_PASSWORD), 'SELECT 1'), /not permitted to log in|password authentication failed/);
+  assert.deepEqual(await dev.sql('dev-box', `SELECT rolcanlogin FROM pg_authid WHERE rolname = 'evil'`), [{ rolcanlogin: false }]);
+});
+
 // The engine connects as root to the socket in the container's runtime directory, which the
 // container's user can change: a symlink there to another container's socket must get nothing.
 test("a socket swapped for a symlink to another container's socket: the engine sets no password there", async (tt) => {
