@@ -58,7 +58,11 @@ export async function initdb(bins: PgBinaries, dataDir: string, owner?: FileOwne
 
 /** Start the server with the settings a bookmark must not change fixed on its command line. */
 export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access = 'open'): Promise<void> {
-  if (await isRunning(spec)) return;
+  if (await isRunning(spec)) {
+    if (await hasSocket(spec)) return;
+    // Started by an engine that kept its socket elsewhere (before runDir.ts): start it again here.
+    await stop(bins, spec);
+  }
   await removeStalePid(spec.dataDir);
   await prepareRunDir(spec, HBA[access]);
   const opts = [
@@ -93,6 +97,10 @@ export async function unseal(spec: ClusterSpec): Promise<void> {
   }
   throw new EngineError('DatabaseFailed', `the database on port ${spec.port} did not reload its pg_hba.conf within 2 s, so it still admits only the engine. `
     + 'Restart the engine; see the database log in the runtime directory for why.');
+}
+
+async function hasSocket(spec: ClusterSpec): Promise<boolean> {
+  return fs.promises.lstat(path.join(socketDir(spec), `.s.PGSQL.${spec.port}`)).then(() => true, () => false);
 }
 
 /** Did this start fail because something else listens on the port? Only this start's log lines count. */
