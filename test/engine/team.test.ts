@@ -304,7 +304,7 @@ test("dev's database cannot read the files of qa's container (one OS user per co
   if (process.getuid?.() !== 0) return t.skip('needs root: only a root engine can run each container as its own OS user');
   const own = (await dev.sql<{ d: string }>('dev-box', `SELECT current_setting('data_directory') AS d`))[0].d;
   const found = await dev.sql<{ d: string }>('dev-box', `
-    SELECT DISTINCT substring(encode(pg_read_binary_file('/proc/' || p || '/cmdline'), 'escape') FROM '-D\\\\000([^\\\\]+)') AS d
+    SELECT DISTINCT substring(encode(pg_read_binary_file('/proc/' || p || '/cmdline', true), 'escape') FROM '-D\\\\000([^\\\\]+)') AS d
     FROM pg_ls_dir('/proc') AS p WHERE p ~ '^[0-9]+$'`).catch((err: Error) => { console.log(`  /proc scan refused: ${err.message}`); return []; });
   const others = found.map((r) => r.d).filter((d) => d && d !== own);
   const readable: string[] = [];
