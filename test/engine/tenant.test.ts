@@ -50,6 +50,8 @@ const proofLines = () => (fs.existsSync(proof) ? fs.readFileSync(proof, 'utf8').
 
 test('qa plants a login role, server settings, role settings and a login event trigger, and shares the bookmark', async () => {
   await qa.sql('qa-box', `CREATE ROLE evil SUPERUSER LOGIN PASSWORD ${literal(EVIL_PASSWORD)}`);
+  // A role whose code would run programs through what it is a member of.
+  await qa.sql('qa-box', 'CREATE ROLE helper NOLOGIN; GRANT pg_execute_server_program, postgres TO helper');
   await qa.sql('qa-box', `ALTER SYSTEM SET archive_mode = on`);
   await qa.sql('qa-box', `ALTER SYSTEM SET archive_command = ${literal(`pwd >> ${proof}; true`)}`);
   await qa.sql('qa-box', `ALTER SYSTEM SET archive_timeout = 1`);
@@ -71,6 +73,10 @@ test("dev branches from qa's bookmark: qa cannot log in to dev's database as the
   const roles = await dev.sql<{ rolname: string; rolcanlogin: boolean; haspw: boolean }>('dev-box',
     `SELECT rolname, rolcanlogin, rolpassword IS NOT NULL AS haspw FROM pg_authid WHERE rolname = 'evil'`);
   assert.deepEqual(roles, [{ rolname: 'evil', rolcanlogin: false, haspw: false }], 'the role is data; its login is gone');
+  const powers = await dev.sql('dev-box', `SELECT r.rolname, r.rolsuper, g.rolname AS member_of FROM pg_authid r
+    LEFT JOIN pg_auth_members m ON m.member = r.oid LEFT JOIN pg_authid g ON g.oid = m.roleid
+    WHERE r.rolname IN ('evil', 'helper') ORDER BY 1, 3`);
+  assert.deepEqual(powers, [{ rolname: 'evil', rolsuper: false, member_of: null }, { rolname: 'helper', rolsuper: false, member_of: null }]);
   // qa's own container password, which qa's pg_authid carried, does not open dev's database either.
   const qaPassword = urlOf(qa, 'qa-box').password;
   await assert.rejects(sqlAt(asRole(port, 'postgres', encodeURIComponent(qaPassword)), 'SELECT 1'), /password authentication failed/);
