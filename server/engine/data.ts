@@ -3,6 +3,7 @@ import type { Engine, Progress } from './engine';
 import { volumeError } from './errors';
 import { faultPoint } from './faults';
 import * as cluster from './postgres/cluster';
+import { clearForeign, hasForeignData, markForeign } from './postgres/runDir';
 import type { ContainerRecord } from './records';
 
 /**
@@ -25,6 +26,7 @@ export async function captureVolume(engine: Engine, c: ContainerRecord, snapshot
     await engine.stopDatabase(c);
   }
   progress.report('taking the snapshot');
+  await recordCapture(engine, c, snapshotId);
   try {
     await engine.driver.snapshot(c.volumeId, snapshotId, bytes(progress, 'snapshot'));
   } catch (err) {
@@ -38,16 +40,27 @@ export async function captureVolume(engine: Engine, c: ContainerRecord, snapshot
   return online ? 'atomic-snapshot' : 'clean-shutdown';
 }
 
-/** Stop the database, make the volume's data the snapshot's, start it again on the same port. */
+/** Record, before it exists, that the snapshot is this container's own data, unless the
+ *  volume holds foreign data not yet sanitised: a capture of that stays foreign. */
+async function recordCapture(engine: Engine, c: ContainerRecord, snapshotId: string): Promise<void> {
+  if (await hasForeignData(engine.clusterOf(c))) return;
+  engine.store.tx(() => engine.store.captures.putSync(snapshotId, c.id));
+}
+
+/** Stop the database, make the volume's data the snapshot's, start it again on the same port.
+ *  Foreign data is marked before it lands, so a crash before its first start still sanitises it. */
 export async function loadSnapshot(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<void> {
+  const own = engine.isOwnSnapshot(c, snapshotId);
   progress.report('stopping the database');
   await engine.stopDatabase(c);
+  if (!own) await markForeign(engine.clusterOf(c));
   progress.report('loading the data');
   try {
     await engine.driver.restore(c.volumeId, snapshotId, { owner: engine.ownerOf(c), progress: bytes(progress, 'loading') });
   } catch (err) {
     throw volumeError(err, 'loading the data failed');
   }
+  if (own) await clearForeign(engine.clusterOf(c));
   await faultPoint('load:before-start');
   progress.report(`starting the database on port ${c.port}`);
   await engine.startDatabase(c);

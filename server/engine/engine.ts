@@ -1,11 +1,14 @@
 import * as path from 'path';
 import type { ChangedParams, ContainerFailure, ContainerState, DatabaseStart, DriverName, EventKind, TimelineEvent } from '../protocol';
 import { EngineError } from './errors';
+import { faultPoint } from './faults';
 import { newId, now } from './ids';
 import { Locks } from './locks';
 import type { PgBinaries } from './postgres/binaries';
 import * as cluster from './postgres/cluster';
 import { uidOwner } from './postgres/pgUser';
+import { clearForeign, hasForeignData } from './postgres/runDir';
+import { sanitise } from './postgres/sanitise';
 import { endTenantProcesses } from './postgres/tenantProcesses';
 import type { ContainerRecord, EventRecord, JournalRecord } from './records';
 import { startFailure, stoppedOutside } from './startFailure';
@@ -114,14 +117,35 @@ export class Engine {
     }
     const spec = this.clusterOf(c);
     try {
-      await cluster.start(this.bins, spec);
-      await cluster.setPassword(spec, c.password);
+      await this.startAndSanitise(c, spec);
     } catch (err) {
       log(`container ${c.owner}/${c.name}: database did not start: ${(err as Error).message}`);
       this.recordFailure(c, startFailure(err, c, this.config.pool));
       throw err;
     }
     this.recordFailure(c, undefined);
+  }
+
+  /** Start the database; foreign data starts sealed (only the engine can log in) and is
+   *  sanitised before anyone else can (postgres/sanitise.ts). */
+  private async startAndSanitise(c: ContainerRecord, spec: cluster.ClusterSpec): Promise<void> {
+    const foreign = await hasForeignData(spec);
+    await cluster.start(this.bins, spec, foreign ? 'sealed' : 'open');
+    if (foreign) {
+      await faultPoint('start:before-sanitise');
+      await sanitise(spec);
+    }
+    await cluster.setPassword(spec, c.password);
+    if (!foreign) return;
+    await cluster.unseal(spec);
+    await clearForeign(spec);
+  }
+
+  /** Whether a snapshot holds this container's own data: captured from its own volume
+   *  (recorded by data.ts before the capture). Everything else is foreign, and is
+   *  sanitised at its first start (postgres/sanitise.ts). */
+  isOwnSnapshot(c: Pick<ContainerRecord, 'id'>, snapshotId: string): boolean {
+    return this.store.captures.get(snapshotId) === c.id;
   }
 
   /** Keep (or clear) a failed start on the stored container and on `c` itself, so that an
@@ -221,7 +245,9 @@ export class Engine {
     const refs = this.referencedSnapshots();
     for (const id of new Set(ids)) {
       if (refs.has(id)) continue;
-      await this.driver.deleteSnapshot(id).catch((err) => log(`could not delete snapshot ${id}: ${err}`));
+      await this.driver.deleteSnapshot(id).then(
+        () => this.store.tx(() => this.store.captures.removeSync(id)),
+        (err) => log(`could not delete snapshot ${id}: ${err}`));
     }
   }
 

@@ -16,6 +16,7 @@ export type FaultPoint =
   | 'branch-snapshot:after-capture'
   | 'container-delete:after-forget'
   | 'load:before-start'
+  | 'start:before-sanitise'
   // The two volume points sit inside the file work of a driver (see volumes/volumeFiles.ts),
   // where a test swaps a file as a program of the tenant would, to prove nothing is followed.
   | 'volume:after-scan'

@@ -18,6 +18,8 @@ export class Store {
   readonly journal: Database<JournalRecord, string>;
   readonly meta: Database<unknown, string>;
   readonly users: Database<UserRecord, string>;
+  /** snapshot id → the container whose own volume it was captured from (Engine.isOwnSnapshot). */
+  readonly captures: Database<string, string>;
   /** Bumped by every tx(): what a cache read at one version is still true at. */
   private version = 0;
   private bookmarkCache: { version: number; list: readonly BookmarkRecord[] } | undefined;
@@ -32,6 +34,7 @@ export class Store {
     this.journal = this.root.openDB({ name: 'journal' });
     this.meta = this.root.openDB({ name: 'meta' });
     this.users = this.root.openDB({ name: 'users' });
+    this.captures = this.root.openDB({ name: 'captures' });
   }
 
   tx<T>(fn: () => T): T {

@@ -166,6 +166,14 @@ const scenarios: Record<string, Scenario> = {
       assert.equal(await sum('qa'), rewindTo, 'a restore cut inside the driver, before it wrote, finishes');
     },
   },
+  'start:before-sanitise': {
+    // Another container's bookmark is foreign data: it starts sealed, and dies before it is sanitised.
+    args: ['restore', 'edge data', '--container', 'verify'],
+    check: async () => {
+      const edge = [...bookmarks.values()].find((b) => b.name === 'edge data')!;
+      assert.equal(await sum('verify'), edge.sum, 'the restore finishes, sanitised, and opens with the container\'s password');
+    },
+  },
 };
 let mainSum = '';
 let rewindTo = '';

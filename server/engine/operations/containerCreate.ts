@@ -6,12 +6,12 @@ import { faultPoint } from '../faults';
 import { findTemplate } from '../lookup';
 import { allocatePort, unclaimPort } from '../ports';
 import { allocateUid, unclaimUid } from '../postgres/pgUser';
+import { markForeign, removeRunDir } from '../postgres/runDir';
 import { release } from '../reservations';
 import type { BranchRecord, ContainerRecord, JournalRecord, TemplateRecord } from '../records';
 import { containerView } from '../views';
 import { existingName, name, object, optInt, optStr } from '../validate';
 import { operation, type Recover } from './operation';
-import { removePath } from '../volumes/volumeFiles';
 
 export const MAIN_BRANCH = 'main';
 
@@ -58,6 +58,8 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
   try {
     progress.report(`cloning template "${template.name}" version ${version.version}`, 10);
     await engine.stopDatabase(c); // nothing may run as this OS user yet: a program left by an earlier holder of the id
+    // A template's roles and settings are its builder's: sanitised at the first start.
+    await markForeign(engine.clusterOf(c));
     await engine.driver.restore(c.volumeId, version.snapshotId, { owner: engine.ownerOf(c) }).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
     await faultPoint('container-create:after-clone');
     progress.report(`starting PostgreSQL on port ${port}`, 70);
@@ -88,7 +90,7 @@ async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
   const stub = { id: String(journal.data.containerId), volumeId: String(journal.data.volumeId), port: Number(journal.data.port), listen: '127.0.0.1', uid };
   await engine.stopDatabase(stub).catch(() => undefined);
   await engine.driver.deleteVolume(stub.volumeId).catch(() => undefined);
-  await removePath(engine.clusterOf(stub).runDir);
+  await removeRunDir(engine.clusterOf(stub));
   release('ports', stub.port, engine.config.home);
   if (uid !== undefined) release('uids', uid, engine.config.home);
   engine.store.tx(() => engine.journalEnd(journal));

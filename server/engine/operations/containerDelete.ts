@@ -1,6 +1,7 @@
 import { ContainerDeleteRequest, type NameParams, type WithProgress } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
 import { findContainer } from '../lookup';
+import { removeRunDir } from '../postgres/runDir';
 import type { JournalRecord } from '../records';
 import { containerInfo } from '../views';
 import { containerRef, object, optStr } from '../validate';
@@ -9,7 +10,6 @@ import { operation, type Recover } from './operation';
 import { pruneTemplateVersions } from './templatePrune';
 import { release } from '../reservations';
 import { faultPoint } from '../faults';
-import { removePath } from '../volumes/volumeFiles';
 
 /** container delete NAME: stop its database, drop its branches and volume. Its
  *  bookmarks go too, unless another container has branched from one of them. */
@@ -49,7 +49,7 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
     await faultPoint('container-delete:after-forget');
     await engine.stopDatabase(c).catch(() => undefined);
     await engine.driver.deleteVolume(c.volumeId);
-    await removePath(engine.clusterOf(c).runDir);
+    await removeRunDir(engine.clusterOf(c));
     await engine.releaseSnapshots(snaps);
     await pruneTemplateVersions(engine, c.templateId);
     engine.notify('container', c);

@@ -5,10 +5,10 @@ import { EngineError, volumeError } from '../errors';
 import { newId, newPassword } from '../ids';
 import { ephemeralPort } from '../ports';
 import * as cluster from '../postgres/cluster';
+import { removeRunDir } from '../postgres/runDir';
 import type { JournalRecord } from '../records';
 import { faultPoint } from '../faults';
 import { loadSource } from '../sources';
-import { removePath } from '../volumes/volumeFiles';
 
 /**
  * Build one template version, shared by template create and template refresh:
@@ -67,7 +67,7 @@ async function removeBuildVolume(engine: Engine, volumeId: string, port: number)
   const spec = buildSpec(engine, volumeId, port);
   await cluster.stop(engine.bins, spec).catch(() => undefined);
   await engine.driver.deleteVolume(volumeId).catch(() => undefined);
-  await removePath(spec.runDir);
+  await removeRunDir(spec);
 }
 
 function buildSpec(engine: Engine, volumeId: string, port: number): cluster.ClusterSpec {

@@ -5,10 +5,14 @@ import { Client } from 'pg';
 import { EngineError } from '../errors';
 import type { FileOwner } from '../volumes/driver';
 import type { PgBinaries } from './binaries';
+import { SESSION_OPTIONS, serverOptions } from './fixedSettings';
+import { hbaPath, logPath, logSize, prepareRunDir, readLog, socketDir, tailLog, writeHba } from './runDir';
+import { scramVerifier } from './scram';
 
 /**
  * One PostgreSQL cluster: a data directory (a volume), a port, and a private
- * runtime directory holding its Unix socket, its pg_hba.conf and its log.
+ * runtime directory holding its Unix socket, its pg_hba.conf and its log
+ * (runDir.ts: the engine owns it, the container's user only its socket folder).
  * pg_hba.conf lives outside the data directory on purpose: branches and
  * bookmarks carry data between containers, but never who may log in.
  */
@@ -24,14 +28,26 @@ export interface ClusterSpec {
 export const SUPERUSER = 'postgres';
 export const DATABASE = 'postgres';
 
-const HBA = [
-  '# Written by the Slipstream engine; edits are overwritten.',
-  '# The engine itself connects over the private Unix socket; everyone else needs the password.',
-  'local all all trust',
-  'host all all 0.0.0.0/0 scram-sha-256',
-  'host all all ::/0 scram-sha-256',
-  '',
-].join('\n');
+/** Who may connect. `sealed` while foreign data is sanitised: only the engine, over the
+ *  private socket, because until then the superuser's password is the data's, not this container's. */
+export type Access = 'open' | 'sealed';
+
+const HBA: Record<Access, string> = {
+  open: [
+    '# Written by the Slipstream engine; edits are overwritten.',
+    '# The engine itself connects over the private Unix socket; everyone else needs the password.',
+    'local all all trust',
+    'host all all 0.0.0.0/0 scram-sha-256',
+    'host all all ::/0 scram-sha-256',
+    '',
+  ].join('\n'),
+  sealed: [
+    '# Written by the Slipstream engine while it sanitises data loaded from elsewhere:',
+    '# only the engine, as the container\'s own superuser, over the private Unix socket.',
+    `local all ${SUPERUSER} trust`,
+    '',
+  ].join('\n'),
+};
 
 export async function initdb(bins: PgBinaries, dataDir: string, owner?: FileOwner): Promise<void> {
   // --no-sync: a template build that crashes is rolled back and rebuilt, and the
@@ -40,55 +56,63 @@ export async function initdb(bins: PgBinaries, dataDir: string, owner?: FileOwne
     '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync', '--no-instructions'], owner, 'initdb');
 }
 
-export async function prepareRunDir(spec: ClusterSpec): Promise<void> {
-  await fs.promises.mkdir(spec.runDir, { recursive: true, mode: 0o700 });
-  await fs.promises.writeFile(hbaPath(spec), HBA, { mode: 0o600 });
-  if (spec.owner) {
-    await fs.promises.chown(spec.runDir, spec.owner.uid, spec.owner.gid);
-    await fs.promises.chown(hbaPath(spec), spec.owner.uid, spec.owner.gid);
+/** Start the server with the settings a bookmark must not change fixed on its command line. */
+export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access = 'open'): Promise<void> {
+  if (await isRunning(spec)) {
+    if (await hasSocket(spec)) return;
+    // Started by an engine that kept its socket elsewhere (before runDir.ts): start it again here.
+    await stop(bins, spec);
   }
-}
-
-export async function start(bins: PgBinaries, spec: ClusterSpec): Promise<void> {
-  if (await isRunning(spec)) return;
   await removeStalePid(spec.dataDir);
-  await prepareRunDir(spec);
+  await prepareRunDir(spec, HBA[access]);
   const opts = [
     `-p ${spec.port}`,
     `-c listen_addresses='${spec.listen}'`,
-    `-c unix_socket_directories='${spec.runDir}'`,
+    `-c unix_socket_directories='${socketDir(spec)}'`,
     `-c hba_file='${hbaPath(spec)}'`,
+    ...serverOptions(),
   ].join(' ');
   const since = await logSize(spec);
   await run(bins.pgCtl, ['start', '-w', '-t', '120', '-D', spec.dataDir, '-l', logPath(spec), '-o', opts], spec.owner,
-    `start PostgreSQL on port ${spec.port}`, () => tail(logPath(spec))).catch(async (err: EngineError) => {
+    `start PostgreSQL on port ${spec.port}`, () => tailLog(spec, 15, since)).catch(async (err: EngineError) => {
     throw (await portTaken(spec, since)) ? new EngineError('PortInUse', `port ${spec.port} is taken by another program, so the database could not start. `
       + `Find it with \`ss -ltnp 'sport = ${spec.port}'\` and stop it, then run the operation again or restart the engine.`) : err;
   });
 }
 
-/** Did this start fail because something else listens on the port? Only this start's log lines count. */
-async function portTaken(spec: ClusterSpec, since: number): Promise<boolean> {
-  const fh = await fs.promises.open(logPath(spec), 'r').catch(() => undefined);
-  if (!fh) return false;
-  try {
-    const { size } = await fh.stat();
-    const buf = Buffer.alloc(Math.max(0, Math.min(size - since, 65536)));
-    await fh.read(buf, 0, buf.length, Math.max(since, size - buf.length));
-    return /could not bind .*Address already in use|could not create any TCP\/IP sockets/.test(buf.toString());
-  } finally {
-    await fh.close();
+/** Let everyone with the password in again, once the foreign data is sanitised. Waits until
+ *  the server has read the new pg_hba.conf, so the caller's next connection is let in. */
+export async function unseal(spec: ClusterSpec): Promise<void> {
+  await writeHba(spec, HBA.open);
+  const before = await withLocalClient(spec, async (client) => {
+    const { rows } = await client.query('SELECT pg_catalog.pg_conf_load_time() AS t');
+    await client.query('SELECT pg_catalog.pg_reload_conf()');
+    return rows[0].t as Date;
+  });
+  for (let i = 0; i < 200; i++) {
+    // A new backend inherits the postmaster's load time: later means it read the new file.
+    const now = await withLocalClient(spec, async (client) => (await client.query('SELECT pg_catalog.pg_conf_load_time() AS t')).rows[0].t as Date);
+    if (now.getTime() > before.getTime()) return;
+    await new Promise((r) => setTimeout(r, 10));
   }
+  throw new EngineError('DatabaseFailed', `the database on port ${spec.port} did not reload its pg_hba.conf within 2 s, so it still admits only the engine. `
+    + 'Restart the engine; see the database log in the runtime directory for why.');
 }
 
-async function logSize(spec: ClusterSpec): Promise<number> {
-  return fs.promises.stat(logPath(spec)).then((st) => st.size, () => 0);
+async function hasSocket(spec: ClusterSpec): Promise<boolean> {
+  return fs.promises.lstat(path.join(socketDir(spec), `.s.PGSQL.${spec.port}`)).then(() => true, () => false);
+}
+
+/** Did this start fail because something else listens on the port? Only this start's log lines count. */
+async function portTaken(spec: ClusterSpec, since: number): Promise<boolean> {
+  const text = await readLog(spec, since, 65536);
+  return /could not bind .*Address already in use|could not create any TCP\/IP sockets/.test(text);
 }
 
 export async function stop(bins: PgBinaries, spec: ClusterSpec): Promise<void> {
   if (!(await isRunning(spec))) return;
   await run(bins.pgCtl, ['stop', '-w', '-t', '120', '-m', 'fast', '-D', spec.dataDir], spec.owner,
-    `stop PostgreSQL on port ${spec.port}`, () => tail(logPath(spec)));
+    `stop PostgreSQL on port ${spec.port}`, () => tailLog(spec));
 }
 
 /** Running means: postmaster.pid names a live process whose working directory is
@@ -105,35 +129,55 @@ export async function isRunning(spec: Pick<ClusterSpec, 'dataDir'>): Promise<boo
 }
 
 /** Set the superuser's password over the private socket; called after every start,
- *  because a branch restored from someone else's bookmark carries their pg_authid. */
+ *  because a branch restored from someone else's bookmark carries their pg_authid.
+ *  It is sent as a SCRAM-SHA-256 verifier, so the password itself never reaches a server log. */
 export async function setPassword(spec: ClusterSpec, password: string): Promise<void> {
   await withLocalClient(spec, async (client) => {
-    const literal = password.replace(/'/g, "''");
-    await client.query(`ALTER ROLE ${SUPERUSER} WITH PASSWORD '${literal}'`);
+    await client.query(`ALTER ROLE ${SUPERUSER} WITH PASSWORD '${scramVerifier(password)}'`);
   });
 }
 
-export async function withLocalClient<T>(spec: ClusterSpec, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ host: spec.runDir, port: spec.port, user: SUPERUSER, database: DATABASE });
+/**
+ * A session as the container's superuser over the private socket. The socket folder is the
+ * tenant's, so first make sure the server that answered is this container's own; and
+ * whatever the data's role settings say, the session loads no library and fires no event trigger.
+ */
+export async function withLocalClient<T>(spec: ClusterSpec, fn: (c: Client) => Promise<T>, database = DATABASE): Promise<T> {
+  const client = new Client({ host: socketDir(spec), port: spec.port, user: SUPERUSER, database, options: SESSION_OPTIONS });
   await client.connect();
   try {
+    await verifyServer(spec, client);
     return await fn(client);
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
-export function logPath(spec: Pick<ClusterSpec, 'runDir'>): string {
-  return path.join(spec.runDir, 'postgres.log');
+/** The backend serving us must run as the container's user in the container's data directory. */
+async function verifyServer(spec: ClusterSpec, client: Client): Promise<void> {
+  const pid = Number((await client.query('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]?.pid);
+  const uid = spec.owner?.uid ?? process.getuid?.();
+  const [st, cwd, dataDir] = await Promise.all([
+    fs.promises.stat(`/proc/${pid}`).catch(() => undefined),
+    fs.promises.readlink(`/proc/${pid}/cwd`).catch(() => ''),
+    fs.promises.realpath(spec.dataDir).catch(() => spec.dataDir),
+  ]);
+  if (!Number.isInteger(pid) || !st || st.uid !== uid || path.resolve(cwd) !== dataDir) {
+    throw new EngineError('DatabaseFailed', `the server on ${socketDir(spec)} is not the database of ${spec.dataDir} `
+      + `(its backend ${pid} runs as uid ${st?.uid ?? '?'} in ${cwd || '?'}), so the engine sent it nothing. `
+      + 'A program in the container replaced its socket. Restarting the database makes a new one: switch branches, '
+      + 'or run `slipstream engine stop` and `engine start`.');
+  }
 }
 
-function hbaPath(spec: Pick<ClusterSpec, 'runDir'>): string {
-  return path.join(spec.runDir, 'pg_hba.conf');
-}
+export { logPath } from './runDir';
 
 async function readPid(dataDir: string): Promise<number | undefined> {
   try {
-    const first = (await fs.promises.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0];
+    // The tenant writes the data directory: never read through a symlink as root.
+    const fh = await fs.promises.open(path.join(dataDir, 'postmaster.pid'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const text = await fh.readFile('utf8').finally(() => fh.close());
+    const first = text.split('\n')[0];
     const pid = Number(first);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
@@ -143,14 +187,6 @@ async function readPid(dataDir: string): Promise<number | undefined> {
 
 async function removeStalePid(dataDir: string): Promise<void> {
   await fs.promises.rm(path.join(dataDir, 'postmaster.pid'), { force: true });
-}
-
-async function tail(file: string, lines = 15): Promise<string> {
-  try {
-    return (await fs.promises.readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
 }
 
 function run(cmd: string, args: string[], owner: FileOwner | undefined, doing: string,
