@@ -175,9 +175,11 @@ export { logPath } from './runDir';
 async function readPid(dataDir: string): Promise<number | undefined> {
   try {
     // The tenant writes the data directory: never read through a symlink as root.
+    // Only the first line matters, and the tenant decides the file's size: read 32 bytes.
     const fh = await fs.promises.open(path.join(dataDir, 'postmaster.pid'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-    const text = await fh.readFile('utf8').finally(() => fh.close());
-    const first = text.split('\n')[0];
+    const buf = Buffer.alloc(32);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0).finally(() => fh.close());
+    const first = buf.subarray(0, bytesRead).toString().split('\n')[0];
     const pid = Number(first);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
