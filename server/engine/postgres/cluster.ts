@@ -70,6 +70,8 @@ export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access 
     `-c listen_addresses='${spec.listen}'`,
     `-c unix_socket_directories='${socketDir(spec)}'`,
     `-c hba_file='${hbaPath(spec)}'`,
+    // Fixed like those in fixedSettings.ts, but per cluster: the container's own folder.
+    `-c external_pid_file='${path.join(socketDir(spec), 'postmaster.pid')}'`,
     ...serverOptions(),
   ].join(' ');
   const since = await logSize(spec);

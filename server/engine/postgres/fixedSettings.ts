@@ -38,10 +38,10 @@ export const SERVER_FIXED: ReadonlyArray<readonly [string, string]> = [
   ['ssl', 'off'],
   ['ssl_passphrase_command', ''],
   // Files written where others may read them: logs go to the root-owned runtime
-  // directory through stderr; no pid file outside the data directory.
+  // directory through stderr. (external_pid_file is fixed too, per cluster, to the
+  // container's own socket folder: cluster.start.)
   ['logging_collector', 'off'],
   ['log_destination', 'stderr'],
-  ['external_pid_file', ''],
   // Tablespaces are directories outside the volume: new tables must not follow a
   // default that someone else chose into a place they can read.
   ['default_tablespace', ''],
