@@ -17,7 +17,7 @@ export type FaultPoint =
   | 'container-delete:after-forget'
   | 'load:before-start'
   | 'start:before-sanitise'
-  // The two volume points sit inside the file work of a driver (see volumes/volumeFiles.ts),
+  // The two volume points sit inside the file work of the blocks and reflink drivers,
   // where a test swaps a file as a program of the tenant would, to prove nothing is followed.
   | 'volume:after-scan'
   | 'volume:before-write';

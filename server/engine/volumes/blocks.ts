@@ -21,6 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
+import { faultPoint } from '../faults';
 import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { CHUNK_SIZE, ChunkStore, chunkFile, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
 import {
@@ -32,7 +33,7 @@ import {
   checkId, ensurePoolDirs, exists, guard, makeDurable, mapLimit, notFound, Progress, RwLock, syncDir, writeFileAtomic,
 } from './util';
 import {
-  allocatedBytes, checkCanCreate, clearDir, fixVolumeDir, prepareVolumeDir, removeTree, volumeFault, VolumeTree,
+  allocatedBytes, checkCanCreate, clearDir, fixVolumeDir, prepareVolumeDir, removeTree, VolumeTree,
   type TreeEntry,
 } from './volumeFiles';
 
@@ -158,7 +159,7 @@ export class BlocksDriver implements VolumeDriver {
   private async capture(tree: VolumeTree, state: Map<string, FileState>, progress: Progress):
     Promise<{ entries: ManifestEntry[]; files: Map<string, FileState> }> {
     const scanned = await tree.scan();
-    await volumeFault('volume:after-scan');
+    await faultPoint('volume:after-scan');
     const changed = scanned.filter((e) => e.kind === 'file' && !this.unchanged(state, e));
     for (const e of changed) progress.addTotal(Number(e.st.size));
     const files = new Map<string, FileState>();
@@ -242,7 +243,7 @@ export class BlocksDriver implements VolumeDriver {
     progress: Progress): Promise<Map<string, FileState>> {
     const target = new Map(manifest.entries.map((e) => [e.path, e]));
     const current = await this.removeExtras(tree, target);
-    await volumeFault('volume:before-write');
+    await faultPoint('volume:before-write');
     const dirs = manifest.entries.filter((e) => e.type === 'dir');
     for (const d of dirs) {
       if (!current.has(d.path)) await tree.mkdir(d.path, 0o700);

@@ -15,13 +15,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
+import { faultPoint } from '../faults';
 import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import {
   checkId, ensurePoolDirs, exists, guard, makeDurable, mapLimit, notFound, Progress, syncDir, tmpSuffix,
 } from './util';
 import {
-  allocatedBytes, checkCanCreate, clearDir, fixVolumeDir, ownerToKeep, prepareVolumeDir, removeIn, removeTree,
-  volumeFault, VolumeTree, type TreeEntry,
+  allocatedBytes, checkCanCreate, clearDir, fixVolumeDir, ownerToKeep, prepareVolumeDir, removePath, removeTree,
+  VolumeTree, type TreeEntry,
 } from './volumeFiles';
 
 /** Files cloned at once: FICLONE is a cheap metadata ioctl, so the walk is
@@ -93,7 +94,7 @@ export class ReflinkDriver implements VolumeDriver {
       if (hadOld) await fs.promises.rename(vol, old);
       await fs.promises.rename(fresh, vol);
       await syncDir(path.dirname(vol));
-      if (hadOld) await removeIn(path.dirname(old), path.basename(old));
+      if (hadOld) await removePath(old);
     });
   }
 
@@ -130,7 +131,7 @@ export class ReflinkDriver implements VolumeDriver {
     try {
       await cloneTree(src, dst, owner, progress);
     } catch (err) {
-      await removeIn(path.dirname(dst), path.basename(dst)).catch(() => undefined);
+      await removePath(dst).catch(() => undefined);
       throw err;
     }
     await fixVolumeDir(dst, owner);
@@ -151,7 +152,7 @@ export async function cloneTree(src: string, dst: string, owner: FileOwner | und
 
 async function cloneInto(from: VolumeTree, to: VolumeTree, owner: FileOwner | undefined, cb?: VolumeProgress): Promise<void> {
   const entries = await from.scan();
-  await volumeFault('volume:after-scan');
+  await faultPoint('volume:after-scan');
   const progress = new Progress(cb);
   for (const e of entries) if (e.kind === 'file') progress.addTotal(Number(e.st.size));
   const dirs = entries.filter((e) => e.kind === 'dir');

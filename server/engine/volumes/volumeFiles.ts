@@ -23,7 +23,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
-import { faultPoint, type FaultPoint } from '../faults';
 import type { FileOwner } from './driver';
 import { mapLimit, tmpSuffix } from './util';
 
@@ -56,7 +55,7 @@ function same(a: Identity, b: Identity): boolean {
 }
 
 /** The tenant changed the tree under us: refuse rather than follow. */
-export function changedUnderUs(where: string, what: string): EngineError {
+function changedUnderUs(where: string, what: string): EngineError {
   return new EngineError('VolumeFailed', `${where} ${what} while the engine was working in it, so the engine stopped `
     + 'rather than follow it. A program of the container\'s OS user may still have been running; run the operation again.');
 }
@@ -112,17 +111,13 @@ export class Dir {
     return this.fh.chown(owner.uid, owner.gid);
   }
 
-  sync(): Promise<void> {
-    return this.fh.sync().catch(() => undefined); // some file systems cannot fsync a directory
-  }
-
   close(): Promise<void> {
     return this.fh.close();
   }
 }
 
 /** Run `fn` on a directory opened without following symlinks, then close it. */
-export async function withDir<T>(p: string, fn: (d: Dir) => Promise<T>): Promise<T> {
+async function withDir<T>(p: string, fn: (d: Dir) => Promise<T>): Promise<T> {
   const d = await Dir.open(p, p);
   try {
     return await fn(d);
@@ -330,7 +325,7 @@ async function unlinkQuietly(p: string): Promise<void> {
 }
 
 /** Remove the entry `name` of the root-owned directory `parent` (a pool folder). */
-export async function removeIn(parent: string, name: string): Promise<void> {
+async function removeIn(parent: string, name: string): Promise<void> {
   await withDir(parent, (d) => removeEntry(d, name));
 }
 
@@ -363,7 +358,7 @@ export async function clearDir(dir: string, filter: (name: string) => boolean = 
 }
 
 /** lstat every entry under `root` through handles (see VolumeTree.scan). */
-export function scanTree(root: string): Promise<TreeEntry[]> {
+function scanTree(root: string): Promise<TreeEntry[]> {
   return VolumeTree.with(root, (t) => t.scan());
 }
 
@@ -435,9 +430,4 @@ export async function allocatedBytes(dir: string): Promise<number> {
     total += Number(e.st.blocks) * 512;
   }
   return total;
-}
-
-/** A fault point inside a driver's file work, where a test swaps a file as the tenant would. */
-export function volumeFault(point: Extract<FaultPoint, `volume:${string}`>): Promise<void> {
-  return faultPoint(point);
 }
