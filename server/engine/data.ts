@@ -23,7 +23,11 @@ export async function captureVolume(engine: Engine, c: ContainerRecord, snapshot
     await cluster.withLocalClient(spec, (client) => client.query('CHECKPOINT'));
   } else {
     progress.report('stopping the database');
-    await engine.stopDatabase(c);
+    const stopped = await engine.stopDatabase(c);
+    if (!stopped.clean) {
+      if (!leaveStopped) await engine.startDatabase(c).catch(() => undefined);
+      throw cluster.uncleanStop(stopped.reason, 'no snapshot was taken');
+    }
   }
   progress.report('taking the snapshot');
   await recordCapture(engine, c, snapshotId);

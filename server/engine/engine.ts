@@ -175,11 +175,13 @@ export class Engine {
 
   /** Stop the database, then end every other program of its OS user, so that nothing of
    *  the tenant runs while the engine works in the volume (postgres/tenantProcesses.ts). */
-  async stopDatabase(c: ClusterRef & { name?: string }): Promise<void> {
-    await cluster.stop(this.bins, this.clusterOf(c));
-    if (c.uid === undefined) return;
+  async stopDatabase(c: ClusterRef & { name?: string }): Promise<cluster.Stopped> {
+    const stopped = await cluster.stop(this.bins, this.clusterOf(c));
+    if (!stopped.clean) log(`container ${c.name ?? c.id}: the database could not shut down cleanly and was stopped at once: ${stopped.reason}`);
+    if (c.uid === undefined) return stopped;
     const ended = await endTenantProcesses(c.uid, c.name ?? c.id);
     if (ended > 0) log(`ended ${ended} program(s) of OS user ${c.uid} (container ${c.name ?? c.id}) left running after its database stopped`);
+    return stopped;
   }
 
   // ------------------------------------------------------------ journal

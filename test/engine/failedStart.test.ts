@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
@@ -94,10 +94,19 @@ describe('a database that cannot start: port taken', () => {
     assert.deepEqual(await e.checksum('qa'), sums, 'the data is intact');
   });
 
-  test('a database killed behind the engine is not reported as running; container start brings it back', async () => {
+  test('a database killed behind the engine is not reported as running; container start brings it back', async (t) => {
     const [{ pid }] = await e.sql<{ pid: string }>('qa', `SELECT split_part(pg_read_file('postmaster.pid'), E'\\n', 1) AS pid`);
     process.kill(Number(pid), 'SIGKILL');
     for (let i = 0; i < 50 && listed(e, 'qa').state === 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+    // Where PID 1 does not reap, the killed postmaster stays a zombie, and its socket lock
+    // names a pid that kill(pid, 0) still finds. A live process of the container's user stands in for it.
+    const qa = listed(e, 'qa');
+    const lock = path.join(e.home, 'run', qa.id, 'socket', `.s.PGSQL.${qa.port}.lock`);
+    assert.ok(fs.existsSync(lock), `the killed postmaster left ${lock}`);
+    const { uid, gid } = fs.statSync(path.dirname(lock));
+    const standIn = spawn('sleep', ['60'], { uid, gid, stdio: 'ignore' });
+    t.after(() => standIn.kill('SIGKILL'));
+    fs.writeFileSync(lock, `${standIn.pid}\n`);
     assertFailed(e, 'qa', /not running/);
     const c = e.ok<ContainerInfo>('container', 'start', 'qa');
     assert.equal(c.state, 'running');

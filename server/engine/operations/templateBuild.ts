@@ -40,7 +40,8 @@ export async function buildTemplateVersion(ctx: OpContext, op: string, data: Jou
     });
     if (ctx.signal.aborted) throw new EngineError('Cancelled', 'the template build was cancelled; nothing was changed.');
     progress.report('stopping the build database', 88);
-    await cluster.stop(engine.bins, spec);
+    const stopped = await cluster.stop(engine.bins, spec);
+    if (!stopped.clean) throw cluster.uncleanStop(stopped.reason, 'the build was rolled back');
     progress.report('taking the template snapshot', 92);
     await engine.driver.snapshot(volumeId, snapshotId).catch((e) => { throw volumeError(e, 'the template snapshot failed'); });
     engine.journalStep(journal, 'snapshotted');

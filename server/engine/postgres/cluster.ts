@@ -111,10 +111,40 @@ async function portTaken(spec: ClusterSpec, since: number): Promise<boolean> {
   return /could not bind .*Address already in use|could not create any TCP\/IP sockets/.test(text);
 }
 
-export async function stop(bins: PgBinaries, spec: ClusterSpec): Promise<void> {
-  if (!(await isRunning(spec))) return;
-  await run(bins.pgCtl, ['stop', '-w', '-t', '120', '-m', 'fast', '-D', spec.dataDir], spec.owner,
-    `stop PostgreSQL on port ${spec.port}`, () => tailLog(spec));
+/** How a stop went: `clean` after a shutdown checkpoint; `immediate` when the server could not
+ *  write one (a full pool, a stuck disk) and was stopped at once. Its data is safe in its WAL
+ *  then, and the next start replays it, but what is on disk is not a clean copy. */
+export type Stopped = { clean: true } | { clean: false; reason: string };
+
+/** A shutdown checkpoint that hits this will retry for ever: stop at once instead of waiting. */
+const STOP_STUCK = /No space left on device|could not (write|fsync|extend) /;
+const STOP_TIMEOUT_S = 120;
+
+export async function stop(bins: PgBinaries, spec: ClusterSpec): Promise<Stopped> {
+  if (!(await isRunning(spec))) return { clean: true };
+  const since = await logSize(spec);
+  let settled = false;
+  const fast = run(bins.pgCtl, ['stop', '-w', '-t', String(STOP_TIMEOUT_S), '-m', 'fast', '-D', spec.dataDir], spec.owner,
+    `stop PostgreSQL on port ${spec.port}`, () => tailLog(spec, 15, since)).then(() => undefined, (err: Error) => err)
+    .finally(() => (settled = true));
+  let stuck = '';
+  while (!settled && !stuck) {
+    await Promise.race([fast, new Promise((r) => setTimeout(r, 250))]);
+    stuck = STOP_STUCK.exec(await readLog(spec, since, 65536)) ? await tailLog(spec, 5, since) : '';
+  }
+  const failed = settled ? await fast : undefined;
+  if (!stuck && !failed) return { clean: true };
+  if (!stuck && !(await isRunning(spec))) return { clean: true }; // it finished as pg_ctl gave up
+  if (await isRunning(spec)) await run(bins.pgCtl, ['stop', '-w', '-t', String(STOP_TIMEOUT_S), '-m', 'immediate', '-D', spec.dataDir], spec.owner,
+    `stop PostgreSQL on port ${spec.port} at once`, () => tailLog(spec, 15, since));
+  await fast;
+  return { clean: false, reason: stuck || failed?.message || 'the shutdown did not finish' };
+}
+
+/** The error for a capture that needs a clean copy and got an unclean stop. */
+export function uncleanStop(reason: string, outcome: string): EngineError {
+  return new EngineError('DatabaseFailed', `the database could not shut down cleanly, so the engine stopped it at once and ${outcome}. `
+    + `Its data is safe: the next start replays its WAL. Free space on the pool if PostgreSQL says it is full, then try again. PostgreSQL said: ${reason}`);
 }
 
 /** Running means: postmaster.pid names a live process whose working directory is
@@ -146,7 +176,10 @@ export async function setPassword(spec: ClusterSpec, password: string): Promise<
  */
 export async function withLocalClient<T>(spec: ClusterSpec, fn: (c: Client) => Promise<T>, database = DATABASE): Promise<T> {
   const client = new Client({ host: socketDir(spec), port: spec.port, user: SUPERUSER, database, options: SESSION_OPTIONS });
-  await client.connect();
+  await client.connect().catch((err: Error) => {
+    throw new EngineError('DatabaseFailed', `could not reach the database on port ${spec.port} over its private socket: ${err.message}. `
+      + 'Run `slipstream container start` for it; its log is in the engine\'s runtime directory.');
+  });
   try {
     await verifyServer(spec, client);
     return await fn(client);

@@ -74,6 +74,19 @@ async function ensureSocketDir(spec: RunDirSpec): Promise<void> {
   // lchown and chmod of an entry of the engine's own directory: it cannot be swapped.
   if (spec.owner) await fs.promises.lchown(dir, spec.owner.uid, spec.owner.gid);
   await fs.promises.chmod(dir, 0o700);
+  await removeSocketLocks(dir);
+}
+
+/**
+ * The database is down, so any socket lock file left is stale. PostgreSQL judges one by
+ * kill(pid, 0), and a postmaster killed behind the engine stays a zombie until PID 1 reaps
+ * it; where PID 1 never reaps (some CI containers), the lock would refuse every start.
+ * unlink removes the entry itself, never what a symlink names.
+ */
+async function removeSocketLocks(dir: string): Promise<void> {
+  for (const name of await fs.promises.readdir(dir)) {
+    if (/^\.s\.PGSQL\.\d+\.lock$/.test(name)) await fs.promises.unlink(path.join(dir, name)).catch(() => undefined);
+  }
 }
 
 /** The last `lines` lines of the log, never through a symlink. */
