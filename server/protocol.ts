@@ -124,7 +124,8 @@ export interface GitContext {
 /** How a bookmark's snapshot was made consistent. */
 export type Consistency =
   | 'clean-shutdown' // database stopped, snapshot taken, database started again
-  | 'atomic-snapshot'; // crash-consistent atomic snapshot of a running database; WAL replays on start
+  | 'atomic-snapshot' // crash-consistent atomic snapshot of a running database; WAL replays on start
+  | 'online-backup'; // copied while running, between pg_backup_start and pg_backup_stop; WAL replays on start
 
 export interface BookmarkInfo {
   id: string;
@@ -138,6 +139,9 @@ export interface BookmarkInfo {
   note: string;
   createdAt: string;
   consistency: Consistency;
+  /** The moment the data is from (ISO 8601), and its WAL position when known. Bookmarks made by 0.1 have neither. */
+  asOf?: string;
+  lsn?: string;
   git?: GitContext;
   /** Branches (in any container) created from this bookmark. */
   dependents: number;

@@ -203,6 +203,7 @@ function details(m: TimelineModel): HTMLElement {
     ['Tags', bm.tags.length ? bm.tags.map((t) => `#${t}`).join(' ') : undefined],
     ['Git', bm.git?.branch || bm.git?.commit ? `${bm.git.branch ?? '(detached)'}${bm.git.commit ? ` @ ${bm.git.commit.slice(0, 12)}` : ''}` : undefined],
     ['Consistency', bm.deleted ? undefined : bm.consistency],
+    ['Data as of', bm.deleted || !bm.asOf ? undefined : new Date(bm.asOf).toLocaleString()],
   ];
   aside.append(el('h2', {}, `◆ ${bm.name}`));
   if (bm.deleted) aside.append(el('p', { class: 'hint' }, 'This bookmark was deleted.'));

@@ -49,6 +49,8 @@ export interface TimelineBookmark {
   note: string;
   createdAt: string;
   consistency: Consistency;
+  /** The moment its data is from, when the engine knows it. */
+  asOf?: string;
   git?: GitContext;
   /** Gone from the engine (deleted): shown, but with no actions. */
   deleted: boolean;

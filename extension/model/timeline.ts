@@ -57,7 +57,7 @@ export function timelineModel(input: {
     bookmarks[bm.id] = {
       id: bm.id, name: bm.name, branch: bm.branch, container: bm.container, template: bm.template, owner: bm.owner,
       shared: bm.shared, mine: user === undefined || bm.owner === user, tags: bm.tags, note: bm.note,
-      createdAt: bm.createdAt, consistency: bm.consistency, git: bm.git, deleted: false,
+      createdAt: bm.createdAt, consistency: bm.consistency, asOf: bm.asOf, git: bm.git, deleted: false,
     };
   }
 

@@ -94,6 +94,7 @@ function bookmarkDetails(b: BookmarkInfo): string {
     ['note', b.note],
     ['created', shortTime(b.createdAt)],
     ['consistency', b.consistency],
+    ['as of', b.asOf ? `${b.asOf}${b.lsn ? ` (WAL ${b.lsn})` : ''}` : undefined],
     ['git branch', b.git?.branch],
     ['git commit', b.git?.commit],
     ['git remote', b.git?.remote],

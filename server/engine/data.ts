@@ -2,6 +2,8 @@ import type { Consistency } from '../protocol';
 import type { Engine, Progress } from './engine';
 import { volumeError } from './errors';
 import { faultPoint } from './faults';
+import { now } from './ids';
+import { withOnlineBackup } from './postgres/backup';
 import * as cluster from './postgres/cluster';
 import { clearForeign, hasForeignData, markForeign } from './postgres/runDir';
 import type { ContainerRecord } from './records';
@@ -12,36 +14,77 @@ import type { ContainerRecord } from './records';
  * reset, refresh, bookmark and branch are sequences of these plus metadata.
  */
 
-/** Snapshot the container's volume. On a driver with atomic snapshots the database
- *  keeps running (a CHECKPOINT first keeps WAL replay short); otherwise it is
- *  stopped cleanly first and, unless `leaveStopped`, started again after. */
+/** How a capture was made consistent, and as of when. */
+export interface Captured {
+  consistency: Consistency;
+  /** When the data is from: the snapshot, the end of the online backup, or the stop. */
+  asOf: string;
+  /** The WAL position it is consistent at, when the database could say. */
+  lsn?: string;
+}
+
+/** Snapshot the container's volume without cutting a session where the driver allows:
+ *  an atomic snapshot after a CHECKPOINT (which keeps WAL replay short), or an online
+ *  base backup (postgres/backup.ts). Otherwise, and with `leaveStopped`, the database
+ *  is stopped cleanly first and, unless `leaveStopped`, started again after. */
 export async function captureVolume(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress,
-  leaveStopped = false): Promise<Consistency> {
+  leaveStopped = false): Promise<Captured> {
   const spec = engine.clusterOf(c);
-  const online = engine.driver.atomicSnapshot && !leaveStopped && (await cluster.isRunning(spec));
-  if (online) {
-    await cluster.withLocalClient(spec, (client) => client.query('CHECKPOINT'));
-  } else {
-    progress.report('stopping the database');
-    const stopped = await engine.stopDatabase(c);
-    if (!stopped.clean) {
-      if (!leaveStopped) await engine.startDatabase(c).catch(() => undefined);
-      throw cluster.uncleanStop(stopped.reason, 'no snapshot was taken');
-    }
+  const running = !leaveStopped && (await cluster.isRunning(spec));
+  if (running && engine.driver.atomicSnapshot) {
+    const lsn = await cluster.withLocalClient(spec, async (client) => {
+      await client.query('CHECKPOINT');
+      return String((await client.query('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn')).rows[0].lsn);
+    });
+    await snapshotNow(engine, c, snapshotId, progress);
+    return { consistency: 'atomic-snapshot', asOf: now(), lsn };
   }
+  if (running) {
+    const online = await onlineCapture(engine, c, snapshotId, progress);
+    if (online.started) return { consistency: 'online-backup', asOf: now(), lsn: online.lsn };
+    progress.report(`an online backup could not start (${online.reason}); stopping the database instead`);
+  }
+  return offlineCapture(engine, c, snapshotId, progress, leaveStopped);
+}
+
+async function snapshotNow(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<void> {
   progress.report('taking the snapshot');
   await recordCapture(engine, c, snapshotId);
+  await engine.driver.snapshot(c.volumeId, snapshotId, bytes(progress, 'snapshot'))
+    .catch((err) => { throw volumeError(err, 'snapshot failed'); });
+}
+
+/** Copy the running database inside pg_backup_start/pg_backup_stop. */
+async function onlineCapture(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress) {
+  progress.report('starting an online backup');
+  return withOnlineBackup(engine.clusterOf(c), snapshotId, async (online) => {
+    progress.report('copying the running database');
+    await recordCapture(engine, c, snapshotId);
+    await engine.driver.snapshot(c.volumeId, snapshotId, bytes(progress, 'online backup'), online)
+      .catch((err) => { throw volumeError(err, 'online backup failed'); });
+  });
+}
+
+async function offlineCapture(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress,
+  leaveStopped: boolean): Promise<Captured> {
+  progress.report('stopping the database');
+  const stopped = await engine.stopDatabase(c);
+  if (!stopped.clean) {
+    if (!leaveStopped) await engine.startDatabase(c).catch(() => undefined);
+    throw cluster.uncleanStop(stopped.reason, 'no snapshot was taken');
+  }
+  const asOf = now();
   try {
-    await engine.driver.snapshot(c.volumeId, snapshotId, bytes(progress, 'snapshot'));
+    await snapshotNow(engine, c, snapshotId, progress);
   } catch (err) {
     if (!leaveStopped) await engine.startDatabase(c);
-    throw volumeError(err, 'snapshot failed');
+    throw err;
   }
-  if (!online && !leaveStopped) {
+  if (!leaveStopped) {
     progress.report('starting the database');
     await engine.startDatabase(c);
   }
-  return online ? 'atomic-snapshot' : 'clean-shutdown';
+  return { consistency: 'clean-shutdown', asOf };
 }
 
 /** Record, before it exists, that the snapshot is this container's own data, unless the

@@ -68,6 +68,9 @@ export interface BookmarkRecord {
   note: string;
   createdAt: string;
   consistency: Consistency;
+  /** When the data is from, and its WAL position; absent in bookmarks made by 0.1. */
+  asOf?: string;
+  lsn?: string;
   git?: GitContext;
 }
 

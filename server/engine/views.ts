@@ -108,6 +108,8 @@ export function bookmarkInfo(store: Store, b: BookmarkRecord, lookups = bookmark
     note: b.note,
     createdAt: b.createdAt,
     consistency: b.consistency,
+    ...(b.asOf ? { asOf: b.asOf } : {}),
+    ...(b.lsn ? { lsn: b.lsn } : {}),
     ...(b.git ? { git: b.git } : {}),
     dependents: lookups.dependents.get(b.id) ?? 0,
   };

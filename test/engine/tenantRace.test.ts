@@ -4,9 +4,10 @@
  * copied a root-only file (the engine's admin-token) into the user's data, and a
  * restore wrote and chowned a root-only file.
  *
- * - Deterministic: the engine stalls at a fault point inside the driver (after the
- *   ending of the container's programs, as a surviving program would see it), and
- *   the test swaps a file as the container's OS user right there.
+ * - Deterministic: the engine stalls at a fault point inside the driver (for a
+ *   restore, after the ending of the container's programs, as a surviving program
+ *   would see it; a bookmark copies the running database, so there the tenant's
+ *   programs run anyway), and the test swaps a file as the container's OS user.
  * - Random: a racer started from the database itself (`COPY … TO PROGRAM`, detached)
  *   swaps files every few milliseconds while bookmarks and restores run. Quick here;
  *   `npm run test:soak` runs it longer (SLIPSTREAM_SOAK=1).
@@ -52,17 +53,20 @@ after(async () => e?.destroy());
 
 test('a bookmark does not follow a file swapped for a symlink to the admin token', { skip: SKIP }, async () => {
   assert.notEqual(uid, 0, 'the container runs as an OS user of its own');
+  // New since the last capture, so the capture must read it (unchanged files reuse what was read before).
+  asTenant('echo "tenant data" > tenant-new.dat');
   await restartWith({ SLIPSTREAM_STALL: 'volume:after-scan', SLIPSTREAM_STALL_MS: '4000' });
   const bookmark = cliAsync('bookmark', 'create', 'stolen', '--container', 'box');
   await stalledAt('volume:after-scan');
-  // PostgreSQL writes pg_stat/pgstat.stat at every shutdown, so the capture must read it.
-  asTenant(`mv pg_stat/pgstat.stat pg_stat/pgstat.real && ln -s ${q(path.join(e.home, 'admin-token'))} pg_stat/pgstat.stat`);
+  // The bookmark copies the running database (an online backup): the tenant's programs run
+  // meanwhile, so only the driver's own checks stand between it and the link.
+  asTenant(`mv tenant-new.dat tenant-new.real && ln -s ${q(path.join(e.home, 'admin-token'))} tenant-new.dat`);
   const r = await bookmark;
   assert.equal(chunkStored(token), false, 'the admin token is not in the chunk store');
   assert.equal(r.code, 1, `the bookmark must fail, not read through the link: ${r.stdout}`);
-  assert.match(errorOf(r).message, /pgstat\.stat became a symlink/);
+  assert.match(errorOf(r).message, /tenant-new\.dat became a symlink/);
   assert.ok(!e.ok<BookmarkInfo[]>('bookmark', 'list').some((b) => b.name === 'stolen'));
-  asTenant('rm -f pg_stat/pgstat.stat pg_stat/pgstat.real');
+  asTenant('rm -f tenant-new.dat tenant-new.real');
   await restartWith({});
   await intact(baselineSum);
 });
@@ -86,28 +90,35 @@ test('a restore does not write through a file swapped for a symlink to a root-on
   await intact(baselineSum);
 });
 
-test(`a racer started from the database swaps files through ${ROUNDS} bookmarks and restores: it is ended first, nothing leaks`, { skip: SKIP }, async (t) => {
+test(`a racer started from the database swaps files through ${ROUNDS} bookmarks and restores: nothing leaks`, { skip: SKIP }, async (t) => {
   const canary = path.join(e.home, 'root-only-canary-2');
   fs.writeFileSync(canary, 'canary', { mode: 0o600 });
   const ended = () => (fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8').match(new RegExp(`program\\(s\\) of OS user ${uid} `, 'g')) ?? []).length;
   const endedBefore = ended();
+  let refused = 0;
   for (let i = 0; i < ROUNDS; i++) {
     await startRacer([path.join(e.home, 'admin-token'), canary]);
     if (i % 2 === 0) {
       await e.sql('box', `INSERT INTO employees (first_name, last_name) VALUES ('round', '${i}')`);
+      // An online bookmark reads while the racer runs: it either misses the swaps or stops at one.
       const r = e.cli('bookmark', 'create', `round ${i}`, '--container', 'box');
-      assert.equal(r.code, 0, `round ${i}: the racer was ended before the bookmark read anything: ${r.stdout}`);
+      if (r.code !== 0) {
+        assert.match(errorOf(r).message, /became a symlink|has another hard link|is not a regular file/, `round ${i}: ${r.stdout}`);
+        refused++;
+      }
     } else {
       const r = e.cli('restore', baseline.id, '--container', 'box');
       assert.equal(r.code, 0, `round ${i}: the racer was ended before the restore wrote anything: ${r.stdout}`);
       await intact(baselineSum);
     }
     assert.equal(chunkStored(token), false, `round ${i}: the admin token is not in the chunk store`);
+    assert.equal(chunkStored('canary'), false, `round ${i}: nor the root-only file`);
     assert.ok(fs.readFileSync(canary, 'utf8') === 'canary', `round ${i}: the root-only file is untouched`);
     assert.equal(fs.statSync(canary).uid, 0);
   }
-  assert.equal(ended() - endedBefore, ROUNDS, 'the engine ended the racer once a round, before working in the volume');
-  t.diagnostic(`racer ended ${ROUNDS} times; admin token leaked 0 times; root-only file written 0 times`);
+  assert.ok(ended() - endedBefore >= Math.ceil(ROUNDS / 2), 'the engine ended the racer before every restore');
+  t.diagnostic(`${Math.floor(ROUNDS / 2)} restores ended the racer first; ${refused} of ${Math.ceil(ROUNDS / 2)} online bookmarks stopped at a swap; `
+    + 'admin token leaked 0 times; root-only file written 0 times');
 });
 
 // ---------------------------------------------------------------- helpers

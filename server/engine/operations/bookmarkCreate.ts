@@ -19,9 +19,9 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
     const branch = activeBranch(engine, c);
     const snapshotId = newId('snap');
     const journal = engine.journalBegin('bookmark-create', { containerId: c.id, snapshotId });
-    let consistency;
+    let captured;
     try {
-      consistency = await captureVolume(engine, c, snapshotId, progress);
+      captured = await captureVolume(engine, c, snapshotId, progress);
     } catch (err) {
       await recoverBookmarkCreate(engine, journal);
       throw err;
@@ -30,7 +30,8 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
     const bm: BookmarkRecord = {
       id: newId('bm'), name: p.name, containerId: c.id, branchId: branch.id, branchName: branch.name,
       templateId: c.templateId, templateVersion: c.templateVersion, snapshotId, owner: caller.name,
-      shared: p.share ?? false, tags: p.tags ?? [], note: p.note ?? '', createdAt: now(), consistency,
+      shared: p.share ?? false, tags: p.tags ?? [], note: p.note ?? '', createdAt: now(), consistency: captured.consistency,
+      asOf: captured.asOf, ...(captured.lsn ? { lsn: captured.lsn } : {}),
       ...(p.git ? { git: p.git } : {}),
     };
     const oldBase = branch.baseSnapshotId;
@@ -39,7 +40,7 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
       engine.store.branches.putSync(branch.id, { ...branch, baseSnapshotId: snapshotId });
       engine.journalEnd(journal);
       return engine.appendEvent(c, caller.name, 'bookmark-created', branch.name,
-        { bookmark: { id: bm.id, name: bm.name }, detail: `${consistency}${bm.shared ? ', shared' : ''}` });
+        { bookmark: { id: bm.id, name: bm.name }, detail: `${captured.consistency}${bm.shared ? ', shared' : ''}` });
     });
     await engine.releaseSnapshots([oldBase]);
     engine.notify('bookmark', c, event);

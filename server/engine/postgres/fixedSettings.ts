@@ -46,6 +46,11 @@ export const SERVER_FIXED: ReadonlyArray<readonly [string, string]> = [
   // default that someone else chose into a place they can read.
   ['default_tablespace', ''],
   ['temp_tablespaces', ''],
+  // What the engine's own online backups need (backup.ts): WAL fit for a base backup,
+  // and room for the temporary slot that holds it. Data that says otherwise would only
+  // make its bookmarks stop the database.
+  ['wal_level', 'replica'],
+  ['max_replication_slots', '10'],
 ];
 
 /** The `-o` options that fix SERVER_FIXED on the server's command line. */

@@ -22,8 +22,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
-import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
-import { CHUNK_SIZE, ChunkStore, chunkFile, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
+import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
+import { copiedDuringBackup, scanWal } from './onlineBackup';
+import { CHUNK_SIZE, ChunkStore, chunkFile, chunkId, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
 import {
   decodeManifest, encodeManifest, fileStateOf, newManifest, statMatches,
   type FileEntry, type FileState, type Manifest, type ManifestEntry,
@@ -33,7 +34,7 @@ import {
   checkId, ensurePoolDirs, exists, guard, makeDurable, mapLimit, notFound, Progress, RwLock, syncDir, writeFileAtomic,
 } from './util';
 import {
-  allocatedBytes, checkCanCreate, clearDir, fixVolumeDir, prepareVolumeDir, removeTree, VolumeTree,
+  allocatedBytes, checkCanCreate, clearDir, fixVolumeDir, prepareVolumeDir, removeTree, vanished, VolumeTree,
   type TreeEntry,
 } from './volumeFiles';
 
@@ -140,14 +141,14 @@ export class BlocksDriver implements VolumeDriver {
 
   // ------------------------------------------------------------ snapshot
 
-  async snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void> {
+  async snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress, online?: OnlineBackup): Promise<void> {
     const vol = this.volumePath(volumeId);
     const file = this.manifestPath(snapshotId);
     await guard(`snapshotting volume ${volumeId}`, () => this.lock.read(async () => {
       if (!(await exists(vol))) throw notFound(`volume ${volumeId}`);
       if (await exists(file)) throw new EngineError('VolumeFailed', `snapshot ${snapshotId} already exists`);
       const state = await this.states.load(volumeId);
-      const { entries, files } = await VolumeTree.with(vol, (tree) => this.capture(tree, state, new Progress(progress)));
+      const { entries, files } = await VolumeTree.with(vol, (tree) => this.capture(tree, state, new Progress(progress), online));
       await makeDurable(this.pool, this.store.takeWritten());
       await writeFileAtomic(file, encodeManifest(newManifest(entries)), this.tmp);
       await this.states.save(volumeId, files);
@@ -156,22 +157,54 @@ export class BlocksDriver implements VolumeDriver {
 
   /** Describe the volume. Files whose stat matches the state reuse their
    *  chunk ids; only the others are read, and their new chunks stored. */
-  private async capture(tree: VolumeTree, state: Map<string, FileState>, progress: Progress):
+  private async capture(tree: VolumeTree, state: Map<string, FileState>, progress: Progress, online?: OnlineBackup):
     Promise<{ entries: ManifestEntry[]; files: Map<string, FileState> }> {
+    // A file written while a running database is copied can change again within its
+    // clock tick after we read it, and its stat would not show it: only stats from
+    // before the copy began may vouch for content next time.
+    const trustBefore = BigInt(Date.now() - 2000) * 1_000_000n;
     const scanned = await tree.scan();
     await faultPoint('volume:after-scan');
-    const changed = scanned.filter((e) => e.kind === 'file' && !this.unchanged(state, e));
-    for (const e of changed) progress.addTotal(Number(e.st.size));
     const files = new Map<string, FileState>();
     const entries: ManifestEntry[] = [];
-    // Under root, a file not owned by the volume's owner was not made by its PostgreSQL.
-    const ownerUid = process.getuid?.() === 0 ? Number(tree.rootStat.uid) : undefined;
-    await mapLimit(scanned, FILE_CONCURRENCY, async (e) => {
-      const entry = await this.describe(tree, e, state, files, progress, ownerUid);
-      if (entry) entries.push(entry);
-    });
+    const add = (list: TreeEntry[]) => this.describeAll(tree, list, state, files, entries, progress, online !== undefined);
+    if (!online) {
+      await add(scanned);
+    } else {
+      await add(copiedDuringBackup(scanned));
+      const extra = await online.finish();
+      await add(await scanWal(tree));
+      for (const [rel, data] of extra) entries.push(await this.bufferEntry(rel, data));
+      for (const [rel, f] of files) if (BigInt(f.ctimeNs) >= trustBefore || BigInt(f.mtimeNs) >= trustBefore) files.delete(rel);
+    }
     progress.finish();
     return { entries, files };
+  }
+
+  private async describeAll(tree: VolumeTree, list: TreeEntry[], state: Map<string, FileState>, files: Map<string, FileState>,
+    entries: ManifestEntry[], progress: Progress, online: boolean): Promise<void> {
+    for (const e of list) if (e.kind === 'file' && !this.unchanged(state, e)) progress.addTotal(Number(e.st.size));
+    // Under root, a file not owned by the volume's owner was not made by its PostgreSQL.
+    const ownerUid = process.getuid?.() === 0 ? Number(tree.rootStat.uid) : undefined;
+    await mapLimit(list, FILE_CONCURRENCY, async (e) => {
+      const entry = await this.describe(tree, e, state, files, progress, ownerUid).catch((err) => {
+        if (online && vanished(err)) return undefined; // a running database removed or replaced it: WAL replay rebuilds it
+        throw err;
+      });
+      if (entry) entries.push(entry);
+    });
+  }
+
+  /** A file that exists only in the snapshot (a backup label), stored like any other. */
+  private async bufferEntry(rel: string, data: Buffer): Promise<ManifestEntry> {
+    const chunks: string[] = [];
+    for (let off = 0; off < data.length; off += CHUNK_SIZE) {
+      const part = data.subarray(off, off + CHUNK_SIZE);
+      const id = chunkId(part);
+      await this.store.put(id, part);
+      chunks.push(id);
+    }
+    return { path: rel, type: 'file', mode: 0o600, size: data.length, chunks };
   }
 
   private unchanged(state: Map<string, FileState>, e: TreeEntry): boolean {

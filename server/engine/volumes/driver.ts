@@ -30,8 +30,10 @@ export interface VolumeDriver {
   init(): Promise<void>;
   /** Absolute path of a volume's directory (the PostgreSQL data directory). */
   volumePath(volumeId: string): string;
-  /** Capture the volume's current contents as snapshot `snapshotId`. Fails if it exists. */
-  snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void>;
+  /** Capture the volume's current contents as snapshot `snapshotId`. Fails if it exists.
+   *  With `online`, PostgreSQL runs in a backup (see OnlineBackup); drivers with
+   *  atomicSnapshot never get one. */
+  snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress, online?: OnlineBackup): Promise<void>;
   /** Make the volume's contents exactly those of the snapshot, creating the volume if missing.
    *  With an owner, every file of the volume is the owner's afterwards, whoever owned the
    *  snapshot: a bookmark of one container may be loaded into another's. */
@@ -43,6 +45,18 @@ export interface VolumeDriver {
   hasSnapshot(snapshotId: string): Promise<boolean>;
   /** Bytes the pool really uses on disk (volumes, snapshots and shared chunks, counted once). */
   diskUsage(): Promise<number>;
+}
+
+/**
+ * A copy of a running database, between pg_backup_start and pg_backup_stop. The driver
+ * copies every file outside ONLINE_WAL_DIR, skipping what vanishes meanwhile and the
+ * running server's own files (onlineBackup.ts); then awaits finish(), which ends the
+ * backup and returns the files to add (backup_label, tablespace_map); then copies
+ * ONLINE_WAL_DIR as it is at that moment. Starting a copy replays that WAL from the
+ * backup's checkpoint, which mends every page the copy caught half-written.
+ */
+export interface OnlineBackup {
+  finish(): Promise<Map<string, Buffer>>;
 }
 
 export interface RestoreOptions {

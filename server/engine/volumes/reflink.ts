@@ -16,13 +16,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
-import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
+import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
+import { copiedDuringBackup, scanWal } from './onlineBackup';
 import {
   checkId, ensurePoolDirs, exists, guard, makeDurable, mapLimit, notFound, Progress, syncDir, tmpSuffix,
 } from './util';
 import {
   allocatedBytes, checkCanCreate, clearDir, fixVolumeDir, ownerToKeep, prepareVolumeDir, removePath, removeTree,
-  VolumeTree, type TreeEntry,
+  vanished, VolumeTree, type TreeEntry,
 } from './volumeFiles';
 
 /** Files cloned at once: FICLONE is a cheap metadata ioctl, so the walk is
@@ -64,7 +65,7 @@ export class ReflinkDriver implements VolumeDriver {
     });
   }
 
-  async snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void> {
+  async snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress, online?: OnlineBackup): Promise<void> {
     const vol = this.volumePath(volumeId);
     const snap = this.snapshotPath(snapshotId);
     await guard(`snapshotting volume ${volumeId}`, async () => {
@@ -74,7 +75,7 @@ export class ReflinkDriver implements VolumeDriver {
       // half snapshot under its final name.
       const partial = path.join(this.pool, 'snapshots', `.partial-${snapshotId}-${tmpSuffix()}`);
       // The snapshot keeps the volume's owner, so loading it back changes no owners.
-      await this.cloneOrClean(vol, partial, await ownerToKeep(vol), progress);
+      await this.cloneOrClean(vol, partial, await ownerToKeep(vol), progress, online);
       await fs.promises.rename(partial, snap);
       await syncDir(path.dirname(snap));
     });
@@ -127,9 +128,10 @@ export class ReflinkDriver implements VolumeDriver {
   }
 
   /** Clone `src` into the new directory `dst`; on failure remove what was made. */
-  private async cloneOrClean(src: string, dst: string, owner: FileOwner | undefined, progress?: VolumeProgress): Promise<void> {
+  private async cloneOrClean(src: string, dst: string, owner: FileOwner | undefined, progress?: VolumeProgress,
+    online?: OnlineBackup): Promise<void> {
     try {
-      await cloneTree(src, dst, owner, progress);
+      await cloneTree(src, dst, owner, progress, online);
     } catch (err) {
       await removePath(dst).catch(() => undefined);
       throw err;
@@ -144,32 +146,71 @@ export class ReflinkDriver implements VolumeDriver {
  * everything is chowned to `owner`. Sockets and FIFOs are skipped: they cannot
  * be cloned and PostgreSQL recreates its own. The source is read through
  * handles (volumeFiles.ts); `dst` is new, inside root's own pool folders.
+ * With `online`, `src` is a running database in a backup (driver.ts).
  */
-export async function cloneTree(src: string, dst: string, owner: FileOwner | undefined, cb?: VolumeProgress): Promise<void> {
+export async function cloneTree(src: string, dst: string, owner: FileOwner | undefined, cb?: VolumeProgress,
+  online?: OnlineBackup): Promise<void> {
   await fs.promises.mkdir(dst, { mode: 0o700 });
-  await VolumeTree.with(src, (from) => VolumeTree.with(dst, (to) => cloneInto(from, to, owner, cb)));
+  await VolumeTree.with(src, (from) => VolumeTree.with(dst, (to) => cloneInto(from, to, owner, cb, online)));
 }
 
-async function cloneInto(from: VolumeTree, to: VolumeTree, owner: FileOwner | undefined, cb?: VolumeProgress): Promise<void> {
-  const entries = await from.scan();
+async function cloneInto(from: VolumeTree, to: VolumeTree, owner: FileOwner | undefined, cb?: VolumeProgress,
+  online?: OnlineBackup): Promise<void> {
+  const scanned = await from.scan();
   await faultPoint('volume:after-scan');
   const progress = new Progress(cb);
-  for (const e of entries) if (e.kind === 'file') progress.addTotal(Number(e.st.size));
+  const entries = online ? copiedDuringBackup(scanned) : scanned;
   const dirs = entries.filter((e) => e.kind === 'dir');
   // Directories start 0700 so we can fill them even when their final mode is
   // read-only; their real modes are set last, children before parents.
   for (const d of dirs) await to.mkdir(d.rel, 0o700);
-  const leaves = entries.filter((e) => e.kind === 'file' || e.kind === 'symlink');
-  // Under root, a file not owned by the source's owner was not made by its PostgreSQL.
-  const ownerUid = process.getuid?.() === 0 ? Number(from.rootStat.uid) : undefined;
-  await mapLimit(leaves, CLONE_CONCURRENCY, async (e) => {
-    await cloneLeaf(from, to, e, owner, ownerUid);
-    progress.advance(Number(e.st.size));
-  });
+  const cloned = await cloneLeaves(from, to, entries, owner, progress, online !== undefined);
+  if (online) {
+    const extra = await online.finish();
+    const wal = await scanWal(from);
+    const walDirs = wal.filter((e) => e.kind === 'dir');
+    for (const d of walDirs) await to.mkdir(d.rel, 0o700);
+    dirs.push(...walDirs);
+    cloned.push(...await cloneLeaves(from, to, wal, owner, progress, true));
+    for (const [rel, data] of extra) cloned.push(await writeLeaf(to, rel, data, owner));
+  }
   for (const d of [...dirs].reverse()) await to.fixDir(d.rel, Number(d.st.mode) & 0o7777, owner);
   // Durable before the caller renames it into place and the engine records it.
-  await makeDurable(to.root, leaves.filter((e) => e.kind === 'file').map((e) => path.join(to.root, e.rel)));
+  await makeDurable(to.root, cloned.map((rel) => path.join(to.root, rel)));
   progress.finish();
+}
+
+/** Clone the files and symlinks of `entries`; returns the files cloned. */
+async function cloneLeaves(from: VolumeTree, to: VolumeTree, entries: TreeEntry[], owner: FileOwner | undefined,
+  progress: Progress, online: boolean): Promise<string[]> {
+  const leaves = entries.filter((e) => e.kind === 'file' || e.kind === 'symlink');
+  for (const e of leaves) if (e.kind === 'file') progress.addTotal(Number(e.st.size));
+  // Under root, a file not owned by the source's owner was not made by its PostgreSQL.
+  const ownerUid = process.getuid?.() === 0 ? Number(from.rootStat.uid) : undefined;
+  const files: string[] = [];
+  await mapLimit(leaves, CLONE_CONCURRENCY, async (e) => {
+    try {
+      await cloneLeaf(from, to, e, owner, ownerUid);
+    } catch (err) {
+      if (online && vanished(err)) return; // a running database removed or replaced it: WAL replay rebuilds it
+      throw err;
+    }
+    if (e.kind === 'file') files.push(e.rel);
+    progress.advance(Number(e.st.size));
+  });
+  return files;
+}
+
+/** A file that exists only in the snapshot (a backup label). */
+async function writeLeaf(to: VolumeTree, rel: string, data: Buffer, owner: FileOwner | undefined): Promise<string> {
+  const fh = await to.openFile(rel, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  try {
+    await fh.writeFile(data);
+    if (owner) await fh.chown(owner.uid, owner.gid);
+  } finally {
+    await fh.close();
+  }
+  return rel;
 }
 
 async function cloneLeaf(from: VolumeTree, to: VolumeTree, e: TreeEntry, owner: FileOwner | undefined,

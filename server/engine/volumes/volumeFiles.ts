@@ -56,8 +56,22 @@ function same(a: Identity, b: Identity): boolean {
 
 /** The tenant changed the tree under us: refuse rather than follow. */
 function changedUnderUs(where: string, what: string): EngineError {
-  return new EngineError('VolumeFailed', `${where} ${what} while the engine was working in it, so the engine stopped `
+  const err = new EngineError('VolumeFailed', `${where} ${what} while the engine was working in it, so the engine stopped `
     + 'rather than follow it. A program of the container\'s OS user may still have been running; run the operation again.');
+  if (what === 'was replaced') replacedErrors.add(err);
+  return err;
+}
+
+const replacedErrors = new WeakSet<Error>();
+
+/**
+ * A file that is gone, or another inode under the same name, since the scan. A copy of a
+ * running database (an online backup) meets these as PostgreSQL works, and skips them:
+ * WAL replay from the backup's start rebuilds whatever they held. A symlink, a second hard
+ * link or a foreign owner is never this: those still stop the copy.
+ */
+export function vanished(err: unknown): boolean {
+  return code(err) === 'ENOENT' || replacedErrors.has(err as Error);
 }
 
 function code(err: unknown): string | undefined {
@@ -163,22 +177,26 @@ export class VolumeTree {
     return this.rootDir.st;
   }
 
-  /** lstat every entry, parents before children (pre-order), descending only into
-   *  directories opened without following links and found to be what lstat saw. */
-  async scan(): Promise<TreeEntry[]> {
+  /** lstat every entry under `sub` (the whole tree by default), parents before children
+   *  (pre-order), descending only into directories opened without following links and
+   *  found to be what lstat saw. */
+  async scan(sub = ''): Promise<TreeEntry[]> {
     const out: TreeEntry[] = [];
     const walk = async (d: Dir, relDir: string): Promise<void> => {
       const names = (await d.list()).sort();
-      const entries: TreeEntry[] = new Array(names.length);
+      const found: (TreeEntry | undefined)[] = new Array(names.length);
       await mapLimit(names.map((n, i) => [n, i] as const), 16, async ([name, i]) => {
-        const st = await d.lstat(name);
-        entries[i] = { rel: relDir ? `${relDir}/${name}` : name, kind: kindOf(st), st };
+        // An entry gone between readdir and lstat is simply not there (a running database's temp files).
+        const st = await d.lstat(name).catch((err) => { if (code(err) === 'ENOENT') return undefined; throw err; });
+        if (st) found[i] = { rel: relDir ? `${relDir}/${name}` : name, kind: kindOf(st), st };
       });
-      for (const e of entries) {
+      for (const e of found) {
+        if (!e) continue;
         this.seen.set(e.rel, e.st);
         out.push(e);
         if (e.kind !== 'dir') continue;
-        const child = await d.openDir(path.basename(e.rel), e.st);
+        const child = await d.openDir(path.basename(e.rel), e.st).catch((err) => { if (vanished(err)) return undefined; throw err; });
+        if (!child) continue;
         try {
           await walk(child, e.rel);
         } finally {
@@ -186,7 +204,7 @@ export class VolumeTree {
         }
       }
     };
-    await walk(this.rootDir, '');
+    await walk(await this.dir(sub), sub);
     return out;
   }
 
