@@ -55,6 +55,19 @@ export class BenchEngine {
     }
   }
 
+  /** Open a session over the container's public URL and keep it: `alive()` says whether
+   *  the same backend still answers, so an operation that restarted the database shows. */
+  async openSession(container: string): Promise<{ alive(): Promise<boolean>; close(): Promise<void> }> {
+    const url = (await this.request(ContainerUrlRequest.type, { name: container })).url;
+    const c = quietClient(new Client({ connectionString: url }));
+    await c.connect();
+    const pid = (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p;
+    return {
+      alive: () => c.query('SELECT pg_backend_pid() AS p').then((r) => r.rows[0].p === pid, () => false),
+      close: () => c.end().catch(() => undefined),
+    };
+  }
+
   /** The engine's resident set in bytes (its own process; PostgreSQL's are separate). */
   rss(): number {
     const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');

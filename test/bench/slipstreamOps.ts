@@ -30,6 +30,8 @@ export interface OpFigures {
   ops: Record<OpName, Summary>;
   /** Peak engine RSS (bytes) sampled every 10 ms during the switches. */
   rssDuringSwitch: number;
+  /** Whether a session opened before the bookmark runs still had its backend after them all. */
+  sessionSurvivedBookmarks?: boolean;
 }
 
 type Ctx = { engine: BenchEngine; ds: Dataset; container: string; runs: number; pattern: ChangePattern; log: (s: string) => void };
@@ -40,7 +42,11 @@ export async function measureOps(engine: BenchEngine, ds: Dataset, template: str
   const containerCreate = await timed(() => engine.request(ContainerCreateRequest.type, { name: container, template }));
   const ctx: Ctx = { engine, ds, container, ...how, log };
   const ops = {} as Record<OpName, Summary>;
+  const session = await engine.openSession(container);
   ops.bookmark = await step(ctx, 'bookmark', () => bookmarks(ctx));
+  const sessionSurvivedBookmarks = await session.alive();
+  await session.close();
+  log(`    a session open across ${how.runs} bookmarks ${sessionSurvivedBookmarks ? 'survived' : 'was cut'}`);
   ops.restore = await step(ctx, 'restore', () => restores(ctx));
   ops.branch = await step(ctx, 'branch', () => branches(ctx));
   const sw = await engine.peakRssDuring(() => step(ctx, 'switch', () => switches(ctx)));
@@ -48,7 +54,7 @@ export async function measureOps(engine: BenchEngine, ds: Dataset, template: str
   ops.refresh = await step(ctx, 'refresh', () => refreshes(ctx));
   // Untimed: give the space back before the next dataset (the blocks driver's GC runs here).
   await engine.request(ContainerDeleteRequest.type, { name: container });
-  return { containerCreate, ops, rssDuringSwitch: sw.peak };
+  return { containerCreate, ops, rssDuringSwitch: sw.peak, sessionSurvivedBookmarks };
 }
 
 async function step(ctx: Ctx, op: OpName, fn: () => Promise<Summary>): Promise<Summary> {

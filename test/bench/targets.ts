@@ -16,9 +16,8 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
   const out: TargetResult[] = [];
   for (const site of r.sites) {
     if (site.skip) continue;
-    if (site.driver === 'blocks') out.push(...blocksTargets(site, large));
-    else out.push(...cowTargets(site, small, large));
-    out.push(...storageTargets(site));
+    out.push(...driverTargets(site, small, large));
+    if (site.driver !== 'blocks') out.push(...storageTargets(site));
   }
   if (r.listing) {
     const l = r.listing;
@@ -32,27 +31,32 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
   return out;
 }
 
-function cowTargets(site: SiteResult, small: string, large: string): TargetResult[] {
+/** Issue 11: switch and restore cost about one PostgreSQL restart at any size, on every
+ *  driver, and no bookmark cuts a session. */
+function driverTargets(site: SiteResult, small: string, large: string): TargetResult[] {
   const out: TargetResult[] = [];
   const L = site.runs[large];
   const S = site.runs[small];
-  for (const op of ['switch', 'restore', 'bookmark'] as OpName[]) {
-    const ratio = L.ops.ops[op].median / L.peers.floor.median;
-    out.push({ target: `${site.driver}: ${op} <= 2x the floor (${large})`, measured: `${ratio.toFixed(2)}x`, met: ratio <= 2 });
-  }
-  for (const op of ['switch', 'restore', 'bookmark'] as OpName[]) {
+  const floor = L.peers.floor.median;
+  const vsFloor = (op: OpName, max: number, label: string) => {
+    const ratio = L.ops.ops[op].median / floor;
+    out.push({ target: `${site.driver}: ${label} <= ${max}x the floor (${large})`, measured: `${ratio.toFixed(2)}x`, met: ratio <= max });
+  };
+  vsFloor('switch', 2, 'switch between two branches 1% apart');
+  // No spare yet: every restore builds the bookmark's data in a new volume first.
+  vsFloor('restore', site.driver === 'blocks' ? 2 : 3, site.driver === 'blocks' ? 'restore (no spare yet)' : 'restore, cold');
+  for (const op of ['switch', 'restore'] as OpName[]) {
     const growth = L.ops.ops[op].median / S.ops.ops[op].median;
     out.push({ target: `${site.driver}: ${op} ${large}/${small} <= 1.5`, measured: `${growth.toFixed(2)}`, met: growth <= 1.5 });
   }
+  const survived = Object.values(site.runs).map((d) => d.ops.sessionSurvivedBookmarks);
+  out.push({ target: `${site.driver}: a session open across bookmarks survives`, measured: survived.map((x) => (x ? 'survived' : 'cut')).join(', '),
+    met: survived.every((x) => x === true) });
+  if (site.driver === 'blocks') {
+    const speedup = L.peers.createdb.median / L.ops.ops.switch.median;
+    out.push({ target: `blocks: switch >= 5x faster than CREATE DATABASE (${large})`, measured: `${speedup.toFixed(2)}x faster`, met: speedup >= 5 });
+  }
   return out;
-}
-
-function blocksTargets(site: SiteResult, large: string): TargetResult[] {
-  const L = site.runs[large];
-  return (['switch', 'restore'] as OpName[]).map((op) => {
-    const speedup = L.peers.createdb.median / L.ops.ops[op].median;
-    return { target: `blocks: ${op} >= 5x faster than CREATE DATABASE (${large})`, measured: `${speedup.toFixed(2)}x faster`, met: speedup >= 5 };
-  });
 }
 
 function storageTargets(site: SiteResult): TargetResult[] {
