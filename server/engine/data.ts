@@ -34,6 +34,8 @@ export async function captureVolume(engine: Engine, c: ContainerRecord, snapshot
   try {
     await engine.driver.snapshot(engine.activeVolume(c), snapshotId, bytes(progress, 'snapshot'));
   } catch (err) {
+    // What the half-made snapshot stored goes first: on a full pool it is what keeps the restart from writing.
+    await engine.driver.deleteSnapshot(snapshotId).catch(() => undefined);
     if (!leaveStopped) await engine.startDatabase(c);
     throw volumeError(err, 'snapshot failed');
   }

@@ -38,7 +38,6 @@ export const recoveries: Record<string, Recover> = {
   'template-refresh': recoverTemplateRefresh,
   'container-create': recoverContainerCreate,
   'container-delete': recoverContainerDelete,
-  // 'branch-snapshot' is what engines 0.1 journaled: a capture with no volume; same recovery.
   'branch-snapshot': recoverBranchCreate,
   'branch-create': recoverBranchCreate,
   'branch-delete': recoverBranchDelete,
