@@ -7,7 +7,7 @@ import type { Session } from './session';
 export async function reset(s: Session, ref?: ItemRef): Promise<BranchInfo | undefined> {
   const c = await containerOf(s, ref, 'Reset which container?');
   const ok = await s.ui.confirm(`Reset ${c.container}?`,
-    'Every change made on the active branch since its last operation (bookmark, restore, refresh, activate) is discarded.', 'Reset');
+    'Every change made on the active branch since its last bookmark, restore or refresh (or since the branch was made) is discarded.', 'Reset');
   if (!ok) return undefined;
   const b = await withEngineProgress(s, `Resetting ${c.container}`,
     (opts) => s.engine.request(ResetRequest.type, { container: c.container }, opts));

@@ -1,7 +1,6 @@
 import type { Consistency } from '../protocol';
-import type { Engine, Progress } from './engine';
+import type { ClusterRef, Engine, Progress } from './engine';
 import { volumeError } from './errors';
-import { faultPoint } from './faults';
 import { now } from './ids';
 import { withOnlineBackup } from './postgres/backup';
 import * as cluster from './postgres/cluster';
@@ -9,9 +8,10 @@ import { clearForeign, hasForeignData, markForeign } from './postgres/runDir';
 import type { ContainerRecord } from './records';
 
 /**
- * The two moves every data operation is made of: capture the container's
- * working volume as a snapshot, and load a snapshot into it. Activate, restore,
- * reset, refresh, bookmark and branch are sequences of these plus metadata.
+ * The moves data operations are made of: capture a branch's volume as a snapshot,
+ * and clone a snapshot into a new volume. Every branch owns its volume, so a switch
+ * is neither: it stops one database and starts another (operations/activate.ts).
+ * Branch create clones; restore, reset and refresh clone and swap (operations/rewind.ts).
  */
 
 /** How a capture was made consistent, and as of when. */
@@ -50,7 +50,7 @@ export async function captureVolume(engine: Engine, c: ContainerRecord, snapshot
 async function snapshotNow(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<void> {
   progress.report('taking the snapshot');
   await recordCapture(engine, c, snapshotId);
-  await engine.driver.snapshot(c.volumeId, snapshotId, bytes(progress, 'snapshot'))
+  await engine.driver.snapshot(engine.activeVolume(c), snapshotId, bytes(progress, 'snapshot'))
     .catch((err) => { throw volumeError(err, 'snapshot failed'); });
 }
 
@@ -60,7 +60,7 @@ async function onlineCapture(engine: Engine, c: ContainerRecord, snapshotId: str
   return withOnlineBackup(engine.clusterOf(c), snapshotId, async (online) => {
     progress.report('copying the running database');
     await recordCapture(engine, c, snapshotId);
-    await engine.driver.snapshot(c.volumeId, snapshotId, bytes(progress, 'online backup'), online)
+    await engine.driver.snapshot(engine.activeVolume(c), snapshotId, bytes(progress, 'online backup'), online)
       .catch((err) => { throw volumeError(err, 'online backup failed'); });
   });
 }
@@ -77,6 +77,8 @@ async function offlineCapture(engine: Engine, c: ContainerRecord, snapshotId: st
   try {
     await snapshotNow(engine, c, snapshotId, progress);
   } catch (err) {
+    // What the half-made snapshot stored goes first: on a full pool it is what keeps the restart from writing.
+    await engine.driver.deleteSnapshot(snapshotId).catch(() => undefined);
     if (!leaveStopped) await engine.startDatabase(c);
     throw err;
   }
@@ -89,28 +91,43 @@ async function offlineCapture(engine: Engine, c: ContainerRecord, snapshotId: st
 
 /** Record, before it exists, that the snapshot is this container's own data, unless the
  *  volume holds foreign data not yet sanitised: a capture of that stays foreign. */
-async function recordCapture(engine: Engine, c: ContainerRecord, snapshotId: string): Promise<void> {
-  if (await hasForeignData(engine.clusterOf(c))) return;
+async function recordCapture(engine: Engine, c: ContainerRecord, snapshotId: string, volumeId?: string): Promise<void> {
+  if (await hasForeignData(engine.clusterOf(c, volumeId))) return;
   engine.store.tx(() => engine.store.captures.putSync(snapshotId, c.id));
 }
 
-/** Stop the database, make the volume's data the snapshot's, start it again on the same port.
- *  Foreign data is marked before it lands, so a crash before its first start still sanitises it. */
-export async function loadSnapshot(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<void> {
+/** Snapshot an inactive branch's volume: its database is down, so the copy is as it stopped. */
+export async function captureIdleVolume(engine: Engine, c: ContainerRecord, volumeId: string, snapshotId: string,
+  progress: Progress): Promise<void> {
+  progress.report('taking the snapshot');
+  await recordCapture(engine, c, snapshotId, volumeId);
+  await engine.driver.snapshot(volumeId, snapshotId, bytes(progress, 'snapshot')).catch((err) => {
+    throw volumeError(err, 'snapshot failed');
+  });
+}
+
+/** Make `volumeId` (a new volume of one of the container's branches, or one a crash left
+ *  half-made) hold the snapshot's data. Whatever database runs keeps running: no file of
+ *  its volume is touched. Foreign data is marked before it lands, so a crash before its
+ *  first start still sanitises it. */
+export async function cloneInto(engine: Engine, c: ContainerRecord, volumeId: string, snapshotId: string,
+  progress: Progress): Promise<void> {
+  const spec = engine.clusterOf(c, volumeId);
   const own = engine.isOwnSnapshot(c, snapshotId);
-  progress.report('stopping the database');
-  await engine.stopDatabase(c);
-  if (!own) await markForeign(engine.clusterOf(c));
+  if (!own) await markForeign(spec);
   progress.report('loading the data');
   try {
-    await engine.driver.restore(c.volumeId, snapshotId, { owner: engine.ownerOf(c), progress: bytes(progress, 'loading') });
+    await engine.driver.restore(volumeId, snapshotId, { owner: engine.ownerOf(c), progress: bytes(progress, 'loading') });
   } catch (err) {
     throw volumeError(err, 'loading the data failed');
   }
-  if (own) await clearForeign(engine.clusterOf(c));
-  await faultPoint('load:before-start');
-  progress.report(`starting the database on port ${c.port}`);
-  await engine.startDatabase(c);
+  if (own) await clearForeign(spec);
+}
+
+/** Delete a branch's volume and its foreign-data marker. Idempotent, for recovery. */
+export async function dropVolume(engine: Engine, c: ClusterRef, volumeId: string): Promise<void> {
+  await engine.driver.deleteVolume(volumeId);
+  await clearForeign(engine.clusterOf(c, volumeId));
 }
 
 function bytes(progress: Progress, what: string) {
@@ -124,16 +141,3 @@ function bytes(progress: Progress, what: string) {
 }
 
 const mib = (n: number) => (n / 1048576).toFixed(1);
-
-/** Load `snapshotId`; if that fails half-way, load `fallback` so the container is left
- *  on known data with its database running, then report the first failure. */
-export async function loadSnapshotOrFallBack(engine: Engine, c: ContainerRecord, snapshotId: string,
-  fallback: string, progress: Progress): Promise<void> {
-  try {
-    await loadSnapshot(engine, c, snapshotId, progress);
-  } catch (err) {
-    progress.report('that failed; putting the previous data back');
-    await loadSnapshot(engine, c, fallback, progress).catch(() => undefined);
-    throw err;
-  }
-}

@@ -16,8 +16,16 @@ import type { Store } from './store';
 import { eventInfo } from './views';
 import type { FileOwner, VolumeDriver } from './volumes/driver';
 
-/** What locates a container's database: enough for a crash recovery to stop one never recorded. */
-export type ClusterRef = Pick<ContainerRecord, 'id' | 'volumeId' | 'port' | 'listen' | 'uid'>;
+/** What locates a container's database: enough for a crash recovery to stop one never recorded.
+ *  Its data directory is a branch's volume: the active branch's unless a caller names another. */
+export type ClusterRef = Pick<ContainerRecord, 'id' | 'port' | 'listen' | 'uid'> & { activeBranchId?: string };
+
+/** How to stop a database: which branch's volume (the active one's by default) and whether
+ *  at once, for data about to be discarded. */
+export interface StopOptions {
+  volumeId?: string;
+  immediate?: boolean;
+}
 
 /** Who is asking. Local Unix-socket clients are the engine's owner, an admin. */
 export interface Caller {
@@ -92,9 +100,17 @@ export class Engine {
     return c.uid === undefined ? this.owner : uidOwner(c.uid);
   }
 
-  clusterOf(c: ClusterRef): cluster.ClusterSpec {
+  /** The active branch's volume: the container's data directory. Read from the store, so it
+   *  follows a restore that swapped the branch's volume even for a caller's older record. */
+  activeVolume(c: ClusterRef): string {
+    const branch = c.activeBranchId ? this.store.branches.get(c.activeBranchId) : undefined;
+    if (!branch) throw new EngineError('Internal', `container ${c.id} has no active branch record, so the engine cannot find its data`);
+    return branch.volumeId;
+  }
+
+  clusterOf(c: ClusterRef, volumeId = this.activeVolume(c)): cluster.ClusterSpec {
     return {
-      dataDir: this.driver.volumePath(c.volumeId),
+      dataDir: this.driver.volumePath(volumeId),
       runDir: path.join(this.config.runRoot, c.id),
       port: c.port,
       listen: c.listen,
@@ -111,11 +127,11 @@ export class Engine {
 
   /** Start (or adopt) a container's database. A start that fails is recorded on the container,
    *  so every view says `failed` and why until a later start works, which clears it. */
-  async startDatabase(c: ContainerRecord): Promise<void> {
+  async startDatabase(c: ContainerRecord, volumeId?: string): Promise<void> {
     if (this.stopping) {
       throw new EngineError('Cancelled', `the engine is stopping, so the database of "${c.name}" stays down; start the engine again and it comes back`);
     }
-    const spec = this.clusterOf(c);
+    const spec = this.clusterOf(c, volumeId ?? this.activeVolume(c));
     try {
       await this.startAndSanitise(c, spec);
     } catch (err) {
@@ -175,9 +191,10 @@ export class Engine {
 
   /** Stop the database, then end every other program of its OS user, so that nothing of
    *  the tenant runs while the engine works in the volume (postgres/tenantProcesses.ts). */
-  async stopDatabase(c: ClusterRef & { name?: string }): Promise<cluster.Stopped> {
-    const stopped = await cluster.stop(this.bins, this.clusterOf(c));
-    if (!stopped.clean) log(`container ${c.name ?? c.id}: the database could not shut down cleanly and was stopped at once: ${stopped.reason}`);
+  async stopDatabase(c: ClusterRef & { name?: string }, opts: StopOptions = {}): Promise<cluster.Stopped> {
+    const spec = this.clusterOf(c, opts.volumeId ?? this.activeVolume(c));
+    const stopped = await cluster.stop(this.bins, spec, opts.immediate ? 'immediate' : 'fast');
+    if (!stopped.clean && !opts.immediate) log(`container ${c.name ?? c.id}: the database could not shut down cleanly and was stopped at once: ${stopped.reason}`);
     if (c.uid === undefined) return stopped;
     const ended = await endTenantProcesses(c.uid, c.name ?? c.id);
     if (ended > 0) log(`ended ${ended} program(s) of OS user ${c.uid} (container ${c.name ?? c.id}) left running after its database stopped`);
@@ -187,8 +204,14 @@ export class Engine {
   // ------------------------------------------------------------ journal
 
   journalBegin(op: string, data: JournalRecord['data']): JournalRecord {
+    return this.store.tx(() => this.journalBeginIn(op, data));
+  }
+
+  /** journalBegin inside the caller's transaction, for a step that must be journaled
+   *  together with the metadata change that starts it. */
+  journalBeginIn(op: string, data: JournalRecord['data']): JournalRecord {
     const rec: JournalRecord = { id: newId('op'), op, startedAt: now(), step: 'begin', data };
-    this.store.tx(() => this.store.journal.putSync(rec.id, rec));
+    this.store.journal.putSync(rec.id, rec);
     return rec;
   }
 
@@ -233,7 +256,12 @@ export class Engine {
     const s = this.store;
     const refs = new Set<string>();
     for (const t of s.all(s.templates)) t.versions.forEach((v) => refs.add(v.snapshotId));
-    for (const b of s.all(s.branches)) refs.add(b.headSnapshotId).add(b.baseSnapshotId);
+    for (const b of s.all(s.branches)) {
+      refs.add(b.baseSnapshotId);
+      // A branch of a home made by 0.1 keeps its head until upgrade.ts gives it a volume.
+      const head = (b as { headSnapshotId?: string }).headSnapshotId;
+      if (head) refs.add(head);
+    }
     for (const b of s.all(s.bookmarks)) refs.add(b.snapshotId);
     for (const j of s.all(s.journal)) {
       for (const v of Object.values(j.data)) if (typeof v === 'string' && v.startsWith('snap_')) refs.add(v);

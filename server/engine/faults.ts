@@ -10,10 +10,15 @@ export type FaultPoint =
   | 'template-build:after-snapshot'
   | 'container-create:after-clone'
   | 'bookmark-create:after-snapshot'
-  | 'activate:after-capture'
-  | 'activate:after-load'
-  | 'rewind:after-load'
+  // A switch: the old database is down and the target recorded active, then the target runs.
+  | 'activate:after-stop'
+  | 'activate:after-start'
+  // A restore, reset or refresh: the new volume is built while the old database runs, then
+  // the result is recorded while the old volume still exists.
+  | 'rewind:after-clone'
+  | 'rewind:after-commit'
   | 'branch-snapshot:after-capture'
+  | 'branch-create:after-clone'
   | 'container-delete:after-forget'
   | 'load:before-start'
   | 'start:before-sanitise'

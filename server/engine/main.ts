@@ -15,6 +15,7 @@ import { reserve } from './reservations';
 import { RpcServer } from './rpc';
 import { ensureAdmin } from './users';
 import { Store } from './store';
+import { upgradeHome } from './upgrade';
 import { createDriver } from './volumes';
 import { version } from '../../package.json';
 import { removePath } from './volumes/volumeFiles';
@@ -73,6 +74,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner, containerUids);
     log(`engine ${config.engineId} on ${opts.home}: pool ${settings.pool}, ${driver.name} driver, PostgreSQL from ${engine.bins.dir}${describeOsUsers(owner, containerUids)}`);
     ensureAdmin(store, files.adminToken);
+    await upgradeHome(engine); // before anything reads a branch's volume
     await retireRunDirsOnPool(engine, path.join(settings.pool, 'run'));
     const failedBefore = new Set(store.all(store.containers).filter((c) => c.failure).map((c) => c.id));
     await recover(engine);

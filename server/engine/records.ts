@@ -30,8 +30,8 @@ export interface ContainerRecord {
   listen: string;
   password: string;
   driver: DriverName;
-  /** The one working volume that holds the active branch's data. */
-  volumeId: string;
+  /** The branch whose volume is the database's data directory right now. Each branch owns
+   *  its volume (BranchRecord.volumeId); the runtime directory (socket, hba, log) is the container's. */
   activeBranchId: string;
   /** Whether the database should be running; the engine restores this on start. */
   running: boolean;
@@ -46,9 +46,12 @@ export interface BranchRecord {
   name: string;
   origin: BranchOrigin;
   createdAt: string;
-  /** The branch's data while it is inactive. While active, its data is the container's volume. */
-  headSnapshotId: string;
-  /** The point of the last operation (activate, restore, refresh, bookmark): what reset returns to. */
+  /** The branch's working volume, its data for life, active or not. A switch stops one
+   *  branch's database and starts another's; only branch create and restore, reset and
+   *  refresh make a new volume (a restore swaps it for the old one). */
+  volumeId: string;
+  /** What reset returns to: the snapshot of the branch's last restore, refresh or bookmark,
+   *  or the one it was created from. A switch is no reset point: it captures nothing. */
   baseSnapshotId: string;
   gitBranch?: string;
 }

@@ -42,20 +42,20 @@ test('a bookmark interrupted after its snapshot never shows, and the database ru
   e.ok('bookmark', 'create', 'half', '--container', 'qa'); // the name is free again
 });
 
-test('a restore interrupted after loading finishes on restart', async () => {
+test('a restore interrupted after recording its result finishes on restart', async () => {
   await e.sql('qa', 'DELETE FROM employees');
-  crashAt('rewind:after-load', 'restore', 'half', '--container', 'qa');
+  crashAt('rewind:after-commit', 'restore', 'half', '--container', 'qa');
   assert.equal(await count(), 500);
   const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'qa').pop();
   assert.equal(last?.kind, 'restored');
 });
 
-test('an activate interrupted after saving the old branch finishes the switch', async () => {
+test('an activate interrupted after stopping the old branch finishes the switch', async () => {
   e.ok('branch', 'create', 'empty-emps', '--container', 'qa', '--activate');
   await e.sql('qa', 'DELETE FROM employees');
   e.ok('branch', 'activate', 'main', '--container', 'qa');
   await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('kept', 'on main')`);
-  for (const point of ['activate:after-capture', 'activate:after-load']) {
+  for (const point of ['activate:after-stop', 'activate:after-start']) {
     crashAt(point, 'branch', 'activate', 'empty-emps', '--container', 'qa');
     assert.equal(e.ok<ContainerInfo>('container', 'show', 'qa').activeBranch, 'empty-emps', point);
     assert.equal(await count(), 0, point);

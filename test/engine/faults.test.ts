@@ -70,7 +70,7 @@ const scenarios: Record<string, Scenario> = {
       await bookmark('half-bookmark'); // the name is free again
     },
   },
-  'activate:after-capture': {
+  'activate:after-stop': {
     setup: async () => {
       e.ok('branch', 'activate', 'main', '--container', 'qa');
       await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('main', 'before switch 1')`);
@@ -79,13 +79,13 @@ const scenarios: Record<string, Scenario> = {
     args: ['branch', 'activate', 'empty', '--container', 'qa'],
     check: async () => {
       const active = e.ok<ContainerInfo>('container', 'show', 'qa').activeBranch;
-      assert.equal(active, 'empty', 'after the capture is recorded, the switch finishes');
+      assert.equal(active, 'empty', 'once the target is recorded active, the switch finishes');
       assert.equal(await count('qa'), 0);
       e.ok('branch', 'activate', 'main', '--container', 'qa');
       assert.equal(await sum('qa'), mainSum, 'main kept its change');
     },
   },
-  'activate:after-load': {
+  'activate:after-start': {
     setup: async () => {
       await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('main', 'before switch 2')`);
       mainSum = await sum('qa');
@@ -98,7 +98,8 @@ const scenarios: Record<string, Scenario> = {
       assert.equal(await sum('qa'), mainSum, 'main kept its change');
     },
   },
-  'rewind:after-load': {
+  'rewind:after-clone': {
+    // The new volume is built and the old database still runs: recovery goes on to the new one.
     setup: async () => {
       await bookmark('before-rewind');
       rewindTo = await sum('qa');
@@ -106,9 +107,22 @@ const scenarios: Record<string, Scenario> = {
     },
     args: ['restore', 'before-rewind', '--container', 'qa'],
     check: async () => {
-      assert.equal(await sum('qa'), rewindTo, 'a restore that loaded its data finishes');
+      assert.equal(await sum('qa'), rewindTo, 'a restore that built its volume finishes');
       const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'qa').pop();
       assert.deepEqual([last?.kind, last?.user], ['restored', 'engine (recovery)'], 'the timeline says recovery finished it');
+    },
+  },
+  'rewind:after-commit': {
+    // Recorded, the old volume not yet deleted: recovery deletes it (invariants count the volumes).
+    setup: async () => {
+      rewindTo = await sum('qa');
+      await e.sql('qa', `UPDATE employees SET first_name = 'reset me'`);
+    },
+    args: ['reset', '--container', 'qa'],
+    check: async () => {
+      assert.equal(await sum('qa'), rewindTo, 'the reset is done');
+      const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'qa').pop();
+      assert.equal(last?.kind, 'reset', 'recorded once, before the crash');
     },
   },
   'branch-snapshot:after-capture': {
@@ -121,6 +135,18 @@ const scenarios: Record<string, Scenario> = {
       assert.ok(!e.ok<BranchInfo[]>('branch', 'list', '--container', 'qa').some((b) => b.name === 'half-branch'), 'a half-made branch never shows');
       assert.equal(await sum('qa'), mainSum, 'the active branch keeps its data');
       e.ok('branch', 'create', 'half-branch', '--container', 'qa', '--from-branch', 'main');
+    },
+  },
+  'branch-create:after-clone': {
+    setup: async () => { mainSum = await sum('qa'); },
+    args: ['branch', 'create', 'half-clone', '--container', 'qa', '--from-branch', 'empty'],
+    check: async () => {
+      assert.ok(!e.ok<BranchInfo[]>('branch', 'list', '--container', 'qa').some((b) => b.name === 'half-clone'), 'a half-made branch never shows');
+      assert.equal(await sum('qa'), mainSum, 'the active branch keeps its data');
+      e.ok('branch', 'create', 'half-clone', '--container', 'qa', '--from-branch', 'empty', '--activate');
+      assert.equal(await count('qa'), 0, 'a branch of an inactive branch has that branch\'s data');
+      e.ok('branch', 'activate', 'main', '--container', 'qa');
+      e.ok('branch', 'delete', 'half-clone', '--container', 'qa');
     },
   },
   'container-delete:after-forget': {
@@ -237,6 +263,10 @@ async function invariants(point: string, before: Map<string, { port: number; sta
     }
     if (e.ok<ContainerInfo>('container', 'show', c.name).activeBranch !== active) e.ok('branch', 'activate', active, '--container', c.name);
   }
+  // No volume is left that no branch owns: each branch has exactly one.
+  const branchCount = e.ok<ContainerInfo[]>('container', 'list')
+    .reduce((n, c) => n + e.ok<BranchInfo[]>('branch', 'list', '--container', c.name).length, 0);
+  assert.equal(fs.readdirSync(path.join(poolOf(e), 'volumes')).length, branchCount, `${point}: one volume per branch, no orphan`);
   // Nothing is left in the journal: the log says what recovery did.
   const log = fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8');
   assert.ok(!/recovery of .* failed/.test(log), `${point}: a recovery failed:\n${log.split('\n').filter((l) => /recover/.test(l)).join('\n')}`);
@@ -269,6 +299,13 @@ test('kill -9 at every fault point in server/engine/faults.ts; the engine recove
   console.log(`faults survived: ${survived} of ${points.length}; bookmarks verified each time: ${bookmarks.size}; data lost = 0`);
   assert.equal(survived, points.length);
 });
+
+/** The pool this engine uses, as its log says at start. */
+function poolOf(engine: TestEngine): string {
+  const m = /: pool (\S+), /.exec(fs.readFileSync(path.join(engine.home, 'engine.log'), 'utf8'));
+  if (!m) throw new Error('no pool in the engine log');
+  return m[1];
+}
 
 async function waitDead(pid: number): Promise<void> {
   for (let i = 0; i < 100; i++) {

@@ -2,13 +2,17 @@ import assert from 'node:assert/strict';
 import * as net from 'net';
 import * as path from 'path';
 import { after, before, describe, test } from 'node:test';
-import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
+import { Client } from 'pg';
+import type { BookmarkInfo, BranchInfo, ConnectionInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
+import { amcheck } from '../support/amcheck';
 import { driverSites, type DriverSite } from '../support/drivers';
 import { FIXTURES, TestEngine } from '../support/engine';
 
 /**
  * The user's stories 1 and 2, through the real CLI, a real engine daemon and real
- * PostgreSQL 18, once per volume driver the machine allows.
+ * PostgreSQL 18, once per volume driver the machine allows; and what every branch
+ * owning its volume promises: switches keep each branch's data, a restore swaps
+ * volumes under a connected client.
  */
 const EDGE_ROWS = `INSERT INTO employees (first_name, last_name, email) VALUES
   ('-1', 'negative', NULL), ('deleted', 'deleted', 'deleted'), ('''''', '', ''''), ('Zoë', E'tab\\there', 'ünïcødé@example.com')`;
@@ -97,6 +101,50 @@ function storiesOn(site: DriverSite): void {
     assert.deepEqual(await e.checksum('dev'), devBranchSum, 'the bug branch kept dev\'s changes');
     const branches = e.ok<BranchInfo[]>('branch', 'list', '--container', 'dev');
     assert.deepEqual(branches.map((b) => [b.name, b.active]).sort(), [['bug-1234', true], ['main', false]]);
+  });
+
+  test('switching back and forth keeps each branch\'s own data, table by table, and intact', async () => {
+    e.ok('container', 'create', 'ab', '--template', 'employees');
+    e.ok('branch', 'create', 'with-index', '--container', 'ab', '--from-branch', 'main', '--activate');
+    await e.sql('ab', `CREATE INDEX employees_last ON employees (last_name); UPDATE employees SET salary = salary + 1 WHERE id % 3 = 0;
+      CREATE TABLE notes AS SELECT g AS id, repeat('x', g % 50) AS body FROM generate_series(1, 2000) g`);
+    const indexed = await e.checksum('ab');
+    e.ok('branch', 'activate', 'main', '--container', 'ab');
+    await e.sql('ab', `DELETE FROM employees WHERE id % 5 = 0`);
+    const plain = await e.checksum('ab');
+    assert.notDeepEqual(plain, indexed);
+    for (let round = 1; round <= 3; round++) {
+      e.ok('branch', 'activate', 'with-index', '--container', 'ab');
+      assert.deepEqual(await e.checksum('ab'), indexed, `round ${round}: the indexed branch kept its data`);
+      e.ok('branch', 'activate', 'main', '--container', 'ab');
+      assert.deepEqual(await e.checksum('ab'), plain, `round ${round}: main kept its data`);
+    }
+    e.ok('branch', 'activate', 'with-index', '--container', 'ab');
+    const check = await amcheck(e.ok<ConnectionInfo>('container', 'url', 'ab').url);
+    assert.deepEqual(check.problems, [], 'amcheck finds nothing wrong after the switches');
+    assert.ok(check.indexes > 0);
+    e.ok('branch', 'delete', 'main', '--container', 'ab');
+    assert.deepEqual(await e.checksum('ab'), indexed, 'deleting the other branch leaves the active one alone');
+    e.ok('container', 'delete', 'ab');
+  });
+
+  test('a restore while a client session is connected: the right data, and the database answers', async () => {
+    e.ok('container', 'create', 'busy', '--template', 'employees');
+    await e.sql('busy', EDGE_ROWS);
+    const saved = await e.checksum('busy');
+    e.ok('bookmark', 'create', 'busy before', '--container', 'busy');
+    const session = new Client({ connectionString: e.ok<ConnectionInfo>('container', 'url', 'busy').url });
+    session.on('error', () => undefined); // the restore ends this session; that is expected
+    await session.connect();
+    await session.query('BEGIN');
+    await session.query('DELETE FROM employees');
+    const restored = e.ok<BranchInfo>('restore', 'busy before', '--container', 'busy');
+    assert.equal(restored.active, true);
+    await assert.rejects(session.query('COMMIT'), 'the open transaction died with the old database');
+    await session.end().catch(() => undefined);
+    assert.deepEqual(await e.checksum('busy'), saved, 'the bookmark\'s data, byte for byte');
+    assert.equal(e.ok<ContainerInfo>('container', 'show', 'busy').state, 'running');
+    e.ok('container', 'delete', 'busy');
   });
 
   test('refresh moves the active branch to the template\'s latest version', async () => {

@@ -1,69 +1,84 @@
-import { captureVolume, loadSnapshot, loadSnapshotOrFallBack } from '../data';
 import type { Engine, OpContext } from '../engine';
 import { faultPoint } from '../faults';
-import { newId } from '../ids';
 import { activeBranch } from '../lookup';
 import type { BranchRecord, ContainerRecord, JournalRecord } from '../records';
 import type { Recover } from './operation';
 
 /**
- * Make `target` the container's active branch: stop the database, capture the
- * current branch's data as its head, load the target's head into the same
- * volume and start the database again on the same port. Callers hold the
- * container's lock.
+ * Make `target` the container's active branch. Every branch owns its volume, so
+ * nothing is captured or copied: stop the active branch's database, record the
+ * target as active, start its database from its own volume on the same port.
+ * Callers hold the container's lock.
+ *
+ * Journal steps: `begin` (the old database may be down) rolls back to the old
+ * branch; `switched` (the target is recorded active) rolls forward.
  */
 export async function activateBranch(ctx: OpContext, c: ContainerRecord, target: BranchRecord): Promise<void> {
   const { engine, progress, caller } = ctx;
   const from = activeBranch(engine, c);
   if (from.id === target.id) return;
-  const captureId = newId('snap');
-  const journal = engine.journalBegin('activate', { containerId: c.id, fromId: from.id, toId: target.id, captureId });
-  progress.report(`saving branch "${from.name}"`, 10);
+  const journal = engine.journalBegin('activate', { containerId: c.id, fromId: from.id, toId: target.id });
+  progress.report(`stopping branch "${from.name}"`, 10);
   try {
-    await captureVolume(engine, c, captureId, progress, true);
+    await engine.stopDatabase(c, { volumeId: from.volumeId });
   } catch (err) {
-    await recoverActivate(engine, journal);
+    await rollBack(engine, journal);
     throw err;
   }
-  const oldSnaps = [from.headSnapshotId, from.baseSnapshotId];
+  switchTo(engine, journal, target.id);
+  await faultPoint('activate:after-stop');
+  progress.report(`starting branch "${target.name}" on port ${c.port}`, 50);
+  try {
+    await engine.startDatabase(engine.store.containers.get(c.id)!);
+  } catch (err) {
+    if (engine.stopping) throw err; // the next engine start rolls forward
+    progress.report(`that failed; starting branch "${from.name}" again`);
+    await rollBack(engine, journal).catch(() => undefined);
+    throw err;
+  }
+  await faultPoint('activate:after-start');
+  engine.notify('branch', c, commit(engine, journal, caller.name));
+}
+
+/** Record `branchId` as active, in the transaction that moves the journal to `switched`
+ *  (or back to `begin`, when it is the old branch again). */
+function switchTo(engine: Engine, journal: JournalRecord, branchId: string): void {
   engine.store.tx(() => {
-    engine.store.branches.putSync(from.id, { ...from, headSnapshotId: captureId, baseSnapshotId: captureId });
-    journal.step = 'captured';
+    const c = engine.store.containers.get(String(journal.data.containerId))!;
+    engine.store.containers.putSync(c.id, { ...c, activeBranchId: branchId });
+    journal.step = branchId === journal.data.toId ? 'switched' : 'begin';
     engine.store.journal.putSync(journal.id, journal);
   });
-  await faultPoint('activate:after-capture');
-  progress.report(`loading branch "${target.name}"`, 40);
-  await loadSnapshotOrFallBack(engine, c, target.headSnapshotId, captureId, progress)
-    .catch((err) => { engine.store.tx(() => engine.journalEnd(journal)); throw err; });
-  await faultPoint('activate:after-load');
-  const event = commit(engine, journal, caller.name);
-  await engine.releaseSnapshots(oldSnaps);
-  engine.notify('branch', c, event);
 }
 
 function commit(engine: Engine, journal: JournalRecord, user: string) {
   return engine.store.tx(() => {
     const c = engine.store.containers.get(String(journal.data.containerId))!;
     const to = engine.store.branches.get(String(journal.data.toId))!;
-    engine.store.containers.putSync(c.id, { ...c, activeBranchId: to.id });
-    engine.store.branches.putSync(to.id, { ...to, baseSnapshotId: to.headSnapshotId });
     engine.journalEnd(journal);
     return engine.appendEvent(c, user, 'branch-activated', to.name);
   });
 }
 
-/** Before the capture was recorded: the volume still holds the old branch, so drop the
- *  capture and start the database. After: finish the switch. */
+/** Back to the old branch: the target's database is down (stopped if it came up), the old
+ *  branch is recorded active and its database runs. */
+async function rollBack(engine: Engine, journal: JournalRecord): Promise<void> {
+  const c = engine.store.containers.get(String(journal.data.containerId))!;
+  const to = engine.store.branches.get(String(journal.data.toId));
+  if (to) await engine.stopDatabase(c, { volumeId: to.volumeId });
+  switchTo(engine, journal, String(journal.data.fromId));
+  engine.store.tx(() => engine.journalEnd(journal));
+  await engine.startDatabase(engine.store.containers.get(c.id)!);
+}
+
+/** Before the switch was recorded: the old branch stays active. After: make sure the old
+ *  database is down (two postmasters cannot share the port) and finish on the target. */
 export const recoverActivate: Recover = async (engine, journal) => {
   const c = engine.store.containers.get(String(journal.data.containerId));
   if (!c) return engine.store.tx(() => engine.journalEnd(journal));
-  if (journal.step !== 'captured') {
-    engine.store.tx(() => engine.journalEnd(journal));
-    await engine.releaseSnapshots([String(journal.data.captureId)]);
-    await engine.startDatabase(c);
-    return;
-  }
-  const to = engine.store.branches.get(String(journal.data.toId))!;
-  await loadSnapshot(engine, c, to.headSnapshotId, { report: () => undefined });
+  if (journal.step !== 'switched') return rollBack(engine, journal);
+  const from = engine.store.branches.get(String(journal.data.fromId));
+  if (from) await engine.stopDatabase(c, { volumeId: from.volumeId });
+  await engine.startDatabase(c);
   commit(engine, journal, 'engine (recovery)');
 };

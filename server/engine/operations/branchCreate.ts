@@ -1,5 +1,5 @@
 import { BranchCreateRequest, type BranchCreateParams, type BranchOrigin } from '../../protocol';
-import { captureVolume } from '../data';
+import { captureIdleVolume, captureVolume, cloneInto, dropVolume } from '../data';
 import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
@@ -12,8 +12,10 @@ import { activateBranch } from './activate';
 import { operation, type Recover } from './operation';
 
 /** branch create NAME --container C [--from-bookmark B | --from-branch NAME] [--activate]
- *  A new branch starts by pointing at an existing snapshot: no data is copied
- *  until it is activated, and then only as the driver's copy-on-write allows. */
+ *  The one step that clones: the starting point's snapshot (the template's latest, a
+ *  bookmark's, or a capture of a branch's current state) becomes the new branch's own
+ *  volume, copy-on-write where the driver can. Activating it then only stops one
+ *  database and starts another. */
 export const branchCreate = operation(BranchCreateRequest.type, parse, async (ctx: OpContext, p: BranchCreateParams) => {
   const { engine, caller } = ctx;
   const c = findContainer(engine, caller, p.container);
@@ -21,22 +23,43 @@ export const branchCreate = operation(BranchCreateRequest.type, parse, async (ct
     if (engine.store.branchesOf(c.id).some((b) => b.name === p.name)) {
       throw new EngineError('NameTaken', `container "${c.name}" already has a branch named "${p.name}". Pick another name.`);
     }
-    const { snapshotId, origin } = await startingPoint(ctx, c, p.from);
-    const branch: BranchRecord = {
-      id: newId('br'), containerId: c.id, name: p.name, origin, createdAt: now(),
-      headSnapshotId: snapshotId, baseSnapshotId: snapshotId,
-    };
-    const event = engine.store.tx(() => {
-      engine.store.branches.putSync(branch.id, branch);
-      return engine.appendEvent(c, caller.name, 'branch-created', branch.name, originDetail(origin));
-    });
-    engine.notify('branch', c, event);
+    const branch = await create(ctx, engine.store.containers.get(c.id)!, p);
     if (p.activate) await activateBranch(ctx, engine.store.containers.get(c.id)!, branch);
     return branchInfo(engine.store, engine.store.branches.get(branch.id)!);
   });
 });
 
-async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchCreateParams['from'])
+/** Journal, capture if the starting point is a branch, clone into the new volume, record.
+ *  Until the record is written, recovery drops the volume and the capture. */
+async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams): Promise<BranchRecord> {
+  const { engine, caller, progress } = ctx;
+  const volumeId = newId('vol');
+  const capture = p.from.kind === 'branch' ? newId('snap') : undefined;
+  const journal = engine.journalBegin('branch-create', { containerId: c.id, volumeId, snapshotId: capture });
+  let start: { snapshotId: string; origin: BranchOrigin };
+  try {
+    start = await startingPoint(ctx, c, p.from, capture);
+    progress.report(`making the volume of branch "${p.name}"`);
+    await cloneInto(engine, c, volumeId, start.snapshotId, progress);
+    await faultPoint('branch-create:after-clone');
+  } catch (err) {
+    await recoverBranchCreate(engine, journal).catch(() => undefined);
+    throw err;
+  }
+  const branch: BranchRecord = {
+    id: newId('br'), containerId: c.id, name: p.name, origin: start.origin, createdAt: now(),
+    volumeId, baseSnapshotId: start.snapshotId,
+  };
+  const event = engine.store.tx(() => {
+    engine.store.branches.putSync(branch.id, branch);
+    engine.journalEnd(journal);
+    return engine.appendEvent(c, caller.name, 'branch-created', branch.name, originDetail(start.origin));
+  });
+  engine.notify('branch', c, event);
+  return branch;
+}
+
+async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchCreateParams['from'], capture?: string)
   : Promise<{ snapshotId: string; origin: BranchOrigin }> {
   const { engine } = ctx;
   const template = engine.store.templates.get(c.templateId)!;
@@ -52,17 +75,11 @@ async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchCre
     return { snapshotId: bm.snapshotId, origin: { kind: 'bookmark', bookmarkId: bm.id, bookmark: bm.name } };
   }
   const source = findBranch(engine, c, from.branch);
-  if (source.id !== c.activeBranchId) return { snapshotId: source.headSnapshotId, origin: { kind: 'branch', branch: source.name } };
-  // The source is live in the volume: take its current state.
-  const snapshotId = newId('snap');
-  const journal = engine.journalBegin('branch-snapshot', { containerId: c.id, snapshotId });
-  try {
-    await captureVolume(engine, c, snapshotId, ctx.progress);
-    await faultPoint('branch-snapshot:after-capture');
-  } finally {
-    engine.store.tx(() => engine.journalEnd(journal));
-  }
-  return { snapshotId, origin: { kind: 'branch', branch: source.name } };
+  // The source's current state: live, for the active branch; as it stopped, for another.
+  if (source.id === c.activeBranchId) await captureVolume(engine, c, capture!, ctx.progress);
+  else await captureIdleVolume(engine, c, source.volumeId, capture!, ctx.progress);
+  await faultPoint('branch-snapshot:after-capture');
+  return { snapshotId: capture!, origin: { kind: 'branch', branch: source.name } };
 }
 
 function originDetail(origin: BranchOrigin) {
@@ -88,10 +105,14 @@ function parse(raw: unknown): BranchCreateParams {
   };
 }
 
-/** A capture for a new branch that never got its branch record: drop it, keep the database up. */
-export const recoverBranchSnapshot: Recover = async (engine, journal) => {
-  engine.store.tx(() => engine.journalEnd(journal));
-  await engine.releaseSnapshots([String(journal.data.snapshotId)]);
+/** A branch that never got its record never shows: drop its volume and the capture made
+ *  for it, and make sure the database runs (a capture may have stopped it). Also what
+ *  engines 0.1 journaled as 'branch-snapshot': a capture, and no volume yet. */
+export const recoverBranchCreate: Recover = async (engine, journal) => {
   const c = engine.store.containers.get(String(journal.data.containerId));
+  if (c && journal.data.volumeId) await dropVolume(engine, c, String(journal.data.volumeId));
+  engine.store.tx(() => engine.journalEnd(journal));
+  if (!journal.data.snapshotId) return; // no capture, so the database was never stopped
+  await engine.releaseSnapshots([String(journal.data.snapshotId)]);
   if (c) await engine.startDatabase(c);
 };

@@ -5,7 +5,9 @@ import { findBranch, findContainer } from '../lookup';
 import { branchInfo } from '../views';
 import { containerRef, existingName, object, optStr } from '../validate';
 import { activateBranch } from './activate';
-import { operation } from './operation';
+import { operation, type Recover } from './operation';
+import { dropVolume } from '../data';
+import type { JournalRecord } from '../records';
 
 function parseBranch(raw: unknown): BranchParams {
   const o = object(raw);
@@ -41,12 +43,25 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
       throw new EngineError('InUse', `branch "${b.name}" is the active branch of "${c.name}". Activate another branch first.`);
     }
     const info = branchInfo(engine.store, b);
+    let journal!: JournalRecord;
     const event = engine.store.tx(() => {
       engine.store.branches.removeSync(b.id);
+      // In the same transaction: once no record names the volume, the journal does, till it is gone.
+      journal = engine.journalBeginIn('branch-delete', { containerId: c.id, volumeId: b.volumeId, baseSnapshotId: b.baseSnapshotId });
       return engine.appendEvent(c, caller.name, 'branch-deleted', b.name);
     });
-    await engine.releaseSnapshots([b.headSnapshotId, b.baseSnapshotId]);
     engine.notify('branch', c, event);
+    await recoverBranchDelete(engine, journal);
     return info;
   });
 });
+
+/** A deleted branch's volume goes, then its reset point if nothing else uses it. upgrade.ts
+ *  uses this too, for the volume of a 0.1 container that no branch took over. */
+export const recoverBranchDelete: Recover = async (engine, journal) => {
+  const c = engine.store.containers.get(String(journal.data.containerId));
+  if (c) await dropVolume(engine, c, String(journal.data.volumeId));
+  else await engine.driver.deleteVolume(String(journal.data.volumeId));
+  engine.store.tx(() => engine.journalEnd(journal));
+  if (journal.data.baseSnapshotId) await engine.releaseSnapshots([String(journal.data.baseSnapshotId)]);
+};

@@ -16,7 +16,7 @@ import { operation, type Recover } from './operation';
 export const MAIN_BRANCH = 'main';
 
 /** container create NAME --template T [--port N]: clone the template's latest version
- *  into the container's volume, start PostgreSQL on its port with a fresh password. */
+ *  into the volume of its first branch, main, start PostgreSQL on its port with a fresh password. */
 export const containerCreate = operation(ContainerCreateRequest.type, parse, async (ctx: OpContext, p: ContainerCreateParams) => {
   const { engine, caller } = ctx;
   const template = findTemplate(engine, p.template);
@@ -51,19 +51,20 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
   const version = template.versions[template.versions.length - 1];
   const c: ContainerRecord = {
     id: newId('ctr'), name, owner: caller.name, templateId: template.id, templateVersion: version.version,
-    port, uid, listen: engine.config.dbListen, password: newPassword(), driver: engine.driverName, volumeId: newId('vol'),
+    port, uid, listen: engine.config.dbListen, password: newPassword(), driver: engine.driverName,
     activeBranchId: newId('br'), running: true, createdAt: now(),
   };
-  const journal = engine.journalBegin('container-create', { containerId: c.id, volumeId: c.volumeId, port: c.port, uid });
+  const volumeId = newId('vol'); // the main branch's
+  const journal = engine.journalBegin('container-create', { containerId: c.id, volumeId, port: c.port, uid });
   try {
     progress.report(`cloning template "${template.name}" version ${version.version}`, 10);
-    await engine.stopDatabase(c); // nothing may run as this OS user yet: a program left by an earlier holder of the id
+    await engine.stopDatabase(c, { volumeId }); // nothing may run as this OS user yet: a program left by an earlier holder of the id
     // A template's roles and settings are its builder's: sanitised at the first start.
-    await markForeign(engine.clusterOf(c));
-    await engine.driver.restore(c.volumeId, version.snapshotId, { owner: engine.ownerOf(c) }).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
+    await markForeign(engine.clusterOf(c, volumeId));
+    await engine.driver.restore(volumeId, version.snapshotId, { owner: engine.ownerOf(c) }).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
     await faultPoint('container-create:after-clone');
     progress.report(`starting PostgreSQL on port ${port}`, 70);
-    await engine.startDatabase(c);
+    await engine.startDatabase(c, volumeId);
   } catch (err) {
     await rollback(engine, journal);
     throw err;
@@ -71,7 +72,7 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
   const main: BranchRecord = {
     id: c.activeBranchId, containerId: c.id, name: MAIN_BRANCH, createdAt: c.createdAt,
     origin: { kind: 'template', template: template.name, version: version.version },
-    headSnapshotId: version.snapshotId, baseSnapshotId: version.snapshotId,
+    volumeId, baseSnapshotId: version.snapshotId,
   };
   const event = engine.store.tx(() => {
     engine.store.containers.putSync(c.id, c);
@@ -87,10 +88,11 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
 /** A container that was never recorded: stop its database and remove its volume. */
 async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
   const uid = typeof journal.data.uid === 'number' ? journal.data.uid : undefined;
-  const stub = { id: String(journal.data.containerId), volumeId: String(journal.data.volumeId), port: Number(journal.data.port), listen: '127.0.0.1', uid };
-  await engine.stopDatabase(stub).catch(() => undefined);
-  await engine.driver.deleteVolume(stub.volumeId).catch(() => undefined);
-  await removeRunDir(engine.clusterOf(stub));
+  const stub = { id: String(journal.data.containerId), port: Number(journal.data.port), listen: '127.0.0.1', uid };
+  const volumeId = String(journal.data.volumeId);
+  await engine.stopDatabase(stub, { volumeId }).catch(() => undefined);
+  await engine.driver.deleteVolume(volumeId).catch(() => undefined);
+  await removeRunDir(engine.clusterOf(stub, volumeId));
   release('ports', stub.port, engine.config.home);
   if (uid !== undefined) release('uids', uid, engine.config.home);
   engine.store.tx(() => engine.journalEnd(journal));

@@ -11,7 +11,7 @@ import { pruneTemplateVersions } from './templatePrune';
 import { release } from '../reservations';
 import { faultPoint } from '../faults';
 
-/** container delete NAME: stop its database, drop its branches and volume. Its
+/** container delete NAME: stop its database, drop its branches and their volumes. Its
  *  bookmarks go too, unless another container has branched from one of them. */
 export const containerDelete = operation(ContainerDeleteRequest.type, parse, async (ctx: OpContext, p: NameParams & WithProgress) => {
   const { engine, caller } = ctx;
@@ -37,24 +37,28 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
   const c = store.containers.get(String(journal.data.containerId));
   if (c) {
     const snaps: string[] = [];
+    const volumes: string[] = [];
+    const active = engine.activeVolume(c);
     store.tx(() => {
-      for (const b of store.branchesOf(c.id)) { snaps.push(b.headSnapshotId, b.baseSnapshotId); store.branches.removeSync(b.id); }
+      for (const b of store.branchesOf(c.id)) { snaps.push(b.baseSnapshotId); volumes.push(b.volumeId); store.branches.removeSync(b.id); }
       for (const b of store.bookmarksOf(c.id)) { snaps.push(b.snapshotId); store.bookmarks.removeSync(b.id); }
       for (const e of [...store.events.getRange({ start: [c.id, -1], end: [c.id, Infinity] })]) store.events.removeSync(e.key);
       store.containers.removeSync(c.id);
       journal.step = 'forgotten';
-      journal.data = { ...journal.data, volumeId: c.volumeId, port: c.port, uid: c.uid };
+      journal.data = { ...journal.data, volumeIds: volumes.join(' '), port: c.port, uid: c.uid };
       store.journal.putSync(journal.id, journal);
     });
     await faultPoint('container-delete:after-forget');
-    await engine.stopDatabase(c).catch(() => undefined);
-    await engine.driver.deleteVolume(c.volumeId);
-    await removeRunDir(engine.clusterOf(c));
+    await engine.stopDatabase(c, { volumeId: active }).catch(() => undefined);
+    for (const v of volumes) await engine.driver.deleteVolume(v);
+    await removeRunDir(engine.clusterOf(c, active));
     await engine.releaseSnapshots(snaps);
     await pruneTemplateVersions(engine, c.templateId);
     engine.notify('container', c);
-  } else if (journal.data.volumeId) {
-    await engine.driver.deleteVolume(String(journal.data.volumeId)).catch(() => undefined);
+  } else {
+    // Forgotten before the crash: the journal names every branch's volume (one, from engines 0.1).
+    const ids = String(journal.data.volumeIds ?? journal.data.volumeId ?? '').split(' ').filter(Boolean);
+    for (const v of ids) await engine.driver.deleteVolume(v).catch(() => undefined);
   }
   // Last, so no other engine on the machine can take them while the files remain.
   if (typeof journal.data.port === 'number') release('ports', journal.data.port, engine.config.home);

@@ -2,8 +2,8 @@ import type { Operation, Recover } from './operation';
 import { recoverActivate } from './activate';
 import { bookmarkCreate, recoverBookmarkCreate } from './bookmarkCreate';
 import { bookmarkDelete, bookmarkList, bookmarkShare, bookmarkShow, bookmarkTag, bookmarkUnshare } from './bookmarkOps';
-import { branchCreate, recoverBranchSnapshot } from './branchCreate';
-import { branchActivate, branchDelete, branchList } from './branchOps';
+import { branchCreate, recoverBranchCreate } from './branchCreate';
+import { branchActivate, branchDelete, branchList, recoverBranchDelete } from './branchOps';
 import { branchLink, branchUnlink } from './branchLink';
 import { containerCreate, recoverContainerCreate } from './containerCreate';
 import { containerDelete, recoverContainerDelete } from './containerDelete';
@@ -38,7 +38,9 @@ export const recoveries: Record<string, Recover> = {
   'template-refresh': recoverTemplateRefresh,
   'container-create': recoverContainerCreate,
   'container-delete': recoverContainerDelete,
-  'branch-snapshot': recoverBranchSnapshot,
+  'branch-snapshot': recoverBranchCreate,
+  'branch-create': recoverBranchCreate,
+  'branch-delete': recoverBranchDelete,
   'bookmark-create': recoverBookmarkCreate,
   activate: recoverActivate,
   restore: recoverRewind,

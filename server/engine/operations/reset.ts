@@ -11,8 +11,8 @@ export function parseContainerOp(raw: unknown): ContainerOpParams {
   return { container: containerRef(o, 'container'), workDoneToken: optStr(o, 'workDoneToken') };
 }
 
-/** reset --container C: discard the active branch's changes since its last operation
- *  (activate, restore, refresh or bookmark). */
+/** reset --container C: discard the active branch's changes since its last restore,
+ *  refresh or bookmark, or since it was made. A switch is no reset point: it captures nothing. */
 export const reset = operation(ResetRequest.type, parseContainerOp, async (ctx: OpContext, p: ContainerOpParams) => {
   const { engine, caller } = ctx;
   const c = findContainer(engine, caller, p.container);

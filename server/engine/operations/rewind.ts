@@ -1,7 +1,8 @@
 import type { EventKind } from '../../protocol';
-import { loadSnapshot, loadSnapshotOrFallBack } from '../data';
-import type { Engine, OpContext } from '../engine';
+import { cloneInto, dropVolume } from '../data';
+import type { Engine, OpContext, Progress } from '../engine';
 import { faultPoint } from '../faults';
+import { newId } from '../ids';
 import { activeBranch } from '../lookup';
 import type { ContainerRecord, EventRecord, JournalRecord } from '../records';
 import type { Recover } from './operation';
@@ -9,8 +10,10 @@ import type { Recover } from './operation';
 /**
  * Replace the active branch's data with a snapshot: the shared core of restore
  * (a bookmark's), reset (the last operation's) and refresh (the template's
- * latest). Once the journal entry is written it only goes forward: recovery
- * loads the snapshot again and records the result.
+ * latest). The snapshot is cloned into a new volume while the old database
+ * still runs; then the old database stops at once (its data is being
+ * discarded), the branch points at the new volume and its database starts:
+ * the downtime is about one start. The old volume goes last.
  */
 export interface RewindPlan {
   op: 'restore' | 'reset' | 'refresh';
@@ -21,24 +24,82 @@ export interface RewindPlan {
   templateVersion?: number;
 }
 
+/**
+ * Journal steps, and what recovery does at each:
+ *   begin     the new volume may be half-made: build it again and go on (drop it if that fails)
+ *   switched  the branch points at the new volume: start its database, record the result
+ *   committed the result is recorded: delete the old volume
+ * So a crash loses nothing and leaves no volume that no record names.
+ */
 export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPlan): Promise<void> {
   const { engine, caller, progress } = ctx;
   const branch = activeBranch(engine, c);
   const journal = engine.journalBegin(plan.op, {
     containerId: c.id, branchId: branch.id, snapshotId: plan.snapshotId, event: plan.event,
+    oldVolumeId: branch.volumeId, newVolumeId: newId('vol'),
     templateVersion: plan.templateVersion, detail: plan.extra?.detail,
     bookmarkId: plan.extra?.bookmark?.id, bookmarkName: plan.extra?.bookmark?.name,
   });
   try {
-    await loadSnapshotOrFallBack(engine, c, plan.snapshotId, branch.baseSnapshotId, progress);
+    await build(engine, journal, progress);
   } catch (err) {
-    engine.store.tx(() => engine.journalEnd(journal));
+    await rollBack(engine, journal).catch(() => undefined);
     throw err;
   }
-  await faultPoint('rewind:after-load');
-  await commit(engine, journal, caller.name);
+  await swap(engine, journal, progress, caller.name);
 }
 
+/** Clone the snapshot into the new volume; the old database keeps serving meanwhile. */
+async function build(engine: Engine, journal: JournalRecord, progress: Progress): Promise<void> {
+  const c = engine.store.containers.get(String(journal.data.containerId))!;
+  await cloneInto(engine, c, String(journal.data.newVolumeId), String(journal.data.snapshotId), progress);
+  await faultPoint('rewind:after-clone');
+}
+
+/** Stop the old database, point the branch at the new volume, start it, record, clean up.
+ *  A start that fails goes back to the old volume, unless the engine is stopping: then
+ *  the next start finishes from the journal. */
+async function swap(engine: Engine, journal: JournalRecord, progress: Progress, user: string): Promise<void> {
+  const c = engine.store.containers.get(String(journal.data.containerId))!;
+  progress.report('stopping the database');
+  // Its data is being thrown away, so no shutdown checkpoint; this also ends the tenant's programs.
+  await engine.stopDatabase(c, { volumeId: String(journal.data.oldVolumeId), immediate: true });
+  pointBranchAt(engine, journal, 'newVolumeId', 'switched');
+  await faultPoint('load:before-start');
+  progress.report(`starting the database on port ${c.port}`);
+  try {
+    await engine.startDatabase(c);
+  } catch (err) {
+    if (engine.stopping) throw err;
+    progress.report('that failed; putting the previous data back');
+    await rollBack(engine, journal).catch(() => undefined);
+    throw err;
+  }
+  await commit(engine, journal, user);
+}
+
+/** Point the active branch at one of the journal's two volumes, with the journal's step. */
+function pointBranchAt(engine: Engine, journal: JournalRecord, which: 'oldVolumeId' | 'newVolumeId', step: string): void {
+  engine.store.tx(() => {
+    const branch = engine.store.branches.get(String(journal.data.branchId))!;
+    engine.store.branches.putSync(branch.id, { ...branch, volumeId: String(journal.data[which]) });
+    journal.step = step;
+    engine.store.journal.putSync(journal.id, journal);
+  });
+}
+
+/** Drop the new volume and run the old one: the rewind never happened. */
+async function rollBack(engine: Engine, journal: JournalRecord): Promise<void> {
+  const c = engine.store.containers.get(String(journal.data.containerId))!;
+  const newVolumeId = String(journal.data.newVolumeId);
+  await engine.stopDatabase(c, { volumeId: newVolumeId, immediate: true });
+  pointBranchAt(engine, journal, 'oldVolumeId', 'begin');
+  await dropVolume(engine, c, newVolumeId);
+  engine.store.tx(() => engine.journalEnd(journal));
+  await engine.startDatabase(engine.store.containers.get(c.id)!);
+}
+
+/** Record the result, then delete the old volume; the journal ends only after that. */
 async function commit(engine: Engine, journal: JournalRecord, user: string): Promise<void> {
   const d = journal.data;
   let oldBase = '';
@@ -48,19 +109,44 @@ async function commit(engine: Engine, journal: JournalRecord, user: string): Pro
     oldBase = branch.baseSnapshotId;
     engine.store.branches.putSync(branch.id, { ...branch, baseSnapshotId: String(d.snapshotId) });
     if (typeof d.templateVersion === 'number') engine.store.containers.putSync(c.id, { ...c, templateVersion: d.templateVersion });
-    engine.journalEnd(journal);
+    journal.step = 'committed';
+    journal.data = { ...d, oldBaseId: oldBase };
+    engine.store.journal.putSync(journal.id, journal);
     const bookmark = d.bookmarkId ? { id: String(d.bookmarkId), name: String(d.bookmarkName) } : undefined;
     return engine.appendEvent(c, user, d.event as EventKind, branch.name, { bookmark, detail: d.detail as string | undefined });
   });
-  await engine.releaseSnapshots([oldBase]);
   engine.notify('branch', engine.store.containers.get(String(d.containerId)), event);
+  await faultPoint('rewind:after-commit');
+  await cleanUp(engine, journal);
 }
+
+async function cleanUp(engine: Engine, journal: JournalRecord): Promise<void> {
+  const c = engine.store.containers.get(String(journal.data.containerId))!;
+  await dropVolume(engine, c, String(journal.data.oldVolumeId));
+  engine.store.tx(() => engine.journalEnd(journal));
+  await engine.releaseSnapshots([String(journal.data.oldBaseId)]);
+}
+
+const quiet: Progress = { report: () => undefined };
 
 export const recoverRewind: Recover = async (engine, journal) => {
   const c = engine.store.containers.get(String(journal.data.containerId));
   if (!c || !engine.store.branches.get(String(journal.data.branchId))) {
     return engine.store.tx(() => engine.journalEnd(journal));
   }
-  await loadSnapshot(engine, c, String(journal.data.snapshotId), { report: () => undefined });
-  await commit(engine, journal, 'engine (recovery)');
+  const user = 'engine (recovery)';
+  if (journal.step === 'committed') return cleanUp(engine, journal);
+  if (journal.step === 'switched') {
+    // The old database was stopped before the switch was recorded; make sure, then go on.
+    await engine.stopDatabase(c, { volumeId: String(journal.data.oldVolumeId), immediate: true });
+    await engine.startDatabase(c);
+    return commit(engine, journal, user);
+  }
+  try {
+    await build(engine, journal, quiet); // a restore into a half-made volume finishes it
+  } catch (err) {
+    await rollBack(engine, journal);
+    throw err;
+  }
+  await swap(engine, journal, quiet, user);
 };

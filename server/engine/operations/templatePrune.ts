@@ -13,7 +13,7 @@ export async function pruneTemplateVersions(engine: Engine, templateId: string):
       ...store.all(store.containers).filter((c) => c.templateId === t.id).map((c) => c.templateVersion),
       ...store.all(store.bookmarks).filter((b) => b.templateId === t.id).map((b) => b.templateVersion),
     ]);
-    const branchSnaps = new Set(store.all(store.branches).flatMap((b) => [b.headSnapshotId, b.baseSnapshotId]));
+    const branchSnaps = new Set(store.all(store.branches).map((b) => b.baseSnapshotId));
     const keep = t.versions.filter((v) => v.version === latest || usedVersions.has(v.version) || branchSnaps.has(v.snapshotId));
     dropped.push(...t.versions.filter((v) => !keep.includes(v)).map((v) => v.snapshotId));
     if (dropped.length) store.templates.putSync(t.id, { ...t, versions: keep });

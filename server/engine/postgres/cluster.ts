@@ -120,9 +120,17 @@ export type Stopped = { clean: true } | { clean: false; reason: string };
 const STOP_STUCK = /No space left on device|could not (write|fsync|extend) /;
 const STOP_TIMEOUT_S = 120;
 
-export async function stop(bins: PgBinaries, spec: ClusterSpec): Promise<Stopped> {
+/** `fast` writes a shutdown checkpoint (and escalates to `immediate` when it cannot);
+ *  `immediate` skips it, for a database whose data is being thrown away (a restore's old volume). */
+export type StopMode = 'fast' | 'immediate';
+
+export async function stop(bins: PgBinaries, spec: ClusterSpec, mode: StopMode = 'fast'): Promise<Stopped> {
   if (!(await isRunning(spec))) return { clean: true };
   const since = await logSize(spec);
+  if (mode === 'immediate') {
+    await stopAtOnce(bins, spec, since);
+    return { clean: false, reason: 'stopped at once, as asked' };
+  }
   let settled = false;
   const fast = run(bins.pgCtl, ['stop', '-w', '-t', String(STOP_TIMEOUT_S), '-m', 'fast', '-D', spec.dataDir], spec.owner,
     `stop PostgreSQL on port ${spec.port}`, () => tailLog(spec, 15, since)).then(() => undefined, (err: Error) => err)
@@ -135,10 +143,14 @@ export async function stop(bins: PgBinaries, spec: ClusterSpec): Promise<Stopped
   const failed = settled ? await fast : undefined;
   if (!stuck && !failed) return { clean: true };
   if (!stuck && !(await isRunning(spec))) return { clean: true }; // it finished as pg_ctl gave up
-  if (await isRunning(spec)) await run(bins.pgCtl, ['stop', '-w', '-t', String(STOP_TIMEOUT_S), '-m', 'immediate', '-D', spec.dataDir], spec.owner,
-    `stop PostgreSQL on port ${spec.port} at once`, () => tailLog(spec, 15, since));
+  if (await isRunning(spec)) await stopAtOnce(bins, spec, since);
   await fast;
   return { clean: false, reason: stuck || failed?.message || 'the shutdown did not finish' };
+}
+
+function stopAtOnce(bins: PgBinaries, spec: ClusterSpec, since: number): Promise<void> {
+  return run(bins.pgCtl, ['stop', '-w', '-t', String(STOP_TIMEOUT_S), '-m', 'immediate', '-D', spec.dataDir], spec.owner,
+    `stop PostgreSQL on port ${spec.port} at once`, () => tailLog(spec, 15, since));
 }
 
 /** The error for a capture that needs a clean copy and got an unclean stop. */

@@ -13,7 +13,7 @@ import type { FileOwner } from '../volumes/driver';
  *   RUN/pg_hba.conf   the engine's, 0644: written to a temporary name, then renamed
  *   RUN/postgres.log  created by the engine, then given to the container's user, who
  *                     appends to it; the engine reads it with O_NOFOLLOW
- *   RUN/foreign-data  the engine's: the volume holds data from elsewhere, not yet sanitised
+ *   RUN/foreign-data.<volume>  the engine's: that volume holds data from elsewhere, not yet sanitised
  *   RUN/socket/       the container's user's, 0700: the Unix socket and its lock file
  *
  * The socket directory is the tenant's, so what answers there is checked after
@@ -28,7 +28,6 @@ export interface RunDirSpec {
 export const socketDir = (spec: Pick<RunDirSpec, 'runDir'>) => path.join(spec.runDir, 'socket');
 export const logPath = (spec: Pick<RunDirSpec, 'runDir'>) => path.join(spec.runDir, 'postgres.log');
 export const hbaPath = (spec: Pick<RunDirSpec, 'runDir'>) => path.join(spec.runDir, 'pg_hba.conf');
-const foreignMarker = (spec: Pick<RunDirSpec, 'runDir'>) => path.join(spec.runDir, 'foreign-data');
 
 /** Make the layout above, replacing whatever the tenant could have left (an older
  *  engine gave the whole directory to the container's user). Call while the database is down. */
@@ -117,8 +116,18 @@ export async function logSize(spec: RunDirSpec): Promise<number> {
 
 // ------------------------------------------------------------ foreign data
 
+/** Which volume a marker speaks for: every branch owns a volume, and each may hold
+ *  foreign data not yet sanitised, active or not. */
+export interface VolumeMarkerSpec extends RunDirSpec {
+  dataDir: string;
+}
+
+/** One marker per volume, named after it (a volume's directory name is its id). */
+const foreignMarker = (spec: Pick<VolumeMarkerSpec, 'runDir' | 'dataDir'>) =>
+  path.join(spec.runDir, `foreign-data.${path.basename(spec.dataDir)}`);
+
 /** Written before data from elsewhere is loaded into the volume; see sanitise.ts. */
-export async function markForeign(spec: RunDirSpec): Promise<void> {
+export async function markForeign(spec: VolumeMarkerSpec): Promise<void> {
   await ensureEngineDir(spec);
   const fh = await fs.promises.open(foreignMarker(spec), 'w', 0o600);
   try {
@@ -128,12 +137,25 @@ export async function markForeign(spec: RunDirSpec): Promise<void> {
   }
 }
 
-export async function hasForeignData(spec: Pick<RunDirSpec, 'runDir'>): Promise<boolean> {
+export async function hasForeignData(spec: Pick<VolumeMarkerSpec, 'runDir' | 'dataDir'>): Promise<boolean> {
   return fs.promises.lstat(foreignMarker(spec)).then(() => true, () => false);
 }
 
-export async function clearForeign(spec: Pick<RunDirSpec, 'runDir'>): Promise<void> {
+export async function clearForeign(spec: Pick<VolumeMarkerSpec, 'runDir' | 'dataDir'>): Promise<void> {
   await fs.promises.rm(foreignMarker(spec), { force: true });
+}
+
+/** Engines 0.1 kept one volume per container and one marker (`foreign-data`) for it. It
+ *  speaks for the volume the active branch takes over; a rename, so a re-run is harmless. */
+export async function adoptContainerMarker(spec: Pick<VolumeMarkerSpec, 'runDir' | 'dataDir'>): Promise<void> {
+  await fs.promises.rename(path.join(spec.runDir, 'foreign-data'), foreignMarker(spec)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
+/** The 0.1 marker of a container's volume that was discarded rather than adopted. */
+export async function clearLegacyMarker(spec: Pick<VolumeMarkerSpec, 'runDir'>): Promise<void> {
+  await fs.promises.rm(path.join(spec.runDir, 'foreign-data'), { force: true });
 }
 
 // ------------------------------------------------------------ removal

@@ -12,7 +12,7 @@ export type VolumeProgress = (done: number, total: number) => void;
 
 /**
  * A volume is a writable directory that holds one PostgreSQL data directory
- * (a container's working copy, or a template build). A snapshot is an
+ * (a branch's working volume, or a template build). A snapshot is an
  * immutable capture of a volume, addressed by id across the whole pool, so a
  * snapshot taken in one container can be restored into another.
  *
