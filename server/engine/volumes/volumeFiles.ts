@@ -257,7 +257,11 @@ export class VolumeTree {
 
   async readlink(rel: string): Promise<string> {
     const { d, name } = await this.parentOf(rel);
-    return fs.promises.readlink(d.at(name));
+    return fs.promises.readlink(d.at(name)).catch((err) => {
+      // The scan saw a symlink; something else has its name now.
+      if (code(err) === 'EINVAL') throw changedUnderUs(rel, 'was replaced');
+      throw err;
+    });
   }
 
   async symlink(target: string, rel: string, owner: FileOwner | undefined): Promise<void> {
