@@ -39,7 +39,8 @@ async function why(): Promise<string | false> {
 let SKIP: string | false = 'not checked yet';
 let base = '';
 let e: TestEngine;
-const pools = new Set<string>();
+/** Every pool an image was mounted at, and the home its image is in: `after` unmounts them. */
+const pools = new Map<string, string>();
 
 before(async () => {
   SKIP = await why();
@@ -55,9 +56,9 @@ before(async () => {
 after(() => {
   if (SKIP || !e) return;
   e.cli('engine', 'stop');
-  for (const pool of pools) unmountImage(pool);
+  for (const [pool, home] of pools) unmountImage(pool, home);
   fs.rmSync(base, { recursive: true, force: true });
-  for (const pool of pools) if (pool.startsWith('/var/lib/slipstream/')) fs.rmSync(path.dirname(pool), { recursive: true, force: true });
+  for (const pool of pools.keys()) if (pool.startsWith('/var/lib/slipstream/')) fs.rmSync(path.dirname(pool), { recursive: true, force: true });
 });
 
 /** The reason is only known once `before` has probed a real mount, after the tests were declared. */
@@ -67,9 +68,9 @@ function skipped(t: TestContext): boolean {
 }
 
 /** umount, then detach whatever loop device is still left on the image (autoclear usually does it). */
-function unmountImage(pool: string): void {
+function unmountImage(pool: string, home = e.home): void {
   spawnSync('umount', [pool]);
-  const img = path.join(e.home, 'pool.img');
+  const img = path.join(home, 'pool.img');
   const dev = spawnSync('losetup', ['-j', img], { encoding: 'utf8' }).stdout.split(':')[0];
   if (dev) spawnSync('losetup', ['-d', dev]);
 }
@@ -112,7 +113,7 @@ test('a pool on an image: btrfs on ext4, story 1 and a second branch, intact aft
   if (skipped(t)) return;
   e.ok('engine', 'start', '--pool-image', '1G');
   const st = e.ok<EngineStatus>('engine', 'status');
-  pools.add(st.pool);
+  pools.set(st.pool, e.home);
   const img = path.join(e.home, 'pool.img');
   assert.deepEqual({ ...st.poolImage, fs: undefined }, { file: img, bytes: 1024 ** 3, fs: undefined, mounted: true });
   assert.equal(st.driver, st.poolImage?.fs === 'btrfs' ? 'btrfs' : 'reflink');
@@ -206,3 +207,30 @@ async function checkAmcheck(): Promise<void> {
   assert.deepEqual(check.problems, []);
   assert.ok(check.heaps > 0 && check.indexes > 0);
 }
+
+test('an image made but never recorded (a first start that crashed): named when the flag is left out, adopted with it', async (t) => {
+  if (skipped(t)) return;
+  const crashed = new TestEngine(path.join(base, 'crashed'));
+  try {
+    crashed.ok('engine', 'start', '--pool-image', '1G');
+    const pool = crashed.ok<EngineStatus>('engine', 'status').pool;
+    pools.set(pool, crashed.home);
+    crashed.ok('engine', 'stop');
+    // What a crash between mkfs/mount and saving the settings leaves: an image (still
+    // mounted) and a home with no settings.
+    fs.rmSync(path.join(crashed.home, 'meta'), { recursive: true, force: true });
+    const img = path.join(crashed.home, 'pool.img');
+    const without = crashed.cli('engine', 'start');
+    assert.equal(without.code, 1);
+    assert.match(without.stderr, new RegExp(`${img} exists but this home has no record of it`));
+    const other = crashed.cli('engine', 'start', '--pool-image', '2G');
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /exists with 1 GiB, not the 2 GiB asked for.*--pool-image 1G/);
+    crashed.ok('engine', 'start', '--pool-image', '1G');
+    const st = crashed.ok<EngineStatus>('engine', 'status');
+    assert.equal(st.poolImage?.file, img);
+    assert.equal(st.poolImage?.mounted, true);
+  } finally {
+    crashed.cli('engine', 'stop');
+  }
+});
