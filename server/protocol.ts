@@ -182,6 +182,8 @@ export interface EngineStatus {
   home: string;
   pool: string;
   driver: DriverName;
+  /** The pool is on a loop-mounted image (`engine start --pool-image`); admins only. */
+  poolImage?: PoolImageStatus;
   postgres: string;
   user: string;
   startedAt: string;
@@ -191,6 +193,15 @@ export interface EngineStatus {
   failed: FailedContainer[];
   /** What this engine's start did with every database that should run, the caller's only. */
   startup: DatabaseStart[];
+}
+
+export interface PoolImageStatus {
+  /** The image file, in the engine's home. */
+  file: string;
+  bytes: number;
+  fs: 'btrfs' | 'xfs';
+  /** Mounted at the pool right now (it should always be while the engine runs). */
+  mounted: boolean;
 }
 
 export interface FailedContainer extends ContainerFailure {

@@ -6,6 +6,7 @@
  */
 import * as path from 'path';
 import { parseArgs } from 'node:util';
+import { parsePoolImageSize } from '../common/poolImage';
 import type {
   BookmarkCreateParams,
   BookmarkListParams,
@@ -31,7 +32,7 @@ import type {
 type NoArgs = Record<string, never>;
 export interface EngineRunArgs {
   driver: DriverChoice; pool?: string; pgBin?: string;
-  listen?: string; tlsCert?: string; tlsKey?: string; dbListen?: string;
+  listen?: string; tlsCert?: string; tlsKey?: string; dbListen?: string; poolImage?: string;
 }
 
 /** Every command and the arguments its handler receives (mostly the protocol params). */
@@ -182,6 +183,7 @@ const engineDaemonOptions: Record<string, OptionSpec> = {
   'tls-cert': { type: 'string', arg: 'FILE', help: 'team mode over TLS: the certificate (PEM)' },
   'tls-key': { type: 'string', arg: 'FILE', help: 'team mode over TLS: the private key (PEM)' },
   'db-listen': { type: 'string', arg: 'ADDR', help: "the address new containers' databases listen on (default: 127.0.0.1)" },
+  'pool-image': { type: 'string', arg: 'SIZE', help: 'root only, new home only: put the pool on a sparse btrfs (or XFS) image of SIZE (e.g. 20G) in HOME/pool.img, loop-mounted at the pool; later starts mount it again' },
 };
 
 function engineRunArgs(input: Input): EngineRunArgs {
@@ -195,6 +197,9 @@ function engineRunArgs(input: Input): EngineRunArgs {
   if (listen !== undefined && !/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(listen)) throw new UsageError(`--listen must be HOST:PORT, not '${listen}'`);
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   if (tlsCert !== undefined && listen === undefined) throw new UsageError('--tls-cert needs --listen');
+  const poolImage = input.str('pool-image');
+  const size = poolImage === undefined ? undefined : parsePoolImageSize(poolImage);
+  if (size && 'error' in size) throw new UsageError(size.error);
   return {
     driver: driver as DriverChoice,
     ...(pool ? { pool: input.abs(pool) } : {}),
@@ -202,6 +207,7 @@ function engineRunArgs(input: Input): EngineRunArgs {
     ...(listen ? { listen } : {}),
     ...(tlsCert && tlsKey ? { tlsCert: input.abs(tlsCert), tlsKey: input.abs(tlsKey) } : {}),
     ...(dbListen ? { dbListen } : {}),
+    ...(poolImage !== undefined ? { poolImage } : {}),
   };
 }
 
@@ -252,11 +258,14 @@ const noArgs = (): NoArgs => ({});
 
 const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
   'engine start': {
-    usage: '[--driver auto|btrfs|reflink|blocks] [--pool DIR] [--pg-bin DIR] [--listen HOST:PORT [--tls-cert F --tls-key F]] [--db-listen ADDR]',
+    usage: '[--driver auto|btrfs|reflink|blocks] [--pool DIR] [--pg-bin DIR] [--listen HOST:PORT [--tls-cert F --tls-key F]] [--db-listen ADDR] [--pool-image SIZE]',
     summary: 'Start the engine in the background; returns once it answers',
     positionals: [],
     options: engineDaemonOptions,
-    notes: ['The engine logs to HOME/engine.log. Starting an engine that already runs is not an error.'],
+    notes: [
+      'The engine logs to HOME/engine.log. Starting an engine that already runs is not an error.',
+      '--pool-image gives a root engine on a file system without reflink (ext4) the btrfs driver: the image is made and recorded on the first start, and mounted again (nodev,nosuid,noexec) by every later start; it stays mounted when the engine stops. It is not the default: the image has a fixed size, so the pool fills up at SIZE.',
+    ],
     build: engineRunArgs,
   },
   'engine stop': {
@@ -274,7 +283,7 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     build: noArgs,
   },
   'engine run': {
-    usage: '[--driver auto|btrfs|reflink|blocks] [--pool DIR] [--pg-bin DIR] [--listen HOST:PORT [--tls-cert F --tls-key F]] [--db-listen ADDR]',
+    usage: '[--driver auto|btrfs|reflink|blocks] [--pool DIR] [--pg-bin DIR] [--listen HOST:PORT [--tls-cert F --tls-key F]] [--db-listen ADDR] [--pool-image SIZE]',
     summary: 'Run the engine in the foreground (engine start runs this in the background)',
     positionals: [],
     options: engineDaemonOptions,

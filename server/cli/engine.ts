@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'child_process';
 import { setTimeout as delay } from 'timers/promises';
 import { ClientError, connectEngine, engineNotRunningMessage } from '../common/client';
 import { homeDirMode, homeFiles } from '../common/home';
-import { EngineShutdownRequest, EngineStatusRequest, type DatabaseStart, type EngineStatus } from '../protocol';
+import { formatImageSize, POOL_IMAGE_NEEDS_ROOT } from '../common/poolImage';
+import { EngineShutdownRequest, EngineStatusRequest, type DatabaseStart, type EngineStatus, type PoolImageStatus } from '../protocol';
 import type { EngineRunArgs } from './args';
 import type { Context, GroupHandlers } from './context';
 import { CliError, details, shortTime } from './output';
@@ -31,6 +32,8 @@ async function start(ctx: Context, args: EngineRunArgs): Promise<number> {
     ctx.emit(running, `the engine is already running for ${ctx.home}\n${statusText(running)}`);
     return 0;
   }
+  // Before anything is made: a non-root daemon would only fail, after creating the home.
+  if (args.poolImage !== undefined && process.getuid?.() !== 0) throw new CliError('Unsupported', POOL_IMAGE_NEEDS_ROOT);
   fs.mkdirSync(ctx.home, { recursive: true, mode: homeDirMode() });
   const log = homeFiles(ctx.home).log;
   const logStart = fileSize(log);
@@ -91,6 +94,7 @@ function statusText(st: EngineStatus): string {
     ['home', st.home],
     ['pool', st.pool],
     ['driver', st.driver],
+    ['pool image', st.poolImage ? poolImageText(st.poolImage) : undefined],
     ['postgres', st.postgres],
     ['version', `${st.version} (protocol ${st.protocol})`],
     ['user', st.user],
@@ -99,6 +103,11 @@ function statusText(st: EngineStatus): string {
     ['containers', String(st.containers)],
     ['failed', st.failed.length ? `${st.failed.length}: ${st.failed.map((f) => f.container).join(', ')}` : undefined],
   ]) + st.failed.map((f) => `\n  ${f.container}: ${f.reason}. ${f.action}`).join('');
+}
+
+function poolImageText(img: PoolImageStatus): string {
+  const state = img.mounted ? 'mounted at the pool' : 'NOT mounted: restart the engine to mount it again';
+  return `${img.file} (${img.fs}, ${formatImageSize(img.bytes)}, ${state})`;
 }
 
 /** What the start did with the databases that should run: which came back, which failed and why. */
@@ -141,6 +150,7 @@ function spawnDaemon(home: string, args: EngineRunArgs, log: string): ChildProce
   if (args.listen) argv.push('--listen', args.listen);
   if (args.tlsCert && args.tlsKey) argv.push('--tls-cert', args.tlsCert, '--tls-key', args.tlsKey);
   if (args.dbListen) argv.push('--db-listen', args.dbListen);
+  if (args.poolImage !== undefined) argv.push('--pool-image', args.poolImage);
   const fd = fs.openSync(log, 'a', 0o600);
   try {
     // detached: its own session, so the terminal's Ctrl-C and close do not reach it.

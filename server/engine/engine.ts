@@ -4,6 +4,7 @@ import { EngineError } from './errors';
 import { faultPoint } from './faults';
 import { newId, now } from './ids';
 import { Locks } from './locks';
+import type { PoolImage } from './poolImage';
 import type { PgBinaries } from './postgres/binaries';
 import * as cluster from './postgres/cluster';
 import { uidOwner } from './postgres/pgUser';
@@ -67,6 +68,8 @@ export interface EngineConfig {
   pgBinDirs: string[];
   /** Where new containers' databases listen. */
   dbListen: string;
+  /** The loop-mounted image the pool is on, if it is. */
+  poolImage?: PoolImage;
 }
 
 /**

@@ -8,6 +8,7 @@ import { newId, now } from './ids';
 import { acquireHomeLock } from './lock';
 import { recoveries } from './operations';
 import { choosePool, chooseRunRoot } from './pool';
+import { openPoolImage, poolImageHint, type PoolImage } from './poolImage';
 import { findPgBinaries } from './postgres/binaries';
 import * as cluster from './postgres/cluster';
 import { canGiveFilesAway, currentUserName, resolvePgOwner } from './postgres/pgUser';
@@ -31,6 +32,8 @@ export interface EngineOptions {
   tlsKey?: string;
   /** The address new containers' databases listen on (default 127.0.0.1). */
   dbListen?: string;
+  /** --pool-image SIZE: put a new home's pool on a loop-mounted btrfs (or XFS) image. */
+  poolImage?: string;
 }
 
 /** What the first start of an engine on a home decided, kept so later starts agree. */
@@ -41,6 +44,8 @@ interface HomeSettings {
   localOwner?: string;
   pool: string;
   driver: string;
+  /** The pool is on this image, mounted again by every start (poolImage.ts). */
+  poolImage?: PoolImage;
 }
 
 /**
@@ -59,16 +64,20 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
   try {
     await fs.promises.mkdir(files.meta, { recursive: true, mode: 0o700 });
     store = new Store(files.meta);
+    const newHome = store.meta.get('settings') === undefined;
     const settings = homeSettings(store, opts, choosePool(opts.home, opts.pool, owner));
+    const poolImage = await openPoolImage({ home: opts.home, pool: settings.pool, wanted: opts.poolImage, saved: settings.poolImage, newHome });
     await fs.promises.mkdir(settings.pool, { recursive: true, mode: 0o711 });
     const driver = await createDriver(settings.driver as DriverChoice, { pool: settings.pool });
-    saveSettings(store, { ...settings, localOwner: settings.localOwner ?? currentUserName(), driver: driver.name });
+    poolImageHint(driver.name, poolImage, newHome);
+    saveSettings(store, { ...settings, localOwner: settings.localOwner ?? currentUserName(), driver: driver.name, ...(poolImage ? { poolImage } : {}) });
     const runRoot = chooseRunRoot(opts.home, owner);
     await fs.promises.mkdir(runRoot, { recursive: true, mode: 0o711 });
     await fs.promises.chmod(runRoot, 0o711); // mkdir's mode is masked by the umask
     const config: EngineConfig = {
       engineId: settings.engineId, home: opts.home, pool: settings.pool, runRoot, version,
       localOwner: settings.localOwner ?? currentUserName(), startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin), dbListen: opts.dbListen ?? '127.0.0.1',
+      ...(poolImage ? { poolImage } : {}),
     };
     const containerUids = owner !== undefined && (await canGiveFilesAway(settings.pool));
     const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner, containerUids);

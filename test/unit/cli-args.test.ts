@@ -11,6 +11,7 @@ import {
   type CommandId,
   type ParseOutcome,
 } from '../../server/cli/args';
+import { formatImageSize, parsePoolImageSize } from '../../server/common/poolImage';
 
 const cwd = path.resolve('/tmp/project');
 const parse = (line: string, env: Record<string, string> = {}): ParseOutcome =>
@@ -169,4 +170,15 @@ test('the top-level help mentions every command and the vocabulary', () => {
   }
   assert.ok(!text.includes('engine run'), 'engine run is an internal command');
   for (const id of visibleCommandIds) assert.match(commandHelp(id), /^Usage: slipstream /);
+});
+
+test('--pool-image: sizes in binary units from 512M to 64T, anything else a usage error', () => {
+  assert.deepEqual(run('engine start --pool-image 20G', 'engine start'), { driver: 'auto', poolImage: '20G' });
+  assert.deepEqual(run('engine run --pool-image 512m', 'engine run'), { driver: 'auto', poolImage: '512m' });
+  for (const bad of ['20', '20GB', '1.5G', '0G', 'abc']) usageError(`engine start --pool-image ${bad}`, /--pool-image must be a size like 512M, 20G or 1T/);
+  usageError('engine start --pool-image 511M', /at least 512M/);
+  usageError('engine start --pool-image 65T', /at most 64T/);
+  assert.deepEqual(parsePoolImageSize('1T'), { bytes: 1024 ** 4 });
+  assert.equal(formatImageSize(1024 ** 3), '1 GiB');
+  assert.equal(formatImageSize(768 * 1024 ** 2), '768 MiB');
 });

@@ -1,6 +1,7 @@
 import { EngineShutdownRequest, EngineStatusRequest, PROTOCOL_VERSION, type FailedContainer } from '../../protocol';
 import type { Caller, Engine, OpContext } from '../engine';
 import { operation } from './operation';
+import { poolImageStatus } from '../poolImage';
 
 export const engineStatus = operation(EngineStatusRequest.type, () => ({}), async ({ engine, caller }: OpContext) => ({
   protocol: PROTOCOL_VERSION,
@@ -11,6 +12,7 @@ export const engineStatus = operation(EngineStatusRequest.type, () => ({}), asyn
   home: caller.admin ? engine.config.home : '',
   pool: caller.admin ? engine.config.pool : '',
   driver: engine.driverName,
+  ...(caller.admin && engine.config.poolImage ? { poolImage: poolImageStatus(engine.config.poolImage, engine.config.pool) } : {}),
   postgres: caller.admin ? engine.bins.dir : '',
   user: caller.name,
   startedAt: engine.config.startedAt,
