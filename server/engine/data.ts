@@ -23,14 +23,13 @@ export interface Captured {
   lsn?: string;
 }
 
-/** Snapshot the container's volume without cutting a session where the driver allows:
+/** Snapshot the active branch's volume without cutting a session where the driver allows:
  *  an atomic snapshot after a CHECKPOINT (which keeps WAL replay short), or an online
- *  base backup (postgres/backup.ts). Otherwise, and with `leaveStopped`, the database
- *  is stopped cleanly first and, unless `leaveStopped`, started again after. */
-export async function captureVolume(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress,
-  leaveStopped = false): Promise<Captured> {
+ *  base backup (postgres/backup.ts). Otherwise (a database that is down, or a backup
+ *  that cannot start) the database is stopped cleanly first and started again after. */
+export async function captureVolume(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<Captured> {
   const spec = engine.clusterOf(c);
-  const running = !leaveStopped && (await cluster.isRunning(spec));
+  const running = await cluster.isRunning(spec);
   if (running && engine.driver.atomicSnapshot) {
     const lsn = await cluster.withLocalClient(spec, async (client) => {
       await client.query('CHECKPOINT');
@@ -44,7 +43,7 @@ export async function captureVolume(engine: Engine, c: ContainerRecord, snapshot
     if (online.started) return { consistency: 'online-backup', asOf: now(), lsn: online.lsn };
     progress.report(`an online backup could not start (${online.reason}); stopping the database instead`);
   }
-  return offlineCapture(engine, c, snapshotId, progress, leaveStopped);
+  return offlineCapture(engine, c, snapshotId, progress);
 }
 
 async function snapshotNow(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<void> {
@@ -65,12 +64,11 @@ async function onlineCapture(engine: Engine, c: ContainerRecord, snapshotId: str
   });
 }
 
-async function offlineCapture(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress,
-  leaveStopped: boolean): Promise<Captured> {
+async function offlineCapture(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<Captured> {
   progress.report('stopping the database');
   const stopped = await engine.stopDatabase(c);
   if (!stopped.clean) {
-    if (!leaveStopped) await engine.startDatabase(c).catch(() => undefined);
+    await engine.startDatabase(c).catch(() => undefined);
     throw cluster.uncleanStop(stopped.reason, 'no snapshot was taken');
   }
   const asOf = now();
@@ -79,13 +77,11 @@ async function offlineCapture(engine: Engine, c: ContainerRecord, snapshotId: st
   } catch (err) {
     // What the half-made snapshot stored goes first: on a full pool it is what keeps the restart from writing.
     await engine.driver.deleteSnapshot(snapshotId).catch(() => undefined);
-    if (!leaveStopped) await engine.startDatabase(c);
+    await engine.startDatabase(c);
     throw err;
   }
-  if (!leaveStopped) {
-    progress.report('starting the database');
-    await engine.startDatabase(c);
-  }
+  progress.report('starting the database');
+  await engine.startDatabase(c);
   return { consistency: 'clean-shutdown', asOf };
 }
 
