@@ -1,6 +1,7 @@
+import * as fs from 'fs';
 import type { Consistency } from '../protocol';
 import type { ClusterRef, Engine, Progress } from './engine';
-import { volumeError } from './errors';
+import { EngineError, volumeError } from './errors';
 import { now } from './ids';
 import { withOnlineBackup } from './postgres/backup';
 import * as cluster from './postgres/cluster';
@@ -30,6 +31,7 @@ export interface Captured {
 export async function captureVolume(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<Captured> {
   const spec = engine.clusterOf(c);
   const running = await cluster.isRunning(spec);
+  if (running) await checkRoom(engine);
   if (running && engine.driver.atomicSnapshot) {
     const lsn = await cluster.withLocalClient(spec, async (client) => {
       await client.query('CHECKPOINT');
@@ -39,7 +41,7 @@ export async function captureVolume(engine: Engine, c: ContainerRecord, snapshot
     return { consistency: 'atomic-snapshot', asOf: now(), lsn };
   }
   if (running) {
-    const online = await onlineCapture(engine, c, snapshotId, progress);
+    const online = await onlineCapture(engine, c, snapshotId, progress).catch((err) => undoOnline(engine, c, snapshotId, err));
     if (online.started) return { consistency: 'online-backup', asOf: now(), lsn: online.lsn };
     progress.report(`an online backup could not start (${online.reason}); stopping the database instead`);
   }
@@ -51,6 +53,31 @@ async function snapshotNow(engine: Engine, c: ContainerRecord, snapshotId: strin
   await recordCapture(engine, c, snapshotId);
   await engine.driver.snapshot(engine.activeVolume(c), snapshotId, bytes(progress, 'snapshot'))
     .catch((err) => { throw volumeError(err, 'snapshot failed'); });
+}
+
+/**
+ * A running database writes WAL at every checkpoint, and PostgreSQL stops with a PANIC
+ * when it cannot. A capture of a running database checkpoints (and a copy fills the pool
+ * further), so on a pool with almost no room it would take the user's database down.
+ * Refuse before touching anything instead.
+ */
+const ROOM_FOR_CAPTURE = 64 * 1024 * 1024;
+
+async function checkRoom(engine: Engine): Promise<void> {
+  const st = await fs.promises.statfs(engine.config.pool);
+  const free = st.bavail * st.bsize;
+  if (free >= ROOM_FOR_CAPTURE) return;
+  throw new EngineError('NoSpace', `no space left on the pool for a snapshot: it has ${(free / 1048576).toFixed(1)} MiB free, and a snapshot of a running database `
+    + `needs at least ${ROOM_FOR_CAPTURE / 1048576} MiB (for its WAL and what it copies); nothing was changed. `
+    + 'Free some space (delete branches or bookmarks) and try again.');
+}
+
+/** An online copy that failed: drop what it stored (on a full pool, that is what the
+ *  database needs to write again), and start the database if the failure took it down. */
+async function undoOnline(engine: Engine, c: ContainerRecord, snapshotId: string, err: unknown): Promise<never> {
+  await engine.driver.deleteSnapshot(snapshotId).catch(() => undefined);
+  if (!(await cluster.isRunning(engine.clusterOf(c)))) await engine.startDatabase(c).catch(() => undefined);
+  throw err;
 }
 
 /** Copy the running database inside pg_backup_start/pg_backup_stop. */

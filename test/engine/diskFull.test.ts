@@ -7,10 +7,12 @@ import { FIXTURES, TestEngine } from '../support/engine';
 import { mountTmpfs, whyNoTmpfs, type LoopFs } from '../support/loopfs';
 
 /**
- * The pool on a small file system (a tmpfs with a size limit) that fills up
- * during a snapshot: the bookmark fails cleanly with NoSpace, nothing changes
- * (bookmarks, branches, data), the database still runs; once space is freed,
- * the same bookmark works and restores to its data.
+ * The pool on a small file system (a tmpfs with a size limit) with almost no room
+ * left: the bookmark fails cleanly with NoSpace, nothing changes (bookmarks,
+ * branches, data), the database still runs; once space is freed, the same bookmark
+ * works and restores to its data. A snapshot of a running database is refused
+ * before it starts (data.ts, checkRoom): its checkpoint would need WAL room, and
+ * PostgreSQL stops with a PANIC when it has none.
  */
 const SIZE_MIB = 400;
 const ROOM_MIB = 4;

@@ -188,6 +188,10 @@ export async function setPassword(spec: ClusterSpec, password: string): Promise<
  */
 export async function withLocalClient<T>(spec: ClusterSpec, fn: (c: Client) => Promise<T>, database = DATABASE): Promise<T> {
   const client = new Client({ host: socketDir(spec), port: spec.port, user: SUPERUSER, database, options: SESSION_OPTIONS });
+  // A server that goes away between queries (a PANIC on a full pool, a tenant's
+  // pg_terminate_backend during an online backup) emits 'error' on the idle client;
+  // unheard, that would end the engine. The next query fails with it instead.
+  client.on('error', () => undefined);
   await client.connect().catch((err: Error) => {
     throw new EngineError('DatabaseFailed', `could not reach the database on port ${spec.port} over its private socket: ${err.message}. `
       + 'Run `slipstream container start` for it; its log is in the engine\'s runtime directory.');
