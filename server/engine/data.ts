@@ -48,11 +48,9 @@ export async function captureVolume(engine: Engine, c: ContainerRecord, snapshot
   return offlineCapture(engine, c, snapshotId, progress);
 }
 
-async function snapshotNow(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<void> {
-  progress.report('taking the snapshot');
-  await recordCapture(engine, c, snapshotId);
-  await engine.driver.snapshot(engine.activeVolume(c), snapshotId, bytes(progress, 'snapshot'))
-    .catch((err) => { throw volumeError(err, 'snapshot failed'); });
+/** Snapshot the active branch's volume as it is now (stopped, or atomically). */
+function snapshotNow(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress): Promise<void> {
+  return captureIdleVolume(engine, c, engine.activeVolume(c), snapshotId, progress);
 }
 
 /**
@@ -119,7 +117,7 @@ async function recordCapture(engine: Engine, c: ContainerRecord, snapshotId: str
   engine.store.tx(() => engine.store.captures.putSync(snapshotId, c.id));
 }
 
-/** Snapshot an inactive branch's volume: its database is down, so the copy is as it stopped. */
+/** Snapshot a volume whose database is down (or a driver's atomic snapshot): the copy is as it is. */
 export async function captureIdleVolume(engine: Engine, c: ContainerRecord, volumeId: string, snapshotId: string,
   progress: Progress): Promise<void> {
   progress.report('taking the snapshot');

@@ -58,7 +58,7 @@ export async function openPoolImage(req: PoolImageRequest): Promise<PoolImage | 
     return undefined;
   }
   if (req.wanted === undefined) {
-    if (fs.existsSync(file)) {
+    if (imageSize(file) !== undefined) {
       throw new EngineError('InvalidArgument', `${file} exists but this home has no record of it (a first start with --pool-image that was interrupted?). Start again with --pool-image SIZE to use it, or remove the file.`);
     }
     return undefined;
@@ -81,14 +81,29 @@ function checkSameSize(saved: PoolImage, wanted: string): void {
 async function firstStart(file: string, pool: string, bytes: number): Promise<PoolImage> {
   requireRoot();
   await removeTempImages(file);
-  if (!fs.existsSync(file)) {
+  const found = imageSize(file);
+  if (found === undefined) {
     await makeImage(file, bytes);
-  } else if (fs.statSync(file).size !== bytes) {
-    throw new EngineError('InvalidArgument', `${file} exists with ${formatImageSize(fs.statSync(file).size)}, not the ${formatImageSize(bytes)} asked for, and this home has no record of it. Start with --pool-image ${formatImageSize(fs.statSync(file).size).replace(/ (.)iB$/, '$1')} to use it, or remove the file.`);
+  } else if (found !== bytes) {
+    throw new EngineError('InvalidArgument', `${file} exists with ${formatImageSize(found)}, not the ${formatImageSize(bytes)} asked for, and this home has no record of it. Start with --pool-image ${formatImageSize(found).replace(/ (.)iB$/, '$1')} to use it, or remove the file.`);
   } else {
     log(`pool image: ${file} was made by an earlier start that did not finish; using it`);
   }
   return mountImage(file, pool);
+}
+
+/** The image's size, or undefined when there is none. Never through a symlink: `mount`
+ *  would loop-mount whatever a link named, so anything but a regular file is refused. */
+function imageSize(file: string): number | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (!st.isFile()) throw new EngineError('InvalidArgument', `${file} is not a regular file, so it is not a pool image this engine made. Remove it and start again.`);
+  return st.size;
 }
 
 function requireRoot(): void {
@@ -153,7 +168,8 @@ function kernelFileSystems(): Set<string> {
 /** Mount `file` at `pool` unless it is already mounted there; what is mounted, checked. */
 async function mountImage(file: string, pool: string): Promise<PoolImage> {
   requireRoot();
-  if (!fs.existsSync(file)) {
+  const bytes = imageSize(file);
+  if (bytes === undefined) {
     throw new EngineError('NotFound', `the pool image ${file} is missing, and this home's volumes are on it. Put the file back (from a backup) and start again, or use another --home.`);
   }
   const current = mountedAt(pool);
@@ -165,7 +181,7 @@ async function mountImage(file: string, pool: string): Promise<PoolImage> {
   // The image's root directory is the pool: root's, and walkable (not listable) by PostgreSQL's users.
   await fs.promises.chown(pool, 0, 0);
   await fs.promises.chmod(pool, 0o711);
-  return { file, bytes: fs.statSync(file).size, fs: await imageFs(pool, file) };
+  return { file, bytes, fs: await imageFs(pool, file) };
 }
 
 /** nodev,nosuid,noexec: tenants write files into their data directories on this file
