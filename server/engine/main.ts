@@ -78,6 +78,8 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
       engineId: settings.engineId, home: opts.home, pool: settings.pool, runRoot, version,
       localOwner: settings.localOwner ?? currentUserName(), startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin), dbListen: opts.dbListen ?? '127.0.0.1',
       ...(poolImage ? { poolImage } : {}),
+      // Off unless asked for: on blocks each spare is a full copy of a branch (docs/architecture.md).
+      spares: process.env.SLIPSTREAM_SPARES === 'on',
     };
     const containerUids = owner !== undefined && (await canGiveFilesAway(settings.pool));
     const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner, containerUids);
