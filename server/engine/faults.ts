@@ -17,7 +17,7 @@ export type FaultPoint =
   // the result is recorded while the old volume still exists.
   | 'rewind:after-clone'
   | 'rewind:after-commit'
-  // A spare (spares.ts): built in the background, before the branch records it; and a
+  // A spare (spares.ts): built in the background, before the branch records it, and a
   // restore that took a ready spare, before anything stopped.
   | 'spare:after-clone'
   | 'spare:before-swap'

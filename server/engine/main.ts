@@ -237,6 +237,11 @@ function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
         log(`${server.busy} operation(s) still running; exiting now, the next start finishes or rolls them back`);
         process.exit(0);
       }
+      if (engine.spares.busy) {
+        // A spare's clone cannot be cut short; the next start deletes the half-made volume.
+        log('a spare is still being built; exiting now, the next start deletes it');
+        process.exit(0);
+      }
       resolve();
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -47,6 +47,11 @@ export class Spares {
     this.running.set(branchId, job);
   }
 
+  /** Whether a build is under way. */
+  get busy(): boolean {
+    return this.running.size > 0;
+  }
+
   /** Resolves once no build runs. */
   async idle(): Promise<void> {
     while (this.running.size) await Promise.all([...this.running.values()]);
