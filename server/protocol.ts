@@ -113,6 +113,9 @@ export interface BranchInfo {
   origin: BranchOrigin;
   createdAt: string;
   gitBranch?: string;
+  /** A spare of its reset point is ready, so a restore to it or a reset is a swap (engines
+   *  that keep spares only). */
+  spareReady?: boolean;
 }
 
 export interface GitContext {

@@ -4,6 +4,7 @@ import { EngineError } from './errors';
 import { faultPoint } from './faults';
 import { newId, now } from './ids';
 import { Locks } from './locks';
+import { Spares } from './spares';
 import type { PoolImage } from './poolImage';
 import type { PgBinaries } from './postgres/binaries';
 import * as cluster from './postgres/cluster';
@@ -70,6 +71,9 @@ export interface EngineConfig {
   dbListen: string;
   /** The loop-mounted image the pool is on, if it is. */
   poolImage?: PoolImage;
+  /** Keep a ready spare of each branch's reset point (spares.ts): one more volume per branch
+   *  that has been bookmarked or restored, a full copy on blocks. */
+  spares?: boolean;
 }
 
 /**
@@ -79,6 +83,7 @@ export interface EngineConfig {
  */
 export class Engine {
   readonly locks = new Locks();
+  readonly spares = new Spares(this);
   private listeners: Array<(p: ChangedParams, owner?: string) => void> = [];
 
   constructor(
@@ -261,6 +266,7 @@ export class Engine {
     for (const t of s.all(s.templates)) t.versions.forEach((v) => refs.add(v.snapshotId));
     for (const b of s.all(s.branches)) {
       refs.add(b.baseSnapshotId);
+      if (b.spare) refs.add(b.spare.snapshotId);
       // A branch of a home made by 0.1 keeps its head until upgrade.ts gives it a volume.
       const head = (b as { headSnapshotId?: string }).headSnapshotId;
       if (head) refs.add(head);

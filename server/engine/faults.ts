@@ -17,6 +17,10 @@ export type FaultPoint =
   // the result is recorded while the old volume still exists.
   | 'rewind:after-clone'
   | 'rewind:after-commit'
+  // A spare (spares.ts): built in the background, before the branch records it, and a
+  // restore that took a ready spare, before anything stopped.
+  | 'spare:after-clone'
+  | 'spare:before-swap'
   | 'branch-snapshot:after-capture'
   | 'branch-create:after-clone'
   | 'container-delete:after-forget'

@@ -78,6 +78,8 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
       engineId: settings.engineId, home: opts.home, pool: settings.pool, runRoot, version,
       localOwner: settings.localOwner ?? currentUserName(), startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin), dbListen: opts.dbListen ?? '127.0.0.1',
       ...(poolImage ? { poolImage } : {}),
+      // On unless turned off: on blocks each spare is a full copy of a branch (docs/architecture.md).
+      spares: process.env.SLIPSTREAM_SPARES !== 'off',
     };
     const containerUids = owner !== undefined && (await canGiveFilesAway(settings.pool));
     const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner, containerUids);
@@ -89,6 +91,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     await recover(engine);
     reserveNumbers(engine);
     engine.startup = await startDatabases(engine, failedBefore);
+    engine.spares.scheduleActive(); // recovery may have deleted a half-made one
     const server = new RpcServer(engine);
     await server.listenUnix(files.socket, { name: config.localOwner, admin: true });
     log(`listening on ${files.socket}`);
@@ -233,6 +236,11 @@ function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
         // lock to a new engine while they still touch volumes: the next start finishes
         // or rolls them back from the journal.
         log(`${server.busy} operation(s) still running; exiting now, the next start finishes or rolls them back`);
+        process.exit(0);
+      }
+      if (engine.spares.busy) {
+        // A spare's clone cannot be cut short; the next start deletes the half-made volume.
+        log('a spare is still being built; exiting now, the next start deletes it');
         process.exit(0);
       }
       resolve();

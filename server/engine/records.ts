@@ -53,6 +53,10 @@ export interface BranchRecord {
   /** What reset returns to: the snapshot of the branch's last restore, refresh or bookmark,
    *  or the one it was created from. A switch is no reset point: it captures nothing. */
   baseSnapshotId: string;
+  /** A ready volume holding `snapshotId` (spares.ts), never started: a restore or reset to that
+   *  snapshot takes it instead of cloning. Recorded only once complete; while one is built, a
+   *  `spare-build` journal entry names its volume. Stale when `snapshotId` is no longer the base. */
+  spare?: { volumeId: string; snapshotId: string };
   gitBranch?: string;
 }
 

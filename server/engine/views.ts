@@ -71,6 +71,7 @@ export function branchInfo(store: Store, b: BranchRecord): BranchInfo {
     origin: b.origin,
     createdAt: b.createdAt,
     ...(b.gitBranch ? { gitBranch: b.gitBranch } : {}),
+    ...(b.spare && b.spare.snapshotId === b.baseSnapshotId ? { spareReady: true } : {}),
   };
 }
 

@@ -38,6 +38,7 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, target:
   }
   await faultPoint('activate:after-start');
   engine.notify('branch', c, commit(engine, journal, caller.name));
+  engine.spares.schedule(target.id); // a no-op when its spare is ready
 }
 
 /** Record `branchId` as active, in the transaction that moves the journal to `switched`

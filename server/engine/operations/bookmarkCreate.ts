@@ -43,6 +43,7 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
         { bookmark: { id: bm.id, name: bm.name }, detail: `${captured.consistency}${bm.shared ? ', shared' : ''}` });
     });
     await engine.releaseSnapshots([oldBase]);
+    engine.spares.schedule(branch.id); // the bookmark is the branch's new reset point: make its spare
     engine.notify('bookmark', c, event);
     return bookmarkInfo(engine.store, bm);
   });

@@ -47,7 +47,10 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
     const event = engine.store.tx(() => {
       engine.store.branches.removeSync(b.id);
       // In the same transaction: once no record names the volume, the journal does, till it is gone.
-      journal = engine.journalBeginIn('branch-delete', { containerId: c.id, volumeId: b.volumeId, baseSnapshotId: b.baseSnapshotId });
+      journal = engine.journalBeginIn('branch-delete', {
+        containerId: c.id, volumeId: b.volumeId, baseSnapshotId: b.baseSnapshotId,
+        spareVolumeId: b.spare?.volumeId, spareSnapshotId: b.spare?.snapshotId,
+      });
       return engine.appendEvent(c, caller.name, 'branch-deleted', b.name);
     });
     engine.notify('branch', c, event);
@@ -56,12 +59,17 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
   });
 });
 
-/** A deleted branch's volume goes, then its reset point if nothing else uses it. upgrade.ts
- *  uses this too, for the volume of a 0.1 container that no branch took over. */
+/** A deleted branch's volume and its spare's go, then its reset point and the spare's snapshot
+ *  if nothing else uses them. upgrade.ts uses this too, for the volume of a 0.1 container that
+ *  no branch took over. (A spare still being built sees the branch gone and drops its own.) */
 export const recoverBranchDelete: Recover = async (engine, journal) => {
   const c = engine.store.containers.get(String(journal.data.containerId));
-  if (c) await dropVolume(engine, c, String(journal.data.volumeId));
-  else await engine.driver.deleteVolume(String(journal.data.volumeId));
+  for (const v of [journal.data.volumeId, journal.data.spareVolumeId]) {
+    if (!v) continue;
+    if (c) await dropVolume(engine, c, String(v));
+    else await engine.driver.deleteVolume(String(v));
+  }
   engine.store.tx(() => engine.journalEnd(journal));
-  if (journal.data.baseSnapshotId) await engine.releaseSnapshots([String(journal.data.baseSnapshotId)]);
+  const snaps = [journal.data.baseSnapshotId, journal.data.spareSnapshotId].filter(Boolean).map(String);
+  if (snaps.length) await engine.releaseSnapshots(snaps);
 };

@@ -11,7 +11,7 @@ import { pruneTemplateVersions } from './templatePrune';
 import { release } from '../reservations';
 import { faultPoint } from '../faults';
 
-/** container delete NAME: stop its database, drop its branches and their volumes. Its
+/** container delete NAME: stop its database, drop its branches and their volumes (spares too). Its
  *  bookmarks go too, unless another container has branched from one of them. */
 export const containerDelete = operation(ContainerDeleteRequest.type, parse, async (ctx: OpContext, p: NameParams & WithProgress) => {
   const { engine, caller } = ctx;
@@ -40,7 +40,12 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
     const volumes: string[] = [];
     const active = engine.activeVolume(c);
     store.tx(() => {
-      for (const b of store.branchesOf(c.id)) { snaps.push(b.baseSnapshotId); volumes.push(b.volumeId); store.branches.removeSync(b.id); }
+      for (const b of store.branchesOf(c.id)) {
+        snaps.push(b.baseSnapshotId);
+        volumes.push(b.volumeId);
+        if (b.spare) { snaps.push(b.spare.snapshotId); volumes.push(b.spare.volumeId); }
+        store.branches.removeSync(b.id);
+      }
       for (const b of store.bookmarksOf(c.id)) { snaps.push(b.snapshotId); store.bookmarks.removeSync(b.id); }
       for (const e of [...store.events.getRange({ start: [c.id, -1], end: [c.id, Infinity] })]) store.events.removeSync(e.key);
       store.containers.removeSync(c.id);

@@ -14,6 +14,7 @@ import { refresh } from './refresh';
 import { reset } from './reset';
 import { restore } from './restore';
 import { recoverRewind } from './rewind';
+import { finishSpareBuild } from '../spares';
 import { templateCreate, recoverTemplateCreate } from './templateCreate';
 import { templateDelete, templateList } from './templateListDelete';
 import { recoverTemplateRefresh, templateRefresh } from './templateRefresh';
@@ -46,4 +47,5 @@ export const recoveries: Record<string, Recover> = {
   restore: recoverRewind,
   reset: recoverRewind,
   refresh: recoverRewind,
+  'spare-build': finishSpareBuild,
 };

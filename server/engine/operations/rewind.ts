@@ -1,6 +1,6 @@
 import type { EventKind } from '../../protocol';
 import { cloneInto, dropVolume } from '../data';
-import type { Engine, OpContext, Progress } from '../engine';
+import { log, type Engine, type OpContext, type Progress } from '../engine';
 import { faultPoint } from '../faults';
 import { newId } from '../ids';
 import { activeBranch } from '../lookup';
@@ -13,7 +13,9 @@ import type { Recover } from './operation';
  * latest). The snapshot is cloned into a new volume while the old database
  * still runs; then the old database stops at once (its data is being
  * discarded), the branch points at the new volume and its database starts:
- * the downtime is about one start. The old volume goes last.
+ * the downtime is about one start. The old volume goes last. A ready spare of the snapshot
+ * (spares.ts) is taken instead of the clone, which makes the rewind a swap; the spare is
+ * rebuilt in the background afterwards.
  */
 export interface RewindPlan {
   op: 'restore' | 'reset' | 'refresh';
@@ -26,7 +28,8 @@ export interface RewindPlan {
 
 /**
  * Journal steps, and what recovery does at each:
- *   begin     the new volume may be half-made: build it again and go on (drop it if that fails)
+ *   begin     the new volume may be half-made: build it again and go on (drop it if that fails);
+ *             a spare (fromSpare) is complete and was never started: go on with it
  *   switched  the branch points at the new volume: start its database, record the result
  *   committed the result is recorded: delete the old volume
  * So a crash loses nothing and leaves no volume that no record names.
@@ -34,11 +37,16 @@ export interface RewindPlan {
 export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPlan): Promise<void> {
   const { engine, caller, progress } = ctx;
   const branch = activeBranch(engine, c);
-  const journal = engine.journalBegin(plan.op, {
-    containerId: c.id, branchId: branch.id, snapshotId: plan.snapshotId, event: plan.event,
-    oldVolumeId: branch.volumeId, newVolumeId: newId('vol'),
-    templateVersion: plan.templateVersion, detail: plan.extra?.detail,
-    bookmarkId: plan.extra?.bookmark?.id, bookmarkName: plan.extra?.bookmark?.name,
+  const spare = branch.spare?.snapshotId === plan.snapshotId ? branch.spare : undefined;
+  const journal = engine.store.tx(() => {
+    // A spare taken moves from the branch record to the journal entry in one transaction.
+    if (spare) engine.store.branches.putSync(branch.id, { ...branch, spare: undefined });
+    return engine.journalBeginIn(plan.op, {
+      containerId: c.id, branchId: branch.id, snapshotId: plan.snapshotId, event: plan.event,
+      oldVolumeId: branch.volumeId, newVolumeId: spare?.volumeId ?? newId('vol'), fromSpare: Boolean(spare),
+      templateVersion: plan.templateVersion, detail: plan.extra?.detail,
+      bookmarkId: plan.extra?.bookmark?.id, bookmarkName: plan.extra?.bookmark?.name,
+    });
   });
   try {
     await build(engine, journal, progress);
@@ -47,11 +55,19 @@ export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPla
     throw err;
   }
   await swap(engine, journal, progress, caller.name);
+  engine.spares.schedule(branch.id); // taken, or its snapshot is the new base: build the next one
 }
 
-/** Clone the snapshot into the new volume; the old database keeps serving meanwhile. */
+/** Clone the snapshot into the new volume; the old database keeps serving meanwhile. A spare
+ *  already holds it. */
 async function build(engine: Engine, journal: JournalRecord, progress: Progress): Promise<void> {
   const c = engine.store.containers.get(String(journal.data.containerId))!;
+  if (journal.data.fromSpare) {
+    progress.report('swapping in the ready spare');
+    log(`container ${c.owner}/${c.name}: ${journal.op} swaps in the ready spare ${String(journal.data.newVolumeId)}`);
+    await faultPoint('spare:before-swap');
+    return;
+  }
   await cloneInto(engine, c, String(journal.data.newVolumeId), String(journal.data.snapshotId), progress);
   await faultPoint('rewind:after-clone');
 }
@@ -93,6 +109,7 @@ async function rollBack(engine: Engine, journal: JournalRecord): Promise<void> {
   const c = engine.store.containers.get(String(journal.data.containerId))!;
   const newVolumeId = String(journal.data.newVolumeId);
   await engine.stopDatabase(c, { volumeId: newVolumeId, immediate: true });
+  journal.data = { ...journal.data, fromSpare: false }; // it may have been started: never reuse it as a spare
   pointBranchAt(engine, journal, 'oldVolumeId', 'begin');
   await dropVolume(engine, c, newVolumeId);
   engine.store.tx(() => engine.journalEnd(journal));

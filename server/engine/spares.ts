@@ -1,0 +1,148 @@
+import * as path from 'path';
+import { cloneInto, dropVolume } from './data';
+import type { Engine, Progress } from './engine';
+import { log } from './engine';
+import { faultPoint } from './faults';
+import { newId } from './ids';
+import { removeRunDir } from './postgres/runDir';
+import type { BranchRecord, ContainerRecord, JournalRecord } from './records';
+
+/**
+ * A ready spare of a branch's reset point (`baseSnapshotId`: its latest bookmark, restore,
+ * refresh or reset), built in the background, so that restoring it again (story 1: bookmark,
+ * break things, restore, break, restore...) or a reset is a swap: rewind.ts takes the spare's
+ * volume instead of cloning. On blocks a spare is a full copy, so spares are a per-engine
+ * setting (`EngineConfig.spares`), on unless the engine starts with SLIPSTREAM_SPARES=off.
+ *
+ * A build holds the container's lock only for its two short, synchronous metadata steps, not
+ * for the clone: locks refuse rather than queue, so a lock held for a whole clone would turn
+ * the user's next operation into Busy. The clone writes a volume that only the build's journal
+ * entry names, so nothing else touches it; the entry also keeps its snapshot from being released.
+ *
+ * Journal steps (`spare-build`), and what recovery does at each:
+ *   begin  the new volume may be half-made and no record names it: delete it
+ *   ready  the branch names the new spare: delete the spare it replaced
+ * In both, `dropVolumeId` is the volume to delete, so recovery is one step.
+ */
+export class Spares {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+
+  constructor(private readonly engine: Engine) {}
+
+  /** Build (or rebuild) the branch's spare in the background, if the engine keeps spares.
+   *  Failures are logged, never surfaced: a missing spare only makes a restore clone. */
+  schedule(branchId: string): void {
+    if (!this.engine.config.spares || this.engine.stopping) return;
+    if (this.running.has(branchId)) {
+      this.again.add(branchId); // the running build may be for an older reset point
+      return;
+    }
+    const job = build(this.engine, branchId)
+      .catch((err: Error) => log(`spare of branch ${branchId}: not built: ${err.message}`))
+      .finally(() => {
+        this.running.delete(branchId);
+        if (this.again.delete(branchId)) this.schedule(branchId);
+      });
+    this.running.set(branchId, job);
+  }
+
+  /** At engine start: build the spare of every container's active branch that has none of its
+   *  reset point (recovery deletes a half-made one). Inactive branches get theirs when used. */
+  scheduleActive(): void {
+    const s = this.engine.store;
+    for (const c of s.all(s.containers)) {
+      const b = s.branches.get(c.activeBranchId);
+      if (b && b.spare?.snapshotId !== b.baseSnapshotId) this.schedule(b.id);
+    }
+  }
+
+  /** Whether a build is under way. */
+  get busy(): boolean {
+    return this.running.size > 0;
+  }
+
+  /** Resolves once no build runs. */
+  async idle(): Promise<void> {
+    while (this.running.size) await Promise.all([...this.running.values()]);
+  }
+}
+
+const quiet: Progress = { report: () => undefined };
+
+async function build(engine: Engine, branchId: string): Promise<void> {
+  const journal = await whenUnlocked(engine, branchId, (c, b) => {
+    if (b.spare?.snapshotId === b.baseSnapshotId) return undefined; // ready already
+    const volumeId = newId('vol');
+    return engine.journalBegin('spare-build', {
+      containerId: c.id, branchId: b.id, snapshotId: b.baseSnapshotId, volumeId, dropVolumeId: volumeId,
+    });
+  });
+  if (!journal) return;
+  const volumeId = String(journal.data.volumeId);
+  const snapshotId = String(journal.data.snapshotId);
+  try {
+    const c = engine.store.containers.get(String(journal.data.containerId));
+    if (!c) throw new Error('its container is gone');
+    await cloneInto(engine, c, volumeId, snapshotId, quiet); // marks foreign data, as for any volume
+    await faultPoint('spare:after-clone');
+    const kept = await whenUnlocked(engine, branchId, (_c, b) => b.baseSnapshotId === snapshotId && keep(engine, journal, b));
+    if (!kept) throw new Error('its reset point moved on, or it was deleted, while the spare was built');
+  } catch (err) {
+    await finishSpareBuild(engine, journal);
+    throw err;
+  }
+  log(`spare of branch ${branchId}: ready (${volumeId}, snapshot ${snapshotId})`);
+  await finishSpareBuild(engine, journal);
+}
+
+/** Record the new spare on the branch; the journal now names the spare it replaced, to delete. */
+function keep(engine: Engine, journal: JournalRecord, b: BranchRecord): boolean {
+  const old = b.spare;
+  engine.store.tx(() => {
+    engine.store.branches.putSync(b.id, { ...b, spare: { volumeId: String(journal.data.volumeId), snapshotId: String(journal.data.snapshotId) } });
+    journal.step = 'ready';
+    journal.data = { ...journal.data, dropVolumeId: old?.volumeId, dropSnapshotId: old?.snapshotId };
+    engine.store.journal.putSync(journal.id, journal);
+  });
+  return true;
+}
+
+/** Run `fn` holding the container's lock, once no operation holds it. `fn` is synchronous, so
+ *  nothing else runs meanwhile. Undefined when the branch or container is gone or the engine stops. */
+async function whenUnlocked<T>(engine: Engine, branchId: string, fn: (c: ContainerRecord, b: BranchRecord) => T): Promise<T | undefined> {
+  for (;;) {
+    if (engine.stopping) throw new Error('the engine is stopping');
+    const b = engine.store.branches.get(branchId);
+    const c = b && engine.store.containers.get(b.containerId);
+    if (!b || !c) return undefined;
+    const key = `container:${c.id}`;
+    if (!engine.locks.isHeld(key)) {
+      const release = engine.locks.acquire(key, `container "${c.name}"`, 'spare build');
+      try {
+        return fn(c, b);
+      } finally {
+        release();
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Delete the volume the journal says to (a half-made or replaced spare), end the entry, and
+ *  release the replaced spare's snapshot if nothing else uses it. Idempotent: recovery runs it. */
+export async function finishSpareBuild(engine: Engine, journal: JournalRecord): Promise<void> {
+  const drop = journal.data.dropVolumeId ? String(journal.data.dropVolumeId) : undefined;
+  if (drop) {
+    const c = engine.store.containers.get(String(journal.data.containerId));
+    if (c) await dropVolume(engine, c, drop);
+    else {
+      // Its container went while the spare was built; a marker written meanwhile may have
+      // made its runtime directory again.
+      await engine.driver.deleteVolume(drop);
+      await removeRunDir({ runDir: path.join(engine.config.runRoot, String(journal.data.containerId)) });
+    }
+  }
+  engine.store.tx(() => engine.journalEnd(journal));
+  if (journal.data.dropSnapshotId) await engine.releaseSnapshots([String(journal.data.dropSnapshotId)]);
+}
