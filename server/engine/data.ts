@@ -59,11 +59,16 @@ function snapshotNow(engine: Engine, c: ContainerRecord, snapshotId: string, pro
  * further), so on a pool with almost no room it would take the user's database down.
  * Refuse before touching anything instead.
  */
-const ROOM_FOR_CAPTURE = 64 * 1024 * 1024;
+export const ROOM_FOR_CAPTURE = 64 * 1024 * 1024;
+
+/** Bytes free on the pool's file system, for the engine's user. */
+export async function poolFreeBytes(engine: Engine): Promise<number> {
+  const st = await fs.promises.statfs(engine.config.pool);
+  return st.bavail * st.bsize;
+}
 
 async function checkRoom(engine: Engine): Promise<void> {
-  const st = await fs.promises.statfs(engine.config.pool);
-  const free = st.bavail * st.bsize;
+  const free = await poolFreeBytes(engine);
   if (free >= ROOM_FOR_CAPTURE) return;
   throw new EngineError('NoSpace', `no space left on the pool for a snapshot: it has ${(free / 1048576).toFixed(1)} MiB free, and a snapshot of a running database `
     + `needs at least ${ROOM_FOR_CAPTURE / 1048576} MiB (for its WAL and what it copies); nothing was changed. `

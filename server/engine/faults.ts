@@ -25,6 +25,10 @@ export type FaultPoint =
   | 'branch-create:after-clone'
   | 'container-delete:after-forget'
   | 'load:before-start'
+  // A pool image (poolImage.ts): made whole but not mounted, and mounted before the home's
+  // settings record it. The engine dies while starting, so poolImage.test.ts runs these.
+  | 'pool-image:after-make'
+  | 'pool-image:after-mount'
   | 'start:before-sanitise'
   // The two volume points sit inside the file work of the blocks and reflink drivers,
   // where a test swaps a file as a program of the tenant would, to prove nothing is followed.

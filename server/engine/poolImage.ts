@@ -15,6 +15,7 @@ import type { PoolImageStatus } from '../protocol';
 import { formatImageSize, parsePoolImageSize, POOL_IMAGE_NEEDS_ROOT } from '../common/poolImage';
 import { log } from './engine';
 import { EngineError } from './errors';
+import { faultPoint } from './faults';
 import { findBinary, run, syncDir, tmpSuffix } from './volumes/util';
 
 /** What the home's settings keep about its image. */
@@ -84,6 +85,7 @@ async function firstStart(file: string, pool: string, bytes: number): Promise<Po
   const found = imageSize(file);
   if (found === undefined) {
     await makeImage(file, bytes);
+    await faultPoint('pool-image:after-make');
   } else if (found !== bytes) {
     throw new EngineError('InvalidArgument', `${file} exists with ${formatImageSize(found)}, not the ${formatImageSize(bytes)} asked for, and this home has no record of it. Start with --pool-image ${formatImageSize(found).replace(/ (.)iB$/, '$1')} to use it, or remove the file.`);
   } else {
@@ -176,8 +178,10 @@ async function mountImage(file: string, pool: string): Promise<PoolImage> {
   if (current && !isLoopOf(current.source, file)) {
     throw new EngineError('InvalidArgument', `${pool} has ${current.source} (${current.fsType}) mounted on it, not the pool image ${file}. Unmount it and start again.`);
   }
-  if (!current) await mountFresh(file, pool);
-  else log(`pool image: ${file} is already mounted at ${pool}`);
+  if (!current) {
+    await mountFresh(file, pool);
+    await faultPoint('pool-image:after-mount');
+  } else log(`pool image: ${file} is already mounted at ${pool}`);
   // The image's root directory is the pool: root's, and walkable (not listable) by PostgreSQL's users.
   await fs.promises.chown(pool, 0, 0);
   await fs.promises.chmod(pool, 0o711);

@@ -1,10 +1,11 @@
 import * as path from 'path';
-import { cloneInto, dropVolume } from './data';
+import { cloneInto, dropVolume, poolFreeBytes, ROOM_FOR_CAPTURE } from './data';
 import type { Engine, Progress } from './engine';
 import { log } from './engine';
 import { faultPoint } from './faults';
 import { newId } from './ids';
 import { removeRunDir } from './postgres/runDir';
+import { allocatedBytes } from './volumes/volumeFiles';
 import type { BranchRecord, ContainerRecord, JournalRecord } from './records';
 
 /**
@@ -84,6 +85,7 @@ async function build(engine: Engine, branchId: string): Promise<void> {
   try {
     const c = engine.store.containers.get(String(journal.data.containerId));
     if (!c) throw new Error('its container is gone');
+    await checkRoom(engine, c, branchId);
     await cloneInto(engine, c, volumeId, snapshotId, quiet); // marks foreign data, as for any volume
     await faultPoint('spare:after-clone');
     const kept = await whenUnlocked(engine, branchId, (_c, b) => b.baseSnapshotId === snapshotId && keep(engine, journal, b));
@@ -94,6 +96,22 @@ async function build(engine: Engine, branchId: string): Promise<void> {
   }
   log(`spare of branch ${branchId}: ready (${volumeId}, snapshot ${snapshotId})`);
   await finishSpareBuild(engine, journal);
+}
+
+/**
+ * A spare is a convenience: it must never take the room a restore, a bookmark or the
+ * database itself needs. Where clones are full copies (blocks), build it only if the pool
+ * keeps room for one more copy of the branch after it, so a restore that cannot use the
+ * spare still fits.
+ */
+async function checkRoom(engine: Engine, c: ContainerRecord, branchId: string): Promise<void> {
+  const b = engine.store.branches.get(branchId);
+  const copy = engine.driver.copyOnWrite || !b ? 0 : await allocatedBytes(engine.driver.volumePath(b.volumeId));
+  const free = await poolFreeBytes(engine);
+  const needed = 2 * copy + ROOM_FOR_CAPTURE;
+  if (free >= needed) return;
+  const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
+  throw new Error(`the pool has ${mib(free)} free, and a spare of container "${c.name}" needs ${mib(needed)} (itself, and room for one more copy)`);
 }
 
 /** Record the new spare on the branch; the journal now names the spare it replaced, to delete. */

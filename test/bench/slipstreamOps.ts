@@ -6,7 +6,7 @@
  * and pays the shutdown checkpoint of that change, as it would in use.
  */
 import {
-  BookmarkCreateRequest, BookmarkDeleteRequest, BranchActivateRequest, BranchCreateRequest, BranchDeleteRequest,
+  BookmarkCreateRequest, BookmarkDeleteRequest, BranchActivateRequest, BranchCreateRequest, BranchDeleteRequest, BranchListRequest,
   ContainerCreateRequest, ContainerDeleteRequest, RefreshRequest, RestoreRequest,
 } from '../../server/protocol';
 import { changeStatement, type ChangePattern, type Dataset } from './dataset';
@@ -14,12 +14,13 @@ import type { BenchEngine } from './engine';
 import { timed } from './exec';
 import { repeat, type Summary } from './stats';
 
-export const OPS = ['bookmark', 'restore', 'branch', 'switch', 'refresh'] as const;
+export const OPS = ['bookmark', 'restore', 'restoreCold', 'branch', 'switch', 'refresh'] as const;
 export type OpName = (typeof OPS)[number];
 
 export const OP_LABELS: Record<OpName, string> = {
   bookmark: 'bookmark the running database',
-  restore: 'restore a bookmark after a 1% change',
+  restore: 'restore the latest bookmark after a 1% change (its spare ready)',
+  restoreCold: 'restore an older bookmark after a 1% change (no spare)',
   branch: 'branch from a bookmark and activate it',
   switch: 'switch between two branches 1% apart',
   refresh: 'refresh from the template',
@@ -48,6 +49,7 @@ export async function measureOps(engine: BenchEngine, ds: Dataset, template: str
   await session.close();
   log(`    a session open across ${how.runs} bookmarks ${sessionSurvivedBookmarks ? 'survived' : 'was cut'}`);
   ops.restore = await step(ctx, 'restore', () => restores(ctx));
+  ops.restoreCold = await step(ctx, 'restoreCold', () => coldRestores(ctx));
   ops.branch = await step(ctx, 'branch', () => branches(ctx));
   const sw = await engine.peakRssDuring(() => step(ctx, 'switch', () => switches(ctx)));
   ops.switch = sw.result;
@@ -70,14 +72,35 @@ const br = (ctx: Ctx, i: number) => `br-${i}`;
 async function bookmarks(ctx: Ctx): Promise<Summary> {
   const s = await repeat(ctx.runs, () => change(ctx), (i) =>
     timed(() => ctx.engine.request(BookmarkCreateRequest.type, { container: ctx.container, name: bm(ctx, i) })));
-  // Keep the first as the restore and branch point; the others only hold space.
-  for (let i = 1; i < ctx.runs; i++) await ctx.engine.request(BookmarkDeleteRequest.type, { bookmark: bm(ctx, i), container: ctx.container });
+  // Keep the first two (the restore and branch points); the others only hold space.
+  for (let i = 2; i < ctx.runs; i++) await ctx.engine.request(BookmarkDeleteRequest.type, { bookmark: bm(ctx, i), container: ctx.container });
   return s;
 }
 
-function restores(ctx: Ctx): Promise<Summary> {
-  return repeat(ctx.runs, () => change(ctx), () =>
-    timed(() => ctx.engine.request(RestoreRequest.type, { container: ctx.container, bookmark: bm(ctx, 0) })));
+const restore = (ctx: Ctx, i: number) => ctx.engine.request(RestoreRequest.type, { container: ctx.container, bookmark: bm(ctx, i) });
+
+/** Story 1's loop: restore the same bookmark again and again. After the first (untimed) one it is
+ *  the branch's reset point, and each timed run waits, untimed, for its spare to be rebuilt. */
+async function restores(ctx: Ctx): Promise<Summary> {
+  await restore(ctx, 0);
+  return repeat(ctx.runs, async () => { await change(ctx); await spareReady(ctx); }, () => timed(() => restore(ctx, 0)));
+}
+
+/** Each run restores the bookmark the last run did not, so the spare (of the other one) never
+ *  serves it: the data is cloned into a new volume while the old database runs. */
+function coldRestores(ctx: Ctx): Promise<Summary> {
+  return repeat(ctx.runs, async () => { await change(ctx); await spareReady(ctx); }, (i) => timed(() => restore(ctx, (i + 1) % 2)));
+}
+
+/** Wait until the active branch's spare is built, so that no background copy competes with
+ *  the timed run (and a restore of the reset point is a swap). */
+async function spareReady(ctx: Ctx): Promise<void> {
+  for (let waited = 0; waited < 600_000; waited += 200) {
+    const list = await ctx.engine.request(BranchListRequest.type, { container: ctx.container });
+    if (list.find((b) => b.active)?.spareReady) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`the spare of ${ctx.container}'s active branch was not ready after 10 minutes`);
 }
 
 /** Leaves the last two branches, the pair the switch runs go back and forth between. */

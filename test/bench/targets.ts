@@ -43,8 +43,9 @@ function driverTargets(site: SiteResult, small: string, large: string): TargetRe
     out.push({ target: `${site.driver}: ${label} <= ${max}x the floor (${large})`, measured: `${ratio.toFixed(2)}x`, met: ratio <= max });
   };
   vsFloor('switch', 2, 'switch between two branches 1% apart');
-  // No spare yet: every restore builds the bookmark's data in a new volume first.
-  vsFloor('restore', site.driver === 'blocks' ? 2 : 3, site.driver === 'blocks' ? 'restore (no spare yet)' : 'restore, cold');
+  vsFloor('restore', 2, 'restore with its spare ready');
+  // The issue sets no cold-restore target on blocks: it copies the whole data directory.
+  if (site.driver !== 'blocks') vsFloor('restoreCold', 3, 'restore, cold');
   for (const op of ['switch', 'restore'] as OpName[]) {
     const growth = L.ops.ops[op].median / S.ops.ops[op].median;
     out.push({ target: `${site.driver}: ${op} ${large}/${small} <= 1.5`, measured: `${growth.toFixed(2)}`, met: growth <= 1.5 });

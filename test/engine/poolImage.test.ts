@@ -234,3 +234,37 @@ test('an image made but never recorded (a first start that crashed): named when 
     crashed.cli('engine', 'stop');
   }
 });
+
+test('kill -9 at the pool image\'s fault points: the image made but not mounted, and mounted before it was recorded; nothing lost', async (t) => {
+  if (skipped(t)) return;
+  const k = new TestEngine(path.join(base, 'killed'));
+  try {
+    const img = path.join(k.home, 'pool.img');
+    const died = k.cliWith({ SLIPSTREAM_FAULT: 'pool-image:after-make' }, 'engine', 'start', '--pool-image', '1G');
+    assert.notEqual(died.code, 0, `the engine should have died at pool-image:after-make: ${died.stdout}`);
+    assert.ok(fs.lstatSync(img).isFile(), 'the image was made whole before the kill');
+    k.ok('engine', 'start', '--pool-image', '1G');
+    const st = k.ok<EngineStatus>('engine', 'status');
+    pools.set(st.pool, k.home);
+    assert.equal(st.poolImage?.mounted, true, 'the next start adopts the image and mounts it');
+    assert.match(fs.readFileSync(path.join(k.home, 'engine.log'), 'utf8'), /was made by an earlier start that did not finish; using it/);
+
+    k.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+    k.ok('container', 'create', 'qa', '--template', 'employees');
+    await k.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('before', 'the kill')`);
+    const data = await k.checksum('qa');
+    k.ok('engine', 'stop');
+    unmountImage(st.pool, k.home);
+
+    const again = k.cliWith({ SLIPSTREAM_FAULT: 'pool-image:after-mount' }, 'engine', 'start');
+    assert.notEqual(again.code, 0, `the engine should have died at pool-image:after-mount: ${again.stdout}`);
+    assert.ok(mounted(st.pool), 'killed with the image mounted');
+    k.ok('engine', 'start');
+    assert.equal(k.ok<EngineStatus>('engine', 'status').poolImage?.mounted, true);
+    assert.deepEqual(await k.checksum('qa'), data, 'every table is as it was');
+    const { url } = k.ok<ConnectionInfo>('container', 'url', 'qa');
+    assert.deepEqual((await amcheck(url)).problems, []);
+  } finally {
+    k.cli('engine', 'stop');
+  }
+});

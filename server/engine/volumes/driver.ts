@@ -26,6 +26,9 @@ export interface VolumeDriver {
   /** True when snapshot() of a running database is atomic, so it is crash-consistent
    *  without stopping PostgreSQL. False means the caller must stop the database first. */
   readonly atomicSnapshot: boolean;
+  /** True when a clone shares blocks with its snapshot (btrfs, reflink): a new volume costs
+   *  only what later changes in it. False (blocks): every clone is a full copy. */
+  readonly copyOnWrite: boolean;
   /** Create the pool's folders. Called once when the engine starts. */
   init(): Promise<void>;
   /** Absolute path of a volume's directory (the PostgreSQL data directory). */
