@@ -12,7 +12,8 @@ import { uidOwner } from './postgres/pgUser';
 import { clearForeign, hasForeignData } from './postgres/runDir';
 import { sanitise } from './postgres/sanitise';
 import { endTenantProcesses } from './postgres/tenantProcesses';
-import type { ContainerRecord, EventRecord, JournalRecord } from './records';
+import { journalSnapshots, type FirstStep, type JournalData, type JournalOp, type JournalRecord, type JournalStep } from './journal';
+import type { ContainerRecord, EventRecord, StoredJournalEntry } from './records';
 import { startFailure, stoppedOutside } from './startFailure';
 import type { Store } from './store';
 import { eventInfo } from './views';
@@ -211,26 +212,33 @@ export class Engine {
 
   // ------------------------------------------------------------ journal
 
-  journalBegin(op: string, data: JournalRecord['data']): JournalRecord {
+  journalBegin<K extends JournalOp>(op: K, data: JournalData<K>): JournalRecord<K> {
     return this.store.tx(() => this.journalBeginIn(op, data));
   }
 
   /** journalBegin inside the caller's transaction, for a step that must be journaled
    *  together with the metadata change that starts it. */
-  journalBeginIn(op: string, data: JournalRecord['data']): JournalRecord {
-    const rec: JournalRecord = { id: newId('op'), op, startedAt: now(), step: 'begin', data };
+  journalBeginIn<K extends JournalOp>(op: K, data: JournalData<K>): JournalRecord<K> {
+    const step: FirstStep = 'begin';
+    // One record of op K; the compiler cannot see that an object built from a generic K is one.
+    const rec = { id: newId('op'), op, startedAt: now(), step, data } as JournalRecord<K>;
     this.store.journal.putSync(rec.id, rec);
     return rec;
   }
 
-  journalStep(rec: JournalRecord, step: string, data: JournalRecord['data'] = {}): void {
+  journalStep<K extends JournalOp>(rec: JournalRecord<K>, step: JournalStep<K>, data: Partial<JournalData<K>> = {}): void {
+    this.store.tx(() => this.journalStepIn(rec, step, data));
+  }
+
+  /** journalStep inside the caller's transaction, with the metadata change the step records. */
+  journalStepIn<K extends JournalOp>(rec: JournalRecord<K>, step: JournalStep<K>, data: Partial<JournalData<K>> = {}): void {
     rec.step = step;
     rec.data = { ...rec.data, ...data };
-    this.store.tx(() => this.store.journal.putSync(rec.id, rec));
+    this.store.journal.putSync(rec.id, rec);
   }
 
   /** Call inside the transaction that records the operation's result. */
-  journalEnd(rec: JournalRecord): void {
+  journalEnd(rec: Pick<StoredJournalEntry, 'id'>): void {
     this.store.journal.removeSync(rec.id);
   }
 
@@ -272,9 +280,7 @@ export class Engine {
       if (head) refs.add(head);
     }
     for (const b of s.all(s.bookmarks)) refs.add(b.snapshotId);
-    for (const j of s.all(s.journal)) {
-      for (const v of Object.values(j.data)) if (typeof v === 'string' && v.startsWith('snap_')) refs.add(v);
-    }
+    for (const j of s.all(s.journal)) journalSnapshots(j).forEach((id) => refs.add(id));
     return refs;
   }
 

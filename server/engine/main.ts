@@ -6,7 +6,8 @@ import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
 import { newId, now } from './ids';
 import { acquireHomeLock } from './lock';
-import { recoveries } from './operations';
+import { isJournalOp, readJournalEntry } from './journal';
+import { recoverEntry } from './operations';
 import { choosePool, chooseRunRoot } from './pool';
 import { openPoolImage, poolImageHint, type PoolImage } from './poolImage';
 import { findPgBinaries } from './postgres/binaries';
@@ -151,16 +152,23 @@ function pgToolDirs(pgBin?: string): string[] {
   return [...(pgBin ? [path.resolve(pgBin)] : []), ...debian];
 }
 
-/** Whatever the journal still holds was interrupted: finish it or roll it back. */
+/** Whatever the journal still holds was interrupted: finish it or roll it back. An entry of
+ *  an operation this engine does not know is dropped; one whose fields are not what its
+ *  operation writes is left as it is, since recovering from wrong data could lose some. */
 async function recover(engine: Engine): Promise<void> {
-  for (const rec of engine.store.all(engine.store.journal)) {
-    const fix = recoveries[rec.op];
-    log(`recovering interrupted ${rec.op} (${rec.id}, step ${rec.step})`);
+  for (const entry of engine.store.all(engine.store.journal)) {
+    log(`recovering interrupted ${entry.op} (${entry.id}, step ${entry.step})`);
+    const read = readJournalEntry(entry);
+    if ('problem' in read) {
+      const known = isJournalOp(entry.op);
+      log(`journal entry ${entry.id} ${known ? 'left as it is' : 'dropped'}, not recovered: ${read.problem}`);
+      if (!known) engine.store.tx(() => engine.journalEnd(entry));
+      continue;
+    }
     try {
-      if (fix) await fix(engine, rec);
-      else engine.store.tx(() => engine.journalEnd(rec));
+      await recoverEntry(engine, read.rec);
     } catch (err) {
-      log(`recovery of ${rec.op} ${rec.id} failed: ${(err as Error).message}`);
+      log(`recovery of ${entry.op} ${entry.id} failed: ${(err as Error).message}`);
     }
   }
 }

@@ -5,7 +5,8 @@ import { log } from './engine';
 import { faultPoint } from './faults';
 import { newId } from './ids';
 import { removeRunDir } from './postgres/runDir';
-import type { BranchRecord, ContainerRecord, JournalRecord } from './records';
+import type { JournalRecord } from './journal';
+import type { BranchRecord, ContainerRecord } from './records';
 
 /**
  * A ready spare of a branch's reset point (`baseSnapshotId`: its latest bookmark, restore,
@@ -79,10 +80,10 @@ async function build(engine: Engine, branchId: string): Promise<void> {
     });
   });
   if (!journal) return;
-  const volumeId = String(journal.data.volumeId);
-  const snapshotId = String(journal.data.snapshotId);
+  const volumeId = journal.data.volumeId;
+  const snapshotId = journal.data.snapshotId;
   try {
-    const c = engine.store.containers.get(String(journal.data.containerId));
+    const c = engine.store.containers.get(journal.data.containerId);
     if (!c) throw new Error('its container is gone');
     await cloneInto(engine, c, volumeId, snapshotId, quiet); // marks foreign data, as for any volume
     await faultPoint('spare:after-clone');
@@ -97,13 +98,11 @@ async function build(engine: Engine, branchId: string): Promise<void> {
 }
 
 /** Record the new spare on the branch; the journal now names the spare it replaced, to delete. */
-function keep(engine: Engine, journal: JournalRecord, b: BranchRecord): boolean {
+function keep(engine: Engine, journal: JournalRecord<'spare-build'>, b: BranchRecord): boolean {
   const old = b.spare;
   engine.store.tx(() => {
-    engine.store.branches.putSync(b.id, { ...b, spare: { volumeId: String(journal.data.volumeId), snapshotId: String(journal.data.snapshotId) } });
-    journal.step = 'ready';
-    journal.data = { ...journal.data, dropVolumeId: old?.volumeId, dropSnapshotId: old?.snapshotId };
-    engine.store.journal.putSync(journal.id, journal);
+    engine.store.branches.putSync(b.id, { ...b, spare: { volumeId: journal.data.volumeId, snapshotId: journal.data.snapshotId } });
+    engine.journalStepIn(journal, 'ready', { dropVolumeId: old?.volumeId, dropSnapshotId: old?.snapshotId });
   });
   return true;
 }
@@ -131,18 +130,18 @@ async function whenUnlocked<T>(engine: Engine, branchId: string, fn: (c: Contain
 
 /** Delete the volume the journal says to (a half-made or replaced spare), end the entry, and
  *  release the replaced spare's snapshot if nothing else uses it. Idempotent: recovery runs it. */
-export async function finishSpareBuild(engine: Engine, journal: JournalRecord): Promise<void> {
-  const drop = journal.data.dropVolumeId ? String(journal.data.dropVolumeId) : undefined;
+export async function finishSpareBuild(engine: Engine, journal: JournalRecord<'spare-build'>): Promise<void> {
+  const drop = journal.data.dropVolumeId;
   if (drop) {
-    const c = engine.store.containers.get(String(journal.data.containerId));
+    const c = engine.store.containers.get(journal.data.containerId);
     if (c) await dropVolume(engine, c, drop);
     else {
       // Its container went while the spare was built; a marker written meanwhile may have
       // made its runtime directory again.
       await engine.driver.deleteVolume(drop);
-      await removeRunDir({ runDir: path.join(engine.config.runRoot, String(journal.data.containerId)) });
+      await removeRunDir({ runDir: path.join(engine.config.runRoot, journal.data.containerId) });
     }
   }
   engine.store.tx(() => engine.journalEnd(journal));
-  if (journal.data.dropSnapshotId) await engine.releaseSnapshots([String(journal.data.dropSnapshotId)]);
+  if (journal.data.dropSnapshotId) await engine.releaseSnapshots([journal.data.dropSnapshotId]);
 }

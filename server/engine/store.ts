@@ -1,6 +1,6 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type {
-  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, JournalRecord, TemplateRecord, UserRecord,
+  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, StoredJournalEntry, TemplateRecord, UserRecord,
 } from './records';
 
 /**
@@ -15,7 +15,7 @@ export class Store {
   readonly branches: Database<BranchRecord, string>;
   readonly bookmarks: Database<BookmarkRecord, string>;
   readonly events: Database<EventRecord, [string, number]>;
-  readonly journal: Database<JournalRecord, string>;
+  readonly journal: Database<StoredJournalEntry, string>;
   readonly meta: Database<unknown, string>;
   readonly users: Database<UserRecord, string>;
   /** snapshot id → the container whose own volume it was captured from (Engine.isOwnSnapshot). */

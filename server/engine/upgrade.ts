@@ -2,7 +2,7 @@ import type { EventKind } from '../protocol';
 import { cloneInto } from './data';
 import { log, type Engine } from './engine';
 import { adoptContainerMarker, clearLegacyMarker } from './postgres/runDir';
-import type { BranchRecord, ContainerRecord, JournalRecord } from './records';
+import type { BranchRecord, ContainerRecord, StoredJournalEntry } from './records';
 
 /**
  * Homes made by engines 0.1 kept one working volume per container
@@ -23,12 +23,14 @@ import type { BranchRecord, ContainerRecord, JournalRecord } from './records';
 type LegacyContainer = ContainerRecord & { volumeId?: string };
 type LegacyBranch = Omit<BranchRecord, 'volumeId'> & { volumeId?: string; headSnapshotId?: string };
 
-/** What a 0.1 journal entry, if any, says about the container's volume. */
+/** What a 0.1 journal entry, if any, says about the container's volume. Its shape is 0.1's
+ *  (an activate's `captureId`, a rewind with no volumes), so it is read as stored, not as
+ *  journal.ts's records. */
 interface Plan {
   activeId: string;
   /** The container's volume cannot be trusted: the active branch is made from this. */
   reload?: string;
-  journal?: JournalRecord;
+  journal?: StoredJournalEntry;
   /** Snapshots 0.1 captured for an operation that is now rolled back. */
   release: string[];
 }

@@ -50,10 +50,10 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
 });
 
 /** A bookmark that was never recorded never shows: drop its snapshot, keep the database up. */
-export const recoverBookmarkCreate: Recover = async (engine, journal) => {
+export const recoverBookmarkCreate: Recover<'bookmark-create'> = async (engine, journal) => {
   engine.store.tx(() => engine.journalEnd(journal));
-  await engine.releaseSnapshots([String(journal.data.snapshotId)]);
-  const c = engine.store.containers.get(String(journal.data.containerId));
+  await engine.releaseSnapshots([journal.data.snapshotId]);
+  const c = engine.store.containers.get(journal.data.containerId);
   if (c) await engine.startDatabase(c);
 };
 

@@ -108,11 +108,11 @@ function parse(raw: unknown): BranchCreateParams {
 /** A branch that never got its record never shows: drop its volume and the capture made
  *  for it, and make sure the database runs (a capture may have stopped it). Also what
  *  engines 0.1 journaled as 'branch-snapshot': a capture, and no volume yet. */
-export const recoverBranchCreate: Recover = async (engine, journal) => {
-  const c = engine.store.containers.get(String(journal.data.containerId));
-  if (c && journal.data.volumeId) await dropVolume(engine, c, String(journal.data.volumeId));
+export const recoverBranchCreate: Recover<'branch-create' | 'branch-snapshot'> = async (engine, journal) => {
+  const c = engine.store.containers.get(journal.data.containerId);
+  if (c && journal.data.volumeId) await dropVolume(engine, c, journal.data.volumeId);
   engine.store.tx(() => engine.journalEnd(journal));
   if (!journal.data.snapshotId) return; // no capture, so the database was never stopped
-  await engine.releaseSnapshots([String(journal.data.snapshotId)]);
+  await engine.releaseSnapshots([journal.data.snapshotId]);
   if (c) await engine.startDatabase(c);
 };

@@ -8,7 +8,8 @@ import { allocatePort, unclaimPort } from '../ports';
 import { allocateUid, unclaimUid } from '../postgres/pgUser';
 import { markForeign, removeRunDir } from '../postgres/runDir';
 import { release } from '../reservations';
-import type { BranchRecord, ContainerRecord, JournalRecord, TemplateRecord } from '../records';
+import type { JournalRecord } from '../journal';
+import type { BranchRecord, ContainerRecord, TemplateRecord } from '../records';
 import { containerView } from '../views';
 import { existingName, name, object, optInt, optStr } from '../validate';
 import { operation, type Recover } from './operation';
@@ -86,10 +87,10 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
 }
 
 /** A container that was never recorded: stop its database and remove its volume. */
-async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
-  const uid = typeof journal.data.uid === 'number' ? journal.data.uid : undefined;
-  const stub = { id: String(journal.data.containerId), port: Number(journal.data.port), listen: '127.0.0.1', uid };
-  const volumeId = String(journal.data.volumeId);
+async function rollback(engine: Engine, journal: JournalRecord<'container-create'>): Promise<void> {
+  const { uid } = journal.data;
+  const stub = { id: journal.data.containerId, port: journal.data.port, listen: '127.0.0.1', uid };
+  const volumeId = journal.data.volumeId;
   await engine.stopDatabase(stub, { volumeId }).catch(() => undefined);
   await engine.driver.deleteVolume(volumeId).catch(() => undefined);
   await removeRunDir(engine.clusterOf(stub, volumeId));
@@ -98,7 +99,7 @@ async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
   engine.store.tx(() => engine.journalEnd(journal));
 }
 
-export const recoverContainerCreate: Recover = rollback;
+export const recoverContainerCreate: Recover<'container-create'> = rollback;
 
 function usedUids(engine: Engine): number[] {
   return engine.store.all(engine.store.containers).flatMap((c) => (c.uid === undefined ? [] : [c.uid]));

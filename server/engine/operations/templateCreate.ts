@@ -3,7 +3,8 @@ import { TemplateCreateRequest, type SourceSpec, type TemplateCreateParams } fro
 import type { Engine, OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { newId, now } from '../ids';
-import type { JournalRecord, TemplateRecord } from '../records';
+import type { JournalRecord } from '../journal';
+import type { TemplateRecord } from '../records';
 import { validateSource } from '../sources';
 import { templateInfo } from '../views';
 import { name, object, optStr, str, type Raw } from '../validate';
@@ -21,7 +22,7 @@ export const templateCreate = operation(TemplateCreateRequest.type, parse, async
   return engine.locks.with(`template:${p.name}`, `template "${p.name}"`, 'template create', async () => {
     const id = newId('tpl');
     await buildTemplateVersion(ctx, 'template-create', { templateId: id, name: p.name }, p.source,
-      (journal: JournalRecord, snapshotId: string) => {
+      (journal: JournalRecord<'template-create'>, snapshotId: string) => {
         const rec: TemplateRecord = {
           id, name: p.name, source: p.source, owner: caller.name, createdAt: now(),
           versions: [{ version: 1, snapshotId, createdAt: now() }],
@@ -36,7 +37,7 @@ export const templateCreate = operation(TemplateCreateRequest.type, parse, async
   });
 });
 
-export const recoverTemplateCreate: Recover = (engine: Engine, rec: JournalRecord) => rollbackBuild(engine, rec);
+export const recoverTemplateCreate: Recover<'template-create'> = (engine: Engine, rec: JournalRecord<'template-create'>) => rollbackBuild(engine, rec);
 
 function parse(raw: unknown): TemplateCreateParams {
   const o = object(raw);
