@@ -52,8 +52,8 @@ export class Spares {
    *  reset point (recovery deletes a half-made one). Inactive branches get theirs when used. */
   scheduleActive(): void {
     const s = this.engine.store;
-    for (const c of s.all(s.containers)) {
-      const b = s.branches.get(c.activeBranchId);
+    for (const c of s.allContainers()) {
+      const b = s.branch(c.activeBranchId);
       if (b && b.spare?.snapshotId !== b.baseSnapshotId) this.schedule(b.id);
     }
   }
@@ -83,7 +83,7 @@ async function build(engine: Engine, branchId: string): Promise<void> {
   const volumeId = journal.data.volumeId;
   const snapshotId = journal.data.snapshotId;
   try {
-    const c = engine.store.containers.get(journal.data.containerId);
+    const c = engine.store.container(journal.data.containerId);
     if (!c) throw new Error('its container is gone');
     await cloneInto(engine, c, volumeId, snapshotId, quiet); // marks foreign data, as for any volume
     await faultPoint('spare:after-clone');
@@ -101,7 +101,7 @@ async function build(engine: Engine, branchId: string): Promise<void> {
 function keep(engine: Engine, journal: JournalRecord<'spare-build'>, b: BranchRecord): boolean {
   const old = b.spare;
   engine.store.tx(() => {
-    engine.store.branches.putSync(b.id, { ...b, spare: { volumeId: journal.data.volumeId, snapshotId: journal.data.snapshotId } });
+    engine.store.putBranch({ ...b, spare: { volumeId: journal.data.volumeId, snapshotId: journal.data.snapshotId } });
     engine.journalStepIn(journal, 'ready', { dropVolumeId: old?.volumeId, dropSnapshotId: old?.snapshotId });
   });
   return true;
@@ -112,8 +112,8 @@ function keep(engine: Engine, journal: JournalRecord<'spare-build'>, b: BranchRe
 async function whenUnlocked<T>(engine: Engine, branchId: string, fn: (c: ContainerRecord, b: BranchRecord) => T): Promise<T | undefined> {
   for (;;) {
     if (engine.stopping) throw new Error('the engine is stopping');
-    const b = engine.store.branches.get(branchId);
-    const c = b && engine.store.containers.get(b.containerId);
+    const b = engine.store.branch(branchId);
+    const c = b && engine.store.container(b.containerId);
     if (!b || !c) return undefined;
     const key = `container:${c.id}`;
     if (!engine.locks.isHeld(key)) {
@@ -133,7 +133,7 @@ async function whenUnlocked<T>(engine: Engine, branchId: string, fn: (c: Contain
 export async function finishSpareBuild(engine: Engine, journal: JournalRecord<'spare-build'>): Promise<void> {
   const drop = journal.data.dropVolumeId;
   if (drop) {
-    const c = engine.store.containers.get(journal.data.containerId);
+    const c = engine.store.container(journal.data.containerId);
     if (c) await dropVolume(engine, c, drop);
     else {
       // Its container went while the spare was built; a marker written meanwhile may have

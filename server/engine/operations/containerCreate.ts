@@ -23,7 +23,7 @@ export const containerCreate = operation(ContainerCreateRequest.type, parse, asy
   const template = findTemplate(engine, p.template);
   const lockKey = `container-name:${caller.name}/${p.name}`;
   return engine.locks.with(lockKey, `container "${p.name}"`, 'container create', async () => {
-    if (engine.store.all(engine.store.containers).some((c) => c.owner === caller.name && c.name === p.name)) {
+    if (engine.store.allContainers().some((c) => c.owner === caller.name && c.name === p.name)) {
       throw new EngineError('NameTaken', `you already have a container named "${p.name}". Pick another name.`);
     }
     const port = await allocatePort(engine, p.port);
@@ -76,8 +76,8 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
     volumeId, baseSnapshotId: version.snapshotId,
   };
   const event = engine.store.tx(() => {
-    engine.store.containers.putSync(c.id, c);
-    engine.store.branches.putSync(main.id, main);
+    engine.store.putContainer(c);
+    engine.store.putBranch(main);
     engine.journalEnd(journal);
     return engine.appendEvent(c, caller.name, 'container-created', MAIN_BRANCH,
       { detail: `from template ${template.name} v${version.version}, port ${port}, ${engine.driverName} driver` });
@@ -102,7 +102,7 @@ async function rollback(engine: Engine, journal: JournalRecord<'container-create
 export const recoverContainerCreate: Recover<'container-create'> = rollback;
 
 function usedUids(engine: Engine): number[] {
-  return engine.store.all(engine.store.containers).flatMap((c) => (c.uid === undefined ? [] : [c.uid]));
+  return engine.store.allContainers().flatMap((c) => (c.uid === undefined ? [] : [c.uid]));
 }
 
 function parse(raw: unknown): ContainerCreateParams {

@@ -34,7 +34,7 @@ export const containerDelete = operation(ContainerDeleteRequest.type, parse, asy
  *  container), then the files. Re-running it after a crash is safe. */
 async function finish(engine: Engine, journal: JournalRecord<'container-delete'>): Promise<void> {
   const { store } = engine;
-  const c = store.containers.get(journal.data.containerId);
+  const c = store.container(journal.data.containerId);
   if (c) {
     const snaps: string[] = [];
     const volumes: string[] = [];
@@ -44,11 +44,11 @@ async function finish(engine: Engine, journal: JournalRecord<'container-delete'>
         snaps.push(b.baseSnapshotId);
         volumes.push(b.volumeId);
         if (b.spare) { snaps.push(b.spare.snapshotId); volumes.push(b.spare.volumeId); }
-        store.branches.removeSync(b.id);
+        store.removeBranch(b.id);
       }
-      for (const b of store.bookmarksOf(c.id)) { snaps.push(b.snapshotId); store.bookmarks.removeSync(b.id); }
-      for (const e of [...store.events.getRange({ start: [c.id, -1], end: [c.id, Infinity] })]) store.events.removeSync(e.key);
-      store.containers.removeSync(c.id);
+      for (const b of store.bookmarksOf(c.id)) { snaps.push(b.snapshotId); store.removeBookmark(b.id); }
+      store.removeEventsOf(c.id);
+      store.removeContainer(c.id);
       engine.journalStepIn(journal, 'forgotten', { volumeIds: volumes.join(' '), port: c.port, uid: c.uid });
     });
     await faultPoint('container-delete:after-forget');
@@ -70,16 +70,16 @@ async function finish(engine: Engine, journal: JournalRecord<'container-delete'>
 }
 
 export const recoverContainerDelete: Recover<'container-delete'> = async (engine, journal) => {
-  const c = engine.store.containers.get(journal.data.containerId);
+  const c = engine.store.container(journal.data.containerId);
   if (c) await engine.stopDatabase(c).catch(() => undefined);
   await finish(engine, journal);
 };
 
 function dependentsOutside(engine: Engine, containerId: string): string[] {
   const mine = new Set(engine.store.bookmarksOf(containerId).map((b) => b.id));
-  return engine.store.all(engine.store.branches)
+  return engine.store.allBranches()
     .filter((b) => b.containerId !== containerId && b.origin.kind === 'bookmark' && mine.has(b.origin.bookmarkId))
-    .map((b) => `${engine.store.containers.get(b.containerId)?.name ?? '?'}/${b.name}`);
+    .map((b) => `${engine.store.container(b.containerId)?.name ?? '?'}/${b.name}`);
 }
 
 function parse(raw: unknown): NameParams & WithProgress {

@@ -44,7 +44,7 @@ export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPla
   const spare = branch.spare?.snapshotId === plan.snapshotId ? branch.spare : undefined;
   const journal = engine.store.tx(() => {
     // A spare taken moves from the branch record to the journal entry in one transaction.
-    if (spare) engine.store.branches.putSync(branch.id, { ...branch, spare: undefined });
+    if (spare) engine.store.putBranch({ ...branch, spare: undefined });
     return engine.journalBeginIn(plan.op, {
       containerId: c.id, branchId: branch.id, snapshotId: plan.snapshotId, event: plan.event,
       oldVolumeId: branch.volumeId, newVolumeId: spare?.volumeId ?? newId('vol'), fromSpare: Boolean(spare),
@@ -65,7 +65,7 @@ export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPla
 /** Clone the snapshot into the new volume; the old database keeps serving meanwhile. A spare
  *  already holds it. */
 async function build(engine: Engine, journal: Rewind, progress: Progress): Promise<void> {
-  const c = engine.store.containers.get(journal.data.containerId)!;
+  const c = engine.store.container(journal.data.containerId)!;
   if (journal.data.fromSpare) {
     progress.report('swapping in the ready spare');
     log(`container ${c.owner}/${c.name}: ${journal.op} swaps in the ready spare ${journal.data.newVolumeId}`);
@@ -80,7 +80,7 @@ async function build(engine: Engine, journal: Rewind, progress: Progress): Promi
  *  A start that fails goes back to the old volume, unless the engine is stopping: then
  *  the next start finishes from the journal. */
 async function swap(engine: Engine, journal: Rewind, progress: Progress, user: string): Promise<void> {
-  const c = engine.store.containers.get(journal.data.containerId)!;
+  const c = engine.store.container(journal.data.containerId)!;
   progress.report('stopping the database');
   // Its data is being thrown away, so no shutdown checkpoint; this also ends the tenant's programs.
   await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
@@ -101,22 +101,22 @@ async function swap(engine: Engine, journal: Rewind, progress: Progress, user: s
 /** Point the active branch at one of the journal's two volumes, with the journal's step. */
 function pointBranchAt(engine: Engine, journal: Rewind, which: 'oldVolumeId' | 'newVolumeId', step: Rewind['step']): void {
   engine.store.tx(() => {
-    const branch = engine.store.branches.get(journal.data.branchId)!;
-    engine.store.branches.putSync(branch.id, { ...branch, volumeId: journal.data[which] });
+    const branch = engine.store.branch(journal.data.branchId)!;
+    engine.store.putBranch({ ...branch, volumeId: journal.data[which] });
     engine.journalStepIn(journal, step);
   });
 }
 
 /** Drop the new volume and run the old one: the rewind never happened. */
 async function rollBack(engine: Engine, journal: Rewind): Promise<void> {
-  const c = engine.store.containers.get(journal.data.containerId)!;
+  const c = engine.store.container(journal.data.containerId)!;
   const newVolumeId = journal.data.newVolumeId;
   await engine.stopDatabase(c, { volumeId: newVolumeId, immediate: true });
   journal.data = { ...journal.data, fromSpare: false }; // it may have been started: never reuse it as a spare
   pointBranchAt(engine, journal, 'oldVolumeId', 'begin');
   await dropVolume(engine, c, newVolumeId);
   engine.store.tx(() => engine.journalEnd(journal));
-  await engine.startDatabase(engine.store.containers.get(c.id)!);
+  await engine.startDatabase(engine.store.container(c.id)!);
 }
 
 /** Record the result, then delete the old volume; the journal ends only after that. */
@@ -124,22 +124,22 @@ async function commit(engine: Engine, journal: Rewind, user: string): Promise<vo
   const d = journal.data;
   let oldBase = '';
   const event = engine.store.tx(() => {
-    const c = engine.store.containers.get(d.containerId)!;
-    const branch = engine.store.branches.get(d.branchId)!;
+    const c = engine.store.container(d.containerId)!;
+    const branch = engine.store.branch(d.branchId)!;
     oldBase = branch.baseSnapshotId;
-    engine.store.branches.putSync(branch.id, { ...branch, baseSnapshotId: d.snapshotId });
-    if (typeof d.templateVersion === 'number') engine.store.containers.putSync(c.id, { ...c, templateVersion: d.templateVersion });
+    engine.store.putBranch({ ...branch, baseSnapshotId: d.snapshotId });
+    if (typeof d.templateVersion === 'number') engine.store.putContainer({ ...c, templateVersion: d.templateVersion });
     engine.journalStepIn(journal, 'committed', { oldBaseId: oldBase });
     const bookmark = d.bookmarkId ? { id: d.bookmarkId, name: d.bookmarkName ?? '' } : undefined;
     return engine.appendEvent(c, user, d.event, branch.name, { bookmark, detail: d.detail });
   });
-  engine.notify('branch', engine.store.containers.get(d.containerId), event);
+  engine.notify('branch', engine.store.container(d.containerId), event);
   await faultPoint('rewind:after-commit');
   await cleanUp(engine, journal);
 }
 
 async function cleanUp(engine: Engine, journal: Rewind): Promise<void> {
-  const c = engine.store.containers.get(journal.data.containerId)!;
+  const c = engine.store.container(journal.data.containerId)!;
   await dropVolume(engine, c, journal.data.oldVolumeId);
   engine.store.tx(() => engine.journalEnd(journal));
   // Set at `committed`, which every way here passes.
@@ -149,8 +149,8 @@ async function cleanUp(engine: Engine, journal: Rewind): Promise<void> {
 const quiet: Progress = { report: () => undefined };
 
 export const recoverRewind: Recover<RewindOp> = async (engine, journal) => {
-  const c = engine.store.containers.get(journal.data.containerId);
-  if (!c || !engine.store.branches.get(journal.data.branchId)) {
+  const c = engine.store.container(journal.data.containerId);
+  if (!c || !engine.store.branch(journal.data.branchId)) {
     return engine.store.tx(() => engine.journalEnd(journal));
   }
   const user = 'engine (recovery)';

@@ -15,7 +15,7 @@ import { operation, type Recover } from './operation';
 export const templateCreate = operation(TemplateCreateRequest.type, parse, async (ctx: OpContext, p: TemplateCreateParams) => {
   const { engine, caller } = ctx;
   engine.requireAdmin(caller, 'create templates');
-  if (engine.store.all(engine.store.templates).some((t) => t.name === p.name)) {
+  if (engine.store.allTemplates().some((t) => t.name === p.name)) {
     throw new EngineError('NameTaken', `a template named "${p.name}" already exists. Pick another name, or refresh it with: slipstream template refresh ${p.name}`);
   }
   await validateSource(p.source);
@@ -28,12 +28,12 @@ export const templateCreate = operation(TemplateCreateRequest.type, parse, async
           versions: [{ version: 1, snapshotId, createdAt: now() }],
         };
         engine.store.tx(() => {
-          engine.store.templates.putSync(id, rec);
+          engine.store.putTemplate(rec);
           engine.journalEnd(journal);
         });
       });
     engine.notify('template');
-    return templateInfo(engine.store, engine.store.templates.get(id)!);
+    return templateInfo(engine.store, engine.store.template(id)!);
   });
 });
 

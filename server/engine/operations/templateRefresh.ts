@@ -21,16 +21,16 @@ export const templateRefresh = operation(TemplateRefreshRequest.type, parse, asy
     await buildTemplateVersion(ctx, 'template-refresh', { templateId: template.id }, template.source,
       (journal: JournalRecord<'template-refresh'>, snapshotId: string) => {
         engine.store.tx(() => {
-          const current = engine.store.templates.get(template.id)!;
+          const current = engine.store.template(template.id)!;
           const version = current.versions[current.versions.length - 1].version + 1;
           current.versions.push({ version, snapshotId, createdAt: now() });
-          engine.store.templates.putSync(current.id, current);
+          engine.store.putTemplate(current);
           engine.journalEnd(journal);
         });
       });
     await pruneTemplateVersions(engine, template.id);
     engine.notify('template');
-    return templateInfo(engine.store, engine.store.templates.get(template.id)!);
+    return templateInfo(engine.store, engine.store.template(template.id)!);
   });
 });
 
