@@ -66,8 +66,10 @@ export type JournalRecord<K extends JournalOp = JournalOp> = {
   [O in K]: { id: string; op: O; startedAt: string; step: JournalStep<O>; data: JournalData<O> };
 }[K];
 
-/** Every operation starts at `begin`. */
-export type FirstStep = 'begin' & JournalStep<JournalOp>;
+type OpsWithoutBegin = { [K in JournalOp]: 'begin' extends JournalStep<K> ? never : K }[JournalOp];
+/** Every operation starts at `begin`; one whose steps leave it out makes this `never`, and
+ *  Engine.journalBeginIn no longer compiles. */
+export type FirstStep = [OpsWithoutBegin] extends [never] ? 'begin' : never;
 
 // ------------------------------------------------------------ checking a stored entry
 

@@ -56,6 +56,6 @@ export const recoveries: { [K in JournalOp]: Recover<K> } = {
 /** Run the recovery of `rec`'s operation. */
 export function recoverEntry<K extends JournalOp>(engine: Engine, rec: JournalRecord<K>): Promise<void> {
   // The table holds Recover<K> at key K; indexing it with a generic K loses that pairing.
-  const fix = recoveries[rec.op as K] as Recover<K>;
+  const fix = recoveries[rec.op] as Recover<K>;
   return fix(engine, rec);
 }
