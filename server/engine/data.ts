@@ -119,7 +119,7 @@ async function offlineCapture(engine: Engine, c: ContainerRecord, snapshotId: st
  *  volume holds foreign data not yet sanitised: a capture of that stays foreign. */
 async function recordCapture(engine: Engine, c: ContainerRecord, snapshotId: string, volumeId?: string): Promise<void> {
   if (await hasForeignData(engine.clusterOf(c, volumeId))) return;
-  engine.store.tx(() => engine.store.captures.putSync(snapshotId, c.id));
+  engine.store.tx(() => engine.store.putCapture(snapshotId, c.id));
 }
 
 /** Snapshot a volume whose database is down (or a driver's atomic snapshot): the copy is as it is. */

@@ -12,7 +12,8 @@ import { uidOwner } from './postgres/pgUser';
 import { clearForeign, hasForeignData } from './postgres/runDir';
 import { sanitise } from './postgres/sanitise';
 import { endTenantProcesses } from './postgres/tenantProcesses';
-import type { ContainerRecord, EventRecord, JournalRecord } from './records';
+import { journalSnapshots, type FirstStep, type JournalData, type JournalOp, type JournalRecord, type JournalStep } from './journal';
+import type { ContainerRecord, EventRecord, StoredJournalEntry } from './records';
 import { startFailure, stoppedOutside } from './startFailure';
 import type { Store } from './store';
 import { eventInfo } from './views';
@@ -111,7 +112,7 @@ export class Engine {
   /** The active branch's volume: the container's data directory. Read from the store, so it
    *  follows a restore that swapped the branch's volume even for a caller's older record. */
   activeVolume(c: ClusterRef): string {
-    const branch = c.activeBranchId ? this.store.branches.get(c.activeBranchId) : undefined;
+    const branch = c.activeBranchId ? this.store.branch(c.activeBranchId) : undefined;
     if (!branch) throw new EngineError('Internal', `container ${c.id} has no active branch record, so the engine cannot find its data`);
     return branch.volumeId;
   }
@@ -169,7 +170,7 @@ export class Engine {
    *  (recorded by data.ts before the capture). Everything else is foreign, and is
    *  sanitised at its first start (postgres/sanitise.ts). */
   isOwnSnapshot(c: Pick<ContainerRecord, 'id'>, snapshotId: string): boolean {
-    return this.store.captures.get(snapshotId) === c.id;
+    return this.store.capturedFrom(snapshotId) === c.id;
   }
 
   /** Keep (or clear) a failed start on the stored container and on `c` itself, so that an
@@ -177,11 +178,11 @@ export class Engine {
   private recordFailure(c: ContainerRecord, failure: ContainerFailure | undefined): void {
     if (failure) c.failure = failure;
     else delete c.failure;
-    const saved = this.store.containers.get(c.id);
+    const saved = this.store.container(c.id);
     if (!saved || (!failure && !saved.failure)) return; // not recorded yet (create), or nothing to clear
     const next: ContainerRecord = { ...saved, failure };
     if (!failure) delete next.failure;
-    this.store.tx(() => this.store.containers.putSync(c.id, next));
+    this.store.tx(() => this.store.putContainer(next));
     this.notify('container', c);
   }
 
@@ -211,27 +212,34 @@ export class Engine {
 
   // ------------------------------------------------------------ journal
 
-  journalBegin(op: string, data: JournalRecord['data']): JournalRecord {
+  journalBegin<K extends JournalOp>(op: K, data: JournalData<K>): JournalRecord<K> {
     return this.store.tx(() => this.journalBeginIn(op, data));
   }
 
   /** journalBegin inside the caller's transaction, for a step that must be journaled
    *  together with the metadata change that starts it. */
-  journalBeginIn(op: string, data: JournalRecord['data']): JournalRecord {
-    const rec: JournalRecord = { id: newId('op'), op, startedAt: now(), step: 'begin', data };
-    this.store.journal.putSync(rec.id, rec);
+  journalBeginIn<K extends JournalOp>(op: K, data: JournalData<K>): JournalRecord<K> {
+    const step: FirstStep = 'begin';
+    // One record of op K; the compiler cannot see that an object built from a generic K is one.
+    const rec = { id: newId('op'), op, startedAt: now(), step, data } as JournalRecord<K>;
+    this.store.putJournalEntry(rec);
     return rec;
   }
 
-  journalStep(rec: JournalRecord, step: string, data: JournalRecord['data'] = {}): void {
+  journalStep<K extends JournalOp>(rec: JournalRecord<K>, step: JournalStep<K>, data: Partial<JournalData<K>> = {}): void {
+    this.store.tx(() => this.journalStepIn(rec, step, data));
+  }
+
+  /** journalStep inside the caller's transaction, with the metadata change the step records. */
+  journalStepIn<K extends JournalOp>(rec: JournalRecord<K>, step: JournalStep<K>, data: Partial<JournalData<K>> = {}): void {
     rec.step = step;
     rec.data = { ...rec.data, ...data };
-    this.store.tx(() => this.store.journal.putSync(rec.id, rec));
+    this.store.putJournalEntry(rec);
   }
 
   /** Call inside the transaction that records the operation's result. */
-  journalEnd(rec: JournalRecord): void {
-    this.store.journal.removeSync(rec.id);
+  journalEnd(rec: Pick<StoredJournalEntry, 'id'>): void {
+    this.store.removeJournalEntry(rec.id);
   }
 
   // ------------------------------------------------------------ events and notifications
@@ -241,7 +249,7 @@ export class Engine {
     extra: Pick<EventRecord, 'bookmark' | 'detail'> = {}): TimelineEvent {
     const seq = this.store.nextEventSeq(c.id);
     const rec: EventRecord = { seq, at: now(), user, containerId: c.id, kind, branch, ...extra };
-    this.store.events.putSync([c.id, seq], rec);
+    this.store.putEvent(rec);
     return eventInfo(rec, c.name);
   }
 
@@ -263,18 +271,16 @@ export class Engine {
   referencedSnapshots(): Set<string> {
     const s = this.store;
     const refs = new Set<string>();
-    for (const t of s.all(s.templates)) t.versions.forEach((v) => refs.add(v.snapshotId));
-    for (const b of s.all(s.branches)) {
+    for (const t of s.allTemplates()) t.versions.forEach((v) => refs.add(v.snapshotId));
+    for (const b of s.allBranches()) {
       refs.add(b.baseSnapshotId);
       if (b.spare) refs.add(b.spare.snapshotId);
       // A branch of a home made by 0.1 keeps its head until upgrade.ts gives it a volume.
       const head = (b as { headSnapshotId?: string }).headSnapshotId;
       if (head) refs.add(head);
     }
-    for (const b of s.all(s.bookmarks)) refs.add(b.snapshotId);
-    for (const j of s.all(s.journal)) {
-      for (const v of Object.values(j.data)) if (typeof v === 'string' && v.startsWith('snap_')) refs.add(v);
-    }
+    for (const b of s.allBookmarks()) refs.add(b.snapshotId);
+    for (const j of s.allJournalEntries()) journalSnapshots(j).forEach((id) => refs.add(id));
     return refs;
   }
 
@@ -285,7 +291,7 @@ export class Engine {
     for (const id of new Set(ids)) {
       if (refs.has(id)) continue;
       await this.driver.deleteSnapshot(id).then(
-        () => this.store.tx(() => this.store.captures.removeSync(id)),
+        () => this.store.tx(() => this.store.removeCapture(id)),
         (err) => log(`could not delete snapshot ${id}: ${err}`));
     }
   }

@@ -5,7 +5,7 @@ import type { BookmarkRecord, BranchRecord, ContainerRecord, TemplateRecord } fr
 /** Finding records by the names and ids users type, with "not found" errors that say what to do. */
 
 export function findTemplate(engine: Engine, name: string): TemplateRecord {
-  const t = engine.store.all(engine.store.templates).find((x) => x.name === name);
+  const t = engine.store.allTemplates().find((x) => x.name === name);
   if (!t) throw new EngineError('NotFound', `template "${name}" not found. See the templates with: slipstream template list`);
   return t;
 }
@@ -15,7 +15,7 @@ export function findTemplate(engine: Engine, name: string): TemplateRecord {
 export function findContainer(engine: Engine, caller: Caller, ref: string): ContainerRecord {
   const [owner, name] = ref.includes('/') ? ref.split('/') : [caller.name, ref];
   const c = (owner === caller.name || caller.admin)
-    ? engine.store.all(engine.store.containers).find((x) => x.name === name && x.owner === owner)
+    ? engine.store.allContainers().find((x) => x.name === name && x.owner === owner)
     : undefined;
   if (!c) throw new EngineError('NotFound', `container "${ref}" not found. See your containers with: slipstream container list`);
   return c;
@@ -28,7 +28,7 @@ export function findBranch(engine: Engine, c: ContainerRecord, name: string): Br
 }
 
 export function activeBranch(engine: Engine, c: ContainerRecord): BranchRecord {
-  const b = engine.store.branches.get(c.activeBranchId);
+  const b = engine.store.branch(c.activeBranchId);
   if (!b) throw new EngineError('Internal', `container "${c.name}" has no active branch record`);
   return b;
 }
@@ -43,8 +43,8 @@ export function visibleBookmark(engine: Engine, caller: Caller, b: BookmarkRecor
 /** The bookmarks the caller has branches from, in one pass over the branches. */
 export function bookmarksBranchedBy(engine: Engine, caller: Caller): Set<string> {
   const ids = new Set<string>();
-  for (const br of engine.store.all(engine.store.branches)) {
-    if (br.origin.kind === 'bookmark' && engine.store.containers.get(br.containerId)?.owner === caller.name) ids.add(br.origin.bookmarkId);
+  for (const br of engine.store.allBranches()) {
+    if (br.origin.kind === 'bookmark' && engine.store.container(br.containerId)?.owner === caller.name) ids.add(br.origin.bookmarkId);
   }
   return ids;
 }
@@ -52,9 +52,9 @@ export function bookmarksBranchedBy(engine: Engine, caller: Caller): Set<string>
 /** A bookmark by id, or by a name that is unique among the bookmarks the caller can see
  *  (only those of `container`, when given). */
 export function findBookmark(engine: Engine, caller: Caller, ref: string, container?: ContainerRecord): BookmarkRecord {
-  const byId = engine.store.bookmarks.get(ref);
+  const byId = engine.store.bookmark(ref);
   if (byId && visibleBookmark(engine, caller, byId)) return byId;
-  const all = engine.store.all(engine.store.bookmarks)
+  const all = engine.store.allBookmarks()
     .filter((b) => b.name === ref && visibleBookmark(engine, caller, b))
     .filter((b) => !container || b.containerId === container.id);
   if (all.length === 1) return all[0];

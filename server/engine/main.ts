@@ -6,7 +6,8 @@ import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
 import { newId, now } from './ids';
 import { acquireHomeLock } from './lock';
-import { recoveries } from './operations';
+import { isJournalOp, readJournalEntry } from './journal';
+import { recoverEntry } from './operations';
 import { choosePool, chooseRunRoot } from './pool';
 import { openPoolImage, poolImageHint, type PoolImage } from './poolImage';
 import { findPgBinaries } from './postgres/binaries';
@@ -64,7 +65,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
   try {
     await fs.promises.mkdir(files.meta, { recursive: true, mode: 0o700 });
     store = new Store(files.meta);
-    const newHome = store.meta.get('settings') === undefined;
+    const newHome = store.metaValue('settings') === undefined;
     const settings = homeSettings(store, opts, choosePool(opts.home, opts.pool, owner));
     const poolImage = await openPoolImage({ home: opts.home, pool: settings.pool, wanted: opts.poolImage, saved: settings.poolImage, newHome });
     await fs.promises.mkdir(settings.pool, { recursive: true, mode: 0o711 });
@@ -87,7 +88,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     ensureAdmin(store, files.adminToken);
     await upgradeHome(engine); // before anything reads a branch's volume
     await retireRunDirsOnPool(engine, path.join(settings.pool, 'run'));
-    const failedBefore = new Set(store.all(store.containers).filter((c) => c.failure).map((c) => c.id));
+    const failedBefore = new Set(store.allContainers().filter((c) => c.failure).map((c) => c.id));
     await recover(engine);
     reserveNumbers(engine);
     engine.startup = await startDatabases(engine, failedBefore);
@@ -104,7 +105,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
 }
 
 function homeSettings(store: Store, opts: EngineOptions, pool: string): HomeSettings {
-  const saved = store.meta.get('settings') as HomeSettings | undefined;
+  const saved = store.metaValue('settings') as HomeSettings | undefined;
   if (!saved) return { engineId: newId('eng'), localOwner: currentUserName(), pool, driver: opts.driver };
   if (opts.pool && path.resolve(opts.pool) !== saved.pool) {
     throw new EngineError('InvalidArgument', `this home's pool is ${saved.pool}; it cannot move to ${opts.pool}. Leave out --pool, or use another --home.`);
@@ -116,7 +117,7 @@ function homeSettings(store: Store, opts: EngineOptions, pool: string): HomeSett
 }
 
 function saveSettings(store: Store, settings: HomeSettings): void {
-  store.tx(() => store.meta.putSync('settings', settings));
+  store.tx(() => store.putMetaValue('settings', settings));
 }
 
 async function listenTeam(server: RpcServer, opts: EngineOptions): Promise<void> {
@@ -151,16 +152,23 @@ function pgToolDirs(pgBin?: string): string[] {
   return [...(pgBin ? [path.resolve(pgBin)] : []), ...debian];
 }
 
-/** Whatever the journal still holds was interrupted: finish it or roll it back. */
+/** Whatever the journal still holds was interrupted: finish it or roll it back. An entry of
+ *  an operation this engine does not know is dropped; one whose fields are not what its
+ *  operation writes is left as it is, since recovering from wrong data could lose some. */
 async function recover(engine: Engine): Promise<void> {
-  for (const rec of engine.store.all(engine.store.journal)) {
-    const fix = recoveries[rec.op];
-    log(`recovering interrupted ${rec.op} (${rec.id}, step ${rec.step})`);
+  for (const entry of engine.store.allJournalEntries()) {
+    log(`recovering interrupted ${entry.op} (${entry.id}, step ${entry.step})`);
+    const read = readJournalEntry(entry);
+    if ('problem' in read) {
+      const known = isJournalOp(entry.op);
+      log(`journal entry ${entry.id} ${known ? 'left as it is' : 'dropped'}, not recovered: ${read.problem}`);
+      if (!known) engine.store.tx(() => engine.journalEnd(entry));
+      continue;
+    }
     try {
-      if (fix) await fix(engine, rec);
-      else engine.store.tx(() => engine.journalEnd(rec));
+      await recoverEntry(engine, read.rec);
     } catch (err) {
-      log(`recovery of ${rec.op} ${rec.id} failed: ${(err as Error).message}`);
+      log(`recovery of ${entry.op} ${entry.id} failed: ${(err as Error).message}`);
     }
   }
 }
@@ -174,7 +182,7 @@ function describeOsUsers(owner: { uid: number } | undefined, containerUids: bool
 /** Reservations live in the temp dir, which a reboot may empty: claim this home's again. */
 function reserveNumbers(engine: Engine): void {
   const home = engine.config.home;
-  for (const c of engine.store.all(engine.store.containers)) {
+  for (const c of engine.store.allContainers()) {
     if (!reserve('ports', c.port, home)) log(`container ${c.owner}/${c.name}: port ${c.port} is reserved by another engine on this machine`);
     if (c.uid !== undefined && !reserve('uids', c.uid, home)) log(`container ${c.owner}/${c.name}: OS user id ${c.uid} is reserved by another engine on this machine`);
   }
@@ -186,7 +194,7 @@ function reserveNumbers(engine: Engine): void {
  *  then the old folder goes. */
 async function retireRunDirsOnPool(engine: Engine, old: string): Promise<void> {
   if (!fs.existsSync(old)) return;
-  for (const c of engine.store.all(engine.store.containers)) {
+  for (const c of engine.store.allContainers()) {
     if (!fs.existsSync(path.join(old, c.id)) || !(await cluster.isRunning(engine.clusterOf(c)))) continue;
     log(`container ${c.owner}/${c.name}: restarting its database to move its socket off the pool`);
     await engine.stopDatabase(c).catch((err) => log(`container ${c.owner}/${c.name}: stop failed: ${err.message}`));
@@ -199,7 +207,7 @@ async function retireRunDirsOnPool(engine: Engine, old: string): Promise<void> {
  *  Says in the log, and in `engine status`, which came back and which still failed, and why. */
 async function startDatabases(engine: Engine, failedBefore: Set<string>): Promise<DatabaseStart[]> {
   const report: DatabaseStart[] = [];
-  for (const c of engine.store.all(engine.store.containers).filter((x) => x.running || x.failure)) {
+  for (const c of engine.store.allContainers().filter((x) => x.running || x.failure)) {
     const wasFailed = failedBefore.has(c.id);
     try {
       await engine.startDatabase(c);
@@ -216,7 +224,7 @@ async function startDatabases(engine: Engine, failedBefore: Set<string>): Promis
 }
 
 async function stopDatabases(engine: Engine): Promise<void> {
-  for (const c of engine.store.all(engine.store.containers)) {
+  for (const c of engine.store.allContainers()) {
     await engine.stopDatabase(c).catch((err) => log(`container ${c.name}: stop failed: ${err.message}`));
   }
 }

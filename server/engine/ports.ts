@@ -44,7 +44,7 @@ export function unclaimPort(port: number): void {
 export async function allocatePort(engine: Engine, wanted?: number): Promise<number> {
   const home = engine.config.home;
   const usable = async (port: number) => {
-    const taken = claimed.has(port) || engine.store.all(engine.store.containers).some((c) => c.port === port);
+    const taken = claimed.has(port) || engine.store.allContainers().some((c) => c.port === port);
     if (taken || !(await portFree(port)) || claimed.has(port) || !reserve('ports', port, home)) return false;
     claimed.add(port); // checked again after the await: another create may have claimed it meanwhile
     return true;

@@ -94,14 +94,15 @@ export interface EventRecord {
 
 /** A multi-step operation, written before it touches disk or a process, removed in
  *  the same transaction that records its result. Whatever is left at start-up was
- *  interrupted, and recovery finishes or rolls it back. */
-export interface JournalRecord {
+ *  interrupted, and recovery finishes or rolls it back. This is the stored shape, the
+ *  same for every operation; journal.ts has each operation's own record type. */
+export interface StoredJournalEntry {
   id: string;
   op: string;
   startedAt: string;
   /** The last step that completed; recovery decides from it. */
   step: string;
-  data: Record<string, string | number | boolean | undefined>;
+  data: Readonly<Record<string, unknown>>;
 }
 
 export interface UserRecord {

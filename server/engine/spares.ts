@@ -6,7 +6,8 @@ import { faultPoint } from './faults';
 import { newId } from './ids';
 import { removeRunDir } from './postgres/runDir';
 import { allocatedBytes } from './volumes/volumeFiles';
-import type { BranchRecord, ContainerRecord, JournalRecord } from './records';
+import type { JournalRecord } from './journal';
+import type { BranchRecord, ContainerRecord } from './records';
 
 /**
  * A ready spare of a branch's reset point (`baseSnapshotId`: its latest bookmark, restore,
@@ -52,8 +53,8 @@ export class Spares {
    *  reset point (recovery deletes a half-made one). Inactive branches get theirs when used. */
   scheduleActive(): void {
     const s = this.engine.store;
-    for (const c of s.all(s.containers)) {
-      const b = s.branches.get(c.activeBranchId);
+    for (const c of s.allContainers()) {
+      const b = s.branch(c.activeBranchId);
       if (b && b.spare?.snapshotId !== b.baseSnapshotId) this.schedule(b.id);
     }
   }
@@ -80,10 +81,10 @@ async function build(engine: Engine, branchId: string): Promise<void> {
     });
   });
   if (!journal) return;
-  const volumeId = String(journal.data.volumeId);
-  const snapshotId = String(journal.data.snapshotId);
+  const volumeId = journal.data.volumeId;
+  const snapshotId = journal.data.snapshotId;
   try {
-    const c = engine.store.containers.get(String(journal.data.containerId));
+    const c = engine.store.container(journal.data.containerId);
     if (!c) throw new Error('its container is gone');
     await checkRoom(engine, c, branchId);
     await cloneInto(engine, c, volumeId, snapshotId, quiet); // marks foreign data, as for any volume
@@ -105,7 +106,7 @@ async function build(engine: Engine, branchId: string): Promise<void> {
  * spare still fits.
  */
 async function checkRoom(engine: Engine, c: ContainerRecord, branchId: string): Promise<void> {
-  const b = engine.store.branches.get(branchId);
+  const b = engine.store.branch(branchId);
   const copy = engine.driver.copyOnWrite || !b ? 0 : await allocatedBytes(engine.driver.volumePath(b.volumeId));
   const free = await poolFreeBytes(engine);
   const needed = 2 * copy + ROOM_FOR_CAPTURE;
@@ -115,13 +116,11 @@ async function checkRoom(engine: Engine, c: ContainerRecord, branchId: string): 
 }
 
 /** Record the new spare on the branch; the journal now names the spare it replaced, to delete. */
-function keep(engine: Engine, journal: JournalRecord, b: BranchRecord): boolean {
+function keep(engine: Engine, journal: JournalRecord<'spare-build'>, b: BranchRecord): boolean {
   const old = b.spare;
   engine.store.tx(() => {
-    engine.store.branches.putSync(b.id, { ...b, spare: { volumeId: String(journal.data.volumeId), snapshotId: String(journal.data.snapshotId) } });
-    journal.step = 'ready';
-    journal.data = { ...journal.data, dropVolumeId: old?.volumeId, dropSnapshotId: old?.snapshotId };
-    engine.store.journal.putSync(journal.id, journal);
+    engine.store.putBranch({ ...b, spare: { volumeId: journal.data.volumeId, snapshotId: journal.data.snapshotId } });
+    engine.journalStepIn(journal, 'ready', { dropVolumeId: old?.volumeId, dropSnapshotId: old?.snapshotId });
   });
   return true;
 }
@@ -131,8 +130,8 @@ function keep(engine: Engine, journal: JournalRecord, b: BranchRecord): boolean 
 async function whenUnlocked<T>(engine: Engine, branchId: string, fn: (c: ContainerRecord, b: BranchRecord) => T): Promise<T | undefined> {
   for (;;) {
     if (engine.stopping) throw new Error('the engine is stopping');
-    const b = engine.store.branches.get(branchId);
-    const c = b && engine.store.containers.get(b.containerId);
+    const b = engine.store.branch(branchId);
+    const c = b && engine.store.container(b.containerId);
     if (!b || !c) return undefined;
     const key = `container:${c.id}`;
     if (!engine.locks.isHeld(key)) {
@@ -149,18 +148,18 @@ async function whenUnlocked<T>(engine: Engine, branchId: string, fn: (c: Contain
 
 /** Delete the volume the journal says to (a half-made or replaced spare), end the entry, and
  *  release the replaced spare's snapshot if nothing else uses it. Idempotent: recovery runs it. */
-export async function finishSpareBuild(engine: Engine, journal: JournalRecord): Promise<void> {
-  const drop = journal.data.dropVolumeId ? String(journal.data.dropVolumeId) : undefined;
+export async function finishSpareBuild(engine: Engine, journal: JournalRecord<'spare-build'>): Promise<void> {
+  const drop = journal.data.dropVolumeId;
   if (drop) {
-    const c = engine.store.containers.get(String(journal.data.containerId));
+    const c = engine.store.container(journal.data.containerId);
     if (c) await dropVolume(engine, c, drop);
     else {
       // Its container went while the spare was built; a marker written meanwhile may have
       // made its runtime directory again.
       await engine.driver.deleteVolume(drop);
-      await removeRunDir({ runDir: path.join(engine.config.runRoot, String(journal.data.containerId)) });
+      await removeRunDir({ runDir: path.join(engine.config.runRoot, journal.data.containerId) });
     }
   }
   engine.store.tx(() => engine.journalEnd(journal));
-  if (journal.data.dropSnapshotId) await engine.releaseSnapshots([String(journal.data.dropSnapshotId)]);
+  if (journal.data.dropSnapshotId) await engine.releaseSnapshots([journal.data.dropSnapshotId]);
 }

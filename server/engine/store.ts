@@ -1,6 +1,6 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type {
-  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, JournalRecord, TemplateRecord, UserRecord,
+  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, StoredJournalEntry, TemplateRecord, UserRecord,
 } from './records';
 
 /**
@@ -9,17 +9,17 @@ import type {
  * told has happened survives a kill -9.
  */
 export class Store {
-  readonly root: RootDatabase;
-  readonly templates: Database<TemplateRecord, string>;
-  readonly containers: Database<ContainerRecord, string>;
-  readonly branches: Database<BranchRecord, string>;
-  readonly bookmarks: Database<BookmarkRecord, string>;
-  readonly events: Database<EventRecord, [string, number]>;
-  readonly journal: Database<JournalRecord, string>;
-  readonly meta: Database<unknown, string>;
-  readonly users: Database<UserRecord, string>;
+  private readonly root: RootDatabase;
+  private readonly templates: Database<TemplateRecord, string>;
+  private readonly containers: Database<ContainerRecord, string>;
+  private readonly branches: Database<BranchRecord, string>;
+  private readonly bookmarks: Database<BookmarkRecord, string>;
+  private readonly events: Database<EventRecord, [string, number]>;
+  private readonly journal: Database<StoredJournalEntry, string>;
+  private readonly meta: Database<unknown, string>;
+  private readonly users: Database<UserRecord, string>;
   /** snapshot id → the container whose own volume it was captured from (Engine.isOwnSnapshot). */
-  readonly captures: Database<string, string>;
+  private readonly captures: Database<string, string>;
   /** Bumped by every tx(): what a cache read at one version is still true at. */
   private version = 0;
   private bookmarkCache: { version: number; list: readonly BookmarkRecord[] } | undefined;
@@ -50,23 +50,64 @@ export class Store {
    *  of bookmarks, so the sorted list is kept until the next write. Do not mutate it. */
   bookmarksByTime(): readonly BookmarkRecord[] {
     if (this.bookmarkCache?.version === this.version) return this.bookmarkCache.list;
-    const list = this.all(this.bookmarks).sort((a, b) =>
+    const list = this.allBookmarks().sort((a, b) =>
       // ISO timestamps sort as plain strings; localeCompare is needlessly slow on 10,000 of them.
       (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     this.bookmarkCache = { version: this.version, list };
     return list;
   }
 
-  all<V>(db: Database<V, string>): V[] {
-    return [...db.getRange()].map((e) => e.value);
+  // Reads, and writes to call inside tx(): one of each per kind of record, named after it.
+
+  template(id: string): TemplateRecord | undefined { return this.templates.get(id); }
+  allTemplates(): TemplateRecord[] { return all(this.templates); }
+  putTemplate(t: TemplateRecord): void { this.templates.putSync(t.id, t); }
+  removeTemplate(id: string): void { this.templates.removeSync(id); }
+
+  container(id: string): ContainerRecord | undefined { return this.containers.get(id); }
+  allContainers(): ContainerRecord[] { return all(this.containers); }
+  putContainer(c: ContainerRecord): void { this.containers.putSync(c.id, c); }
+  removeContainer(id: string): void { this.containers.removeSync(id); }
+
+  branch(id: string): BranchRecord | undefined { return this.branches.get(id); }
+  allBranches(): BranchRecord[] { return all(this.branches); }
+  putBranch(b: BranchRecord): void { this.branches.putSync(b.id, b); }
+  removeBranch(id: string): void { this.branches.removeSync(id); }
+
+  bookmark(id: string): BookmarkRecord | undefined { return this.bookmarks.get(id); }
+  allBookmarks(): BookmarkRecord[] { return all(this.bookmarks); }
+  putBookmark(b: BookmarkRecord): void { this.bookmarks.putSync(b.id, b); }
+  removeBookmark(id: string): void { this.bookmarks.removeSync(id); }
+
+  user(name: string): UserRecord | undefined { return this.users.get(name); }
+  allUsers(): UserRecord[] { return all(this.users); }
+  putUser(u: UserRecord): void { this.users.putSync(u.name, u); }
+  removeUser(name: string): void { this.users.removeSync(name); }
+
+  /** The container whose own volume the snapshot was captured from, if it was recorded. */
+  capturedFrom(snapshotId: string): string | undefined { return this.captures.get(snapshotId); }
+  putCapture(snapshotId: string, containerId: string): void { this.captures.putSync(snapshotId, containerId); }
+  removeCapture(snapshotId: string): void { this.captures.removeSync(snapshotId); }
+
+  /** Entries as stored; journal.ts reads them as their operations' records. */
+  allJournalEntries(): StoredJournalEntry[] { return all(this.journal); }
+  putJournalEntry(e: StoredJournalEntry): void { this.journal.putSync(e.id, e); }
+  removeJournalEntry(id: string): void { this.journal.removeSync(id); }
+
+  metaValue(key: string): unknown { return this.meta.get(key); }
+  putMetaValue(key: string, value: unknown): void { this.meta.putSync(key, value); }
+
+  putEvent(e: EventRecord): void { this.events.putSync([e.containerId, e.seq], e); }
+  removeEventsOf(containerId: string): void {
+    for (const e of [...this.events.getRange({ start: [containerId, -1], end: [containerId, Infinity] })]) this.events.removeSync(e.key);
   }
 
   branchesOf(containerId: string): BranchRecord[] {
-    return this.all(this.branches).filter((b) => b.containerId === containerId);
+    return this.allBranches().filter((b) => b.containerId === containerId);
   }
 
   bookmarksOf(containerId: string): BookmarkRecord[] {
-    return this.all(this.bookmarks).filter((b) => b.containerId === containerId);
+    return this.allBookmarks().filter((b) => b.containerId === containerId);
   }
 
   eventsOf(containerId: string, limit: number): EventRecord[] {
@@ -82,4 +123,8 @@ export class Store {
   close(): Promise<void> {
     return this.root.close();
   }
+}
+
+function all<V>(db: Database<V, string>): V[] {
+  return [...db.getRange()].map((e) => e.value);
 }

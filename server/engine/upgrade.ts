@@ -2,7 +2,7 @@ import type { EventKind } from '../protocol';
 import { cloneInto } from './data';
 import { log, type Engine } from './engine';
 import { adoptContainerMarker, clearLegacyMarker } from './postgres/runDir';
-import type { BranchRecord, ContainerRecord, JournalRecord } from './records';
+import type { BranchRecord, ContainerRecord, StoredJournalEntry } from './records';
 
 /**
  * Homes made by engines 0.1 kept one working volume per container
@@ -23,18 +23,20 @@ import type { BranchRecord, ContainerRecord, JournalRecord } from './records';
 type LegacyContainer = ContainerRecord & { volumeId?: string };
 type LegacyBranch = Omit<BranchRecord, 'volumeId'> & { volumeId?: string; headSnapshotId?: string };
 
-/** What a 0.1 journal entry, if any, says about the container's volume. */
+/** What a 0.1 journal entry, if any, says about the container's volume. Its shape is 0.1's
+ *  (an activate's `captureId`, a rewind with no volumes), so it is read as stored, not as
+ *  journal.ts's records. */
 interface Plan {
   activeId: string;
   /** The container's volume cannot be trusted: the active branch is made from this. */
   reload?: string;
-  journal?: JournalRecord;
+  journal?: StoredJournalEntry;
   /** Snapshots 0.1 captured for an operation that is now rolled back. */
   release: string[];
 }
 
 export async function upgradeHome(engine: Engine): Promise<void> {
-  for (const c of engine.store.all(engine.store.containers) as LegacyContainer[]) {
+  for (const c of engine.store.allContainers() as LegacyContainer[]) {
     if (!c.volumeId) continue;
     log(`container ${c.owner}/${c.name}: giving each branch its own volume (a home made by engine 0.1)`);
     await upgradeContainer(engine, c, c.volumeId);
@@ -57,10 +59,10 @@ async function upgradeContainer(engine: Engine, c: LegacyContainer, containerVol
 /** A 0.1 switch cut after its capture finishes on the target; one cut before rolls back.
  *  A 0.1 restore, reset or refresh always went forward: the branch gets the snapshot. */
 function legacyPlan(engine: Engine, c: LegacyContainer): Plan {
-  const mine = engine.store.all(engine.store.journal).filter((j) => j.data.containerId === c.id);
+  const mine = engine.store.allJournalEntries().filter((j) => j.data.containerId === c.id);
   const activate = mine.find((j) => j.op === 'activate' && typeof j.data.captureId === 'string');
   if (activate?.step === 'captured') {
-    const to = engine.store.branches.get(String(activate.data.toId)) as LegacyBranch | undefined;
+    const to = engine.store.branch(String(activate.data.toId)) as LegacyBranch | undefined;
     if (to?.headSnapshotId) return { activeId: to.id, reload: to.headSnapshotId, journal: activate, release: [] };
   }
   if (activate) return { activeId: c.activeBranchId, journal: activate, release: [String(activate.data.captureId)] };
@@ -73,7 +75,7 @@ function legacyPlan(engine: Engine, c: LegacyContainer): Plan {
 async function materialise(engine: Engine, c: ContainerRecord, b: LegacyBranch, snapshotId: string): Promise<void> {
   const volumeId = `vol_${b.id.replace(/^br_/, '')}`;
   await cloneInto(engine, c, volumeId, snapshotId, { report: () => undefined });
-  engine.store.tx(() => engine.store.branches.putSync(b.id, { ...(engine.store.branches.get(b.id) as LegacyBranch), volumeId } as BranchRecord));
+  engine.store.tx(() => engine.store.putBranch({ ...(engine.store.branch(b.id) as LegacyBranch), volumeId } as BranchRecord));
 }
 
 /** One transaction: the new shape, the 0.1 journal entry's result, and (when the container's
@@ -88,11 +90,11 @@ function commit(engine: Engine, c: LegacyContainer, containerVolume: string, pla
       const volumeId = rest.volumeId ?? containerVolume;
       const rewound = plan.journal && plan.journal.op !== 'activate' && b.id === plan.activeId;
       if (rewound) heads.push(b.baseSnapshotId); // released only if nothing else uses it
-      store.branches.putSync(b.id, { ...rest, volumeId, ...(rewound ? { baseSnapshotId: plan.reload! } : {}) });
+      store.putBranch({ ...rest, volumeId, ...(rewound ? { baseSnapshotId: plan.reload! } : {}) });
     }
     const { volumeId: _old, ...rest } = c;
     const version = plan.journal?.data.templateVersion;
-    store.containers.putSync(c.id, { ...rest, activeBranchId: plan.activeId, ...(typeof version === 'number' ? { templateVersion: version } : {}) });
+    store.putContainer({ ...rest, activeBranchId: plan.activeId, ...(typeof version === 'number' ? { templateVersion: version } : {}) });
     if (plan.journal) finishJournal(engine, c, plan);
     if (plan.reload) engine.journalBeginIn('branch-delete', { containerId: c.id, volumeId: containerVolume });
   });
@@ -103,7 +105,7 @@ function finishJournal(engine: Engine, c: ContainerRecord, plan: Plan): void {
   const j = plan.journal!;
   engine.journalEnd(j);
   if (j.op === 'activate' && !plan.reload) return;
-  const branch = engine.store.branches.get(plan.activeId)!;
+  const branch = engine.store.branch(plan.activeId)!;
   const d = j.data;
   const kind: EventKind = j.op === 'activate' ? 'branch-activated' : (d.event as EventKind);
   const bookmark = d.bookmarkId ? { id: String(d.bookmarkId), name: String(d.bookmarkName) } : undefined;

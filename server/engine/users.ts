@@ -22,7 +22,7 @@ export function hashToken(token: string): string {
 
 export function findByToken(store: Store, token: string): UserRecord | undefined {
   const hash = Buffer.from(hashToken(token), 'hex');
-  return store.all(store.users).find((u) => timingSafeEqual(Buffer.from(u.tokenHash, 'hex'), hash));
+  return store.allUsers().find((u) => timingSafeEqual(Buffer.from(u.tokenHash, 'hex'), hash));
 }
 
 /**
@@ -32,7 +32,7 @@ export function findByToken(store: Store, token: string): UserRecord | undefined
  * an admin), the old session is nobody.
  */
 export function tokenHolder(store: Store, name: string, tokenHash: string): UserRecord | undefined {
-  const user = store.users.get(name);
+  const user = store.user(name);
   if (!user) return undefined;
   const held = Buffer.from(user.tokenHash, 'hex');
   const presented = Buffer.from(tokenHash, 'hex');
@@ -42,13 +42,13 @@ export function tokenHolder(store: Store, name: string, tokenHash: string): User
 export function createUser(store: Store, name: string, admin: boolean): { user: UserRecord; token: string } {
   const token = newToken();
   const user: UserRecord = { name, admin, tokenHash: hashToken(token), createdAt: now() };
-  store.tx(() => store.users.putSync(name, user));
+  store.tx(() => store.putUser(user));
   return { user, token };
 }
 
 /** On the first start of a home: an admin whose token is written to HOME/admin-token (0600). */
 export function ensureAdmin(store: Store, tokenFile: string): void {
-  if (store.users.get(ADMIN_USER)) return;
+  if (store.user(ADMIN_USER)) return;
   const { token } = createUser(store, ADMIN_USER, true);
   fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   fs.chmodSync(tokenFile, 0o600);

@@ -9,8 +9,8 @@ import type { Store } from './store';
 /** Records to protocol views. The only place that decides what a client sees of a record. */
 
 export function templateInfo(store: Store, t: TemplateRecord): TemplateInfo {
-  const containers = store.all(store.containers).filter((c) => c.templateId === t.id);
-  const bookmarks = store.all(store.bookmarks).filter((b) => b.templateId === t.id);
+  const containers = store.allContainers().filter((c) => c.templateId === t.id);
+  const bookmarks = store.allBookmarks().filter((b) => b.templateId === t.id);
   return {
     id: t.id,
     name: t.name,
@@ -40,7 +40,7 @@ export async function containerView(engine: Engine, c: ContainerRecord): Promise
 
 export function containerInfo(store: Store, c: ContainerRecord,
   db: { state: ContainerState; failure?: ContainerFailure }): ContainerInfo {
-  const template = store.templates.get(c.templateId);
+  const template = store.template(c.templateId);
   const branches = store.branchesOf(c.id);
   return {
     id: c.id,
@@ -62,7 +62,7 @@ export function containerInfo(store: Store, c: ContainerRecord,
 }
 
 export function branchInfo(store: Store, b: BranchRecord): BranchInfo {
-  const c = store.containers.get(b.containerId);
+  const c = store.container(b.containerId);
   return {
     id: b.id,
     name: b.name,
@@ -86,13 +86,13 @@ export interface BookmarkLookups {
 
 export function bookmarkLookups(store: Store): BookmarkLookups {
   const dependents = new Map<string, number>();
-  for (const br of store.all(store.branches)) {
+  for (const br of store.allBranches()) {
     if (br.origin.kind === 'bookmark') dependents.set(br.origin.bookmarkId, (dependents.get(br.origin.bookmarkId) ?? 0) + 1);
   }
   return {
     dependents,
-    containerNames: new Map(store.all(store.containers).map((c) => [c.id, c.name])),
-    templateNames: new Map(store.all(store.templates).map((t) => [t.id, t.name])),
+    containerNames: new Map(store.allContainers().map((c) => [c.id, c.name])),
+    templateNames: new Map(store.allTemplates().map((t) => [t.id, t.name])),
   };
 }
 

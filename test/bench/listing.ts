@@ -68,12 +68,12 @@ export async function measureListing(workDir: string, count: number, requests: n
 async function seedBookmarks(home: string, copies: number): Promise<void> {
   const store = new Store(homeFiles(home).meta);
   try {
-    const real = [...store.bookmarks.getRange()].map((e) => e.value)[0];
+    const real = store.allBookmarks()[0];
     const base = Date.parse(real.createdAt);
     store.tx(() => {
       for (let i = 1; i <= copies; i++) {
         const copy: BookmarkRecord = { ...real, id: newId('bm'), name: `copy-${i}`, createdAt: new Date(base + i).toISOString() };
-        store.bookmarks.putSync(copy.id, copy);
+        store.putBookmark(copy);
       }
     });
   } finally {

@@ -45,8 +45,8 @@ async function makeOld(home: string): Promise<void> {
   const store = new Store(homeFiles(home).meta);
   const driver = await createDriver('blocks', { pool: poolOf(home) });
   try {
-    for (const c of store.all(store.containers)) {
-      const volumeId = store.branches.get(c.activeBranchId)!.volumeId;
+    for (const c of store.allContainers()) {
+      const volumeId = store.branch(c.activeBranchId)!.volumeId;
       for (const b of store.branchesOf(c.id)) {
         const old: Record<string, unknown> = { ...b, headSnapshotId: b.baseSnapshotId };
         delete old.volumeId;
@@ -54,15 +54,15 @@ async function makeOld(home: string): Promise<void> {
           old.headSnapshotId = `snap_old${b.id.slice(3)}`;
           await driver.snapshot(b.volumeId, String(old.headSnapshotId));
           await driver.deleteVolume(b.volumeId);
-          store.tx(() => store.captures.putSync(String(old.headSnapshotId), c.id)); // 0.1 recorded its captures too
+          store.tx(() => store.putCapture(String(old.headSnapshotId), c.id)); // 0.1 recorded its captures too
         }
-        store.tx(() => store.branches.putSync(b.id, old as never));
+        store.tx(() => store.putBranch(old as never));
       }
-      store.tx(() => store.containers.putSync(c.id, { ...c, volumeId } as never));
+      store.tx(() => store.putContainer({ ...c, volumeId } as never));
     }
-    const mid = store.all(store.containers).find((c) => c.name === 'mid')!;
-    const bm = store.all(store.bookmarks).find((b) => b.name === 'mid all')!;
-    store.tx(() => store.journal.putSync('op_old0restore', {
+    const mid = store.allContainers().find((c) => c.name === 'mid')!;
+    const bm = store.allBookmarks().find((b) => b.name === 'mid all')!;
+    store.tx(() => store.putJournalEntry({
       id: 'op_old0restore', op: 'restore', startedAt: new Date().toISOString(), step: 'begin',
       data: { containerId: mid.id, branchId: mid.activeBranchId, snapshotId: bm.snapshotId, event: 'restored', bookmarkId: bm.id, bookmarkName: bm.name },
     }));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { JournalOp } from '../../server/engine/journal';
 import { operations, recoveries } from '../../server/engine/operations';
 import { allRequests, ErrorCodes } from '../../server/protocol';
 
@@ -15,7 +16,7 @@ test('error codes are unique', () => {
 });
 
 test('every journaled operation can be recovered', () => {
-  for (const op of ['template-create', 'template-refresh', 'container-create', 'container-delete', 'branch-snapshot',
+  for (const op of <JournalOp[]>['template-create', 'template-refresh', 'container-create', 'container-delete', 'branch-snapshot',
     'bookmark-create', 'activate', 'restore', 'reset', 'refresh']) {
     assert.equal(typeof recoveries[op], 'function', op);
   }

@@ -1,8 +1,11 @@
 import type { Engine, OpContext } from '../engine';
 import { faultPoint } from '../faults';
 import { activeBranch } from '../lookup';
-import type { BranchRecord, ContainerRecord, JournalRecord } from '../records';
+import type { JournalRecord } from '../journal';
+import type { BranchRecord, ContainerRecord } from '../records';
 import type { Recover } from './operation';
+
+type Activate = JournalRecord<'activate'>;
 
 /**
  * Make `target` the container's active branch. Every branch owns its volume, so
@@ -29,7 +32,7 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, target:
   await faultPoint('activate:after-stop');
   progress.report(`starting branch "${target.name}" on port ${c.port}`, 50);
   try {
-    await engine.startDatabase(engine.store.containers.get(c.id)!);
+    await engine.startDatabase(engine.store.container(c.id)!);
   } catch (err) {
     if (engine.stopping) throw err; // the next engine start rolls forward
     progress.report(`that failed; starting branch "${from.name}" again`);
@@ -43,19 +46,18 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, target:
 
 /** Record `branchId` as active, in the transaction that moves the journal to `switched`
  *  (or back to `begin`, when it is the old branch again). */
-function switchTo(engine: Engine, journal: JournalRecord, branchId: string): void {
+function switchTo(engine: Engine, journal: Activate, branchId: string): void {
   engine.store.tx(() => {
-    const c = engine.store.containers.get(String(journal.data.containerId))!;
-    engine.store.containers.putSync(c.id, { ...c, activeBranchId: branchId });
-    journal.step = branchId === journal.data.toId ? 'switched' : 'begin';
-    engine.store.journal.putSync(journal.id, journal);
+    const c = engine.store.container(journal.data.containerId)!;
+    engine.store.putContainer({ ...c, activeBranchId: branchId });
+    engine.journalStepIn(journal, branchId === journal.data.toId ? 'switched' : 'begin');
   });
 }
 
-function commit(engine: Engine, journal: JournalRecord, user: string) {
+function commit(engine: Engine, journal: Activate, user: string) {
   return engine.store.tx(() => {
-    const c = engine.store.containers.get(String(journal.data.containerId))!;
-    const to = engine.store.branches.get(String(journal.data.toId))!;
+    const c = engine.store.container(journal.data.containerId)!;
+    const to = engine.store.branch(journal.data.toId)!;
     engine.journalEnd(journal);
     return engine.appendEvent(c, user, 'branch-activated', to.name);
   });
@@ -63,22 +65,22 @@ function commit(engine: Engine, journal: JournalRecord, user: string) {
 
 /** Back to the old branch: the target's database is down (stopped if it came up), the old
  *  branch is recorded active and its database runs. */
-async function rollBack(engine: Engine, journal: JournalRecord): Promise<void> {
-  const c = engine.store.containers.get(String(journal.data.containerId))!;
-  const to = engine.store.branches.get(String(journal.data.toId));
+async function rollBack(engine: Engine, journal: Activate): Promise<void> {
+  const c = engine.store.container(journal.data.containerId)!;
+  const to = engine.store.branch(journal.data.toId);
   if (to) await engine.stopDatabase(c, { volumeId: to.volumeId });
-  switchTo(engine, journal, String(journal.data.fromId));
+  switchTo(engine, journal, journal.data.fromId);
   engine.store.tx(() => engine.journalEnd(journal));
-  await engine.startDatabase(engine.store.containers.get(c.id)!);
+  await engine.startDatabase(engine.store.container(c.id)!);
 }
 
 /** Before the switch was recorded: the old branch stays active. After: make sure the old
  *  database is down (two postmasters cannot share the port) and finish on the target. */
-export const recoverActivate: Recover = async (engine, journal) => {
-  const c = engine.store.containers.get(String(journal.data.containerId));
+export const recoverActivate: Recover<'activate'> = async (engine, journal) => {
+  const c = engine.store.container(journal.data.containerId);
   if (!c) return engine.store.tx(() => engine.journalEnd(journal));
   if (journal.step !== 'switched') return rollBack(engine, journal);
-  const from = engine.store.branches.get(String(journal.data.fromId));
+  const from = engine.store.branch(journal.data.fromId);
   if (from) await engine.stopDatabase(c, { volumeId: from.volumeId });
   await engine.startDatabase(c);
   commit(engine, journal, 'engine (recovery)');

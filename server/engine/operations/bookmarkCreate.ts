@@ -36,8 +36,8 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
     };
     const oldBase = branch.baseSnapshotId;
     const event = engine.store.tx(() => {
-      engine.store.bookmarks.putSync(bm.id, bm);
-      engine.store.branches.putSync(branch.id, { ...branch, baseSnapshotId: snapshotId });
+      engine.store.putBookmark(bm);
+      engine.store.putBranch({ ...branch, baseSnapshotId: snapshotId });
       engine.journalEnd(journal);
       return engine.appendEvent(c, caller.name, 'bookmark-created', branch.name,
         { bookmark: { id: bm.id, name: bm.name }, detail: `${captured.consistency}${bm.shared ? ', shared' : ''}` });
@@ -50,10 +50,10 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
 });
 
 /** A bookmark that was never recorded never shows: drop its snapshot, keep the database up. */
-export const recoverBookmarkCreate: Recover = async (engine, journal) => {
+export const recoverBookmarkCreate: Recover<'bookmark-create'> = async (engine, journal) => {
   engine.store.tx(() => engine.journalEnd(journal));
-  await engine.releaseSnapshots([String(journal.data.snapshotId)]);
-  const c = engine.store.containers.get(String(journal.data.containerId));
+  await engine.releaseSnapshots([journal.data.snapshotId]);
+  const c = engine.store.container(journal.data.containerId);
   if (c) await engine.startDatabase(c);
 };
 

@@ -79,10 +79,10 @@ async function update(ctx: OpContext, p: BookmarkRefParams, kind: EventKind,
   const { engine, caller } = ctx;
   const found = resolve(engine, caller, p);
   requireOwner(engine, caller, found);
-  const c = engine.store.containers.get(found.containerId);
+  const c = engine.store.container(found.containerId);
   const { rec, event } = engine.store.tx(() => {
-    const rec = change(engine.store.bookmarks.get(found.id)!);
-    engine.store.bookmarks.putSync(rec.id, rec);
+    const rec = change(engine.store.bookmark(found.id)!);
+    engine.store.putBookmark(rec);
     const event = c && engine.appendEvent(c, caller.name, kind, rec.branchName, { bookmark: { id: rec.id, name: rec.name } });
     return { rec, event };
   });
@@ -94,19 +94,19 @@ async function update(ctx: OpContext, p: BookmarkRefParams, kind: EventKind,
 export const bookmarkDelete = operation(BookmarkDeleteRequest.type, parseRef, async ({ engine, caller }: OpContext, p: BookmarkRefParams) => {
   const b = resolve(engine, caller, p);
   requireOwner(engine, caller, b);
-  const dependents = engine.store.all(engine.store.branches).filter((br) => br.origin.kind === 'bookmark' && br.origin.bookmarkId === b.id);
+  const dependents = engine.store.allBranches().filter((br) => br.origin.kind === 'bookmark' && br.origin.bookmarkId === b.id);
   if (dependents.length) {
     // Name only the branches the caller may see; of other users' just say how many.
-    const seen = dependents.map((br) => ({ br, c: engine.store.containers.get(br.containerId) }))
+    const seen = dependents.map((br) => ({ br, c: engine.store.container(br.containerId) }))
       .filter(({ c }) => c && engine.canSee(caller, c.owner));
     const others = dependents.length - seen.length;
     const names = [...seen.map(({ br, c }) => `${c!.name}/${br.name}`), ...(others ? [`${others} in other users' containers`] : [])];
     throw new EngineError('InUse', `bookmark "${b.name}" has branches made from it: ${names.join(', ')}. Those branches must be deleted first.`);
   }
   const info = bookmarkInfo(engine.store, b);
-  const c = engine.store.containers.get(b.containerId);
+  const c = engine.store.container(b.containerId);
   const event = engine.store.tx(() => {
-    engine.store.bookmarks.removeSync(b.id);
+    engine.store.removeBookmark(b.id);
     return c && engine.appendEvent(c, caller.name, 'bookmark-deleted', b.branchName, { bookmark: { id: b.id, name: b.name } });
   });
   await engine.releaseSnapshots([b.snapshotId]);

@@ -23,9 +23,9 @@ export const branchCreate = operation(BranchCreateRequest.type, parse, async (ct
     if (engine.store.branchesOf(c.id).some((b) => b.name === p.name)) {
       throw new EngineError('NameTaken', `container "${c.name}" already has a branch named "${p.name}". Pick another name.`);
     }
-    const branch = await create(ctx, engine.store.containers.get(c.id)!, p);
-    if (p.activate) await activateBranch(ctx, engine.store.containers.get(c.id)!, branch);
-    return branchInfo(engine.store, engine.store.branches.get(branch.id)!);
+    const branch = await create(ctx, engine.store.container(c.id)!, p);
+    if (p.activate) await activateBranch(ctx, engine.store.container(c.id)!, branch);
+    return branchInfo(engine.store, engine.store.branch(branch.id)!);
   });
 });
 
@@ -51,7 +51,7 @@ async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams)
     volumeId, baseSnapshotId: start.snapshotId,
   };
   const event = engine.store.tx(() => {
-    engine.store.branches.putSync(branch.id, branch);
+    engine.store.putBranch(branch);
     engine.journalEnd(journal);
     return engine.appendEvent(c, caller.name, 'branch-created', branch.name, originDetail(start.origin));
   });
@@ -62,7 +62,7 @@ async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams)
 async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchCreateParams['from'], capture?: string)
   : Promise<{ snapshotId: string; origin: BranchOrigin }> {
   const { engine } = ctx;
-  const template = engine.store.templates.get(c.templateId)!;
+  const template = engine.store.template(c.templateId)!;
   if (from.kind === 'template') {
     const v = template.versions[template.versions.length - 1];
     return { snapshotId: v.snapshotId, origin: { kind: 'template', template: template.name, version: v.version } };
@@ -70,7 +70,7 @@ async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchCre
   if (from.kind === 'bookmark') {
     const bm = findBookmark(engine, ctx.caller, from.bookmark);
     if (bm.templateId !== c.templateId) {
-      throw new EngineError('InvalidArgument', `bookmark "${bm.name}" comes from template "${engine.store.templates.get(bm.templateId)?.name}", but container "${c.name}" is made from "${template.name}". Branch it into a container made from the same template.`);
+      throw new EngineError('InvalidArgument', `bookmark "${bm.name}" comes from template "${engine.store.template(bm.templateId)?.name}", but container "${c.name}" is made from "${template.name}". Branch it into a container made from the same template.`);
     }
     return { snapshotId: bm.snapshotId, origin: { kind: 'bookmark', bookmarkId: bm.id, bookmark: bm.name } };
   }
@@ -108,11 +108,11 @@ function parse(raw: unknown): BranchCreateParams {
 /** A branch that never got its record never shows: drop its volume and the capture made
  *  for it, and make sure the database runs (a capture may have stopped it). Also what
  *  engines 0.1 journaled as 'branch-snapshot': a capture, and no volume yet. */
-export const recoverBranchCreate: Recover = async (engine, journal) => {
-  const c = engine.store.containers.get(String(journal.data.containerId));
-  if (c && journal.data.volumeId) await dropVolume(engine, c, String(journal.data.volumeId));
+export const recoverBranchCreate: Recover<'branch-create' | 'branch-snapshot'> = async (engine, journal) => {
+  const c = engine.store.container(journal.data.containerId);
+  if (c && journal.data.volumeId) await dropVolume(engine, c, journal.data.volumeId);
   engine.store.tx(() => engine.journalEnd(journal));
   if (!journal.data.snapshotId) return; // no capture, so the database was never stopped
-  await engine.releaseSnapshots([String(journal.data.snapshotId)]);
+  await engine.releaseSnapshots([journal.data.snapshotId]);
   if (c) await engine.startDatabase(c);
 };

@@ -39,14 +39,14 @@ export const branchUnlink = operation(BranchUnlinkRequest.type, (raw): BranchPar
 });
 
 function relink(engine: OpContext['engine'], user: string, containerId: string, b: BranchRecord, gitBranch: string | undefined) {
-  const c = engine.store.containers.get(containerId)!;
+  const c = engine.store.container(containerId)!;
   const event = engine.store.tx(() => {
-    const current = engine.store.branches.get(b.id)!;
+    const current = engine.store.branch(b.id)!;
     const { gitBranch: _old, ...rest } = current;
-    engine.store.branches.putSync(b.id, gitBranch ? { ...rest, gitBranch } : rest);
+    engine.store.putBranch(gitBranch ? { ...rest, gitBranch } : rest);
     return engine.appendEvent(c, user, gitBranch ? 'branch-linked' : 'branch-unlinked', b.name,
       { detail: gitBranch ? `git branch ${gitBranch}` : `was git branch ${b.gitBranch ?? '(none)'}` });
   });
   engine.notify('branch', c, event);
-  return branchInfo(engine.store, engine.store.branches.get(b.id)!);
+  return branchInfo(engine.store, engine.store.branch(b.id)!);
 }

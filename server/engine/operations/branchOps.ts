@@ -7,7 +7,7 @@ import { containerRef, existingName, object, optStr } from '../validate';
 import { activateBranch } from './activate';
 import { operation, type Recover } from './operation';
 import { dropVolume } from '../data';
-import type { JournalRecord } from '../records';
+import type { JournalRecord } from '../journal';
 
 function parseBranch(raw: unknown): BranchParams {
   const o = object(raw);
@@ -20,8 +20,8 @@ export const branchActivate = operation(BranchActivateRequest.type, parseBranch,
   const c = findContainer(engine, caller, p.container);
   const target = findBranch(engine, c, p.name);
   return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'branch activate', async () => {
-    await activateBranch(ctx, engine.store.containers.get(c.id)!, engine.store.branches.get(target.id)!);
-    return branchInfo(engine.store, engine.store.branches.get(target.id)!);
+    await activateBranch(ctx, engine.store.container(c.id)!, engine.store.branch(target.id)!);
+    return branchInfo(engine.store, engine.store.branch(target.id)!);
   });
 });
 
@@ -39,13 +39,13 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
   const c = findContainer(engine, caller, p.container);
   return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'branch delete', async () => {
     const b = findBranch(engine, c, p.name);
-    if (engine.store.containers.get(c.id)!.activeBranchId === b.id) {
+    if (engine.store.container(c.id)!.activeBranchId === b.id) {
       throw new EngineError('InUse', `branch "${b.name}" is the active branch of "${c.name}". Activate another branch first.`);
     }
     const info = branchInfo(engine.store, b);
-    let journal!: JournalRecord;
+    let journal!: JournalRecord<'branch-delete'>;
     const event = engine.store.tx(() => {
-      engine.store.branches.removeSync(b.id);
+      engine.store.removeBranch(b.id);
       // In the same transaction: once no record names the volume, the journal does, till it is gone.
       journal = engine.journalBeginIn('branch-delete', {
         containerId: c.id, volumeId: b.volumeId, baseSnapshotId: b.baseSnapshotId,
@@ -62,14 +62,14 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
 /** A deleted branch's volume and its spare's go, then its reset point and the spare's snapshot
  *  if nothing else uses them. upgrade.ts uses this too, for the volume of a 0.1 container that
  *  no branch took over. (A spare still being built sees the branch gone and drops its own.) */
-export const recoverBranchDelete: Recover = async (engine, journal) => {
-  const c = engine.store.containers.get(String(journal.data.containerId));
+export const recoverBranchDelete: Recover<'branch-delete'> = async (engine, journal) => {
+  const c = engine.store.container(journal.data.containerId);
   for (const v of [journal.data.volumeId, journal.data.spareVolumeId]) {
     if (!v) continue;
-    if (c) await dropVolume(engine, c, String(v));
-    else await engine.driver.deleteVolume(String(v));
+    if (c) await dropVolume(engine, c, v);
+    else await engine.driver.deleteVolume(v);
   }
   engine.store.tx(() => engine.journalEnd(journal));
-  const snaps = [journal.data.baseSnapshotId, journal.data.spareSnapshotId].filter(Boolean).map(String);
+  const snaps = [journal.data.baseSnapshotId, journal.data.spareSnapshotId].filter((s): s is string => Boolean(s));
   if (snaps.length) await engine.releaseSnapshots(snaps);
 };

@@ -8,7 +8,8 @@ import { allocatePort, unclaimPort } from '../ports';
 import { allocateUid, unclaimUid } from '../postgres/pgUser';
 import { markForeign, removeRunDir } from '../postgres/runDir';
 import { release } from '../reservations';
-import type { BranchRecord, ContainerRecord, JournalRecord, TemplateRecord } from '../records';
+import type { JournalRecord } from '../journal';
+import type { BranchRecord, ContainerRecord, TemplateRecord } from '../records';
 import { containerView } from '../views';
 import { existingName, name, object, optInt, optStr } from '../validate';
 import { operation, type Recover } from './operation';
@@ -22,7 +23,7 @@ export const containerCreate = operation(ContainerCreateRequest.type, parse, asy
   const template = findTemplate(engine, p.template);
   const lockKey = `container-name:${caller.name}/${p.name}`;
   return engine.locks.with(lockKey, `container "${p.name}"`, 'container create', async () => {
-    if (engine.store.all(engine.store.containers).some((c) => c.owner === caller.name && c.name === p.name)) {
+    if (engine.store.allContainers().some((c) => c.owner === caller.name && c.name === p.name)) {
       throw new EngineError('NameTaken', `you already have a container named "${p.name}". Pick another name.`);
     }
     const port = await allocatePort(engine, p.port);
@@ -75,8 +76,8 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
     volumeId, baseSnapshotId: version.snapshotId,
   };
   const event = engine.store.tx(() => {
-    engine.store.containers.putSync(c.id, c);
-    engine.store.branches.putSync(main.id, main);
+    engine.store.putContainer(c);
+    engine.store.putBranch(main);
     engine.journalEnd(journal);
     return engine.appendEvent(c, caller.name, 'container-created', MAIN_BRANCH,
       { detail: `from template ${template.name} v${version.version}, port ${port}, ${engine.driverName} driver` });
@@ -86,10 +87,10 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
 }
 
 /** A container that was never recorded: stop its database and remove its volume. */
-async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
-  const uid = typeof journal.data.uid === 'number' ? journal.data.uid : undefined;
-  const stub = { id: String(journal.data.containerId), port: Number(journal.data.port), listen: '127.0.0.1', uid };
-  const volumeId = String(journal.data.volumeId);
+async function rollback(engine: Engine, journal: JournalRecord<'container-create'>): Promise<void> {
+  const { uid } = journal.data;
+  const stub = { id: journal.data.containerId, port: journal.data.port, listen: '127.0.0.1', uid };
+  const volumeId = journal.data.volumeId;
   await engine.stopDatabase(stub, { volumeId }).catch(() => undefined);
   await engine.driver.deleteVolume(volumeId).catch(() => undefined);
   await removeRunDir(engine.clusterOf(stub, volumeId));
@@ -98,10 +99,10 @@ async function rollback(engine: Engine, journal: JournalRecord): Promise<void> {
   engine.store.tx(() => engine.journalEnd(journal));
 }
 
-export const recoverContainerCreate: Recover = rollback;
+export const recoverContainerCreate: Recover<'container-create'> = rollback;
 
 function usedUids(engine: Engine): number[] {
-  return engine.store.all(engine.store.containers).flatMap((c) => (c.uid === undefined ? [] : [c.uid]));
+  return engine.store.allContainers().flatMap((c) => (c.uid === undefined ? [] : [c.uid]));
 }
 
 function parse(raw: unknown): ContainerCreateParams {

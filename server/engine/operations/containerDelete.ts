@@ -2,7 +2,7 @@ import { ContainerDeleteRequest, type NameParams, type WithProgress } from '../.
 import type { Engine, OpContext } from '../engine';
 import { findContainer } from '../lookup';
 import { removeRunDir } from '../postgres/runDir';
-import type { JournalRecord } from '../records';
+import type { JournalRecord } from '../journal';
 import { containerInfo } from '../views';
 import { containerRef, object, optStr } from '../validate';
 import { EngineError } from '../errors';
@@ -32,9 +32,9 @@ export const containerDelete = operation(ContainerDeleteRequest.type, parse, asy
 
 /** Once begun, a delete only goes forward: metadata first (so nothing shows a half-deleted
  *  container), then the files. Re-running it after a crash is safe. */
-async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
+async function finish(engine: Engine, journal: JournalRecord<'container-delete'>): Promise<void> {
   const { store } = engine;
-  const c = store.containers.get(String(journal.data.containerId));
+  const c = store.container(journal.data.containerId);
   if (c) {
     const snaps: string[] = [];
     const volumes: string[] = [];
@@ -44,14 +44,12 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
         snaps.push(b.baseSnapshotId);
         volumes.push(b.volumeId);
         if (b.spare) { snaps.push(b.spare.snapshotId); volumes.push(b.spare.volumeId); }
-        store.branches.removeSync(b.id);
+        store.removeBranch(b.id);
       }
-      for (const b of store.bookmarksOf(c.id)) { snaps.push(b.snapshotId); store.bookmarks.removeSync(b.id); }
-      for (const e of [...store.events.getRange({ start: [c.id, -1], end: [c.id, Infinity] })]) store.events.removeSync(e.key);
-      store.containers.removeSync(c.id);
-      journal.step = 'forgotten';
-      journal.data = { ...journal.data, volumeIds: volumes.join(' '), port: c.port, uid: c.uid };
-      store.journal.putSync(journal.id, journal);
+      for (const b of store.bookmarksOf(c.id)) { snaps.push(b.snapshotId); store.removeBookmark(b.id); }
+      store.removeEventsOf(c.id);
+      store.removeContainer(c.id);
+      engine.journalStepIn(journal, 'forgotten', { volumeIds: volumes.join(' '), port: c.port, uid: c.uid });
     });
     await faultPoint('container-delete:after-forget');
     await engine.stopDatabase(c, { volumeId: active }).catch(() => undefined);
@@ -62,7 +60,7 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
     engine.notify('container', c);
   } else {
     // Forgotten before the crash: the journal names every branch's volume (one, from engines 0.1).
-    const ids = String(journal.data.volumeIds ?? journal.data.volumeId ?? '').split(' ').filter(Boolean);
+    const ids = (journal.data.volumeIds ?? journal.data.volumeId ?? '').split(' ').filter(Boolean);
     for (const v of ids) await engine.driver.deleteVolume(v).catch(() => undefined);
   }
   // Last, so no other engine on the machine can take them while the files remain.
@@ -71,17 +69,17 @@ async function finish(engine: Engine, journal: JournalRecord): Promise<void> {
   store.tx(() => engine.journalEnd(journal));
 }
 
-export const recoverContainerDelete: Recover = async (engine, journal) => {
-  const c = engine.store.containers.get(String(journal.data.containerId));
+export const recoverContainerDelete: Recover<'container-delete'> = async (engine, journal) => {
+  const c = engine.store.container(journal.data.containerId);
   if (c) await engine.stopDatabase(c).catch(() => undefined);
   await finish(engine, journal);
 };
 
 function dependentsOutside(engine: Engine, containerId: string): string[] {
   const mine = new Set(engine.store.bookmarksOf(containerId).map((b) => b.id));
-  return engine.store.all(engine.store.branches)
+  return engine.store.allBranches()
     .filter((b) => b.containerId !== containerId && b.origin.kind === 'bookmark' && mine.has(b.origin.bookmarkId))
-    .map((b) => `${engine.store.containers.get(b.containerId)?.name ?? '?'}/${b.name}`);
+    .map((b) => `${engine.store.container(b.containerId)?.name ?? '?'}/${b.name}`);
 }
 
 function parse(raw: unknown): NameParams & WithProgress {

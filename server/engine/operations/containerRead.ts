@@ -10,7 +10,7 @@ export const parseName = (raw: unknown): NameParams => ({ name: containerRef(obj
 
 /** container list: the caller's own containers (an admin sees everyone's). */
 export const containerList = operation(ContainerListRequest.type, () => ({}), async ({ engine, caller }: OpContext) =>
-  Promise.all(engine.store.all(engine.store.containers)
+  Promise.all(engine.store.allContainers()
     .filter((c) => engine.canSee(caller, c.owner))
     .map((c) => containerView(engine, c))));
 

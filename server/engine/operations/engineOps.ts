@@ -16,8 +16,8 @@ export const engineStatus = operation(EngineStatusRequest.type, () => ({}), asyn
   postgres: caller.admin ? engine.bins.dir : '',
   user: caller.name,
   startedAt: engine.config.startedAt,
-  containers: engine.store.all(engine.store.containers).filter((c) => engine.canSee(caller, c.owner)).length,
-  templates: engine.store.all(engine.store.templates).length,
+  containers: engine.store.allContainers().filter((c) => engine.canSee(caller, c.owner)).length,
+  templates: engine.store.allTemplates().length,
   failed: await failedContainers(engine, caller),
   startup: engine.startup.filter((d) => engine.canSee(caller, d.owner)),
 }));
@@ -25,7 +25,7 @@ export const engineStatus = operation(EngineStatusRequest.type, () => ({}), asyn
 /** The caller's containers whose database should run and does not, with why. */
 async function failedContainers(engine: Engine, caller: Caller): Promise<FailedContainer[]> {
   const failed: FailedContainer[] = [];
-  for (const c of engine.store.all(engine.store.containers).filter((x) => engine.canSee(caller, x.owner))) {
+  for (const c of engine.store.allContainers().filter((x) => engine.canSee(caller, x.owner))) {
     const { failure } = await engine.databaseState(c);
     if (failure) failed.push({ container: c.name, owner: c.owner, ...failure });
   }
@@ -36,7 +36,7 @@ async function failedContainers(engine: Engine, caller: Caller): Promise<FailedC
  *  databases start again with the next engine. */
 export const engineShutdown = operation(EngineShutdownRequest.type, () => ({}), async ({ engine, caller }: OpContext) => {
   engine.requireAdmin(caller, 'stop the engine');
-  const running = engine.store.all(engine.store.containers).filter((c) => c.running).length;
+  const running = engine.store.allContainers().filter((c) => c.running).length;
   setImmediate(() => process.emit('SIGTERM'));
   return { stopped: running };
 });

@@ -1,3 +1,5 @@
+import type { JournalOp, JournalRecord } from '../journal';
+import type { Engine } from '../engine';
 import type { Operation, Recover } from './operation';
 import { recoverActivate } from './activate';
 import { bookmarkCreate, recoverBookmarkCreate } from './bookmarkCreate';
@@ -33,8 +35,9 @@ export const operations: readonly Operation[] = [
   restore, reset, refresh, timeline,
 ];
 
-/** Journal op name → how to finish or roll it back after a crash. */
-export const recoveries: Record<string, Recover> = {
+/** Journal op name → how to finish or roll it back after a crash. A journaled operation
+ *  missing here does not compile. */
+export const recoveries: { [K in JournalOp]: Recover<K> } = {
   'template-create': recoverTemplateCreate,
   'template-refresh': recoverTemplateRefresh,
   'container-create': recoverContainerCreate,
@@ -49,3 +52,10 @@ export const recoveries: Record<string, Recover> = {
   refresh: recoverRewind,
   'spare-build': finishSpareBuild,
 };
+
+/** Run the recovery of `rec`'s operation. */
+export function recoverEntry<K extends JournalOp>(engine: Engine, rec: JournalRecord<K>): Promise<void> {
+  // The table holds Recover<K> at key K; indexing it with a generic K loses that pairing.
+  const fix = recoveries[rec.op] as Recover<K>;
+  return fix(engine, rec);
+}

@@ -1,7 +1,7 @@
 import type { RequestType } from 'vscode-jsonrpc';
 import type { ErrorData } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
-import type { JournalRecord } from '../records';
+import type { JournalOp, JournalRecord } from '../journal';
 
 /** One engine operation, as the dispatcher sees it: a method name, and a handler that
  *  checks the raw params at the edge before the typed work runs. Each operation lives
@@ -19,5 +19,5 @@ export function operation<P, R>(type: RequestType<P, R, ErrorData>, parse: (raw:
   return { method: type.method, public: options.public ?? false, handle: async (ctx, raw) => run(ctx, parse(raw)) };
 }
 
-/** How a journaled operation finishes or rolls back after a crash. */
-export type Recover = (engine: Engine, rec: JournalRecord) => Promise<void>;
+/** How a journaled operation K finishes or rolls back after a crash. */
+export type Recover<K extends JournalOp> = (engine: Engine, rec: JournalRecord<K>) => Promise<void>;

@@ -12,14 +12,14 @@ export const refresh = operation(RefreshRequest.type, parseContainerOp, async (c
   const { engine, caller } = ctx;
   const c = findContainer(engine, caller, p.container);
   return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'refresh', async () => {
-    const current = engine.store.containers.get(c.id)!;
-    const template = engine.store.templates.get(current.templateId)!;
+    const current = engine.store.container(c.id)!;
+    const template = engine.store.template(current.templateId)!;
     const latest = template.versions[template.versions.length - 1];
     await rewind(ctx, current, {
       op: 'refresh', event: 'refreshed', snapshotId: latest.snapshotId, templateVersion: latest.version,
       extra: { detail: `to template ${template.name} v${latest.version}` },
     });
     await pruneTemplateVersions(engine, template.id);
-    return containerView(engine, engine.store.containers.get(c.id)!);
+    return containerView(engine, engine.store.container(c.id)!);
   });
 });

@@ -17,9 +17,9 @@ export const reset = operation(ResetRequest.type, parseContainerOp, async (ctx: 
   const { engine, caller } = ctx;
   const c = findContainer(engine, caller, p.container);
   return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'reset', async () => {
-    const current = engine.store.containers.get(c.id)!;
+    const current = engine.store.container(c.id)!;
     const branch = activeBranch(engine, current);
     await rewind(ctx, current, { op: 'reset', event: 'reset', snapshotId: branch.baseSnapshotId });
-    return branchInfo(engine.store, engine.store.branches.get(branch.id)!);
+    return branchInfo(engine.store, engine.store.branch(branch.id)!);
   });
 });

@@ -20,8 +20,8 @@ export const restore = operation(RestoreRequest.type, (raw): RestoreParams => {
     throw new EngineError('InvalidArgument', `bookmark "${bm.name}" comes from another template than container "${c.name}"; it cannot be restored there. Branch from it in a container made from its template.`);
   }
   return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'restore', async () => {
-    const current = engine.store.containers.get(c.id)!;
+    const current = engine.store.container(c.id)!;
     await rewind(ctx, current, { op: 'restore', event: 'restored', snapshotId: bm.snapshotId, extra: { bookmark: { id: bm.id, name: bm.name } } });
-    return branchInfo(engine.store, engine.store.branches.get(current.activeBranchId)!);
+    return branchInfo(engine.store, engine.store.branch(current.activeBranchId)!);
   });
 });

@@ -4,8 +4,12 @@ import { log, type Engine, type OpContext, type Progress } from '../engine';
 import { faultPoint } from '../faults';
 import { newId } from '../ids';
 import { activeBranch } from '../lookup';
-import type { ContainerRecord, EventRecord, JournalRecord } from '../records';
+import type { JournalRecord } from '../journal';
+import type { ContainerRecord, EventRecord } from '../records';
 import type { Recover } from './operation';
+
+type RewindOp = 'restore' | 'reset' | 'refresh';
+type Rewind = JournalRecord<RewindOp>;
 
 /**
  * Replace the active branch's data with a snapshot: the shared core of restore
@@ -18,7 +22,7 @@ import type { Recover } from './operation';
  * rebuilt in the background afterwards.
  */
 export interface RewindPlan {
-  op: 'restore' | 'reset' | 'refresh';
+  op: RewindOp;
   event: EventKind;
   snapshotId: string;
   extra?: Pick<EventRecord, 'bookmark' | 'detail'>;
@@ -40,7 +44,7 @@ export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPla
   const spare = branch.spare?.snapshotId === plan.snapshotId ? branch.spare : undefined;
   const journal = engine.store.tx(() => {
     // A spare taken moves from the branch record to the journal entry in one transaction.
-    if (spare) engine.store.branches.putSync(branch.id, { ...branch, spare: undefined });
+    if (spare) engine.store.putBranch({ ...branch, spare: undefined });
     return engine.journalBeginIn(plan.op, {
       containerId: c.id, branchId: branch.id, snapshotId: plan.snapshotId, event: plan.event,
       oldVolumeId: branch.volumeId, newVolumeId: spare?.volumeId ?? newId('vol'), fromSpare: Boolean(spare),
@@ -60,26 +64,26 @@ export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPla
 
 /** Clone the snapshot into the new volume; the old database keeps serving meanwhile. A spare
  *  already holds it. */
-async function build(engine: Engine, journal: JournalRecord, progress: Progress): Promise<void> {
-  const c = engine.store.containers.get(String(journal.data.containerId))!;
+async function build(engine: Engine, journal: Rewind, progress: Progress): Promise<void> {
+  const c = engine.store.container(journal.data.containerId)!;
   if (journal.data.fromSpare) {
     progress.report('swapping in the ready spare');
-    log(`container ${c.owner}/${c.name}: ${journal.op} swaps in the ready spare ${String(journal.data.newVolumeId)}`);
+    log(`container ${c.owner}/${c.name}: ${journal.op} swaps in the ready spare ${journal.data.newVolumeId}`);
     await faultPoint('spare:before-swap');
     return;
   }
-  await cloneInto(engine, c, String(journal.data.newVolumeId), String(journal.data.snapshotId), progress);
+  await cloneInto(engine, c, journal.data.newVolumeId, journal.data.snapshotId, progress);
   await faultPoint('rewind:after-clone');
 }
 
 /** Stop the old database, point the branch at the new volume, start it, record, clean up.
  *  A start that fails goes back to the old volume, unless the engine is stopping: then
  *  the next start finishes from the journal. */
-async function swap(engine: Engine, journal: JournalRecord, progress: Progress, user: string): Promise<void> {
-  const c = engine.store.containers.get(String(journal.data.containerId))!;
+async function swap(engine: Engine, journal: Rewind, progress: Progress, user: string): Promise<void> {
+  const c = engine.store.container(journal.data.containerId)!;
   progress.report('stopping the database');
   // Its data is being thrown away, so no shutdown checkpoint; this also ends the tenant's programs.
-  await engine.stopDatabase(c, { volumeId: String(journal.data.oldVolumeId), immediate: true });
+  await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
   pointBranchAt(engine, journal, 'newVolumeId', 'switched');
   await faultPoint('load:before-start');
   progress.report(`starting the database on port ${c.port}`);
@@ -95,67 +99,65 @@ async function swap(engine: Engine, journal: JournalRecord, progress: Progress, 
 }
 
 /** Point the active branch at one of the journal's two volumes, with the journal's step. */
-function pointBranchAt(engine: Engine, journal: JournalRecord, which: 'oldVolumeId' | 'newVolumeId', step: string): void {
+function pointBranchAt(engine: Engine, journal: Rewind, which: 'oldVolumeId' | 'newVolumeId', step: Rewind['step']): void {
   engine.store.tx(() => {
-    const branch = engine.store.branches.get(String(journal.data.branchId))!;
-    engine.store.branches.putSync(branch.id, { ...branch, volumeId: String(journal.data[which]) });
-    journal.step = step;
-    engine.store.journal.putSync(journal.id, journal);
+    const branch = engine.store.branch(journal.data.branchId)!;
+    engine.store.putBranch({ ...branch, volumeId: journal.data[which] });
+    engine.journalStepIn(journal, step);
   });
 }
 
 /** Drop the new volume and run the old one: the rewind never happened. */
-async function rollBack(engine: Engine, journal: JournalRecord): Promise<void> {
-  const c = engine.store.containers.get(String(journal.data.containerId))!;
-  const newVolumeId = String(journal.data.newVolumeId);
+async function rollBack(engine: Engine, journal: Rewind): Promise<void> {
+  const c = engine.store.container(journal.data.containerId)!;
+  const newVolumeId = journal.data.newVolumeId;
   await engine.stopDatabase(c, { volumeId: newVolumeId, immediate: true });
   journal.data = { ...journal.data, fromSpare: false }; // it may have been started: never reuse it as a spare
   pointBranchAt(engine, journal, 'oldVolumeId', 'begin');
   await dropVolume(engine, c, newVolumeId);
   engine.store.tx(() => engine.journalEnd(journal));
-  await engine.startDatabase(engine.store.containers.get(c.id)!);
+  await engine.startDatabase(engine.store.container(c.id)!);
 }
 
 /** Record the result, then delete the old volume; the journal ends only after that. */
-async function commit(engine: Engine, journal: JournalRecord, user: string): Promise<void> {
+async function commit(engine: Engine, journal: Rewind, user: string): Promise<void> {
   const d = journal.data;
   let oldBase = '';
   const event = engine.store.tx(() => {
-    const c = engine.store.containers.get(String(d.containerId))!;
-    const branch = engine.store.branches.get(String(d.branchId))!;
+    const c = engine.store.container(d.containerId)!;
+    const branch = engine.store.branch(d.branchId)!;
     oldBase = branch.baseSnapshotId;
-    engine.store.branches.putSync(branch.id, { ...branch, baseSnapshotId: String(d.snapshotId) });
-    if (typeof d.templateVersion === 'number') engine.store.containers.putSync(c.id, { ...c, templateVersion: d.templateVersion });
-    journal.step = 'committed';
-    journal.data = { ...d, oldBaseId: oldBase };
-    engine.store.journal.putSync(journal.id, journal);
-    const bookmark = d.bookmarkId ? { id: String(d.bookmarkId), name: String(d.bookmarkName) } : undefined;
-    return engine.appendEvent(c, user, d.event as EventKind, branch.name, { bookmark, detail: d.detail as string | undefined });
+    engine.store.putBranch({ ...branch, baseSnapshotId: d.snapshotId });
+    if (typeof d.templateVersion === 'number') engine.store.putContainer({ ...c, templateVersion: d.templateVersion });
+    engine.journalStepIn(journal, 'committed', { oldBaseId: oldBase });
+    const bookmark = d.bookmarkId ? { id: d.bookmarkId, name: d.bookmarkName ?? '' } : undefined;
+    return engine.appendEvent(c, user, d.event, branch.name, { bookmark, detail: d.detail });
   });
-  engine.notify('branch', engine.store.containers.get(String(d.containerId)), event);
+  engine.notify('branch', engine.store.container(d.containerId), event);
   await faultPoint('rewind:after-commit');
   await cleanUp(engine, journal);
 }
 
-async function cleanUp(engine: Engine, journal: JournalRecord): Promise<void> {
-  const c = engine.store.containers.get(String(journal.data.containerId))!;
-  await dropVolume(engine, c, String(journal.data.oldVolumeId));
+async function cleanUp(engine: Engine, journal: Rewind): Promise<void> {
+  const c = engine.store.container(journal.data.containerId)!;
+  await dropVolume(engine, c, journal.data.oldVolumeId);
   engine.store.tx(() => engine.journalEnd(journal));
-  await engine.releaseSnapshots([String(journal.data.oldBaseId)]);
+  // Set at `committed`, which every way here passes.
+  if (journal.data.oldBaseId) await engine.releaseSnapshots([journal.data.oldBaseId]);
 }
 
 const quiet: Progress = { report: () => undefined };
 
-export const recoverRewind: Recover = async (engine, journal) => {
-  const c = engine.store.containers.get(String(journal.data.containerId));
-  if (!c || !engine.store.branches.get(String(journal.data.branchId))) {
+export const recoverRewind: Recover<RewindOp> = async (engine, journal) => {
+  const c = engine.store.container(journal.data.containerId);
+  if (!c || !engine.store.branch(journal.data.branchId)) {
     return engine.store.tx(() => engine.journalEnd(journal));
   }
   const user = 'engine (recovery)';
   if (journal.step === 'committed') return cleanUp(engine, journal);
   if (journal.step === 'switched') {
     // The old database was stopped before the switch was recorded; make sure, then go on.
-    await engine.stopDatabase(c, { volumeId: String(journal.data.oldVolumeId), immediate: true });
+    await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
     await engine.startDatabase(c);
     return commit(engine, journal, user);
   }

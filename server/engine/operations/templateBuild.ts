@@ -6,9 +6,13 @@ import { newId, newPassword } from '../ids';
 import { ephemeralPort } from '../ports';
 import * as cluster from '../postgres/cluster';
 import { removeRunDir } from '../postgres/runDir';
-import type { JournalRecord } from '../records';
+import type { JournalData, JournalRecord } from '../journal';
 import { faultPoint } from '../faults';
 import { loadSource } from '../sources';
+
+type BuildOp = 'template-create' | 'template-refresh';
+/** What the build adds to its journal entry's data. */
+type BuildIds = Pick<JournalData<BuildOp>, 'volumeId' | 'snapshotId' | 'port'>;
 
 /**
  * Build one template version, shared by template create and template refresh:
@@ -16,8 +20,8 @@ import { loadSource } from '../sources';
  * cleanly, snapshot, drop the build volume. `commit` records the result in the
  * same transaction that ends the journal entry. Any failure rolls everything back.
  */
-export async function buildTemplateVersion(ctx: OpContext, op: string, data: JournalRecord['data'], source: SourceSpec,
-  commit: (journal: JournalRecord, snapshotId: string) => void): Promise<void> {
+export async function buildTemplateVersion<K extends BuildOp>(ctx: OpContext, op: K, data: Omit<JournalData<K>, keyof BuildIds>,
+  source: SourceSpec, commit: (journal: JournalRecord<K>, snapshotId: string) => void): Promise<void> {
   const { engine, progress } = ctx;
   const volumeId = newId('vol');
   const snapshotId = newId('snap');
@@ -55,12 +59,12 @@ export async function buildTemplateVersion(ctx: OpContext, op: string, data: Jou
 }
 
 /** Undo whatever a build got to: its database, its volume, its snapshot, its journal entry. */
-export async function rollbackBuild(engine: Engine, journal: JournalRecord): Promise<void> {
-  const volumeId = String(journal.data.volumeId);
-  const port = Number(journal.data.port);
+export async function rollbackBuild<K extends BuildOp>(engine: Engine, journal: JournalRecord<K>): Promise<void> {
+  const volumeId = journal.data.volumeId;
+  const { port } = journal.data;
   await removeBuildVolume(engine, volumeId, port);
   // The journal entry still exists, so no template records this snapshot yet.
-  await engine.driver.deleteSnapshot(String(journal.data.snapshotId)).catch(() => undefined);
+  await engine.driver.deleteSnapshot(journal.data.snapshotId).catch(() => undefined);
   engine.store.tx(() => engine.journalEnd(journal));
 }
 

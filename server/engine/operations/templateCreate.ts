@@ -3,7 +3,8 @@ import { TemplateCreateRequest, type SourceSpec, type TemplateCreateParams } fro
 import type { Engine, OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { newId, now } from '../ids';
-import type { JournalRecord, TemplateRecord } from '../records';
+import type { JournalRecord } from '../journal';
+import type { TemplateRecord } from '../records';
 import { validateSource } from '../sources';
 import { templateInfo } from '../views';
 import { name, object, optStr, str, type Raw } from '../validate';
@@ -14,29 +15,29 @@ import { operation, type Recover } from './operation';
 export const templateCreate = operation(TemplateCreateRequest.type, parse, async (ctx: OpContext, p: TemplateCreateParams) => {
   const { engine, caller } = ctx;
   engine.requireAdmin(caller, 'create templates');
-  if (engine.store.all(engine.store.templates).some((t) => t.name === p.name)) {
+  if (engine.store.allTemplates().some((t) => t.name === p.name)) {
     throw new EngineError('NameTaken', `a template named "${p.name}" already exists. Pick another name, or refresh it with: slipstream template refresh ${p.name}`);
   }
   await validateSource(p.source);
   return engine.locks.with(`template:${p.name}`, `template "${p.name}"`, 'template create', async () => {
     const id = newId('tpl');
     await buildTemplateVersion(ctx, 'template-create', { templateId: id, name: p.name }, p.source,
-      (journal: JournalRecord, snapshotId: string) => {
+      (journal: JournalRecord<'template-create'>, snapshotId: string) => {
         const rec: TemplateRecord = {
           id, name: p.name, source: p.source, owner: caller.name, createdAt: now(),
           versions: [{ version: 1, snapshotId, createdAt: now() }],
         };
         engine.store.tx(() => {
-          engine.store.templates.putSync(id, rec);
+          engine.store.putTemplate(rec);
           engine.journalEnd(journal);
         });
       });
     engine.notify('template');
-    return templateInfo(engine.store, engine.store.templates.get(id)!);
+    return templateInfo(engine.store, engine.store.template(id)!);
   });
 });
 
-export const recoverTemplateCreate: Recover = (engine: Engine, rec: JournalRecord) => rollbackBuild(engine, rec);
+export const recoverTemplateCreate: Recover<'template-create'> = (engine: Engine, rec: JournalRecord<'template-create'>) => rollbackBuild(engine, rec);
 
 function parse(raw: unknown): TemplateCreateParams {
   const o = object(raw);

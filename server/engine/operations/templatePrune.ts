@@ -6,17 +6,17 @@ export async function pruneTemplateVersions(engine: Engine, templateId: string):
   const { store } = engine;
   const dropped: string[] = [];
   store.tx(() => {
-    const t = store.templates.get(templateId);
+    const t = store.template(templateId);
     if (!t) return;
     const latest = t.versions[t.versions.length - 1]?.version;
     const usedVersions = new Set([
-      ...store.all(store.containers).filter((c) => c.templateId === t.id).map((c) => c.templateVersion),
-      ...store.all(store.bookmarks).filter((b) => b.templateId === t.id).map((b) => b.templateVersion),
+      ...store.allContainers().filter((c) => c.templateId === t.id).map((c) => c.templateVersion),
+      ...store.allBookmarks().filter((b) => b.templateId === t.id).map((b) => b.templateVersion),
     ]);
-    const branchSnaps = new Set(store.all(store.branches).map((b) => b.baseSnapshotId));
+    const branchSnaps = new Set(store.allBranches().map((b) => b.baseSnapshotId));
     const keep = t.versions.filter((v) => v.version === latest || usedVersions.has(v.version) || branchSnaps.has(v.snapshotId));
     dropped.push(...t.versions.filter((v) => !keep.includes(v)).map((v) => v.snapshotId));
-    if (dropped.length) store.templates.putSync(t.id, { ...t, versions: keep });
+    if (dropped.length) store.putTemplate({ ...t, versions: keep });
   });
   await engine.releaseSnapshots(dropped);
 }

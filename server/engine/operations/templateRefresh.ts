@@ -2,7 +2,7 @@ import { TemplateRefreshRequest, type NameParams, type WithProgress } from '../.
 import type { Engine, OpContext } from '../engine';
 import { now } from '../ids';
 import { findTemplate } from '../lookup';
-import type { JournalRecord } from '../records';
+import type { JournalRecord } from '../journal';
 import { validateSource } from '../sources';
 import { templateInfo } from '../views';
 import { existingName, object, optStr } from '../validate';
@@ -19,22 +19,22 @@ export const templateRefresh = operation(TemplateRefreshRequest.type, parse, asy
   await validateSource(template.source);
   return engine.locks.with(`template:${template.name}`, `template "${template.name}"`, 'template refresh', async () => {
     await buildTemplateVersion(ctx, 'template-refresh', { templateId: template.id }, template.source,
-      (journal: JournalRecord, snapshotId: string) => {
+      (journal: JournalRecord<'template-refresh'>, snapshotId: string) => {
         engine.store.tx(() => {
-          const current = engine.store.templates.get(template.id)!;
+          const current = engine.store.template(template.id)!;
           const version = current.versions[current.versions.length - 1].version + 1;
           current.versions.push({ version, snapshotId, createdAt: now() });
-          engine.store.templates.putSync(current.id, current);
+          engine.store.putTemplate(current);
           engine.journalEnd(journal);
         });
       });
     await pruneTemplateVersions(engine, template.id);
     engine.notify('template');
-    return templateInfo(engine.store, engine.store.templates.get(template.id)!);
+    return templateInfo(engine.store, engine.store.template(template.id)!);
   });
 });
 
-export const recoverTemplateRefresh: Recover = (engine: Engine, rec: JournalRecord) => rollbackBuild(engine, rec);
+export const recoverTemplateRefresh: Recover<'template-refresh'> = (engine: Engine, rec: JournalRecord<'template-refresh'>) => rollbackBuild(engine, rec);
 
 function parse(raw: unknown): NameParams & WithProgress {
   const o = object(raw);

@@ -18,7 +18,7 @@ export const authenticate = operation(AuthenticateRequest.type, (raw) => ({ toke
 
 /** whoami: who this connection acts as. */
 export const whoami = operation(WhoAmIRequest.type, () => ({}), async ({ engine, caller }: OpContext) => {
-  const user = engine.store.users.get(caller.name);
+  const user = engine.store.user(caller.name);
   return user ? userInfo(user) : { name: caller.name, admin: caller.admin, createdAt: engine.config.startedAt };
 });
 
@@ -41,8 +41,8 @@ function refuseLookalike(engine: Engine, name: string): void {
   if (userNameKey(owner) === key) {
     throw new EngineError('NameTaken', `${sameAs(name, owner)} the engine's local owner (its Unix-socket user); pick another name.`);
   }
-  if (engine.store.users.get(name)) throw new EngineError('NameTaken', `a user named "${name}" already exists. Remove it first to issue a new token.`);
-  const twin = engine.store.all(engine.store.users).find((u) => userNameKey(u.name) === key);
+  if (engine.store.user(name)) throw new EngineError('NameTaken', `a user named "${name}" already exists. Remove it first to issue a new token.`);
+  const twin = engine.store.allUsers().find((u) => userNameKey(u.name) === key);
   if (twin) throw new EngineError('NameTaken', `${sameAs(name, twin.name)} an existing user; pick a name that reads differently.`);
 }
 
@@ -54,16 +54,16 @@ function sameAs(name: string, existing: string): string {
 
 export const userList = operation(UserListRequest.type, () => ({}), async ({ engine, caller }: OpContext) => {
   engine.requireAdmin(caller, 'list users');
-  return engine.store.all(engine.store.users).map(userInfo);
+  return engine.store.allUsers().map(userInfo);
 });
 
 /** user remove NAME: their token stops working at once. Their containers stay, for an admin to delete. */
 export const userRemove = operation(UserRemoveRequest.type, (raw): NameParams => ({ name: existingName(object(raw), 'name', 'user') }),
   async ({ engine, caller }: OpContext, p: NameParams) => {
     engine.requireAdmin(caller, 'remove users');
-    const user = engine.store.users.get(p.name);
+    const user = engine.store.user(p.name);
     if (!user) throw new EngineError('NotFound', `user "${p.name}" not found. See the users with: slipstream user list`);
     if (p.name === ADMIN_USER) throw new EngineError('InvalidArgument', `the first admin "${ADMIN_USER}" cannot be removed; it holds HOME/admin-token.`);
-    engine.store.tx(() => engine.store.users.removeSync(p.name));
+    engine.store.tx(() => engine.store.removeUser(p.name));
     return userInfo(user);
   });
