@@ -196,6 +196,8 @@ export interface EngineStatus {
   failed: FailedContainer[];
   /** What this engine's start did with every database that should run, the caller's only. */
   startup: DatabaseStart[];
+  /** Background jobs still running, engine-wide: spares being built, old volumes being deleted. */
+  background: number;
 }
 
 export interface PoolImageStatus {

@@ -85,6 +85,8 @@ export interface EngineConfig {
 export class Engine {
   readonly locks = new Locks();
   readonly spares = new Spares(this);
+  /** Work an operation left behind after answering (background()). */
+  private readonly chores = new Set<Promise<void>>();
   private listeners: Array<(p: ChangedParams, owner?: string) => void> = [];
 
   constructor(
@@ -208,6 +210,21 @@ export class Engine {
     const ended = await endTenantProcesses(c.uid, c.name ?? c.id);
     if (ended > 0) log(`ended ${ended} program(s) of OS user ${c.uid} (container ${c.name ?? c.id}) left running after its database stopped`);
     return stopped;
+  }
+
+  /** Run what is left of an operation once its result is recorded and its caller answered
+   *  (deleting a volume nothing runs on). A failure is only logged: the operation's journal
+   *  entry still names the work, and the next engine start finishes it. */
+  background(what: string, fn: () => Promise<void>): void {
+    const job: Promise<void> = fn()
+      .catch((err: Error) => log(`${what}: ${err.message}; the next engine start finishes it`))
+      .finally(() => this.chores.delete(job));
+    this.chores.add(job);
+  }
+
+  /** How many background jobs (spare builds, chores) still run. */
+  get backgroundJobs(): number {
+    return this.chores.size + this.spares.running;
   }
 
   // ------------------------------------------------------------ journal

@@ -246,9 +246,10 @@ function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
         log(`${server.busy} operation(s) still running; exiting now, the next start finishes or rolls them back`);
         process.exit(0);
       }
-      if (engine.spares.busy) {
-        // A spare's clone cannot be cut short; the next start deletes the half-made volume.
-        log('a spare is still being built; exiting now, the next start deletes it');
+      if (engine.backgroundJobs > 0) {
+        // A spare's clone or a volume's deletion cannot be cut short; the journal names
+        // both, and the next start deletes the half-made spare or finishes the deletion.
+        log('background work (a spare, an old volume\'s deletion) still runs; exiting now, the next start finishes it');
         process.exit(0);
       }
       resolve();

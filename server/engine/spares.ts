@@ -27,7 +27,7 @@ import type { BranchRecord, ContainerRecord } from './records';
  * In both, `dropVolumeId` is the volume to delete, so recovery is one step.
  */
 export class Spares {
-  private readonly running = new Map<string, Promise<void>>();
+  private readonly builds = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
 
   constructor(private readonly engine: Engine) {}
@@ -36,17 +36,17 @@ export class Spares {
    *  Failures are logged, never surfaced: a missing spare only makes a restore clone. */
   schedule(branchId: string): void {
     if (!this.engine.config.spares || this.engine.stopping) return;
-    if (this.running.has(branchId)) {
+    if (this.builds.has(branchId)) {
       this.again.add(branchId); // the running build may be for an older reset point
       return;
     }
     const job = build(this.engine, branchId)
       .catch((err: Error) => log(`spare of branch ${branchId}: not built: ${err.message}`))
       .finally(() => {
-        this.running.delete(branchId);
+        this.builds.delete(branchId);
         if (this.again.delete(branchId)) this.schedule(branchId);
       });
-    this.running.set(branchId, job);
+    this.builds.set(branchId, job);
   }
 
   /** At engine start: build the spare of every container's active branch that has none of its
@@ -59,14 +59,9 @@ export class Spares {
     }
   }
 
-  /** Whether a build is under way. */
-  get busy(): boolean {
-    return this.running.size > 0;
-  }
-
-  /** Resolves once no build runs. */
-  async idle(): Promise<void> {
-    while (this.running.size) await Promise.all([...this.running.values()]);
+  /** How many builds are under way. */
+  get running(): number {
+    return this.builds.size;
   }
 }
 

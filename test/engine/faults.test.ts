@@ -6,6 +6,11 @@ import { Client } from 'pg';
 import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
 import { FIXTURES, TestEngine } from '../support/engine';
 
+// Spares are on by default. Here they are off (the spare scenarios turn them on for the engine
+// that dies): a restore must reach the clone's fault points, and the volume count must not
+// race a spare being built after a restart.
+process.env.SLIPSTREAM_SPARES = 'off';
+
 /**
  * kill -9 at EVERY fault point the engine has. The list comes from the text of
  * server/engine/faults.ts (the FaultPoint type), so a new point without a

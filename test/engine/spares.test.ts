@@ -49,7 +49,7 @@ function sparesOn(site: DriverSite): void {
     e = new TestEngine(fs.mkdtempSync(path.join(os.tmpdir(), 'slip-home-')), site.pool);
     e.ok(...['engine', 'start', '--driver', site.driver, ...(site.pool ? ['--pool', site.pool] : [])]);
     e.ok('engine', 'stop');
-    // Spares are a per-engine setting, off unless asked for.
+    // Spares are on by default; this says so, whatever the test's environment.
     const started = e.cliWith({ SLIPSTREAM_SPARES: 'on' }, 'engine', 'start');
     assert.equal(started.code, 0, started.stderr);
     e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
@@ -73,6 +73,7 @@ function sparesOn(site: DriverSite): void {
       assert.equal(swaps(), beforeLoop + round, `round ${round}: the restore swapped in the ready spare`);
     }
     await spareReady();
+    await e.idle();
     assert.equal(volumes(), 2, 'one working volume and one spare');
   });
 
@@ -91,6 +92,7 @@ function sparesOn(site: DriverSite): void {
     e.ok('branch', 'activate', 'side', '--container', 'qa');
     e.ok('bookmark', 'create', 'on side', '--container', 'qa');
     await spareReady('side');
+    await e.idle();
     assert.equal(volumes(), 4, 'two branches, each with a spare');
     e.ok('branch', 'activate', 'main', '--container', 'qa');
     e.ok('branch', 'delete', 'side', '--container', 'qa');

@@ -37,6 +37,16 @@ export abstract class CliRunner {
     return error;
   }
 
+  /** Wait until the engine runs no background job (spare builds, old volumes' deletion),
+   *  before counting what is on disk. */
+  async idle(timeoutMs = 120_000): Promise<void> {
+    for (const end = Date.now() + timeoutMs; Date.now() < end;) {
+      if (this.ok<{ background: number }>('engine', 'status').background === 0) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the engine${this.who()} still ran background jobs after ${timeoutMs / 1000} s`);
+  }
+
   /** Who runs the commands, for failure messages. */
   protected who(): string {
     return '';

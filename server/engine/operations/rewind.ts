@@ -96,6 +96,10 @@ async function swap(engine: Engine, journal: Rewind, progress: Progress, user: s
     throw err;
   }
   await commit(engine, journal, user);
+  // The database runs on the new data and the result is recorded: answer now. Deleting the
+  // old volume (seconds for a large one on blocks) goes on behind; its journal entry keeps
+  // naming it, so an engine stop or a crash meanwhile leaves it for the next start.
+  engine.background(`deleting the old volume ${journal.data.oldVolumeId}`, () => cleanUp(engine, journal));
 }
 
 /** Point the active branch at one of the journal's two volumes, with the journal's step. */
@@ -119,7 +123,7 @@ async function rollBack(engine: Engine, journal: Rewind): Promise<void> {
   await engine.startDatabase(engine.store.container(c.id)!);
 }
 
-/** Record the result, then delete the old volume; the journal ends only after that. */
+/** Record the result; the journal ends only once cleanUp has deleted the old volume. */
 async function commit(engine: Engine, journal: Rewind, user: string): Promise<void> {
   const d = journal.data;
   let oldBase = '';
@@ -135,12 +139,14 @@ async function commit(engine: Engine, journal: Rewind, user: string): Promise<vo
   });
   engine.notify('branch', engine.store.container(d.containerId), event);
   await faultPoint('rewind:after-commit');
-  await cleanUp(engine, journal);
 }
 
+/** Delete the old volume, then end the entry. The container may have been deleted since the
+ *  commit (this runs after the lock is released): its volume is still this entry's to delete. */
 async function cleanUp(engine: Engine, journal: Rewind): Promise<void> {
-  const c = engine.store.container(journal.data.containerId)!;
-  await dropVolume(engine, c, journal.data.oldVolumeId);
+  const c = engine.store.container(journal.data.containerId);
+  if (c) await dropVolume(engine, c, journal.data.oldVolumeId);
+  else await engine.driver.deleteVolume(journal.data.oldVolumeId);
   engine.store.tx(() => engine.journalEnd(journal));
   // Set at `committed`, which every way here passes.
   if (journal.data.oldBaseId) await engine.releaseSnapshots([journal.data.oldBaseId]);
@@ -149,17 +155,18 @@ async function cleanUp(engine: Engine, journal: Rewind): Promise<void> {
 const quiet: Progress = { report: () => undefined };
 
 export const recoverRewind: Recover<RewindOp> = async (engine, journal) => {
+  if (journal.step === 'committed') return cleanUp(engine, journal);
   const c = engine.store.container(journal.data.containerId);
   if (!c || !engine.store.branch(journal.data.branchId)) {
     return engine.store.tx(() => engine.journalEnd(journal));
   }
   const user = 'engine (recovery)';
-  if (journal.step === 'committed') return cleanUp(engine, journal);
   if (journal.step === 'switched') {
     // The old database was stopped before the switch was recorded; make sure, then go on.
     await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
     await engine.startDatabase(c);
-    return commit(engine, journal, user);
+    await commit(engine, journal, user);
+    return cleanUp(engine, journal);
   }
   try {
     await build(engine, journal, quiet); // a restore into a half-made volume finishes it
