@@ -25,8 +25,9 @@ export type FaultPoint =
   | 'branch-create:after-clone'
   | 'container-delete:after-forget'
   | 'load:before-start'
-  // A pool image (poolImage.ts): made whole but not mounted, and mounted before the home's
-  // settings record it. The engine dies while starting, so poolImage.test.ts runs these.
+  // A pool image (poolImage.ts): made whole but not mounted, and mounted before the
+  // settings of the home record it. The engine dies while starting, so poolImage.test.ts
+  // runs these.
   | 'pool-image:after-make'
   | 'pool-image:after-mount'
   | 'start:before-sanitise'
