@@ -4,6 +4,7 @@ import { EngineError } from './errors';
 import { faultPoint } from './faults';
 import { newId, now } from './ids';
 import { Locks } from './locks';
+import { ColdBranches } from './coldBranches';
 import { Spares } from './spares';
 import type { PoolImage } from './poolImage';
 import type { PgBinaries } from './postgres/binaries';
@@ -74,6 +75,9 @@ export interface EngineConfig {
   /** Keep a ready spare of each branch's reset point (spares.ts): one more volume per branch
    *  that has been bookmarked or restored, a full copy on blocks. */
   spares?: boolean;
+  /** How many branches of a container stay materialised on a driver that dehydrates
+   *  (coldBranches.ts), the active one included; at least 1. */
+  warmBranches: number;
 }
 
 /**
@@ -84,6 +88,7 @@ export interface EngineConfig {
 export class Engine {
   readonly locks = new Locks();
   readonly spares = new Spares(this);
+  readonly cold = new ColdBranches(this);
   private listeners: Array<(p: ChangedParams, owner?: string) => void> = [];
 
   constructor(
@@ -267,6 +272,7 @@ export class Engine {
     for (const b of s.all(s.branches)) {
       refs.add(b.baseSnapshotId);
       if (b.spare) refs.add(b.spare.snapshotId);
+      if (b.cold) refs.add(b.cold.snapshotId);
       // A branch of a home made by 0.1 keeps its head until upgrade.ts gives it a volume.
       const head = (b as { headSnapshotId?: string }).headSnapshotId;
       if (head) refs.add(head);

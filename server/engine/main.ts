@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { DatabaseStart, DriverChoice } from '../protocol';
 import { homeDirMode, homeFiles } from '../common/home';
+import { warmBranches } from './coldBranches';
 import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
 import { newId, now } from './ids';
@@ -80,6 +81,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
       ...(poolImage ? { poolImage } : {}),
       // On unless turned off: on blocks each spare is a full copy of a branch (docs/architecture.md).
       spares: process.env.SLIPSTREAM_SPARES !== 'off',
+      warmBranches: warmBranches(process.env.SLIPSTREAM_WARM_BRANCHES),
     };
     const containerUids = owner !== undefined && (await canGiveFilesAway(settings.pool));
     const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner, containerUids);
@@ -92,6 +94,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     reserveNumbers(engine);
     engine.startup = await startDatabases(engine, failedBefore);
     engine.spares.scheduleActive(); // recovery may have deleted a half-made one
+    engine.cold.scheduleAll(); // K may have changed, or a crash cut a dehydration short
     const server = new RpcServer(engine);
     await server.listenUnix(files.socket, { name: config.localOwner, admin: true });
     log(`listening on ${files.socket}`);
@@ -238,9 +241,10 @@ function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
         log(`${server.busy} operation(s) still running; exiting now, the next start finishes or rolls them back`);
         process.exit(0);
       }
-      if (engine.spares.busy) {
-        // A spare's clone cannot be cut short; the next start deletes the half-made volume.
-        log('a spare is still being built; exiting now, the next start deletes it');
+      if (engine.spares.busy || engine.cold.busy) {
+        // A spare's clone or a dehydration's capture cannot be cut short; the next start
+        // deletes what was half-made.
+        log('a spare or a dehydration is still under way; exiting now, the next start finishes or deletes it');
         process.exit(0);
       }
       resolve();

@@ -49,7 +49,7 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
       // In the same transaction: once no record names the volume, the journal does, till it is gone.
       journal = engine.journalBeginIn('branch-delete', {
         containerId: c.id, volumeId: b.volumeId, baseSnapshotId: b.baseSnapshotId,
-        spareVolumeId: b.spare?.volumeId, spareSnapshotId: b.spare?.snapshotId,
+        spareVolumeId: b.spare?.volumeId, spareSnapshotId: b.spare?.snapshotId, coldSnapshotId: b.cold?.snapshotId,
       });
       return engine.appendEvent(c, caller.name, 'branch-deleted', b.name);
     });
@@ -59,8 +59,8 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
   });
 });
 
-/** A deleted branch's volume and its spare's go, then its reset point and the spare's snapshot
- *  if nothing else uses them. upgrade.ts uses this too, for the volume of a 0.1 container that
+/** A deleted branch's volume and its spare's go, then its reset point, the spare's snapshot and
+ *  a cold branch's snapshot (whose volume is gone already) if nothing else uses them. upgrade.ts uses this too, for the volume of a 0.1 container that
  *  no branch took over. (A spare still being built sees the branch gone and drops its own.) */
 export const recoverBranchDelete: Recover = async (engine, journal) => {
   const c = engine.store.containers.get(String(journal.data.containerId));
@@ -70,6 +70,6 @@ export const recoverBranchDelete: Recover = async (engine, journal) => {
     else await engine.driver.deleteVolume(String(v));
   }
   engine.store.tx(() => engine.journalEnd(journal));
-  const snaps = [journal.data.baseSnapshotId, journal.data.spareSnapshotId].filter(Boolean).map(String);
+  const snaps = [journal.data.baseSnapshotId, journal.data.spareSnapshotId, journal.data.coldSnapshotId].filter(Boolean).map(String);
   if (snaps.length) await engine.releaseSnapshots(snaps);
 };

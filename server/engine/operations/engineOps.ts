@@ -20,6 +20,7 @@ export const engineStatus = operation(EngineStatusRequest.type, () => ({}), asyn
   templates: engine.store.all(engine.store.templates).length,
   failed: await failedContainers(engine, caller),
   startup: engine.startup.filter((d) => engine.canSee(caller, d.owner)),
+  backgroundJobs: engine.spares.count + engine.cold.count,
 }));
 
 /** The caller's containers whose database should run and does not, with why. */

@@ -15,6 +15,7 @@ import { reset } from './reset';
 import { restore } from './restore';
 import { recoverRewind } from './rewind';
 import { finishSpareBuild } from '../spares';
+import { finishDehydrate, recoverMaterialise } from '../coldBranches';
 import { templateCreate, recoverTemplateCreate } from './templateCreate';
 import { templateDelete, templateList } from './templateListDelete';
 import { recoverTemplateRefresh, templateRefresh } from './templateRefresh';
@@ -48,4 +49,6 @@ export const recoveries: Record<string, Recover> = {
   reset: recoverRewind,
   refresh: recoverRewind,
   'spare-build': finishSpareBuild,
+  dehydrate: finishDehydrate,
+  materialise: recoverMaterialise,
 };

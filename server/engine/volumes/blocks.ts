@@ -59,6 +59,7 @@ type Counters = Omit<BlocksStats, keyof ChunkStoreStats>;
 export class BlocksDriver implements VolumeDriver {
   readonly name = 'blocks' as const;
   readonly atomicSnapshot = false;
+  readonly dehydrates = true;
   private readonly pool: string;
   private readonly tmp: string;
   private readonly store: ChunkStore;

@@ -21,6 +21,7 @@ const SUBVOLUME_ROOT_INO = 256n;
 export class BtrfsDriver implements VolumeDriver {
   readonly name = 'btrfs' as const;
   readonly atomicSnapshot = true;
+  readonly dehydrates = false;
   private readonly pool: string;
   private bin: string | undefined;
 

@@ -26,6 +26,10 @@ export interface VolumeDriver {
   /** True when snapshot() of a running database is atomic, so it is crash-consistent
    *  without stopping PostgreSQL. False means the caller must stop the database first. */
   readonly atomicSnapshot: boolean;
+  /** True when every volume is a full copy on disk (blocks), so the engine keeps only a few
+   *  branches of a container materialised and dehydrates the rest (coldBranches.ts). Copy-on-write
+   *  drivers keep every branch: an idle clone costs only what it changed. */
+  readonly dehydrates: boolean;
   /** Create the pool's folders. Called once when the engine starts. */
   init(): Promise<void>;
   /** Absolute path of a volume's directory (the PostgreSQL data directory). */

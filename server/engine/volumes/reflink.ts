@@ -33,6 +33,7 @@ const CLONE_CONCURRENCY = 16;
 export class ReflinkDriver implements VolumeDriver {
   readonly name = 'reflink' as const;
   readonly atomicSnapshot = false;
+  readonly dehydrates = false;
   private readonly pool: string;
   constructor(opts: DriverOptions) {
     this.pool = path.resolve(opts.pool);
