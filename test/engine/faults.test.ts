@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { after, before, test } from 'node:test';
 import { Client } from 'pg';
-import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
+import type { BookmarkInfo, BranchInfo, ContainerInfo, EngineStatus, TemplateInfo } from '../../server/protocol';
 import { FIXTURES, TestEngine } from '../support/engine';
 
 /**
@@ -42,6 +42,37 @@ let survived = 0;
 
 const sum = async (container: string) => JSON.stringify(await e.checksum(container));
 const count = async (container: string) => Number((await e.sql<{ n: string }>(container, 'SELECT count(*) AS n FROM employees'))[0].n);
+
+/** Spares and dehydrations run in the background: wait until none does. */
+async function idle(): Promise<void> {
+  for (let i = 0; i < 600 && e.ok<EngineStatus>('engine', 'status').backgroundJobs !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const qaBranch = (name: string) => e.ok<BranchInfo[]>('branch', 'list', '--container', 'qa').find((b) => b.name === name);
+
+/** Make `empty` the least recently active branch of qa once a third is created (main stays
+ *  active), and remember its data, so the next dehydration is of `empty`. */
+async function emptyNextToDehydrate(): Promise<void> {
+  await idle();
+  e.ok('branch', 'activate', 'empty', '--container', 'qa');
+  emptySum = await sum('qa');
+  e.ok('branch', 'activate', 'main', '--container', 'qa');
+  await idle();
+}
+
+/** After a dehydration of `empty` was cut short: once idle, `empty` is cold (done before the
+ *  crash, or again after it) and comes back with its data. */
+async function emptyComesBack(extra: string): Promise<void> {
+  await idle();
+  assert.ok(qaBranch(extra), `branch ${extra} was made before the crash`);
+  assert.equal(qaBranch('empty')?.cold, true, 'the least recently active branch is cold');
+  e.ok('branch', 'activate', 'empty', '--container', 'qa');
+  assert.equal(await sum('qa'), emptySum, 'the cold branch comes back with its data');
+  e.ok('branch', 'activate', 'main', '--container', 'qa');
+  e.ok('branch', 'delete', extra, '--container', 'qa');
+}
 
 async function bookmark(name: string, container = 'qa'): Promise<void> {
   const data = await sum(container);
@@ -164,6 +195,45 @@ const scenarios: Record<string, Scenario> = {
       assert.equal(log.match(/restore swaps in the ready spare/g)?.length, 2, 'it took the spare before the crash, and again in recovery');
     },
   },
+  'dehydrate:after-capture': {
+    // A third branch makes `empty` one too many; the engine dies once its snapshot is taken,
+    // before the branch records it. Recovery deletes the snapshot; the restart dehydrates again.
+    background: true,
+    setup: emptyNextToDehydrate,
+    args: ['branch', 'create', 'dehydrate-a', '--container', 'qa'],
+    check: () => emptyComesBack('dehydrate-a'),
+  },
+  'dehydrate:after-commit': {
+    // Recorded cold, its volume not yet deleted: recovery deletes it (invariants count the volumes).
+    background: true,
+    setup: emptyNextToDehydrate,
+    args: ['branch', 'create', 'dehydrate-b', '--container', 'qa'],
+    check: () => emptyComesBack('dehydrate-b'),
+  },
+  'materialise:after-clone': {
+    // A cold branch's new volume is made, nothing stopped yet: recovery deletes the volume, the
+    // branch stays cold and the old one active; the next activation materialises it again.
+    setup: async () => {
+      await idle();
+      e.ok('branch', 'create', 'thawed', '--container', 'qa', '--activate');
+      await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('thawed', 'only here')`);
+      thawedSum = await sum('qa');
+      e.ok('branch', 'activate', 'main', '--container', 'qa');
+      e.ok('branch', 'create', 'pusher', '--container', 'qa');
+      await idle();
+      assert.equal(qaBranch('thawed')?.cold, true, 'thawed is cold before the activation');
+    },
+    args: ['branch', 'activate', 'thawed', '--container', 'qa'],
+    check: async () => {
+      assert.equal(e.ok<ContainerInfo>('container', 'show', 'qa').activeBranch, 'main', 'the switch never happened');
+      assert.equal(qaBranch('thawed')?.cold, true, 'the branch is still cold');
+      e.ok('branch', 'activate', 'thawed', '--container', 'qa');
+      assert.equal(await sum('qa'), thawedSum, 'materialised again, with its data');
+      e.ok('branch', 'activate', 'main', '--container', 'qa');
+      e.ok('branch', 'delete', 'thawed', '--container', 'qa');
+      e.ok('branch', 'delete', 'pusher', '--container', 'qa');
+    },
+  },
   'branch-snapshot:after-capture': {
     setup: async () => {
       await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('main', 'before branch capture')`);
@@ -242,6 +312,8 @@ const scenarios: Record<string, Scenario> = {
 };
 let mainSum = '';
 let spareSum = '';
+let emptySum = '';
+let thawedSum = '';
 let rewindTo = '';
 let doomedPort = 0;
 
@@ -303,9 +375,12 @@ async function invariants(point: string, before: Map<string, { port: number; sta
     }
     if (e.ok<ContainerInfo>('container', 'show', c.name).activeBranch !== active) e.ok('branch', 'activate', active, '--container', c.name);
   }
-  // No volume is left that no branch owns: each branch has exactly one, and one more for a ready spare.
+  // No volume is left that no branch owns: each branch has exactly one, and one more for a ready
+  // spare; a cold branch has none. Counted once spares and dehydrations are done.
+  await idle();
   const branchCount = e.ok<ContainerInfo[]>('container', 'list')
-    .reduce((n, c) => n + e.ok<BranchInfo[]>('branch', 'list', '--container', c.name).reduce((m, b) => m + (b.spareReady ? 2 : 1), 0), 0);
+    .reduce((n, c) => n + e.ok<BranchInfo[]>('branch', 'list', '--container', c.name)
+      .reduce((m, b) => m + (b.cold ? 0 : 1) + (b.spareReady ? 1 : 0), 0), 0);
   assert.equal(fs.readdirSync(path.join(poolOf(e), 'volumes')).length, branchCount, `${point}: one volume per branch (and spare), no orphan`);
   // Nothing is left in the journal: the log says what recovery did.
   const log = fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8');
