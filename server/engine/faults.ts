@@ -22,7 +22,7 @@ export type FaultPoint =
   | 'spare:after-clone'
   | 'spare:before-swap'
   // A dehydration (coldBranches.ts), in the background: the snapshot is taken, then the branch
-  // records it while its volume still exists. And a cold branch's activation: its new volume
+  // records it while its volume still exists. And the activation of a cold branch: its new volume
   // is made, before anything stopped.
   | 'dehydrate:after-capture'
   | 'dehydrate:after-commit'
