@@ -1,4 +1,4 @@
-import { captureIdleVolume, cloneInto, dropVolume } from './data';
+import { captureIdleVolume, cloneInto, dropVolumes } from './data';
 import type { Engine, OpContext, Progress } from './engine';
 import { log } from './engine';
 import { EngineError } from './errors';
@@ -191,12 +191,7 @@ export async function finishDehydrate(engine: Engine, journal: JournalRecord): P
     await engine.releaseSnapshots([String(journal.data.snapshotId)]);
     return;
   }
-  const c = engine.store.containers.get(String(journal.data.containerId));
-  for (const v of [journal.data.volumeId, journal.data.spareVolumeId]) {
-    if (!v) continue;
-    if (c) await dropVolume(engine, c, String(v));
-    else await engine.driver.deleteVolume(String(v));
-  }
+  await dropVolumes(engine, String(journal.data.containerId), [journal.data.volumeId, journal.data.spareVolumeId]);
   engine.store.tx(() => engine.journalEnd(journal));
   if (journal.data.spareSnapshotId) await engine.releaseSnapshots([String(journal.data.spareSnapshotId)]);
 }
@@ -236,10 +231,7 @@ export async function materialise(ctx: OpContext, c: ContainerRecord, target: Br
 /** The branch is recorded materialised in the transaction that ends the entry, so an entry left
  *  means it is still cold (or gone): delete the half-made volume. */
 export async function recoverMaterialise(engine: Engine, journal: JournalRecord): Promise<void> {
-  const c = engine.store.containers.get(String(journal.data.containerId));
-  const volumeId = String(journal.data.volumeId);
-  if (c) await dropVolume(engine, c, volumeId);
-  else await engine.driver.deleteVolume(volumeId);
+  await dropVolumes(engine, String(journal.data.containerId), [journal.data.volumeId]);
   engine.store.tx(() => engine.journalEnd(journal));
 }
 

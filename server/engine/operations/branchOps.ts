@@ -60,8 +60,8 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
 });
 
 /** A deleted branch's volume and its spare's go, then its reset point, the spare's snapshot and
- *  a cold branch's snapshot (whose volume is gone already) if nothing else uses them. upgrade.ts uses this too, for the volume of a 0.1 container that
- *  no branch took over. (A spare still being built sees the branch gone and drops its own.) */
+ *  a cold branch's snapshot (its volume is gone already) if nothing else uses them. upgrade.ts
+ *  uses this too, for the volume of a 0.1 container that no branch took over. (A spare still being built sees the branch gone and drops its own.) */
 export const recoverBranchDelete: Recover = async (engine, journal) => {
   const c = engine.store.containers.get(String(journal.data.containerId));
   for (const v of [journal.data.volumeId, journal.data.spareVolumeId]) {
