@@ -116,6 +116,9 @@ export interface BranchInfo {
   /** A spare of its reset point is ready, so a restore to it or a reset is a swap (engines
    *  that keep spares only). */
   spareReady?: boolean;
+  /** Dehydrated: its data is kept as a snapshot, not a volume, so activating it first
+   *  materialises it (blocks driver, beyond the engine's warm branches per container). */
+  cold?: boolean;
 }
 
 export interface GitContext {
@@ -196,8 +199,9 @@ export interface EngineStatus {
   failed: FailedContainer[];
   /** What this engine's start did with every database that should run, the caller's only. */
   startup: DatabaseStart[];
-  /** Background jobs still running, engine-wide: spares being built, old volumes being deleted. */
-  background: number;
+  /** Background jobs running now, engine-wide: spare builds, dehydrations, old volumes being
+   *  deleted. 0 when the engine is idle. */
+  backgroundJobs: number;
 }
 
 export interface PoolImageStatus {

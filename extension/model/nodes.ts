@@ -57,7 +57,7 @@ export function containerNode(c: ContainerInfo, opts: { workspace?: boolean } = 
 }
 
 export function branchNode(c: ContainerInfo, b: BranchInfo, bookmarkCount: number): NodeDesc {
-  const description = [b.active ? 'active' : undefined, originText(b), b.gitBranch ? `git ${b.gitBranch}` : undefined]
+  const description = [b.active ? 'active' : undefined, originText(b), b.gitBranch ? `git ${b.gitBranch}` : undefined, b.cold ? 'cold' : undefined]
     .filter(Boolean).join(' · ');
   return {
     id: `branch:${c.name}/${b.name}`,

@@ -58,6 +58,6 @@ export function describeOrigin(origin: BranchOrigin): string {
 }
 
 function branchTable(list: readonly BranchInfo[]): string {
-  const rows = list.map((b) => [b.active ? '*' : '', b.name, describeOrigin(b.origin), shortTime(b.createdAt), b.gitBranch ?? '']);
-  return table(['', 'NAME', 'FROM', 'CREATED', 'GIT BRANCH'], rows);
+  const rows = list.map((b) => [b.active ? '*' : '', b.name, describeOrigin(b.origin), shortTime(b.createdAt), b.gitBranch ?? '', b.cold ? 'cold' : '']);
+  return table(['', 'NAME', 'FROM', 'CREATED', 'GIT BRANCH', 'DATA'], rows);
 }

@@ -156,6 +156,17 @@ export async function dropVolume(engine: Engine, c: ClusterRef, volumeId: string
   await clearForeign(engine.clusterOf(c, volumeId));
 }
 
+/** Delete volumes a journal entry names, with their markers while their container exists.
+ *  Idempotent, for recovery; missing or undefined ids are skipped. */
+export async function dropVolumes(engine: Engine, containerId: string, volumeIds: ReadonlyArray<string | undefined>): Promise<void> {
+  const c = engine.store.container(containerId);
+  for (const v of volumeIds) {
+    if (!v) continue;
+    if (c) await dropVolume(engine, c, v);
+    else await engine.driver.deleteVolume(v);
+  }
+}
+
 function bytes(progress: Progress, what: string) {
   let last = -1;
   return (done: number, total: number) => {

@@ -4,6 +4,7 @@ import { EngineError } from './errors';
 import { faultPoint } from './faults';
 import { newId, now } from './ids';
 import { Locks } from './locks';
+import { ColdBranches } from './coldBranches';
 import { Spares } from './spares';
 import type { PoolImage } from './poolImage';
 import type { PgBinaries } from './postgres/binaries';
@@ -75,6 +76,9 @@ export interface EngineConfig {
   /** Keep a ready spare of each branch's reset point (spares.ts): one more volume per branch
    *  that has been bookmarked or restored, a full copy on blocks. */
   spares?: boolean;
+  /** How many branches of a container stay materialised on a driver that dehydrates
+   *  (coldBranches.ts), the active one included; at least 1. */
+  warmBranches: number;
 }
 
 /**
@@ -87,6 +91,7 @@ export class Engine {
   readonly spares = new Spares(this);
   /** Work an operation left behind after answering (background()). */
   private readonly chores = new Set<Promise<void>>();
+  readonly cold = new ColdBranches(this);
   private listeners: Array<(p: ChangedParams, owner?: string) => void> = [];
 
   constructor(
@@ -224,7 +229,7 @@ export class Engine {
 
   /** How many background jobs (spare builds, chores) still run. */
   get backgroundJobs(): number {
-    return this.chores.size + this.spares.running;
+    return this.chores.size + this.spares.running + this.cold.running;
   }
 
   // ------------------------------------------------------------ journal
@@ -292,6 +297,7 @@ export class Engine {
     for (const b of s.allBranches()) {
       refs.add(b.baseSnapshotId);
       if (b.spare) refs.add(b.spare.snapshotId);
+      if (b.cold) refs.add(b.cold.snapshotId);
       // A branch of a home made by 0.1 keeps its head until upgrade.ts gives it a volume.
       const head = (b as { headSnapshotId?: string }).headSnapshotId;
       if (head) refs.add(head);

@@ -21,6 +21,12 @@ export type FaultPoint =
   // restore that took a ready spare, before anything stopped.
   | 'spare:after-clone'
   | 'spare:before-swap'
+  // A dehydration (coldBranches.ts), in the background: the snapshot is taken, then the branch
+  // records it while its volume still exists. And the activation of a cold branch: its new volume
+  // is made, before anything stopped.
+  | 'dehydrate:after-capture'
+  | 'dehydrate:after-commit'
+  | 'materialise:after-clone'
   | 'branch-snapshot:after-capture'
   | 'branch-create:after-clone'
   | 'container-delete:after-forget'

@@ -24,7 +24,11 @@ export interface JournalOps {
   /** 0.1: a branch made from a capture, which had no volume yet. */
   'branch-snapshot': { data: BranchCreateData; step: 'begin' };
   'branch-delete': {
-    data: { containerId: string; volumeId: string; baseSnapshotId?: string; spareVolumeId?: string; spareSnapshotId?: string };
+    data: {
+      containerId: string; volumeId: string; baseSnapshotId?: string; spareVolumeId?: string; spareSnapshotId?: string;
+      /** A cold branch's snapshot (its volume is gone already). */
+      coldSnapshotId?: string;
+    };
     step: 'begin';
   };
   'bookmark-create': { data: { containerId: string; snapshotId: string }; step: 'begin' };
@@ -41,6 +45,15 @@ export interface JournalOps {
     };
     step: 'begin' | 'ready';
   };
+  /** coldBranches.ts: `snapshotId` is the capture; at `cold` the spare's volume and snapshot join. */
+  dehydrate: {
+    data: {
+      containerId: string; branchId: string; volumeId: string; snapshotId: string; lastActiveAt?: string;
+      spareVolumeId?: string; spareSnapshotId?: string;
+    };
+    step: 'begin' | 'cold';
+  };
+  materialise: { data: { containerId: string; branchId: string; volumeId: string; snapshotId: string }; step: 'begin' };
 }
 
 type TemplateBuildData = { templateId: string; volumeId: string; snapshotId: string; port: number };
@@ -107,8 +120,11 @@ const specs: { [K in JournalOp]: OpSpec<K> } = {
   'branch-create': branchCreate,
   'branch-snapshot': branchCreate,
   'branch-delete': {
-    fields: { containerId: 'string', volumeId: 'string', baseSnapshotId: 'string?', spareVolumeId: 'string?', spareSnapshotId: 'string?' },
-    snapshots: ['baseSnapshotId', 'spareSnapshotId'],
+    fields: {
+      containerId: 'string', volumeId: 'string', baseSnapshotId: 'string?', spareVolumeId: 'string?', spareSnapshotId: 'string?',
+      coldSnapshotId: 'string?',
+    },
+    snapshots: ['baseSnapshotId', 'spareSnapshotId', 'coldSnapshotId'],
   },
   'bookmark-create': { fields: { containerId: 'string', snapshotId: 'string' }, snapshots: ['snapshotId'] },
   activate: { fields: { containerId: 'string', fromId: 'string', toId: 'string', captureId: 'string?' }, snapshots: ['captureId'] },
@@ -122,6 +138,14 @@ const specs: { [K in JournalOp]: OpSpec<K> } = {
     },
     snapshots: ['snapshotId', 'dropSnapshotId'],
   },
+  dehydrate: {
+    fields: {
+      containerId: 'string', branchId: 'string', volumeId: 'string', snapshotId: 'string', lastActiveAt: 'string?',
+      spareVolumeId: 'string?', spareSnapshotId: 'string?',
+    },
+    snapshots: ['snapshotId', 'spareSnapshotId'],
+  },
+  materialise: { fields: { containerId: 'string', branchId: 'string', volumeId: 'string', snapshotId: 'string' }, snapshots: ['snapshotId'] },
 };
 
 export function isJournalOp(op: string): op is JournalOp {

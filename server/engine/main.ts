@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { DatabaseStart, DriverChoice } from '../protocol';
 import { homeDirMode, homeFiles } from '../common/home';
+import { warmBranches } from './coldBranches';
 import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
 import { newId, now } from './ids';
@@ -81,6 +82,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
       ...(poolImage ? { poolImage } : {}),
       // On unless turned off: on blocks each spare is a full copy of a branch (docs/architecture.md).
       spares: process.env.SLIPSTREAM_SPARES !== 'off',
+      warmBranches: warmBranches(process.env.SLIPSTREAM_WARM_BRANCHES),
     };
     const containerUids = owner !== undefined && (await canGiveFilesAway(settings.pool));
     const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner, containerUids);
@@ -93,6 +95,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     reserveNumbers(engine);
     engine.startup = await startDatabases(engine, failedBefore);
     engine.spares.scheduleActive(); // recovery may have deleted a half-made one
+    engine.cold.scheduleAll(); // K may have changed, or a crash cut a dehydration short
     const server = new RpcServer(engine);
     await server.listenUnix(files.socket, { name: config.localOwner, admin: true });
     log(`listening on ${files.socket}`);
@@ -247,9 +250,9 @@ function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
         process.exit(0);
       }
       if (engine.backgroundJobs > 0) {
-        // A spare's clone or a volume's deletion cannot be cut short; the journal names
-        // both, and the next start deletes the half-made spare or finishes the deletion.
-        log('background work (a spare, an old volume\'s deletion) still runs; exiting now, the next start finishes it');
+        // A spare's clone, a dehydration's capture or a volume's deletion cannot be cut
+        // short; the journal names each, and the next start finishes or deletes it.
+        log('background work (a spare, a dehydration, an old volume\'s deletion) still runs; exiting now, the next start finishes it');
         process.exit(0);
       }
       resolve();

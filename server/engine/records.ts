@@ -48,7 +48,8 @@ export interface BranchRecord {
   createdAt: string;
   /** The branch's working volume, its data for life, active or not. A switch stops one
    *  branch's database and starts another's; only branch create and restore, reset and
-   *  refresh make a new volume (a restore swaps it for the old one). */
+   *  refresh make a new volume (a restore swaps it for the old one). While the branch is
+   *  `cold`, this names the volume it had, which is gone; materialising gives it a new one. */
   volumeId: string;
   /** What reset returns to: the snapshot of the branch's last restore, refresh or bookmark,
    *  or the one it was created from. A switch is no reset point: it captures nothing. */
@@ -57,6 +58,12 @@ export interface BranchRecord {
    *  snapshot takes it instead of cloning. Recorded only once complete; while one is built, a
    *  `spare-build` journal entry names its volume. Stale when `snapshotId` is no longer the base. */
   spare?: { volumeId: string; snapshotId: string };
+  /** Dehydrated (coldBranches.ts): its data is this snapshot, taken with its database down, and
+   *  it has no volume and no spare. Activating it materialises the snapshot into a new volume. */
+  cold?: { snapshotId: string };
+  /** When it last stopped being (or became) the active branch; what decides which branches stay
+   *  materialised. Absent in records made before it: their `createdAt` stands in. */
+  lastActiveAt?: string;
   gitBranch?: string;
 }
 

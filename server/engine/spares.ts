@@ -84,8 +84,9 @@ async function build(engine: Engine, branchId: string): Promise<void> {
     await checkRoom(engine, c, branchId);
     await cloneInto(engine, c, volumeId, snapshotId, quiet); // marks foreign data, as for any volume
     await faultPoint('spare:after-clone');
-    const kept = await whenUnlocked(engine, branchId, (_c, b) => b.baseSnapshotId === snapshotId && keep(engine, journal, b));
-    if (!kept) throw new Error('its reset point moved on, or it was deleted, while the spare was built');
+    // A branch dehydrated meanwhile (coldBranches.ts) has no volume for a spare to serve.
+    const kept = await whenUnlocked(engine, branchId, (_c, b) => b.baseSnapshotId === snapshotId && !b.cold && keep(engine, journal, b));
+    if (!kept) throw new Error('its reset point moved on, or it was dehydrated or deleted, while the spare was built');
   } catch (err) {
     await finishSpareBuild(engine, journal);
     throw err;

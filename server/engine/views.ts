@@ -72,6 +72,7 @@ export function branchInfo(store: Store, b: BranchRecord): BranchInfo {
     createdAt: b.createdAt,
     ...(b.gitBranch ? { gitBranch: b.gitBranch } : {}),
     ...(b.spare && b.spare.snapshotId === b.baseSnapshotId ? { spareReady: true } : {}),
+    ...(b.cold ? { cold: true } : {}),
   };
 }
 

@@ -41,7 +41,7 @@ export abstract class CliRunner {
    *  before counting what is on disk. */
   async idle(timeoutMs = 120_000): Promise<void> {
     for (const end = Date.now() + timeoutMs; Date.now() < end;) {
-      if (this.ok<{ background: number }>('engine', 'status').background === 0) return;
+      if (this.ok<{ backgroundJobs: number }>('engine', 'status').backgroundJobs === 0) return;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`the engine${this.who()} still ran background jobs after ${timeoutMs / 1000} s`);
@@ -107,16 +107,7 @@ export class TestEngine extends CliRunner {
 
   /** An md5 over every row of every user table: equal checksums mean equal data. */
   async checksum(container: string): Promise<Record<string, string>> {
-    const tables = await this.sql<{ t: string }>(container,
-      `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables
-       WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`);
-    const sums: Record<string, string> = {};
-    for (const { t } of tables) {
-      const [row] = await this.sql<{ sum: string; n: string }>(container,
-        `SELECT md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS sum, count(*) AS n FROM ${t} x`);
-      sums[t] = `${row.n}:${row.sum}`;
-    }
-    return sums;
+    return tableChecksumsAt(this.ok<ConnectionInfo>('container', 'url', container).url);
   }
 
   async stop(): Promise<void> {
@@ -126,5 +117,25 @@ export class TestEngine extends CliRunner {
   async destroy(): Promise<void> {
     await this.stop();
     fs.rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+/** Per table, its row count and an md5 over every row: equal checksums mean equal data. */
+export async function tableChecksumsAt(url: string): Promise<Record<string, string>> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 20_000 });
+  await client.connect();
+  try {
+    const tables = (await client.query<{ t: string }>(
+      `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables
+       WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)).rows;
+    const sums: Record<string, string> = {};
+    for (const { t } of tables) {
+      const [row] = (await client.query<{ sum: string; n: string }>(
+        `SELECT md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS sum, count(*) AS n FROM ${t} x`)).rows;
+      sums[t] = `${row.n}:${row.sum}`;
+    }
+    return sums;
+  } finally {
+    await client.end();
   }
 }

@@ -1,3 +1,4 @@
+import { markActivated, materialise } from '../coldBranches';
 import type { Engine, OpContext } from '../engine';
 import { faultPoint } from '../faults';
 import { activeBranch } from '../lookup';
@@ -11,15 +12,17 @@ type Activate = JournalRecord<'activate'>;
  * Make `target` the container's active branch. Every branch owns its volume, so
  * nothing is captured or copied: stop the active branch's database, record the
  * target as active, start its database from its own volume on the same port.
+ * A cold branch (coldBranches.ts) is materialised first, while the old database serves.
  * Callers hold the container's lock.
  *
  * Journal steps: `begin` (the old database may be down) rolls back to the old
  * branch; `switched` (the target is recorded active) rolls forward.
  */
-export async function activateBranch(ctx: OpContext, c: ContainerRecord, target: BranchRecord): Promise<void> {
+export async function activateBranch(ctx: OpContext, c: ContainerRecord, wanted: BranchRecord): Promise<void> {
   const { engine, progress, caller } = ctx;
   const from = activeBranch(engine, c);
-  if (from.id === target.id) return;
+  if (from.id === wanted.id) return;
+  const target = await materialise(ctx, c, wanted); // the same record when it has its volume
   const journal = engine.journalBegin('activate', { containerId: c.id, fromId: from.id, toId: target.id });
   progress.report(`stopping branch "${from.name}"`, 10);
   try {
@@ -42,6 +45,7 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, target:
   await faultPoint('activate:after-start');
   engine.notify('branch', c, commit(engine, journal, caller.name));
   engine.spares.schedule(target.id); // a no-op when its spare is ready
+  engine.cold.schedule(c.id); // the branch left may now be one too many to keep materialised
 }
 
 /** Record `branchId` as active, in the transaction that moves the journal to `switched`
@@ -58,6 +62,7 @@ function commit(engine: Engine, journal: Activate, user: string) {
   return engine.store.tx(() => {
     const c = engine.store.container(journal.data.containerId)!;
     const to = engine.store.branch(journal.data.toId)!;
+    markActivated(engine, [journal.data.fromId, to.id]);
     engine.journalEnd(journal);
     return engine.appendEvent(c, user, 'branch-activated', to.name);
   });

@@ -25,6 +25,7 @@ export const branchCreate = operation(BranchCreateRequest.type, parse, async (ct
     }
     const branch = await create(ctx, engine.store.container(c.id)!, p);
     if (p.activate) await activateBranch(ctx, engine.store.container(c.id)!, branch);
+    else engine.cold.schedule(c.id); // one more materialised branch (activate schedules it too)
     return branchInfo(engine.store, engine.store.branch(branch.id)!);
   });
 });
@@ -75,6 +76,8 @@ async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchCre
     return { snapshotId: bm.snapshotId, origin: { kind: 'bookmark', bookmarkId: bm.id, bookmark: bm.name } };
   }
   const source = findBranch(engine, c, from.branch);
+  // A cold branch's data is a snapshot already, taken with its database down.
+  if (source.cold) return { snapshotId: source.cold.snapshotId, origin: { kind: 'branch', branch: source.name } };
   // The source's current state: live, for the active branch; as it stopped, for another.
   if (source.id === c.activeBranchId) await captureVolume(engine, c, capture!, ctx.progress);
   else await captureIdleVolume(engine, c, source.volumeId, capture!, ctx.progress);

@@ -6,7 +6,7 @@ import { branchInfo } from '../views';
 import { containerRef, existingName, object, optStr } from '../validate';
 import { activateBranch } from './activate';
 import { operation, type Recover } from './operation';
-import { dropVolume } from '../data';
+import { dropVolumes } from '../data';
 import type { JournalRecord } from '../journal';
 
 function parseBranch(raw: unknown): BranchParams {
@@ -49,7 +49,7 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
       // In the same transaction: once no record names the volume, the journal does, till it is gone.
       journal = engine.journalBeginIn('branch-delete', {
         containerId: c.id, volumeId: b.volumeId, baseSnapshotId: b.baseSnapshotId,
-        spareVolumeId: b.spare?.volumeId, spareSnapshotId: b.spare?.snapshotId,
+        spareVolumeId: b.spare?.volumeId, spareSnapshotId: b.spare?.snapshotId, coldSnapshotId: b.cold?.snapshotId,
       });
       return engine.appendEvent(c, caller.name, 'branch-deleted', b.name);
     });
@@ -59,17 +59,13 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
   });
 });
 
-/** A deleted branch's volume and its spare's go, then its reset point and the spare's snapshot
- *  if nothing else uses them. upgrade.ts uses this too, for the volume of a 0.1 container that
- *  no branch took over. (A spare still being built sees the branch gone and drops its own.) */
+/** A deleted branch's volume and its spare's go, then its reset point, the spare's snapshot and
+ *  a cold branch's snapshot (its volume is gone already) if nothing else uses them. upgrade.ts
+ *  uses this too, for the volume of a 0.1 container that no branch took over. (A spare still
+ *  being built sees the branch gone and drops its own.) */
 export const recoverBranchDelete: Recover<'branch-delete'> = async (engine, journal) => {
-  const c = engine.store.container(journal.data.containerId);
-  for (const v of [journal.data.volumeId, journal.data.spareVolumeId]) {
-    if (!v) continue;
-    if (c) await dropVolume(engine, c, v);
-    else await engine.driver.deleteVolume(v);
-  }
+  await dropVolumes(engine, journal.data.containerId, [journal.data.volumeId, journal.data.spareVolumeId]);
   engine.store.tx(() => engine.journalEnd(journal));
-  const snaps = [journal.data.baseSnapshotId, journal.data.spareSnapshotId].filter((s): s is string => Boolean(s));
+  const snaps = [journal.data.baseSnapshotId, journal.data.spareSnapshotId, journal.data.coldSnapshotId].filter((s): s is string => Boolean(s));
   if (snaps.length) await engine.releaseSnapshots(snaps);
 };

@@ -20,7 +20,7 @@ export const engineStatus = operation(EngineStatusRequest.type, () => ({}), asyn
   templates: engine.store.allTemplates().length,
   failed: await failedContainers(engine, caller),
   startup: engine.startup.filter((d) => engine.canSee(caller, d.owner)),
-  background: engine.backgroundJobs,
+  backgroundJobs: engine.backgroundJobs,
 }));
 
 /** The caller's containers whose database should run and does not, with why. */

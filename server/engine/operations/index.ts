@@ -17,6 +17,7 @@ import { reset } from './reset';
 import { restore } from './restore';
 import { recoverRewind } from './rewind';
 import { finishSpareBuild } from '../spares';
+import { finishDehydrate, recoverMaterialise } from '../coldBranches';
 import { templateCreate, recoverTemplateCreate } from './templateCreate';
 import { templateDelete, templateList } from './templateListDelete';
 import { recoverTemplateRefresh, templateRefresh } from './templateRefresh';
@@ -51,6 +52,8 @@ export const recoveries: { [K in JournalOp]: Recover<K> } = {
   reset: recoverRewind,
   refresh: recoverRewind,
   'spare-build': finishSpareBuild,
+  dehydrate: finishDehydrate,
+  materialise: recoverMaterialise,
 };
 
 /** Run the recovery of `rec`'s operation. */

@@ -1,5 +1,5 @@
 import type { EventKind } from '../../protocol';
-import { cloneInto, dropVolume } from '../data';
+import { cloneInto, dropVolume, dropVolumes } from '../data';
 import { log, type Engine, type OpContext, type Progress } from '../engine';
 import { faultPoint } from '../faults';
 import { newId } from '../ids';
@@ -144,9 +144,7 @@ async function commit(engine: Engine, journal: Rewind, user: string): Promise<vo
 /** Delete the old volume, then end the entry. The container may have been deleted since the
  *  commit (this runs after the lock is released): its volume is still this entry's to delete. */
 async function cleanUp(engine: Engine, journal: Rewind): Promise<void> {
-  const c = engine.store.container(journal.data.containerId);
-  if (c) await dropVolume(engine, c, journal.data.oldVolumeId);
-  else await engine.driver.deleteVolume(journal.data.oldVolumeId);
+  await dropVolumes(engine, journal.data.containerId, [journal.data.oldVolumeId]);
   engine.store.tx(() => engine.journalEnd(journal));
   // Set at `committed`, which every way here passes.
   if (journal.data.oldBaseId) await engine.releaseSnapshots([journal.data.oldBaseId]);
