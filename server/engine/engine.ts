@@ -131,6 +131,7 @@ export class Engine {
       port: c.port,
       listen: c.listen,
       owner: this.ownerOf(c),
+      copyOnWrite: this.driver.copyOnWrite,
     };
   }
 

@@ -68,6 +68,15 @@ export class BenchEngine {
     };
   }
 
+  /** Wait until the engine runs no background job (engine status counts them). */
+  async idle(): Promise<void> {
+    for (let waited = 0; waited < 1_200_000; waited += 200) {
+      if ((await this.request(EngineStatusRequest.type, {})).backgroundJobs === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error('the engine still ran background jobs after 20 minutes');
+  }
+
   /** The engine's resident set in bytes (its own process; PostgreSQL's are separate). */
   rss(): number {
     const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');

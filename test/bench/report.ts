@@ -3,7 +3,9 @@ import { PAGE } from './listing';
 import type { BenchResults, SiteResult } from './results';
 import { OPS, OP_LABELS } from './slipstreamOps';
 import type { Summary } from './stats';
+import { BRANCHES, type StorageFigures } from './storage';
 import type { TargetResult } from './targets';
+import type { ChangePattern } from './dataset';
 
 const MB = 1024 * 1024;
 const s = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
@@ -68,15 +70,19 @@ function storageTable(r: BenchResults): string {
   const rows = r.sites.filter((x) => x.storage).map((x) => {
     const st = x.storage!;
     return [x.driver, st.dataset, `${(st.oneCopyBytes / MB).toFixed(0)} MB`, `${(11 * st.oneCopyBytes / MB).toFixed(0)} MB`,
-      bytes(st.totalBytes.scattered, st.oneCopyBytes), bytes(st.totalBytes.clustered, st.oneCopyBytes)];
+      `${(st.templateBytes / MB).toFixed(0)} MB`, bytes(st, 'scattered'), bytes(st, 'clustered')];
   });
   if (!rows.length) return '## Storage\n\nNot measured in quick mode (it costs 10 branch switches per change pattern per driver); run the full bench.';
   return '## Storage: template + 10 branches, each with 1% of rows changed\n\n' +
-    table(['driver', 'dataset', 'one copy', '11 full copies', 'Slipstream, scattered 1%', 'Slipstream, clustered 1%'], rows);
+    'Each Slipstream cell: the pool\'s growth for the template and the container with its 10 branches, against one copy; then what one branch added on average.\n\n' +
+    table(['driver', 'dataset', 'one copy', '11 full copies', 'template', 'Slipstream, scattered 1%', 'Slipstream, clustered 1%'], rows);
 }
 
-function bytes(n: number | undefined, copy: number): string {
-  return n === undefined ? 'not measured (full run only)' : `${(n / MB).toFixed(0)} MB (${(n / copy).toFixed(2)}×)`;
+function bytes(st: StorageFigures, pattern: ChangePattern): string {
+  const n = st.totalBytes[pattern];
+  if (n === undefined) return 'not measured (full run only)';
+  const perBranch = (n - st.templateBytes) / BRANCHES;
+  return `${(n / MB).toFixed(0)} MB (${(n / st.oneCopyBytes).toFixed(2)}×; ${(perBranch / MB).toFixed(1)} MB a branch)`;
 }
 
 function engineTable(r: BenchResults): string {

@@ -7,7 +7,7 @@
  * followed by a wait until the engine's background work is done (`idle`).
  */
 import {
-  BookmarkCreateRequest, BookmarkDeleteRequest, BranchActivateRequest, BranchCreateRequest, BranchDeleteRequest, EngineStatusRequest,
+  BookmarkCreateRequest, BookmarkDeleteRequest, BranchActivateRequest, BranchCreateRequest, BranchDeleteRequest,
   ContainerCreateRequest, ContainerDeleteRequest, RefreshRequest, RestoreRequest,
 } from '../../server/protocol';
 import { changeStatement, type ChangePattern, type Dataset } from './dataset';
@@ -73,7 +73,7 @@ async function step(ctx: Ctx, op: OpName, fn: () => Promise<Summary>): Promise<S
  *  background work. */
 const change = async (ctx: Ctx) => {
   await ctx.engine.sql(ctx.container, [changeStatement(ctx.ds, ctx.pattern, 0)]);
-  await idle(ctx);
+  await ctx.engine.idle();
 };
 const bm = (ctx: Ctx, i: number) => `${ctx.ds.name}-bm-${i}`;
 const br = (ctx: Ctx, i: number) => `br-${i}`;
@@ -99,15 +99,6 @@ async function restores(ctx: Ctx): Promise<Summary> {
  *  serves it: the data is cloned into a new volume while the old database runs. */
 function coldRestores(ctx: Ctx): Promise<Summary> {
   return repeat(ctx.runs, () => change(ctx), (i) => timed(() => restore(ctx, (i + 1) % 2)));
-}
-
-/** Wait until the engine runs no background job (engine status counts them). */
-async function idle(ctx: Ctx): Promise<void> {
-  for (let waited = 0; waited < 1_200_000; waited += 200) {
-    if ((await ctx.engine.request(EngineStatusRequest.type, {})).backgroundJobs === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error('the engine still ran background jobs after 20 minutes');
 }
 
 /** Leaves the last two branches, the pair the switch runs go back and forth between. */

@@ -51,6 +51,8 @@ export async function measureStorage(engine: BenchEngine, site: Site, pool: stri
       // The checkpoint puts the last branch's change in its data files, not only in WAL.
       await engine.sql(container, [changeStatement(ds, pattern, i), 'CHECKPOINT']);
     }
+    // Spares and (on blocks) dehydrations change what the pool holds: measure it once they are done.
+    await engine.idle();
     totalBytes[pattern] = templateBytes + (await site.usedBytes(pool)) - before;
   }
   for (const pattern of patterns) await engine.request(ContainerDeleteRequest.type, { name: `st-${pattern}` });

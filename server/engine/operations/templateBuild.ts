@@ -82,5 +82,6 @@ function buildSpec(engine: Engine, volumeId: string, port: number): cluster.Clus
     port,
     listen: '127.0.0.1',
     owner: engine.owner,
+    copyOnWrite: engine.driver.copyOnWrite,
   };
 }

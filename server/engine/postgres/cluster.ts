@@ -6,6 +6,7 @@ import { EngineError } from '../errors';
 import type { FileOwner } from '../volumes/driver';
 import type { PgBinaries } from './binaries';
 import { SESSION_OPTIONS, serverOptions } from './fixedSettings';
+import { walOptions } from './walSettings';
 import { hbaPath, logPath, logSize, prepareRunDir, readLog, socketDir, tailLog, writeHba } from './runDir';
 import { scramVerifier } from './scram';
 
@@ -23,6 +24,8 @@ export interface ClusterSpec {
   /** 127.0.0.1 unless an admin says otherwise. */
   listen: string;
   owner?: FileOwner;
+  /** The volume shares blocks with its clones (btrfs, reflink): WAL settings differ (walSettings.ts). */
+  copyOnWrite: boolean;
 }
 
 export const SUPERUSER = 'postgres';
@@ -73,6 +76,7 @@ export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access 
     // Fixed like those in fixedSettings.ts, but per cluster: the container's own folder.
     `-c external_pid_file='${path.join(socketDir(spec), 'postmaster.pid')}'`,
     ...serverOptions(),
+    ...walOptions(spec.copyOnWrite),
   ].join(' ');
   const since = await logSize(spec);
   await run(bins.pgCtl, ['start', '-w', '-t', '120', '-D', spec.dataDir, '-l', logPath(spec), '-o', opts], spec.owner,
