@@ -6,6 +6,7 @@
  * cannot be reached ends with a message and nothing changed.
  */
 import { ClientError } from '../../server/common/client';
+import { freeBranchName } from '../../server/common/freeNames';
 import { bookmarkMarkdown, isEngineUrl, LinkError, parseBookmarkLink, type BookmarkLink } from '../../server/common/links';
 import {
   BookmarkShareRequest,
@@ -18,7 +19,6 @@ import {
   type BranchInfo,
   type ContainerInfo,
 } from '../../server/protocol';
-import { sanitizeName } from '../git/naming';
 import type { ItemRef } from '../model/refs';
 import { provision } from './containers';
 import { answered, bookmarkOf, Dismissed } from './pickers';
@@ -95,7 +95,7 @@ export async function openBookmarkLink(s: Session, text?: string): Promise<Opene
 
   const container = await ownContainer(s, bm);
   if (!container) return undefined;
-  const name = await freeBranchName(s, container.name, bm.name);
+  const name = freeBranchName(bm.name, await branchNames(s, container.name));
   const branch = await s.ui.withProgress(`Branching ${name} from ${bm.name} in ${container.name}`, true, (report, signal) =>
     s.engine.request(BranchCreateRequest.type,
       { container: container.name, name, from: { kind: 'bookmark', bookmark: bm.id }, activate: true },
@@ -185,12 +185,7 @@ async function ownContainer(s: Session, bm: BookmarkInfo): Promise<ContainerInfo
   return picked;
 }
 
-/** The bookmark's name as a branch name that is free in the container: "Bug 1234 data", then "Bug 1234 data-2". */
-export async function freeBranchName(s: Session, container: string, bookmark: string): Promise<string> {
-  const taken = new Set((await s.engine.request(BranchListRequest.type, { container })).map((b) => b.name));
-  const base = sanitizeName(bookmark, 56) || 'bookmark';
-  for (let i = 1; ; i++) {
-    const candidate = i === 1 ? base : `${base}-${i}`;
-    if (!taken.has(candidate)) return candidate;
-  }
+/** The names of the container's branches, which a new branch's name must avoid. */
+async function branchNames(s: Session, container: string): Promise<string[]> {
+  return (await s.engine.request(BranchListRequest.type, { container })).map((b) => b.name);
 }

@@ -1,4 +1,5 @@
-import { cutName, NAME_MAX, stripHidden } from '../../server/common/names';
+import { freeBranchName, sanitizeName } from '../../server/common/freeNames';
+import { NAME_MAX } from '../../server/common/names';
 
 /**
  * Names the git link makes: a data branch name from a git branch name, and a
@@ -8,34 +9,12 @@ import { cutName, NAME_MAX, stripHidden } from '../../server/common/names';
  * has the last word.
  */
 
-/** Makes any text a valid engine name, or '' when nothing is left. */
-export function sanitizeName(text: string, max = NAME_MAX): string {
-  let s = stripHidden(text)
-    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
-    .replace(/[/\\]+/g, '-')
-    .replace(/\.{2,}/g, '.')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/^-+/, '')
-    .trim();
-  if (s.length > max) s = cutName(s, max).trim(); // an emoji cut in half would be a lone surrogate
-  // Cutting can leave a trailing '.' next to an earlier '.', never '..': the collapse ran first.
-  return s;
-}
-
 /**
  * The data branch that follows git branch `gitBranch`: `feature/x` → `feature-x`.
  * When that name is taken (by a branch linked to another git branch), `-2`, `-3`… is added.
  */
 export function dataBranchName(gitBranch: string, taken: Iterable<string> = []): string {
-  const used = new Set(taken);
-  const base = sanitizeName(gitBranch) || 'git-branch';
-  if (!used.has(base)) return base;
-  for (let i = 2; ; i++) {
-    const suffix = `-${i}`;
-    const candidate = `${sanitizeName(base, NAME_MAX - suffix.length)}${suffix}`;
-    if (!used.has(candidate)) return candidate;
-  }
+  return freeBranchName(gitBranch, taken, 'git-branch');
 }
 
 /** The bookmark taken after a commit: `1a2b3c4 Fix the order total` (short sha, then the subject). */

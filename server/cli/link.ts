@@ -1,8 +1,9 @@
 /** Bookmark links from the command line: `bookmark link B` and `open LINK --container C`. */
+import { freeBranchName } from '../common/freeNames';
 import { buildBookmarkLink, bookmarkMarkdown, LinkError, parseBookmarkLink, type BookmarkLink } from '../common/links';
 import {
   BookmarkShareRequest, BookmarkShowRequest, BranchCreateRequest, BranchListRequest, EngineStatusRequest,
-  type BookmarkInfo, type BookmarkRefParams,
+  type BookmarkRefParams,
 } from '../protocol';
 import { publisher, name as packageName } from '../../package.json';
 import type { Context, Handler, HandlerTable } from './context';
@@ -27,7 +28,7 @@ export const openCommands: HandlerTable<'open'> = {
     const link = parse(args.link);
     await checkSameEngine(ctx, link);
     const bm = await ctx.call(BookmarkShowRequest.type, { bookmark: link.bookmarkId });
-    const branch = args.branch ?? (await freeBranchName(ctx, args.container, bm));
+    const branch = args.branch ?? freeBranchName(bm.name, await branchNames(ctx, args.container));
     const created = await ctx.call(BranchCreateRequest.type,
       { container: args.container, name: branch, from: { kind: 'bookmark', bookmark: bm.id }, activate: true }, { progress: true });
     ctx.emit(created, [
@@ -68,12 +69,7 @@ async function checkSameEngine(ctx: Context, link: BookmarkLink): Promise<void> 
   throw new CliError('InvalidArgument', `this link is for the engine ${link.engine}, not ${here}: run: slipstream --engine ${link.engine} --token YOUR_TOKEN open ...`);
 }
 
-/** The bookmark's name made into a branch name that is free in the container. */
-async function freeBranchName(ctx: Context, container: string, bm: BookmarkInfo): Promise<string> {
-  const taken = new Set((await ctx.call(BranchListRequest.type, { container })).map((b) => b.name));
-  const base = bm.name.replace(/[/\\]|\.\.|[\u0000-\u001f\u007f]/g, '-').replace(/^-+/, '').trim().slice(0, 56) || 'bookmark';
-  for (let i = 1; ; i++) {
-    const candidate = i === 1 ? base : `${base}-${i}`;
-    if (!taken.has(candidate)) return candidate;
-  }
+/** The names of the container's branches, which `open`'s new branch must avoid. */
+async function branchNames(ctx: Context, container: string): Promise<string[]> {
+  return (await ctx.call(BranchListRequest.type, { container })).map((b) => b.name);
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gitContextOf, headOf, repositoryFor, stripCredentials, type GitRepository } from '../../extension/git/api';
-import { commitBookmarkName, dataBranchName, sanitizeName } from '../../extension/git/naming';
+import { commitBookmarkName, dataBranchName } from '../../extension/git/naming';
+import { sanitizeName } from '../../server/common/freeNames';
 import { classifyMove, HeadSettler, type Clock, type HeadMove } from '../../extension/git/settle';
 import { nameProblem } from '../../server/common/names';
 

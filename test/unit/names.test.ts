@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { commitBookmarkName, sanitizeName } from '../../extension/git/naming';
+import { commitBookmarkName } from '../../extension/git/naming';
+import { freeBranchName, sanitizeName } from '../../server/common/freeNames';
 import { nameProblem, NAME_MAX, referenceProblem, userNameKey } from '../../server/common/names';
 
 test('ordinary names, with spaces and unicode, are fine', () => {
@@ -54,5 +55,43 @@ test('names made from free text (commit subjects) drop hidden characters and nev
   for (let i = 50; i < 60; i++) {
     const cut = sanitizeName(`${'x'.repeat(i)}${'🐛'.repeat(10)}`);
     assert.equal(nameProblem(cut), undefined, `after ${i} x: ${JSON.stringify(cut)}`);
+  }
+});
+
+test('open LINK of a bookmark named 55 letters, a space, then more text: the branch name is valid, and so is the next', () => {
+  const bookmark = `${'a'.repeat(55)} and then some more text`;
+  const first = freeBranchName(bookmark, []);
+  assert.equal(nameProblem(first), undefined, JSON.stringify(first));
+  assert.equal(first, bookmark.slice(0, NAME_MAX));
+  const second = freeBranchName(bookmark, [first]);
+  assert.equal(nameProblem(second), undefined, JSON.stringify(second));
+  assert.equal(second, `${bookmark.slice(0, NAME_MAX - 2)}-2`);
+  // A cut that lands just after a space drops the space before the suffix.
+  const spaced = `${'b'.repeat(61)} cd`;
+  assert.equal(freeBranchName(spaced, [spaced]), `${'b'.repeat(61)}-2`);
+  assert.equal(freeBranchName(`${'c'.repeat(60)} d`, [`${'c'.repeat(60)} d`, `${'c'.repeat(60)} d-2`]), `${'c'.repeat(60)} d-3`);
+});
+
+test('free branch names: sanitized, fallback when nothing is left, suffixed until free, never against the name rules', () => {
+  assert.equal(freeBranchName('Bug 1234 data', []), 'Bug 1234 data');
+  assert.equal(freeBranchName('Bug 1234 data', ['Bug 1234 data']), 'Bug 1234 data-2');
+  assert.equal(freeBranchName('Bug 1234 data', ['Bug 1234 data', 'Bug 1234 data-2']), 'Bug 1234 data-3');
+  assert.equal(freeBranchName('  --a/b..c\\d\u0001e  ', []), 'a-b.c-d e');
+  assert.equal(freeBranchName('  \u200b/ ', []), 'bookmark');
+  assert.equal(freeBranchName('', ['bookmark']), 'bookmark-2');
+  assert.equal(freeBranchName('///', [], 'git-branch'), 'git-branch');
+  const texts = [
+    `${'a'.repeat(55)} and then some more text`, `${'x'.repeat(62)} y`, `${'x'.repeat(63)} `, ` ${'x'.repeat(70)}`,
+    `${'x'.repeat(61)}..yyy`, `${'x'.repeat(61)}.yyy`, `${'x'.repeat(58)}${'🐛'.repeat(10)}`, `-${' '.repeat(70)}z`,
+    `${'x'.repeat(60)}\u00a0\u00a0zz`, `${'x'.repeat(61)}\u202ezz`, 'a/../b', '- x', '  ',
+  ];
+  for (const text of texts) {
+    const taken: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const name = freeBranchName(text, taken);
+      assert.equal(nameProblem(name), undefined, `${JSON.stringify(text)} → ${JSON.stringify(name)}`);
+      assert.ok(!taken.includes(name), `${JSON.stringify(name)} is free`);
+      taken.push(name);
+    }
   }
 });
