@@ -35,6 +35,18 @@ test('open LINK branches from the bookmark into my container and activates it', 
   assert.equal(again.name, 'Bug 1234 data-2', 'a second open gets a free name');
 });
 
+test('open LINK of a bookmark whose name fills the limit gives valid, free branch names (issue 14)', () => {
+  // 55 letters, a space, then more: a cut at the old 56 left a trailing space the engine refused.
+  const name = `${'a'.repeat(55)} and more`;
+  e.ok('bookmark', 'create', name, '--container', 'qa');
+  const { link } = e.ok<{ link: string }>('bookmark', 'link', name);
+  const first = e.ok<BranchInfo>('open', link, '--container', 'dev');
+  const second = e.ok<BranchInfo>('open', link, '--container', 'dev');
+  assert.equal(first.name, name);
+  assert.match(second.name, /^a+ and mo?r?e?-2$/, second.name);
+  assert.ok(second.name.length <= 64 && !/\s-2$/.test(second.name), second.name);
+});
+
 test('bad links change nothing', async () => {
   await e.idle(); // spares and dehydrations change the branch list in the background
   const before = JSON.stringify(e.ok<BranchInfo[]>('branch', 'list', '--container', 'dev'));
