@@ -418,6 +418,10 @@ test('kill -9 at every fault point in server/engine/faults.ts; the engine recove
   for (const point of here) {
     const s = scenarios[point];
     await s.setup?.();
+    // Background work the setup started (a spare for a new bookmark) must end before the engine
+    // stops: otherwise the engine started with the fault redoes it at start, and may die there,
+    // in its own job, before the command below ever connects.
+    await idle();
     const before = new Map(e.ok<ContainerInfo[]>('container', 'list').map((c) => [c.name, { port: c.port, state: c.state }]));
     e.ok('engine', 'stop');
     const started = e.cliWith({ SLIPSTREAM_FAULT: point, ...s.env }, 'engine', 'start');
