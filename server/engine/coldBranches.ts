@@ -148,7 +148,9 @@ async function dehydrate(engine: Engine, journal: Dehydration, cancelled: () => 
     if (!c) throw new Error('its container is gone');
     if (cancelled()) throw new Error('it is being activated');
     const { volumeId } = journal.data;
-    // Inactive branches' databases are down (activate stops them); a copy of a running one would not be clean.
+    // Inactive branches' databases are down (activate stops them, and its checkpoint behind ends);
+    // a copy of a running one would not be clean.
+    await engine.checkpoints.written(volumeId);
     if (await cluster.isRunning(engine.clusterOf(c, volumeId))) throw new Error('its database is running');
     await captureIdleVolume(engine, c, volumeId, journal.data.snapshotId, quiet);
     await faultPoint('dehydrate:after-capture');

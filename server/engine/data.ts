@@ -126,6 +126,7 @@ async function recordCapture(engine: Engine, c: ContainerRecord, snapshotId: str
 export async function captureIdleVolume(engine: Engine, c: ContainerRecord, volumeId: string, snapshotId: string,
   progress: Progress): Promise<void> {
   progress.report('taking the snapshot');
+  await engine.checkpoints.written(volumeId);
   await recordCapture(engine, c, snapshotId, volumeId);
   await engine.driver.snapshot(volumeId, snapshotId, bytes(progress, 'snapshot')).catch((err) => {
     throw volumeError(err, 'snapshot failed');
@@ -152,6 +153,7 @@ export async function cloneInto(engine: Engine, c: ContainerRecord, volumeId: st
 
 /** Delete a branch's volume and its foreign-data marker. Idempotent, for recovery. */
 export async function dropVolume(engine: Engine, c: ClusterRef, volumeId: string): Promise<void> {
+  await engine.checkpoints.written(volumeId);
   await engine.driver.deleteVolume(volumeId);
   await clearForeign(engine.clusterOf(c, volumeId));
 }
@@ -163,7 +165,7 @@ export async function dropVolumes(engine: Engine, containerId: string, volumeIds
   for (const v of volumeIds) {
     if (!v) continue;
     if (c) await dropVolume(engine, c, v);
-    else await engine.driver.deleteVolume(v);
+    else await engine.checkpoints.written(v).then(() => engine.driver.deleteVolume(v));
   }
 }
 

@@ -5,6 +5,7 @@ import { faultPoint } from './faults';
 import { newId, now } from './ids';
 import { Locks } from './locks';
 import { ColdBranches } from './coldBranches';
+import { Checkpoints } from './checkpoints';
 import { Spares } from './spares';
 import type { PoolImage } from './poolImage';
 import type { PgBinaries } from './postgres/binaries';
@@ -92,6 +93,8 @@ export class Engine {
   /** Work an operation left behind after answering (background()). */
   private readonly chores = new Set<Promise<void>>();
   readonly cold = new ColdBranches(this);
+  /** Checkpoints of branches a switch stopped at once (checkpoints.ts). */
+  readonly checkpoints = new Checkpoints(this);
   private listeners: Array<(p: ChangedParams, owner?: string) => void> = [];
 
   constructor(
@@ -149,6 +152,7 @@ export class Engine {
       throw new EngineError('Cancelled', `the engine is stopping, so the database of "${c.name}" stays down; start the engine again and it comes back`);
     }
     const spec = this.clusterOf(c, volumeId ?? this.activeVolume(c));
+    await this.checkpoints.written(volumeId ?? this.activeVolume(c));
     try {
       await this.startAndSanitise(c, spec);
     } catch (err) {
@@ -228,9 +232,9 @@ export class Engine {
     this.chores.add(job);
   }
 
-  /** How many background jobs (spare builds, chores) still run. */
+  /** How many background jobs (spare builds, dehydrations, checkpoints, chores) still run. */
   get backgroundJobs(): number {
-    return this.chores.size + this.spares.running + this.cold.running;
+    return this.chores.size + this.spares.running + this.cold.running + this.checkpoints.running;
   }
 
   // ------------------------------------------------------------ journal

@@ -13,6 +13,8 @@ export type FaultPoint =
   // A switch: the old database is down and the target recorded active, then the target runs.
   | 'activate:after-stop'
   | 'activate:after-start'
+  // The switch's background checkpoint (checkpoints.ts): the left branch's server runs with no port.
+  | 'checkpoint:after-start'
   // A restore, reset or refresh: the new volume is built while the old database runs, then
   // the result is recorded while the old volume still exists.
   | 'rewind:after-clone'

@@ -148,6 +148,22 @@ const scenarios: Record<string, Scenario> = {
       assert.equal(await sum('qa'), mainSum, 'main kept its change');
     },
   },
+  'checkpoint:after-start': {
+    // The switch is answered; then, in the background, the left branch's server runs with no port
+    // to write its checkpoint, and the engine dies. That server outlives the engine, as databases
+    // do: the next activation of the branch stops it and starts the branch on its port, intact.
+    background: true,
+    setup: async () => {
+      await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('main', 'before the checkpoint behind')`);
+      mainSum = await sum('qa');
+    },
+    args: ['branch', 'activate', 'empty', '--container', 'qa'],
+    check: async () => {
+      assert.equal(e.ok<ContainerInfo>('container', 'show', 'qa').activeBranch, 'empty');
+      e.ok('branch', 'activate', 'main', '--container', 'qa');
+      assert.equal(await sum('qa'), mainSum, 'main kept every change made before the switch');
+    },
+  },
   'rewind:after-clone': {
     // The new volume is built and the old database still runs: recovery goes on to the new one.
     setup: async () => {

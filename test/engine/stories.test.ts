@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { after, before, describe, test } from 'node:test';
@@ -126,6 +127,28 @@ function storiesOn(site: DriverSite): void {
     e.ok('branch', 'delete', 'main', '--container', 'ab');
     assert.deepEqual(await e.checksum('ab'), indexed, 'deleting the other branch leaves the active one alone');
     e.ok('container', 'delete', 'ab');
+  });
+
+  test('a switch stops the branch it leaves at once; its checkpoint is written behind, so it starts clean, intact', async () => {
+    const c = e.ok<ContainerInfo>('container', 'create', 'left', '--template', 'employees');
+    e.ok('branch', 'create', 'other', '--container', 'left', '--from-branch', 'main');
+    await e.sql('left', `UPDATE employees SET salary = salary + 7; CREATE TABLE after_switch AS SELECT g AS id FROM generate_series(1, 5000) g`);
+    const changed = await e.checksum('left');
+    const pgLog = path.join(e.home, 'run', c.id, 'postgres.log');
+    const since = fs.statSync(pgLog).size;
+    e.ok('branch', 'activate', 'other', '--container', 'left');
+    await e.idle(); // the background checkpoint of main
+    e.ok('branch', 'activate', 'main', '--container', 'left');
+    const text = fs.readFileSync(pgLog, 'utf8').slice(since);
+    assert.match(text, /received immediate shutdown request/, 'the switch did not wait for a shutdown checkpoint');
+    const lastStart = text.slice(text.lastIndexOf('starting PostgreSQL'));
+    const said = fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8').split('\n').filter((l) => /checkpoint/.test(l)).join('\n');
+    assert.match(lastStart, /database system was shut down at/, `main was checkpointed behind the switch, so it starts clean:\n${lastStart}\n${said}`);
+    assert.doesNotMatch(lastStart, /not properly shut down/);
+    assert.deepEqual(await e.checksum('left'), changed, 'every change made before the switch is there');
+    const check = await amcheck(e.ok<ConnectionInfo>('container', 'url', 'left').url);
+    assert.deepEqual(check.problems, [], 'amcheck finds nothing wrong');
+    e.ok('container', 'delete', 'left');
   });
 
   test('a restore while a client session is connected: the right data, and the database answers', async () => {

@@ -15,6 +15,10 @@ type Activate = JournalRecord<'activate'>;
  * A cold branch (coldBranches.ts) is materialised first, while the old database serves.
  * Callers hold the container's lock.
  *
+ * The old database stops at once: its shutdown checkpoint would write every page its last
+ * changes dirtied, a cost that grows with the data, while its WAL already holds them.
+ * That checkpoint is written after the switch, in the background (checkpoints.ts).
+ *
  * Journal steps: `begin` (the old database may be down) rolls back to the old
  * branch; `switched` (the target is recorded active) rolls forward.
  */
@@ -23,10 +27,11 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, wanted:
   const from = activeBranch(engine, c);
   if (from.id === wanted.id) return;
   const target = await materialise(ctx, c, wanted); // the same record when it has its volume
+  await engine.checkpoints.written(target.volumeId); // left by a switch moments ago: still checkpointing
   const journal = engine.journalBegin('activate', { containerId: c.id, fromId: from.id, toId: target.id });
   progress.report(`stopping branch "${from.name}"`, 10);
   try {
-    await engine.stopDatabase(c, { volumeId: from.volumeId });
+    await engine.stopDatabase(c, { volumeId: from.volumeId, immediate: true });
   } catch (err) {
     await rollBack(engine, journal);
     throw err;
@@ -44,6 +49,7 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, wanted:
   }
   await faultPoint('activate:after-start');
   engine.notify('branch', c, commit(engine, journal, caller.name));
+  engine.checkpoints.schedule(c, from.volumeId);
   engine.spares.schedule(target.id); // a no-op when its spare is ready
   engine.cold.schedule(c.id); // the branch left may now be one too many to keep materialised
 }

@@ -54,7 +54,7 @@ async function finish(engine: Engine, journal: JournalRecord<'container-delete'>
     });
     await faultPoint('container-delete:after-forget');
     await engine.stopDatabase(c, { volumeId: active }).catch(() => undefined);
-    for (const v of volumes) await engine.driver.deleteVolume(v);
+    for (const v of volumes) await engine.checkpoints.written(v).then(() => engine.driver.deleteVolume(v));
     await removeRunDir(engine.clusterOf(c, active));
     await engine.releaseSnapshots(snaps);
     await pruneTemplateVersions(engine, c.templateId);

@@ -68,22 +68,27 @@ export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access 
   }
   await removeStalePid(spec.dataDir);
   await prepareRunDir(spec, HBA[access]);
-  const opts = [
-    `-p ${spec.port}`,
-    `-c listen_addresses='${spec.listen}'`,
-    `-c unix_socket_directories='${socketDir(spec)}'`,
-    `-c hba_file='${hbaPath(spec)}'`,
-    // Fixed like those in fixedSettings.ts, but per cluster: the container's own folder.
-    `-c external_pid_file='${path.join(socketDir(spec), 'postmaster.pid')}'`,
-    ...serverOptions(),
-    ...walOptions(spec.copyOnWrite),
-  ].join(' ');
+  // external_pid_file is fixed like those in fixedSettings.ts, but per cluster: the container's own folder.
+  const opts = serverCommandLine(spec, path.join(socketDir(spec), 'postmaster.pid'));
   const since = await logSize(spec);
   await run(bins.pgCtl, ['start', '-w', '-t', '120', '-D', spec.dataDir, '-l', logPath(spec), '-o', opts], spec.owner,
     `start PostgreSQL on port ${spec.port}`, () => tailLog(spec, 15, since)).catch(async (err: EngineError) => {
     throw (await portTaken(spec, since)) ? new EngineError('PortInUse', `port ${spec.port} is taken by another program, so the database could not start. `
       + `Find it with \`ss -ltnp 'sport = ${spec.port}'\` and stop it, then run the operation again or restart the engine.`) : err;
   });
+}
+
+/** The server's `-o` options: its port, where it listens, and every fixed setting. */
+function serverCommandLine(spec: ClusterSpec, pidFile: string): string {
+  return [
+    `-p ${spec.port}`,
+    `-c listen_addresses='${spec.listen}'`,
+    `-c unix_socket_directories='${socketDir(spec)}'`,
+    `-c hba_file='${hbaPath(spec)}'`,
+    `-c external_pid_file='${pidFile}'`,
+    ...serverOptions(),
+    ...walOptions(spec.copyOnWrite),
+  ].join(' ');
 }
 
 /** Let everyone with the password in again, once the foreign data is sanitised. Waits until
@@ -156,6 +161,33 @@ function stopAtOnce(bins: PgBinaries, spec: ClusterSpec, since: number): Promise
   return run(bins.pgCtl, ['stop', '-w', '-t', String(STOP_TIMEOUT_S), '-m', 'immediate', '-D', spec.dataDir], spec.owner,
     `stop PostgreSQL on port ${spec.port} at once`, () => tailLog(spec, 15, since));
 }
+
+/**
+ * Bring a data directory stopped at once (a branch a switch left) to a clean shutdown while
+ * the container's database runs from another volume: start it with no TCP address, its
+ * socket under another port number in the container's socket folder, so the two never meet;
+ * its start replays the WAL and writes the end-of-recovery checkpoint; then a fast stop.
+ * (A single-user backend would need no socket at all, but it must find the container's uid
+ * in the password file, and a team host's container users are not there.) Its log lines go
+ * to the container's log. Cut short by a crash, it is a database running on a volume that is
+ * not active, which the next start of that branch stops first (start, above).
+ */
+export async function checkpointAlone(bins: PgBinaries, spec: ClusterSpec, whileUp: () => Promise<void>): Promise<void> {
+  const alone: ClusterSpec = { ...spec, listen: '', port: spec.port === ALONE_PORT ? ALONE_PORT + 1 : ALONE_PORT };
+  const since = await logSize(spec);
+  await run(bins.pgCtl, ['start', '-w', '-t', '120', '-D', spec.dataDir, '-l', logPath(spec), '-o', serverCommandLine(alone, '')],
+    spec.owner, 'start PostgreSQL without a port to checkpoint a branch', () => tailLog(spec, 15, since))
+    .catch(async (err: Error) => {
+      await stop(bins, alone, 'immediate').catch(() => undefined); // it may run, stalled: not on this volume any more
+      throw err;
+    });
+  await whileUp();
+  const stopped = await stop(bins, alone);
+  if (!stopped.clean) throw new Error(`its shutdown checkpoint did not finish: ${stopped.reason}`);
+}
+
+/** The port number that names the socket of checkpointAlone's server (Unix socket only). */
+const ALONE_PORT = 1;
 
 /** The error for a capture that needs a clean copy and got an unclean stop. */
 export function uncleanStop(reason: string, outcome: string): EngineError {
