@@ -8,7 +8,7 @@
  */
 import { BookmarkListRequest, ContainerListRequest, TimelineRequest, type BookmarkInfo, type TimelineEvent } from '../server/protocol';
 import { Disposable } from './util/disposable';
-import { debounce, Emitter } from './util/event';
+import { coalesce, debounce, Emitter } from './util/event';
 import type { EngineFeed } from './workspace';
 
 export interface FirstStepFacts {
@@ -37,8 +37,7 @@ export class FirstSteps extends Disposable {
   private current: FirstStepFacts = NONE;
   private readonly emitter = this.register(new Emitter<FirstStepFacts>());
   private readonly reloadSoon = debounce(() => void this.reload(), 100);
-  private loading: Promise<void> | undefined;
-  private again = false;
+  private readonly reloadNow = coalesce(() => this.load());
   readonly onDidChange = this.emitter.event;
 
   constructor(private readonly engine: EngineFeed, private readonly log: (line: string) => void = () => undefined) {
@@ -54,18 +53,7 @@ export class FirstSteps extends Disposable {
 
   /** Reloads now unless every fact is already known; concurrent calls coalesce into one more load. */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.load().finally(() => {
-      this.loading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.reload();
-      }
-    });
-    return this.loading;
+    return this.reloadNow();
   }
 
   private async load(): Promise<void> {
