@@ -13,10 +13,11 @@
  */
 import * as os from 'os';
 import * as vscode from 'vscode';
-import { runCommand, type CommandId, type CommandOutcome } from './commands';
+import { runCommand, windowCommandIds, type CommandId, type CommandOutcome, type WindowCommandId } from './commands';
 import type { Session } from './commands/session';
 import { EngineConnection } from './engine/connection';
 import { describeTarget, engineRef, engineTarget, sameTarget } from './engine/target';
+import { FirstSteps } from './firstSteps';
 import { userMessage } from './model/errors';
 import { buildBookmarkLink } from '../server/common/links';
 import type { IDisposable } from './util/disposable';
@@ -94,7 +95,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
   ] as const;
   for (const [id, provider] of trees) register(vscode.window.createTreeView(id, { treeDataProvider: provider, showCollapseAll: true }));
   register(new StatusBar(connection, workspace));
-  register(new ContextKeys(connection, workspace));
+  const steps = register(new FirstSteps(connection, log));
+  register(new ContextKeys(connection, workspace, steps));
   register(new TerminalEnv(context.environmentVariableCollection, workspace));
   const pickContainer = async () => {
     const outcome = await runCommand(session, 'slipstream.selectContainer', undefined, log);
@@ -102,26 +104,28 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
   };
   const timeline = register(new TimelinePanel(context.extensionUri, connection, pickContainer, log));
 
-  // Commands.
+  // Commands: the data commands (commands/index.ts), then those that move VS Code's own UI.
   for (const d of registerDataCommands(session, log)) register(d);
-  register(vscode.commands.registerCommand('slipstream.timeline.open', (arg: unknown) =>
-    timeline.show(containerArg(arg) ?? workspace.snapshot.container?.name)));
-  register(vscode.commands.registerCommand('slipstream.showLog', () => output.show(true)));
-  register(vscode.commands.registerCommand('slipstream.views.refresh', async () => {
-    for (const [, provider] of trees) provider.refresh();
-    await workspace.reload();
-  }));
-  register(vscode.commands.registerCommand('slipstream.engine.start', () => startEngine(connection)));
-  register(vscode.commands.registerCommand('slipstream.engine.setToken', () => switcher.setTokenCommand(session)));
+  const windowCommands: Record<WindowCommandId, (arg: unknown) => unknown> = {
+    'slipstream.timeline.open': (arg) => timeline.show(containerArg(arg) ?? workspace.snapshot.container?.name),
+    'slipstream.showLog': () => output.show(true),
+    'slipstream.views.refresh': async () => {
+      for (const [, provider] of trees) provider.refresh();
+      await Promise.all([workspace.reload(), steps.reload()]);
+    },
+    'slipstream.engine.start': () => startEngine(connection),
+    'slipstream.engine.setToken': () => switcher.setTokenCommand(session),
+    'slipstream.workspace.setup': async () => {
+      try {
+        await setup.run(session);
+      } catch (err) {
+        if (err instanceof Error && err.name === 'Dismissed') return;
+        ui.error(userMessage(err));
+      }
+    },
+  };
+  for (const id of windowCommandIds) register(vscode.commands.registerCommand(id, windowCommands[id]));
   register(registerLinkHandler(session, log));
-  register(vscode.commands.registerCommand('slipstream.workspace.setup', async () => {
-    try {
-      await setup.run(session);
-    } catch (err) {
-      if (err instanceof Error && err.name === 'Dismissed') return;
-      ui.error(userMessage(err));
-    }
-  }));
   register(vscode.workspace.onDidChangeConfiguration((e) => {
     if (e.affectsConfiguration('slipstream.engine')) {
       // Switch in place: the views reload from the connection's state changes.

@@ -9,7 +9,7 @@ import { ContainerListRequest, ContainerUrlRequest, TemplateListRequest, type Co
 import type { ConnectionState, Requester } from './engine/connection';
 import { workspaceContainer } from './model/status';
 import { Disposable } from './util/disposable';
-import { debounce, Emitter, type Event } from './util/event';
+import { coalesce, debounce, Emitter, type Event } from './util/event';
 
 export interface EngineFeed extends Requester {
   readonly state: ConnectionState;
@@ -37,8 +37,7 @@ export class WorkspaceData extends Disposable {
   private current: WorkspaceSnapshot = { connected: false, containers: [], templateCount: 0 };
   private readonly emitter = this.register(new Emitter<WorkspaceSnapshot>());
   private readonly reloadSoon = debounce(() => void this.reload(), 100);
-  private loading: Promise<void> | undefined;
-  private again = false;
+  private readonly reloadNow = coalesce(() => this.load());
   readonly onDidChange = this.emitter.event;
 
   constructor(
@@ -70,18 +69,7 @@ export class WorkspaceData extends Disposable {
 
   /** Reloads now; concurrent calls coalesce into one more load. */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.load().finally(() => {
-      this.loading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.reload();
-      }
-    });
-    return this.loading;
+    return this.reloadNow();
   }
 
   private async load(): Promise<void> {

@@ -48,6 +48,22 @@ export const commandHandlers = {
 
 export type CommandId = keyof typeof commandHandlers;
 
+/**
+ * The commands that only move VS Code's own UI. extension.ts registers each
+ * from a table typed by this list, so a missing or extra one does not compile;
+ * test/extension/contributions.test.ts checks both lists against package.json.
+ */
+export const windowCommandIds = [
+  'slipstream.timeline.open',
+  'slipstream.showLog',
+  'slipstream.views.refresh',
+  'slipstream.engine.start',
+  'slipstream.engine.setToken',
+  'slipstream.workspace.setup',
+] as const;
+
+export type WindowCommandId = typeof windowCommandIds[number];
+
 export interface CommandOutcome {
   ok: boolean;
   /** The handler's result, for tests and for the extension's API. */

@@ -33,3 +33,24 @@ export function debounce(fn: () => void, ms: number): { (): void; cancel(): void
   call.cancel = () => { if (timer) clearTimeout(timer); timer = undefined; };
   return call;
 }
+
+/** Wraps a load so that a call while one runs gets that one, and queues exactly one more after it. */
+export function coalesce(load: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const run = (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = load().finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        void run();
+      }
+    });
+    return running;
+  };
+  return run;
+}
