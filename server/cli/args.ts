@@ -7,6 +7,7 @@
 import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { parsePoolImageSize } from '../common/poolImage';
+import { hideSecrets } from '../common/redact';
 import type {
   BookmarkCreateParams,
   BookmarkListParams,
@@ -87,6 +88,8 @@ export interface GlobalFlags {
   home?: string;
   json: boolean;
   target: EngineTarget;
+  /** What the CLI prints on stderr before it runs the command (a flag that beat the environment). */
+  warnings?: string[];
 }
 
 export type ParseOutcome =
@@ -634,7 +637,7 @@ const groups: Readonly<Record<string, GroupInfo>> = {
 const operationsTitle = "Operations on a container's active branch";
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream); its local engine, even when $SLIPSTREAM_ENGINE is set' },
+  home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream); its local engine, even when $SLIPSTREAM_ENGINE is set (a warning on stderr says so)' },
   engine: { type: 'string', arg: 'URL', help: 'a team engine, tcp://HOST:PORT or tls://HOST:PORT (also $SLIPSTREAM_ENGINE). Default: the local engine of the home' },
   'tls-ca': { type: 'string', arg: 'FILE', help: "CA certificate for a tls:// engine with a self-signed certificate (also $SLIPSTREAM_TLS_CA)" },
   token: { type: 'string', arg: 'T', help: 'access token for a team engine (also $SLIPSTREAM_TOKEN)' },
@@ -836,13 +839,22 @@ function globalsFrom(values: Record<string, unknown>, env: ParseEnv['env']): Glo
   if (home && engineFlag) {
     throw new UsageError(`--home names a local engine (${home}) and --engine a team engine (${engineFlag}): give one of them, not both`);
   }
-  // A flag beats the environment: --home means that home's local engine, whatever SLIPSTREAM_ENGINE says.
-  const engine = engineFlag ?? (home ? undefined : env.SLIPSTREAM_ENGINE);
+  // A flag beats the environment: --home means that home's local engine, whatever SLIPSTREAM_ENGINE
+  // says. It is said on stderr, so a user who expected the team engine sees why it was not used.
+  const envEngine = env.SLIPSTREAM_ENGINE;
+  const engine = engineFlag ?? (home ? undefined : envEngine);
+  const warnings = home && envEngine ? [homeBeatsEnvEngine(home, envEngine)] : [];
   return {
     ...(home ? { home } : {}),
+    ...(warnings.length ? { warnings } : {}),
     json: values.json === true,
     target: resolveTarget(engine, str('token') ?? env.SLIPSTREAM_TOKEN, str('tls-ca') ?? env.SLIPSTREAM_TLS_CA),
   };
+}
+
+export function homeBeatsEnvEngine(home: string, envEngine: string): string {
+  return `warning: --home ${home} wins over SLIPSTREAM_ENGINE=${hideSecrets(envEngine)}: using the local engine of ${home}. `
+    + 'To use the team engine, drop --home; to silence this, unset SLIPSTREAM_ENGINE.';
 }
 
 function helpFor(words: readonly string[]): string {

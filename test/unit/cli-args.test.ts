@@ -125,7 +125,15 @@ test('--home beats SLIPSTREAM_ENGINE (a flag beats the environment); --home with
   const env = { SLIPSTREAM_ENGINE: 'tcp://host:7000', SLIPSTREAM_TOKEN: 't0k' };
   const local = parse('--home /h container list', env);
   assert.ok(local.kind === 'run', JSON.stringify(local));
-  if (local.kind === 'run') assert.deepEqual(local.globals, { home: '/h', json: false, target: { kind: 'local' } });
+  if (local.kind === 'run') {
+    assert.deepEqual(local.globals, { home: '/h', json: false, target: { kind: 'local' }, warnings: [
+      'warning: --home /h wins over SLIPSTREAM_ENGINE=tcp://host:7000: using the local engine of /h. To use the team engine, drop --home; to silence this, unset SLIPSTREAM_ENGINE.',
+    ] }, 'it says which one wins (issue 14)');
+  }
+  const secret = parse('--home /h container list', { SLIPSTREAM_ENGINE: 'tcp://me:hunter2@host:7000' });
+  assert.ok(secret.kind === 'run' && !secret.globals.warnings?.[0].includes('hunter2'), 'the warning shows no password');
+  const quiet = parse('--home /h container list', {});
+  assert.ok(quiet.kind === 'run' && quiet.globals.warnings === undefined, 'no warning without SLIPSTREAM_ENGINE');
   usageError('--home /h --engine tcp://host:7000 container list', /--home .* and --engine .*: give one of them, not both/);
   const flag = parse('--engine tcp://other:7001 container list', env);
   assert.ok(flag.kind === 'run' && flag.globals.target.kind === 'tcp' && flag.globals.target.url === 'tcp://other:7001');
