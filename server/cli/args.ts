@@ -230,15 +230,19 @@ function templateSource(input: Input): SourceSpec {
   return given[0];
 }
 
+/** At most one starting point; none means the active branch's current data (the engine
+ *  resolves it, as `git branch NAME` starts from HEAD). */
 function branchFrom(input: Input): BranchCreateParams['from'] {
   const bookmark = input.str('from-bookmark');
   const branch = input.str('from-branch');
-  if (bookmark !== undefined && branch !== undefined) {
-    throw new UsageError('--from-bookmark and --from-branch cannot be used together');
-  }
+  const template = input.flag('from-template');
+  const given = [bookmark !== undefined && '--from-bookmark', branch !== undefined && '--from-branch', template && '--from-template']
+    .filter((g): g is string => typeof g === 'string');
+  if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together: give one starting point`);
   if (bookmark !== undefined) return { kind: 'bookmark', bookmark };
   if (branch !== undefined) return { kind: 'branch', branch };
-  return { kind: 'template' };
+  if (template) return { kind: 'template' };
+  return undefined;
 }
 
 function bookmarkRef(input: Input): BookmarkRefParams {
@@ -379,22 +383,28 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     build: (input) => ({ name: input.pos(0) }),
   },
   'branch create': {
-    usage: 'NAME --container C [--from-bookmark B | --from-branch NAME] [--activate]',
-    summary: "Create a branch (a line of data history) from the template, a bookmark or another branch",
+    usage: 'NAME --container C [--from-branch NAME | --from-bookmark B | --from-template] [--activate]',
+    summary: "Create a branch (a line of data history) from the active branch's data, another branch, a bookmark or the template",
     positionals: ['NAME'],
     options: {
       container: containerOpt('the container that gets the branch'),
       'from-bookmark': { type: 'string', arg: 'B', help: "start from a bookmark (yours or a shared one)" },
       'from-branch': { type: 'string', arg: 'NAME', help: "start from another branch's current data" },
+      'from-template': { type: 'boolean', help: "start from the template's latest version (fresh data)" },
       activate: { type: 'boolean', help: 'make it the active branch (the database restarts on the same port)' },
     },
-    notes: ["Without --from-bookmark or --from-branch the branch starts from the container's template."],
-    build: (input) => ({
-      container: input.need('container', 'C'),
-      name: input.pos(0),
-      from: branchFrom(input),
-      ...(input.flag('activate') ? { activate: true } : {}),
-    }),
+    notes: [
+      "Without --from-branch, --from-bookmark or --from-template the branch starts from the active branch's current data (as 'git branch NAME' starts from HEAD): nothing is lost, and the database keeps serving while it is copied.",
+    ],
+    build: (input) => {
+      const from = branchFrom(input);
+      return {
+        container: input.need('container', 'C'),
+        name: input.pos(0),
+        ...(from ? { from } : {}),
+        ...(input.flag('activate') ? { activate: true } : {}),
+      };
+    },
   },
   'branch activate': {
     usage: 'NAME --container C',

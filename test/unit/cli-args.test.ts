@@ -69,9 +69,12 @@ test('a usage error hint names the command whose help to read', () => {
   if (out.kind === 'error') assert.equal(out.hint, "Run 'slipstream branch create --help' for usage.");
 });
 
-test('--from-bookmark and --from-branch conflict; neither means the template', () => {
-  usageError('branch create b --container c --from-bookmark bm --from-branch main', /cannot be used together/);
-  assert.deepEqual(run('branch create b --container c', 'branch create').from, { kind: 'template' });
+test('--from-* starting points conflict; none means the active branch, which the engine resolves (issue 14)', () => {
+  usageError('branch create b --container c --from-bookmark bm --from-branch main', /--from-bookmark and --from-branch cannot be used together: give one starting point/);
+  usageError('branch create b --container c --from-branch main --from-template', /--from-branch and --from-template cannot be used together/);
+  assert.deepEqual(run('branch create b --container c', 'branch create'), { container: 'c', name: 'b' }, 'no from: the active branch');
+  assert.deepEqual(run('branch create b --container c --from-template', 'branch create').from, { kind: 'template' });
+  assert.match(commandHelp('branch create'), /Without --from-branch, --from-bookmark or --from-template the branch starts from the active branch's current data/);
   assert.deepEqual(run('branch create b --container c --from-bookmark bm', 'branch create').from, { kind: 'bookmark', bookmark: 'bm' });
   const args = run('branch create b --container c --from-branch main --activate', 'branch create');
   assert.deepEqual(args, { container: 'c', name: 'b', from: { kind: 'branch', branch: 'main' }, activate: true });
