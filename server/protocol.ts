@@ -267,10 +267,14 @@ export interface BookmarkRefParams {
 
 export interface TemplateCreateParams extends WithProgress { name: string; source: SourceSpec }
 export interface ContainerCreateParams extends WithProgress { name: string; template: string; port?: number }
+/** Where a new branch's data comes from: the template's latest version, a bookmark, or a
+ *  branch's current data. */
+export type BranchFrom = { kind: 'template' } | { kind: 'bookmark'; bookmark: string } | { kind: 'branch'; branch: string };
 export interface BranchCreateParams extends WithProgress {
   container: string;
   name: string;
-  from: { kind: 'template' } | { kind: 'bookmark'; bookmark: string } | { kind: 'branch'; branch: string };
+  /** Omitted: the container's active branch's current data, as `git branch NAME` starts from HEAD. */
+  from?: BranchFrom;
   activate?: boolean;
 }
 export interface BranchParams extends WithProgress { container: string; name: string }

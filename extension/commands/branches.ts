@@ -4,7 +4,7 @@ import {
   BranchDeleteRequest,
   BranchListRequest,
   BookmarkListRequest,
-  type BranchCreateParams,
+  type BranchFrom,
   type BranchInfo,
 } from '../../server/protocol';
 import type { PickItem } from '../model/picks';
@@ -12,7 +12,7 @@ import type { ItemRef } from '../model/refs';
 import { answered, bookmarkOf, branchOf, containerForTemplate, containerOf, withEngineProgress } from './pickers';
 import type { Session } from './session';
 
-type From = BranchCreateParams['from'];
+type From = BranchFrom;
 
 /** Create a branch from the template, a bookmark or another branch, and (by choice) activate it. */
 export async function createBranch(s: Session, ref?: ItemRef): Promise<BranchInfo> {

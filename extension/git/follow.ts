@@ -18,7 +18,7 @@ import {
   ContainerListRequest,
   RestoreRequest,
   type BookmarkInfo,
-  type BranchCreateParams,
+  type BranchFrom,
   type BranchInfo,
   type GitContext,
 } from '../../server/protocol';
@@ -58,7 +58,7 @@ export type FollowResult =
   | { action: 'none'; why: string }
   | { action: 'already'; branch: string }
   | { action: 'activated'; branch: string }
-  | { action: 'created'; branch: string; from: BranchCreateParams['from'] }
+  | { action: 'created'; branch: string; from: BranchFrom }
   | { action: 'declined'; why: string }
   | { action: 'bookmarked'; bookmark: BookmarkInfo }
   | { action: 'restored'; bookmark: BookmarkInfo };
@@ -145,7 +145,7 @@ export class GitFollower {
     const byName = linked ? undefined : branches.find((b) => !b.gitBranch && b.name === dataBranchName(gitBranch));
     const target = linked ?? byName;
 
-    let from: BranchCreateParams['from'] | undefined;
+    let from: BranchFrom | undefined;
     if (!target) from = settings.newBranchFrom === 'template' ? { kind: 'template' } : { kind: 'branch', branch: active.name };
     const name = target?.name ?? dataBranchName(gitBranch, branches.map((b) => b.name));
 
@@ -160,7 +160,7 @@ export class GitFollower {
       if (choice !== SWITCH) return { action: 'declined', why: 'not now' };
     }
     if (!target && settings.newBranchFrom === 'ask') {
-      const picked = await s.ui.pick<BranchCreateParams['from']>([
+      const picked = await s.ui.pick<BranchFrom>([
         { label: `The data branch active now (${active.name})`, description: 'its current data', value: { kind: 'branch', branch: active.name } },
         { label: 'The template’s latest version', description: 'fresh data', value: { kind: 'template' } },
       ], { title: `New data branch ${name} for git branch ${gitBranch}`, placeholder: 'Start it from…' });
@@ -198,7 +198,7 @@ export class GitFollower {
   }
 
   /** Create, link, activate. Another window may race us to it: then its branch wins and ours is removed. */
-  private async createLinked(container: string, name: string, gitBranch: string, from: BranchCreateParams['from']): Promise<{ branch: BranchInfo; existing: boolean }> {
+  private async createLinked(container: string, name: string, gitBranch: string, from: BranchFrom): Promise<{ branch: BranchInfo; existing: boolean }> {
     const s = this.deps.session;
     const b = await s.ui.withProgress(`Creating data branch ${name} for git branch ${gitBranch}`, true, (report, signal) =>
       s.engine.request(BranchCreateRequest.type, { container, name, from, activate: false }, { onProgress: report, signal }));

@@ -7,6 +7,7 @@
 import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { parsePoolImageSize } from '../common/poolImage';
+import { hideSecrets } from '../common/redact';
 import type {
   BookmarkCreateParams,
   BookmarkListParams,
@@ -87,6 +88,8 @@ export interface GlobalFlags {
   home?: string;
   json: boolean;
   target: EngineTarget;
+  /** What the CLI prints on stderr before it runs the command (a flag that beat the environment). */
+  warnings?: string[];
 }
 
 export type ParseOutcome =
@@ -227,15 +230,19 @@ function templateSource(input: Input): SourceSpec {
   return given[0];
 }
 
+/** At most one starting point; none means the active branch's current data (the engine
+ *  resolves it, as `git branch NAME` starts from HEAD). */
 function branchFrom(input: Input): BranchCreateParams['from'] {
   const bookmark = input.str('from-bookmark');
   const branch = input.str('from-branch');
-  if (bookmark !== undefined && branch !== undefined) {
-    throw new UsageError('--from-bookmark and --from-branch cannot be used together');
-  }
+  const template = input.flag('from-template');
+  const given = [bookmark !== undefined && '--from-bookmark', branch !== undefined && '--from-branch', template && '--from-template']
+    .filter((g): g is string => typeof g === 'string');
+  if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together: give one starting point`);
   if (bookmark !== undefined) return { kind: 'bookmark', bookmark };
   if (branch !== undefined) return { kind: 'branch', branch };
-  return { kind: 'template' };
+  if (template) return { kind: 'template' };
+  return undefined;
 }
 
 function bookmarkRef(input: Input): BookmarkRefParams {
@@ -376,22 +383,28 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     build: (input) => ({ name: input.pos(0) }),
   },
   'branch create': {
-    usage: 'NAME --container C [--from-bookmark B | --from-branch NAME] [--activate]',
-    summary: "Create a branch (a line of data history) from the template, a bookmark or another branch",
+    usage: 'NAME --container C [--from-branch NAME | --from-bookmark B | --from-template] [--activate]',
+    summary: "Create a branch (a line of data history) from the active branch's data, another branch, a bookmark or the template",
     positionals: ['NAME'],
     options: {
       container: containerOpt('the container that gets the branch'),
       'from-bookmark': { type: 'string', arg: 'B', help: "start from a bookmark (yours or a shared one)" },
       'from-branch': { type: 'string', arg: 'NAME', help: "start from another branch's current data" },
+      'from-template': { type: 'boolean', help: "start from the template's latest version (fresh data)" },
       activate: { type: 'boolean', help: 'make it the active branch (the database restarts on the same port)' },
     },
-    notes: ["Without --from-bookmark or --from-branch the branch starts from the container's template."],
-    build: (input) => ({
-      container: input.need('container', 'C'),
-      name: input.pos(0),
-      from: branchFrom(input),
-      ...(input.flag('activate') ? { activate: true } : {}),
-    }),
+    notes: [
+      "Without --from-branch, --from-bookmark or --from-template the branch starts from the active branch's current data (as 'git branch NAME' starts from HEAD): nothing is lost, and the database keeps serving while it is copied.",
+    ],
+    build: (input) => {
+      const from = branchFrom(input);
+      return {
+        container: input.need('container', 'C'),
+        name: input.pos(0),
+        ...(from ? { from } : {}),
+        ...(input.flag('activate') ? { activate: true } : {}),
+      };
+    },
   },
   'branch activate': {
     usage: 'NAME --container C',
@@ -634,7 +647,7 @@ const groups: Readonly<Record<string, GroupInfo>> = {
 const operationsTitle = "Operations on a container's active branch";
 
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream); its local engine, even when $SLIPSTREAM_ENGINE is set' },
+  home: { type: 'string', arg: 'DIR', help: 'engine home (default: $SLIPSTREAM_HOME, else ~/.slipstream); its local engine, even when $SLIPSTREAM_ENGINE is set (a warning on stderr says so)' },
   engine: { type: 'string', arg: 'URL', help: 'a team engine, tcp://HOST:PORT or tls://HOST:PORT (also $SLIPSTREAM_ENGINE). Default: the local engine of the home' },
   'tls-ca': { type: 'string', arg: 'FILE', help: "CA certificate for a tls:// engine with a self-signed certificate (also $SLIPSTREAM_TLS_CA)" },
   token: { type: 'string', arg: 'T', help: 'access token for a team engine (also $SLIPSTREAM_TOKEN)' },
@@ -836,13 +849,22 @@ function globalsFrom(values: Record<string, unknown>, env: ParseEnv['env']): Glo
   if (home && engineFlag) {
     throw new UsageError(`--home names a local engine (${home}) and --engine a team engine (${engineFlag}): give one of them, not both`);
   }
-  // A flag beats the environment: --home means that home's local engine, whatever SLIPSTREAM_ENGINE says.
-  const engine = engineFlag ?? (home ? undefined : env.SLIPSTREAM_ENGINE);
+  // A flag beats the environment: --home means that home's local engine, whatever SLIPSTREAM_ENGINE
+  // says. It is said on stderr, so a user who expected the team engine sees why it was not used.
+  const envEngine = env.SLIPSTREAM_ENGINE;
+  const engine = engineFlag ?? (home ? undefined : envEngine);
+  const warnings = home && envEngine ? [homeBeatsEnvEngine(home, envEngine)] : [];
   return {
     ...(home ? { home } : {}),
+    ...(warnings.length ? { warnings } : {}),
     json: values.json === true,
     target: resolveTarget(engine, str('token') ?? env.SLIPSTREAM_TOKEN, str('tls-ca') ?? env.SLIPSTREAM_TLS_CA),
   };
+}
+
+export function homeBeatsEnvEngine(home: string, envEngine: string): string {
+  return `warning: --home ${home} wins over SLIPSTREAM_ENGINE=${hideSecrets(envEngine)}: using the local engine of ${home}. `
+    + 'To use the team engine, drop --home; to silence this, unset SLIPSTREAM_ENGINE.';
 }
 
 function helpFor(words: readonly string[]): string {

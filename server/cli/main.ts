@@ -42,6 +42,7 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
     io.stderr.write(parsed.hint + '\n');
     return 2;
   }
+  for (const warning of parsed.globals.warnings ?? []) io.stderr.write(warning + '\n');
   const controller = new AbortController();
   const ctx = createContext(parsed.globals, io, controller.signal);
   const stopTrap = foreground.has(parsed.command.id) ? () => undefined : trapInterrupt(controller);

@@ -79,6 +79,10 @@ export interface ConnectOptions {
   tlsCa?: string;
 }
 
+/** How long a team engine has to answer engine/authenticate (or a tls:// one to finish its
+ *  handshake) before the client gives up and says what may be wrong. */
+export const ANSWER_TIMEOUT_MS = 10_000;
+
 export async function connectEngine(opts: ConnectOptions): Promise<EngineClient> {
   if (!opts.engine) return new SocketEngineClient(await openSocket(opts.home), opts.home, homeFiles(opts.home).log);
   const url = parseEngineUrl(opts.engine);
@@ -88,20 +92,40 @@ export async function connectEngine(opts: ConnectOptions): Promise<EngineClient>
   const socket = await openTcp(url, opts.tlsCa);
   const firstBytes = url.secure ? undefined : watchFirstBytes(socket);
   const client = new SocketEngineClient(socket, opts.home, opts.engine);
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await client.request(AuthenticateRequest.type, { token: opts.token });
+    await Promise.race([
+      client.request(AuthenticateRequest.type, { token: opts.token }),
+      // A TLS record where a JSON-RPC answer belongs never parses: the request would wait for ever.
+      ...(firstBytes ? [firstBytes.tlsRecord.then(() => { throw speaksTls(url); })] : []),
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(noAnswer(url)), ANSWER_TIMEOUT_MS); }),
+    ]);
   } catch (err) {
     await client.close();
-    throw firstBytes && isTlsSuspect(err, firstBytes()) ? speaksTls(url) : err;
+    throw firstBytes && isTlsSuspect(err, firstBytes.first()) ? speaksTls(url) : err;
+  } finally {
+    clearTimeout(timer);
   }
   return client;
 }
 
-/** What the server sent first on a plain TCP connection (undefined: nothing yet). */
-function watchFirstBytes(socket: net.Socket): () => Buffer | undefined {
+/** What the server sent first on a plain TCP connection (undefined: nothing yet), and a
+ *  promise that resolves (only) when that is a TLS record. */
+function watchFirstBytes(socket: net.Socket): { first: () => Buffer | undefined; tlsRecord: Promise<void> } {
   let first: Buffer | undefined;
-  socket.once('data', (chunk: Buffer) => { first = chunk; });
-  return () => first;
+  let seen: () => void = () => undefined;
+  const tlsRecord = new Promise<void>((resolve) => { seen = resolve; });
+  socket.prependOnceListener('data', (chunk: Buffer) => {
+    first = chunk;
+    if (isTlsRecord(chunk)) seen();
+  });
+  return { first: () => first, tlsRecord };
+}
+
+/** A TLS record starts with its content type (0x14-0x17: change cipher spec, alert,
+ *  handshake, application data) and the major version 3. No JSON-RPC header does. */
+function isTlsRecord(first: Buffer | undefined): boolean {
+  return first !== undefined && first.length >= 2 && first[0] >= 0x14 && first[0] <= 0x17 && first[1] === 0x03;
 }
 
 /**
@@ -112,14 +136,26 @@ function watchFirstBytes(socket: net.Socket): () => Buffer | undefined {
  * TLS record, means TLS.
  */
 function isTlsSuspect(err: unknown, first: Buffer | undefined): boolean {
-  const tlsRecord = first !== undefined && first.length >= 2 && first[0] >= 0x14 && first[0] <= 0x17 && first[1] === 0x03;
-  return tlsRecord || (first === undefined && err instanceof ClientError && err.code === 'ConnectionLost');
+  return isTlsRecord(first) || (first === undefined && err instanceof ClientError && err.code === 'ConnectionLost');
 }
 
+const hostPortOf = (url: EngineUrl): string => `${url.host.includes(':') ? `[${url.host}]` : url.host}:${url.port}`;
+
 function speaksTls(url: EngineUrl): ClientError {
-  const hostPort = `${url.host.includes(':') ? `[${url.host}]` : url.host}:${url.port}`;
+  const hostPort = hostPortOf(url);
   return new ClientError('ConnectionFailed',
     `the engine at tcp://${hostPort} seems to speak TLS: use tls://${hostPort} (and --tls-ca FILE if its certificate is self-signed).`);
+}
+
+/** Connected, but no answer: a server that waits for something else (a TLS server that
+ *  keeps the socket open, another protocol), or an engine too busy to answer. */
+function noAnswer(url: EngineUrl): ClientError {
+  const hostPort = hostPortOf(url);
+  const seconds = ANSWER_TIMEOUT_MS / 1000;
+  return new ClientError('ConnectionFailed', url.secure
+    ? `the engine at tls://${hostPort} did not answer within ${seconds} s. Check that a Slipstream engine listens on ${hostPort} (engine status on its host), then try again.`
+    : `the engine at tcp://${hostPort} did not answer within ${seconds} s. If it speaks TLS, use tls://${hostPort} (and --tls-ca FILE if its certificate is self-signed); `
+      + `otherwise check that a Slipstream engine listens on ${hostPort} (engine status on its host).`);
 }
 
 export interface EngineUrl {
@@ -138,20 +174,32 @@ export function parseEngineUrl(value: string): EngineUrl {
   return { secure: match[1] === 'tls', host: match[2].replace(/^\[|\]$/g, ''), port };
 }
 
+const HANDSHAKE_TIMEOUT = 'SLIPSTREAM_TLS_HANDSHAKE_TIMEOUT';
+
 function openTcp(url: EngineUrl, tlsCa?: string): Promise<net.Socket> {
-  const where = `${url.secure ? 'tls' : 'tcp'}://${url.host}:${url.port}`;
+  const where = `${url.secure ? 'tls' : 'tcp'}://${hostPortOf(url)}`;
   return new Promise((resolve, reject) => {
     const socket = url.secure
       ? tls.connect({ host: url.host, port: url.port, servername: net.isIP(url.host) ? undefined : url.host,
         ...(tlsCa ? { ca: fs.readFileSync(tlsCa) } : {}) })
       : net.createConnection({ host: url.host, port: url.port });
+    // A plain engine never answers a TLS client's hello: it waits for a JSON-RPC header.
+    const handshake = url.secure ? setTimeout(() => socket.destroy(Object.assign(
+      new Error(`no handshake within ${ANSWER_TIMEOUT_MS / 1000} s`), { code: HANDSHAKE_TIMEOUT })), ANSWER_TIMEOUT_MS) : undefined;
     socket.once(url.secure ? 'secureConnect' : 'connect', () => {
+      clearTimeout(handshake);
       socket.removeAllListeners('error');
       resolve(socket);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(handshake);
       socket.destroy();
       const refused = err.code === 'ECONNREFUSED';
+      if (url.secure && (err.code === 'ECONNRESET' || err.code === HANDSHAKE_TIMEOUT || /wrong version number|packet length too long/.test(err.message))) {
+        reject(new ClientError('ConnectionFailed', `the engine at ${where} did not complete a TLS handshake (${err.message}). `
+          + `If it is a plain team engine (started without --tls-cert), use tcp://${hostPortOf(url)}.`));
+        return;
+      }
       reject(new ClientError(refused ? 'EngineNotRunning' : 'ConnectionFailed',
         refused ? `no engine answers at ${where}` : `cannot connect to the engine at ${where}: ${err.message}`));
     });

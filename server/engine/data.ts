@@ -7,6 +7,7 @@ import { withOnlineBackup } from './postgres/backup';
 import * as cluster from './postgres/cluster';
 import { clearForeign, hasForeignData, markForeign } from './postgres/runDir';
 import type { ContainerRecord } from './records';
+import { shellWord } from './startFailure';
 
 /**
  * The moves data operations are made of: capture a branch's volume as a snapshot,
@@ -46,6 +47,35 @@ export async function captureVolume(engine: Engine, c: ContainerRecord, snapshot
     progress.report(`an online backup could not start (${online.reason}); stopping the database instead`);
   }
   return offlineCapture(engine, c, snapshotId, progress);
+}
+
+/**
+ * A capture (a bookmark, or a branch made from a branch's current data) that PostgreSQL
+ * made fail: the message leads with what was not made, that nothing changed, and what to
+ * do; what PostgreSQL said comes last, labelled and trimmed (the engine log keeps all of
+ * it). Errors that already say what to do (NoSpace, PortInUse, an unclean stop, a
+ * volume's failure) pass through as they are.
+ */
+export async function captureFailed(engine: Engine, c: ContainerRecord, notMade: string, again: string, err: unknown): Promise<unknown> {
+  const said = err instanceof cluster.PostgresFailed ? err.said : serverSaid(err);
+  if (said === undefined) return err;
+  const failed = err instanceof cluster.PostgresFailed ? `the engine could not ${err.doing} for container "${c.name}"`
+    : `PostgreSQL refused the engine's request in container "${c.name}"`;
+  const running = await cluster.isRunning(engine.clusterOf(c)).catch(() => false);
+  const todo = running ? `fix the cause PostgreSQL gives (last in this message), then ${again}`
+    : `fix the cause PostgreSQL gives (last in this message), run \`slipstream container start ${shellWord(c.name)}\`, then ${again}`;
+  return new EngineError('DatabaseFailed', `${notMade}, and nothing changed: ${failed}. What to do: ${todo} `
+    + `(an admin finds PostgreSQL's whole output in the engine log). PostgreSQL said: ${said.replace(/\n/g, ' | ')}`);
+}
+
+/** What a PostgreSQL server error (the pg client's DatabaseError) says, trimmed; undefined for anything else. */
+function serverSaid(err: unknown): string | undefined {
+  const e = err as { severity?: unknown; message?: unknown; detail?: unknown; hint?: unknown } | null;
+  if (!e || typeof e !== 'object' || typeof e.severity !== 'string' || typeof e.message !== 'string') return undefined;
+  const lines = [`${e.severity}: ${e.message}`];
+  if (typeof e.detail === 'string' && e.detail) lines.push(`DETAIL: ${e.detail}`);
+  if (typeof e.hint === 'string' && e.hint) lines.push(`HINT: ${e.hint}`);
+  return cluster.postgresSaid(lines.join('\n'));
 }
 
 /** Snapshot the active branch's volume as it is now (stopped, or atomically). */

@@ -156,7 +156,9 @@ export class Engine {
     try {
       await this.startAndSanitise(c, spec);
     } catch (err) {
-      log(`container ${c.owner}/${c.name}: database did not start: ${(err as Error).message}`);
+      // The user's message has PostgreSQL's lines trimmed; the log keeps all of them.
+      const whole = err instanceof cluster.PostgresFailed ? `${err.message}\n${err.output}` : (err as Error).message;
+      log(`container ${c.owner}/${c.name}: database did not start: ${whole}`);
       this.recordFailure(c, startFailure(err, c, this.config.pool));
       throw err;
     }

@@ -61,6 +61,6 @@ function poolIsFull(pool: string): boolean {
 }
 
 /** A container name as one shell word, for commands the user copies. */
-function shellWord(name: string): string {
+export function shellWord(name: string): string {
   return /^[\w.@+-]+$/.test(name) ? name : `'${name.replace(/'/g, "'\\''")}'`;
 }

@@ -208,7 +208,7 @@ test('deleting the active branch, or a bookmark a branch depends on, is refused'
 
 test('a second operation on a busy container is refused while the first runs', async () => {
   // Two activations at once from two processes: one wins, the other is told the container is busy.
-  e.ok('branch', 'create', 'other', '--container', 'qa');
+  e.ok('branch', 'create', 'other', '--container', 'qa', '--from-template');
   const run = (branch: string) => new Promise<{ code: number; out: string }>((resolve) => {
     const p = spawn(process.execPath, [CLI, '--home', e.home, '--json', 'branch', 'activate', branch, '--container', 'qa']);
     let out = '';

@@ -64,7 +64,7 @@ async function coldStory(r: CliRunner, home: string, sqlFile: string): Promise<v
   // the template's snapshot and a cold branch's own snapshot is its only other one).
   const sums = new Map<string, Record<string, string>>();
   for (const name of BRANCHES) {
-    if (name !== 'main') r.ok('branch', 'create', name, '--container', 'qa', '--activate');
+    if (name !== 'main') r.ok('branch', 'create', name, '--container', 'qa', '--from-template', '--activate');
     await sqlAt(site.url(), `INSERT INTO employees (first_name, last_name) VALUES ('${name}', 'only on ${name}')`);
     sums.set(name, await tableChecksumsAt(site.url()));
   }

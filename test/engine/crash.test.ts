@@ -51,7 +51,7 @@ test('a restore interrupted after recording its result finishes on restart', asy
 });
 
 test('an activate interrupted after stopping the old branch finishes the switch', async () => {
-  e.ok('branch', 'create', 'empty-emps', '--container', 'qa', '--activate');
+  e.ok('branch', 'create', 'empty-emps', '--container', 'qa', '--from-template', '--activate');
   await e.sql('qa', 'DELETE FROM employees');
   e.ok('branch', 'activate', 'main', '--container', 'qa');
   await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('kept', 'on main')`);

@@ -36,7 +36,7 @@ describe('disk full during a snapshot', () => {
     e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
     e.ok('container', 'create', 'qa', '--template', 'employees');
     e.ok('bookmark', 'create', 'before', '--container', 'qa');
-    e.ok('branch', 'create', 'side', '--container', 'qa');
+    e.ok('branch', 'create', 'side', '--container', 'qa', '--from-template');
   });
   after(async () => {
     await e?.destroy();

@@ -236,14 +236,14 @@ const scenarios: Record<string, Scenario> = {
     // before the branch records it. Recovery deletes the snapshot; the restart dehydrates again.
     background: true,
     setup: emptyNextToDehydrate,
-    args: ['branch', 'create', 'dehydrate-a', '--container', 'qa'],
+    args: ['branch', 'create', 'dehydrate-a', '--container', 'qa', '--from-template'],
     check: () => emptyComesBack('dehydrate-a'),
   },
   'dehydrate:after-commit': {
     // Recorded cold, its volume not yet deleted: recovery deletes it (invariants count the volumes).
     background: true,
     setup: emptyNextToDehydrate,
-    args: ['branch', 'create', 'dehydrate-b', '--container', 'qa'],
+    args: ['branch', 'create', 'dehydrate-b', '--container', 'qa', '--from-template'],
     check: () => emptyComesBack('dehydrate-b'),
   },
   'materialise:after-clone': {
@@ -251,11 +251,11 @@ const scenarios: Record<string, Scenario> = {
     // branch stays cold and the old one active; the next activation materialises it again.
     setup: async () => {
       await idle();
-      e.ok('branch', 'create', 'thawed', '--container', 'qa', '--activate');
+      e.ok('branch', 'create', 'thawed', '--container', 'qa', '--from-template', '--activate');
       await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('thawed', 'only here')`);
       thawedSum = await sum('qa');
       e.ok('branch', 'activate', 'main', '--container', 'qa');
-      e.ok('branch', 'create', 'pusher', '--container', 'qa');
+      e.ok('branch', 'create', 'pusher', '--container', 'qa', '--from-template');
       await idle();
       assert.equal(qaBranch('thawed')?.cold, true, 'thawed is cold before the activation');
     },
@@ -362,7 +362,7 @@ before(async () => {
   e.ok('container', 'create', 'verify', '--template', 'employees');
   e.ok('container', 'create', 'bystander', '--template', 'employees');
   await e.sql('bystander', `INSERT INTO employees (first_name, last_name) VALUES ('bystander', 'row')`);
-  e.ok('branch', 'create', 'empty', '--container', 'qa');
+  e.ok('branch', 'create', 'empty', '--container', 'qa', '--from-template');
   e.ok('branch', 'activate', 'empty', '--container', 'qa');
   await e.sql('qa', 'DELETE FROM employees');
   e.ok('branch', 'activate', 'main', '--container', 'qa');

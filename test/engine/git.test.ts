@@ -32,7 +32,7 @@ test('a bookmark taken in a git repository records its branch, commit and remote
 });
 
 test('link and unlink a data branch to a git branch; one data branch per git branch', () => {
-  e.ok('branch', 'create', 'feature-x', '--container', 'dev');
+  e.ok('branch', 'create', 'feature-x', '--container', 'dev', '--from-template');
   const linked = e.ok<BranchInfo>('branch', 'link', 'feature-x', '--git-branch', 'feature/x', '--container', 'dev');
   assert.equal(linked.gitBranch, 'feature/x');
   assert.equal(e.ok<BranchInfo[]>('branch', 'list', '--container', 'dev').find((b) => b.name === 'feature-x')?.gitBranch, 'feature/x');

@@ -88,7 +88,7 @@ function sparesOn(site: DriverSite): void {
   });
 
   test('deleting the branch, then the container, deletes the spares\' volumes', async () => {
-    e.ok('branch', 'create', 'side', '--container', 'qa');
+    e.ok('branch', 'create', 'side', '--container', 'qa', '--from-template');
     e.ok('branch', 'activate', 'side', '--container', 'qa');
     e.ok('bookmark', 'create', 'on side', '--container', 'qa');
     await spareReady('side');

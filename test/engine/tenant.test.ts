@@ -185,7 +185,7 @@ test('a symlink planted in the runtime directory is not followed by root', async
     const log = path.join(path.dirname(hba), 'postgres.log');
     await qa.sql('qa-links', ran(`ln -sfn ${victim} ${hba} 2>/dev/null; ln -sfn ${secret} ${log} 2>/dev/null; true`));
     const planted = [hba, log].filter((f) => fs.lstatSync(f).isSymbolicLink()).length;
-    qa.ok('branch', 'create', 'other', '--container', 'qa-links');
+    qa.ok('branch', 'create', 'other', '--container', 'qa-links', '--from-template');
     const r = qa.cli('branch', 'activate', 'other', '--container', 'qa-links');
     console.log(`symlinks the container's user could plant: ${planted} of 2; switch exit ${r.code}`);
     assert.ok(!(r.stdout + r.stderr).includes(`TOPSECRET-${tag}`), `root echoed a root-only file: ${r.stderr}`);

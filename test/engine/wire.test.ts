@@ -286,7 +286,7 @@ describe('silence and hanging up', () => {
   test('a client that hangs up mid bookmark create or mid activate leaves a whole result or none', async () => {
     const e = t.e;
     const data = JSON.stringify(await e.checksum('qa'));
-    e.ok('branch', 'create', 'other', '--container', 'qa');
+    e.ok('branch', 'create', 'other', '--container', 'qa', '--from-template');
     for (const [i, [method, params]] of ([
       ['bookmark/create', { container: 'qa', name: 'hung up 1' }],
       ['branch/activate', { container: 'qa', name: 'other' }],

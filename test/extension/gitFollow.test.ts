@@ -148,11 +148,11 @@ describe('data branches follow git branches (real engine, real git)', () => {
   });
 
   test('a data branch name taken by another link gets a suffix; an unlinked one of that name is adopted', async () => {
-    e.ok('branch', 'create', 'hotfix-1', '--container', 'dev');
+    e.ok('branch', 'create', 'hotfix-1', '--container', 'dev', '--from-template');
     e.ok('branch', 'link', 'hotfix-1', '--git-branch', 'elsewhere', '--container', 'dev');
     shell('checkout', '-q', '-b', 'hotfix/1');
     assert.deepEqual(await settled(), [{ action: 'created', branch: 'hotfix-1-2', from: { kind: 'branch', branch: 'burst-3' } }]);
-    e.ok('branch', 'create', 'adopt-me', '--container', 'dev');
+    e.ok('branch', 'create', 'adopt-me', '--container', 'dev', '--from-template');
     shell('checkout', '-q', '-b', 'adopt/me');
     assert.deepEqual(await settled(), [{ action: 'activated', branch: 'adopt-me' }]);
     assert.equal(active().gitBranch, 'adopt/me');

@@ -69,9 +69,12 @@ test('a usage error hint names the command whose help to read', () => {
   if (out.kind === 'error') assert.equal(out.hint, "Run 'slipstream branch create --help' for usage.");
 });
 
-test('--from-bookmark and --from-branch conflict; neither means the template', () => {
-  usageError('branch create b --container c --from-bookmark bm --from-branch main', /cannot be used together/);
-  assert.deepEqual(run('branch create b --container c', 'branch create').from, { kind: 'template' });
+test('--from-* starting points conflict; none means the active branch, which the engine resolves (issue 14)', () => {
+  usageError('branch create b --container c --from-bookmark bm --from-branch main', /--from-bookmark and --from-branch cannot be used together: give one starting point/);
+  usageError('branch create b --container c --from-branch main --from-template', /--from-branch and --from-template cannot be used together/);
+  assert.deepEqual(run('branch create b --container c', 'branch create'), { container: 'c', name: 'b' }, 'no from: the active branch');
+  assert.deepEqual(run('branch create b --container c --from-template', 'branch create').from, { kind: 'template' });
+  assert.match(commandHelp('branch create'), /Without --from-branch, --from-bookmark or --from-template the branch starts from the active branch's current data/);
   assert.deepEqual(run('branch create b --container c --from-bookmark bm', 'branch create').from, { kind: 'bookmark', bookmark: 'bm' });
   const args = run('branch create b --container c --from-branch main --activate', 'branch create');
   assert.deepEqual(args, { container: 'c', name: 'b', from: { kind: 'branch', branch: 'main' }, activate: true });
@@ -125,7 +128,15 @@ test('--home beats SLIPSTREAM_ENGINE (a flag beats the environment); --home with
   const env = { SLIPSTREAM_ENGINE: 'tcp://host:7000', SLIPSTREAM_TOKEN: 't0k' };
   const local = parse('--home /h container list', env);
   assert.ok(local.kind === 'run', JSON.stringify(local));
-  if (local.kind === 'run') assert.deepEqual(local.globals, { home: '/h', json: false, target: { kind: 'local' } });
+  if (local.kind === 'run') {
+    assert.deepEqual(local.globals, { home: '/h', json: false, target: { kind: 'local' }, warnings: [
+      'warning: --home /h wins over SLIPSTREAM_ENGINE=tcp://host:7000: using the local engine of /h. To use the team engine, drop --home; to silence this, unset SLIPSTREAM_ENGINE.',
+    ] }, 'it says which one wins (issue 14)');
+  }
+  const secret = parse('--home /h container list', { SLIPSTREAM_ENGINE: 'tcp://me:hunter2@host:7000' });
+  assert.ok(secret.kind === 'run' && !secret.globals.warnings?.[0].includes('hunter2'), 'the warning shows no password');
+  const quiet = parse('--home /h container list', {});
+  assert.ok(quiet.kind === 'run' && quiet.globals.warnings === undefined, 'no warning without SLIPSTREAM_ENGINE');
   usageError('--home /h --engine tcp://host:7000 container list', /--home .* and --engine .*: give one of them, not both/);
   const flag = parse('--engine tcp://other:7001 container list', env);
   assert.ok(flag.kind === 'run' && flag.globals.target.kind === 'tcp' && flag.globals.target.url === 'tcp://other:7001');

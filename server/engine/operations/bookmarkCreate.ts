@@ -1,5 +1,5 @@
 import { BookmarkCreateRequest, type BookmarkCreateParams, type GitContext } from '../../protocol';
-import { captureVolume } from '../data';
+import { captureFailed, captureVolume } from '../data';
 import type { OpContext } from '../engine';
 import { faultPoint } from '../faults';
 import { newId, now } from '../ids';
@@ -23,8 +23,9 @@ export const bookmarkCreate = operation(BookmarkCreateRequest.type, parse, async
     try {
       captured = await captureVolume(engine, c, snapshotId, progress);
     } catch (err) {
-      await recoverBookmarkCreate(engine, journal);
-      throw err;
+      // The database may not start again either (that may be why the capture failed): keep the first error.
+      await recoverBookmarkCreate(engine, journal).catch(() => undefined);
+      throw await captureFailed(engine, c, `bookmark "${p.name}" was not taken`, 'take the bookmark again', err);
     }
     await faultPoint('bookmark-create:after-snapshot');
     const bm: BookmarkRecord = {

@@ -1,21 +1,22 @@
-import { BranchCreateRequest, type BranchCreateParams, type BranchOrigin } from '../../protocol';
-import { captureIdleVolume, captureVolume, cloneInto, dropVolume } from '../data';
+import { BranchCreateRequest, type BranchCreateParams, type BranchFrom, type BranchOrigin } from '../../protocol';
+import { captureFailed, captureIdleVolume, captureVolume, cloneInto, dropVolume } from '../data';
 import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
 import { newId, now } from '../ids';
-import { findBookmark, findBranch, findContainer } from '../lookup';
+import { activeBranch, findBookmark, findBranch, findContainer } from '../lookup';
 import type { BranchRecord, ContainerRecord } from '../records';
 import { branchInfo } from '../views';
 import { containerRef, existingName, name, object, optBool, optStr, str } from '../validate';
 import { activateBranch } from './activate';
 import { operation, type Recover } from './operation';
 
-/** branch create NAME --container C [--from-bookmark B | --from-branch NAME] [--activate]
+/** branch create NAME --container C [--from-bookmark B | --from-branch NAME | --from-template] [--activate]
  *  The one step that clones: the starting point's snapshot (the template's latest, a
  *  bookmark's, or a capture of a branch's current state) becomes the new branch's own
  *  volume, copy-on-write where the driver can. Activating it then only stops one
- *  database and starts another. */
+ *  database and starts another. Without `from` the new branch starts from the active
+ *  branch's current data (as `git branch NAME` starts from HEAD), resolved under the lock. */
 export const branchCreate = operation(BranchCreateRequest.type, parse, async (ctx: OpContext, p: BranchCreateParams) => {
   const { engine, caller } = ctx;
   const c = findContainer(engine, caller, p.container);
@@ -23,7 +24,9 @@ export const branchCreate = operation(BranchCreateRequest.type, parse, async (ct
     if (engine.store.branchesOf(c.id).some((b) => b.name === p.name)) {
       throw new EngineError('NameTaken', `container "${c.name}" already has a branch named "${p.name}". Pick another name.`);
     }
-    const branch = await create(ctx, engine.store.container(c.id)!, p);
+    const current = engine.store.container(c.id)!;
+    const from: BranchFrom = p.from ?? { kind: 'branch', branch: activeBranch(engine, current).name };
+    const branch = await create(ctx, current, { ...p, from });
     if (p.activate) await activateBranch(ctx, engine.store.container(c.id)!, branch);
     else engine.cold.schedule(c.id); // one more materialised branch (activate schedules it too)
     return branchInfo(engine.store, engine.store.branch(branch.id)!);
@@ -32,7 +35,7 @@ export const branchCreate = operation(BranchCreateRequest.type, parse, async (ct
 
 /** Journal, capture if the starting point is a branch, clone into the new volume, record.
  *  Until the record is written, recovery drops the volume and the capture. */
-async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams): Promise<BranchRecord> {
+async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams & { from: BranchFrom }): Promise<BranchRecord> {
   const { engine, caller, progress } = ctx;
   const volumeId = newId('vol');
   const capture = p.from.kind === 'branch' ? newId('snap') : undefined;
@@ -45,7 +48,7 @@ async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams)
     await faultPoint('branch-create:after-clone');
   } catch (err) {
     await recoverBranchCreate(engine, journal).catch(() => undefined);
-    throw err;
+    throw await captureFailed(engine, c, `branch "${p.name}" was not created`, 'create the branch again', err);
   }
   const branch: BranchRecord = {
     id: newId('br'), containerId: c.id, name: p.name, origin: start.origin, createdAt: now(),
@@ -60,7 +63,7 @@ async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams)
   return branch;
 }
 
-async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchCreateParams['from'], capture?: string)
+async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchFrom, capture?: string)
   : Promise<{ snapshotId: string; origin: BranchOrigin }> {
   const { engine } = ctx;
   const template = engine.store.template(c.templateId)!;
@@ -95,15 +98,16 @@ function originDetail(origin: BranchOrigin) {
 
 function parse(raw: unknown): BranchCreateParams {
   const o = object(raw);
-  const f = object(o.from ?? { kind: 'template' });
-  const kind = str(f, 'kind');
-  let from: BranchCreateParams['from'];
-  if (kind === 'template') from = { kind };
+  let from: BranchFrom | undefined;
+  const f = o.from === undefined || o.from === null ? undefined : object(o.from);
+  const kind = f && str(f, 'kind');
+  if (!f) from = undefined; // the active branch's current data (resolved under the container's lock)
+  else if (kind === 'template') from = { kind };
   else if (kind === 'bookmark') from = { kind, bookmark: str(f, 'bookmark', 256) };
   else if (kind === 'branch') from = { kind, branch: existingName(f, 'branch', 'branch') };
   else throw new EngineError('InvalidArgument', `"from.kind" must be template, bookmark or branch, not "${kind}".`);
   return {
-    container: containerRef(o, 'container'), name: name(o, 'name', 'branch'), from,
+    container: containerRef(o, 'container'), name: name(o, 'name', 'branch'), ...(from ? { from } : {}),
     activate: optBool(o, 'activate'), workDoneToken: optStr(o, 'workDoneToken'),
   };
 }

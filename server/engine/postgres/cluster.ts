@@ -56,7 +56,7 @@ export async function initdb(bins: PgBinaries, dataDir: string, owner?: FileOwne
   // --no-sync: a template build that crashes is rolled back and rebuilt, and the
   // checkpoint at the clean stop that ends every build flushes what matters.
   await run(bins.initdb, ['-D', dataDir, '-U', SUPERUSER, '-E', 'UTF8', '--no-locale',
-    '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync', '--no-instructions'], owner, 'initdb');
+    '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync', '--no-instructions'], owner, 'run initdb');
 }
 
 /** Start the server with the settings a bookmark must not change fixed on its command line. */
@@ -154,7 +154,8 @@ export async function stop(bins: PgBinaries, spec: ClusterSpec, mode: StopMode =
   if (!stuck && !(await isRunning(spec))) return { clean: true }; // it finished as pg_ctl gave up
   if (await isRunning(spec)) await stopAtOnce(bins, spec, since);
   await fast;
-  return { clean: false, reason: stuck || failed?.message || 'the shutdown did not finish' };
+  const said = failed instanceof PostgresFailed ? failed.output : failed?.message;
+  return { clean: false, reason: stuck || said || 'the shutdown did not finish' };
 }
 
 function stopAtOnce(bins: PgBinaries, spec: ClusterSpec, since: number): Promise<void> {
@@ -192,7 +193,7 @@ const ALONE_PORT = 1;
 /** The error for a capture that needs a clean copy and got an unclean stop. */
 export function uncleanStop(reason: string, outcome: string): EngineError {
   return new EngineError('DatabaseFailed', `the database could not shut down cleanly, so the engine stopped it at once and ${outcome}. `
-    + `Its data is safe: the next start replays its WAL. Free space on the pool if PostgreSQL says it is full, then try again. PostgreSQL said: ${reason}`);
+    + `Its data is safe: the next start replays its WAL. Free space on the pool if PostgreSQL says it is full, then try again. PostgreSQL said: ${postgresSaid(reason).replace(/\n/g, ' ')}`);
 }
 
 /** Running means: postmaster.pid names a live process whose working directory is
@@ -278,6 +279,42 @@ async function removeStalePid(dataDir: string): Promise<void> {
   await fs.promises.rm(path.join(dataDir, 'postmaster.pid'), { force: true });
 }
 
+/**
+ * A PostgreSQL program (pg_ctl, initdb) failed. The message says what could not be done
+ * and ends with what PostgreSQL said, labelled and trimmed to the lines that explain it
+ * (`postgresSaid`); `output` keeps everything (pg_ctl's output and the log's tail) for the
+ * engine log. Callers that know the operation (a bookmark, a switch) lead with it.
+ */
+export class PostgresFailed extends EngineError {
+  constructor(readonly doing: string, readonly said: string, readonly output: string) {
+    super('DatabaseFailed', `could not ${doing}. PostgreSQL said:${said.includes('\n') ? '\n  ' + said.replace(/\n/g, '\n  ') : ' ' + said}`);
+    this.name = 'PostgresFailed';
+  }
+}
+
+/** Log lines that explain a failure, and pg_ctl's lines that never do. */
+const EXPLAINS = /^(FATAL|PANIC|ERROR|DETAIL|HINT|CONTEXT):/;
+const NOISE = /^(waiting for server to (start|shut down)|stopped waiting|Examine the log output|pg_ctl: could not start server|done$|server (started|stopped))/;
+
+/**
+ * What PostgreSQL said, fit for the end of a user's message: the FATAL/PANIC/ERROR lines
+ * and their DETAIL and HINT (else the last lines that are not pg_ctl's chatter), without
+ * the log's time and pid prefix, host paths cut to their last part (a team user is not
+ * told the engine's paths), at most 4 lines of 300 characters.
+ */
+export function postgresSaid(output: string): string {
+  const lines = output.split('\n')
+    .map((l) => l.replace(/^\d{4}-\d\d-\d\d[ T][\d:.]+(?: ?[A-Z]{2,5}|[+-]\d\d(?::?\d\d)?)? (?:\[\d+\] )?/, '').replace(/\s+/g, ' ').trim())
+    .filter((l) => l && !NOISE.test(l));
+  const explaining = lines.filter((l) => EXPLAINS.test(l));
+  const chosen = (explaining.length ? explaining : lines).filter((l, i, all) => all.indexOf(l) === i).slice(-4);
+  const text = chosen.map((l) => {
+    const short = l.replace(/"\/(?:[^"/]*\/)*([^"/]*)"/g, '"$1"');
+    return short.length > 300 ? `${short.slice(0, 299)}…` : short;
+  }).join('\n');
+  return text || 'nothing (see the engine log)';
+}
+
 function run(cmd: string, args: string[], owner: FileOwner | undefined, doing: string,
   detail?: () => Promise<string>): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -291,11 +328,12 @@ function run(cmd: string, args: string[], owner: FileOwner | undefined, doing: s
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', (err) => reject(new EngineError('DatabaseFailed', `${doing}: ${err.message}`)));
+    child.on('error', (err) => reject(new EngineError('DatabaseFailed', `could not ${doing}: ${err.message}`)));
     child.on('close', async (code) => {
       if (code === 0) return resolve();
       const extra = detail ? await detail() : '';
-      reject(new EngineError('DatabaseFailed', `could not ${doing} (exit ${code}): ${(output + '\n' + extra).trim().slice(-2000)}`));
+      const all = `${output}\n${extra}`.trim();
+      reject(new PostgresFailed(doing, postgresSaid(all), `(exit ${code}) ${all.slice(-4000)}`));
     });
   });
 }
