@@ -33,6 +33,7 @@ import {
   type ErrorData,
   type WorkDoneProgress,
 } from '../protocol';
+import { formatEngineUrl, formatHostPort, isParseError, parseEngineUrl, type EngineUrl } from './address';
 import { homeFiles } from './home';
 
 /** Codes that only a client can produce: they describe the link, not an engine answer.
@@ -82,6 +83,7 @@ export interface ConnectOptions {
 export async function connectEngine(opts: ConnectOptions): Promise<EngineClient> {
   if (!opts.engine) return new SocketEngineClient(await openSocket(opts.home), opts.home, homeFiles(opts.home).log);
   const url = parseEngineUrl(opts.engine);
+  if (isParseError(url)) throw new ClientError('ConnectionFailed', url.error);
   if (!opts.token) {
     throw new ClientError('Unauthorized', `the engine at ${opts.engine} needs a token: pass --token T or set SLIPSTREAM_TOKEN.`);
   }
@@ -117,29 +119,13 @@ function isTlsSuspect(err: unknown, first: Buffer | undefined): boolean {
 }
 
 function speaksTls(url: EngineUrl): ClientError {
-  const hostPort = `${url.host.includes(':') ? `[${url.host}]` : url.host}:${url.port}`;
+  const hostPort = formatHostPort(url);
   return new ClientError('ConnectionFailed',
     `the engine at tcp://${hostPort} seems to speak TLS: use tls://${hostPort} (and --tls-ca FILE if its certificate is self-signed).`);
 }
 
-export interface EngineUrl {
-  secure: boolean;
-  host: string;
-  port: number;
-}
-
-/** tcp://HOST:PORT or tls://HOST:PORT; anything else is a clear error. */
-export function parseEngineUrl(value: string): EngineUrl {
-  const match = /^(tcp|tls):\/\/(\[[^\]]+\]|[^/:\s]+):(\d{1,5})\/?$/.exec(value);
-  const port = Number(match?.[3]);
-  if (!match || port < 1 || port > 65535) {
-    throw new ClientError('ConnectionFailed', `"${value}" is not an engine address: use tcp://HOST:PORT or tls://HOST:PORT.`);
-  }
-  return { secure: match[1] === 'tls', host: match[2].replace(/^\[|\]$/g, ''), port };
-}
-
 function openTcp(url: EngineUrl, tlsCa?: string): Promise<net.Socket> {
-  const where = `${url.secure ? 'tls' : 'tcp'}://${url.host}:${url.port}`;
+  const where = formatEngineUrl(url);
   return new Promise((resolve, reject) => {
     const socket = url.secure
       ? tls.connect({ host: url.host, port: url.port, servername: net.isIP(url.host) ? undefined : url.host,
