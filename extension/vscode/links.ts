@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { isParseError, normalizeEngineUrl, parseEngineUrl } from '../../server/common/address';
+import { hideSecrets } from '../../server/common/redact';
 import { runCommand } from '../commands';
 import type { Session } from '../commands/session';
 import type { EngineConnection } from '../engine/connection';
@@ -17,7 +18,7 @@ export function registerLinkHandler(session: Session, log: (line: string) => voi
     handleUri(uri: vscode.Uri): void {
       // uri.query is decoded; re-encode it so the shared parser sees the link as it was written.
       const text = `${uri.scheme}://${uri.authority}${uri.path}?${new URLSearchParams(uri.query).toString()}`;
-      log(`opened from outside: ${text}`);
+      log(`opened from outside: ${hideSecrets(text)}`); // a link never carries a token, but a pasted one might
       void runCommand(session, 'slipstream.bookmark.openLink', text, log);
     },
   });

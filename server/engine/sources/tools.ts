@@ -1,6 +1,7 @@
 /**
  * Helpers shared by the source loaders: finding PostgreSQL client tools,
- * running child processes with a tail of their output, masking secrets, and
+ * running child processes with a tail of their output (masking secrets is
+ * common/redact.ts), and
  * describing the target database to libpq tools.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'child_process';
@@ -96,19 +97,6 @@ export function envForTarget(extra: Record<string, string>): NodeJS.ProcessEnv {
 export function targetUrl(t: TargetDatabase): string {
   const e = encodeURIComponent;
   return `postgres://${e(t.user)}:${e(t.password)}@${t.host}:${t.port}/${e(t.database)}`;
-}
-
-// ---------------------------------------------------------------- secrets
-
-/** Mask the password of every URL in `text` (postgres://user:****@host) and each literal secret. */
-export function maskSecrets(text: string, secrets: string[] = []): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s/]*@/gi, '$1****@');
-  out = out.replace(/([?&]password=)[^&\s]*/gi, '$1****');
-  for (const s of secrets) {
-    if (!s) continue;
-    for (const form of new Set([s, encodeURIComponent(s)])) out = out.split(form).join('****');
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------- processes
