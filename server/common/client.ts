@@ -27,6 +27,7 @@ import {
   AuthenticateRequest,
   ChangedNotification,
   ErrorCodes,
+  isErrorCodeName,
   workDoneProgress,
   type ChangedParams,
   type ErrorCodeName,
@@ -47,6 +48,16 @@ export class ClientError extends Error {
     super(message);
     this.name = 'ClientError';
   }
+}
+
+/**
+ * Did a request fail with one of `codes`? The one guard the CLI and the extension
+ * use on what they catch (`unknown`): every failure of the client is a ClientError
+ * with a stable code, and anything else (a bug, a thrown string) has none.
+ * Typed, so a misspelt code is a compile error, not a branch never taken.
+ */
+export function hasErrorCode<C extends ClientErrorCode>(err: unknown, ...codes: readonly C[]): err is ClientError & { readonly code: C } {
+  return err instanceof ClientError && (codes as readonly ClientErrorCode[]).includes(err.code);
 }
 
 export interface RequestOptions {
@@ -115,7 +126,7 @@ function watchFirstBytes(socket: net.Socket): () => Buffer | undefined {
  */
 function isTlsSuspect(err: unknown, first: Buffer | undefined): boolean {
   const tlsRecord = first !== undefined && first.length >= 2 && first[0] >= 0x14 && first[0] <= 0x17 && first[1] === 0x03;
-  return tlsRecord || (first === undefined && err instanceof ClientError && err.code === 'ConnectionLost');
+  return tlsRecord || (first === undefined && hasErrorCode(err, 'ConnectionLost'));
 }
 
 function speaksTls(url: EngineUrl): ClientError {
@@ -290,10 +301,6 @@ const linkFailures = new Set<number>([
   RpcErrorCodes.MessageWriteError,
   RpcErrorCodes.MessageReadError,
 ]);
-
-function isErrorCodeName(value: unknown): value is ErrorCodeName {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, value);
-}
 
 /** The engine puts the stable name in `data.code`; the number is the fallback. */
 export function toClientError(err: unknown, where: string): ClientError {
