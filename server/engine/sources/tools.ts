@@ -1,12 +1,10 @@
 /**
- * Helpers shared by the source loaders: finding PostgreSQL client tools,
- * running child processes with a tail of their output (masking secrets is
- * common/redact.ts), and
- * describing the target database to libpq tools.
+ * Helpers shared by the source loaders: running child processes with a tail of
+ * their output, and describing the target database to libpq tools. (Finding
+ * pg_dump and pg_restore is common/executables.ts; masking secrets, common/redact.ts.)
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'child_process';
 import * as fs from 'fs';
-import * as path from 'path';
 import { EngineError } from '../errors';
 import type { SourceContext, TargetDatabase } from './index';
 
@@ -45,34 +43,6 @@ export async function directory(dir: unknown, what: string): Promise<void> {
   if (typeof dir !== 'string' || dir.trim() === '') throw invalid(`the ${what} is empty. Give a directory.`);
   const st = await fs.promises.stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) throw invalid(`${what} ${dir} is not an existing directory. Check the path and run the command again.`);
-}
-
-// ---------------------------------------------------------------- client tools
-
-/** The directories searched for a client tool, in order: the engine's pgBinDirs, then PATH. */
-function toolSearchPath(pgBinDirs: string[]): string[] {
-  const onPath = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  return [...pgBinDirs, ...onPath];
-}
-
-/** Find pg_dump or pg_restore; undefined when no directory has an executable one. */
-export async function findTool(name: string, pgBinDirs: string[]): Promise<string | undefined> {
-  for (const dir of toolSearchPath(pgBinDirs)) {
-    const file = path.join(dir, name);
-    try {
-      await fs.promises.access(file, fs.constants.X_OK);
-      if ((await fs.promises.stat(file)).isFile()) return file;
-    } catch {
-      // not here; keep looking
-    }
-  }
-  return undefined;
-}
-
-/** "in /a, /b or on PATH (/usr/bin:/bin)", for "not found" messages. */
-export function whereWeLooked(pgBinDirs: string[]): string {
-  const dirs = pgBinDirs.length ? `in ${pgBinDirs.join(', ')} or ` : '';
-  return `${dirs}on PATH (${process.env.PATH || 'empty'})`;
 }
 
 // ---------------------------------------------------------------- target database

@@ -4,11 +4,12 @@
  * held whole on disk or in memory.
  */
 import type { Socket } from 'net';
+import { findExecutable, whereWeLooked } from '../../common/executables';
 import { hideSecrets } from '../../common/redact';
 import type { SourceContext } from './index';
 import { loadSqlStream } from './sqlStream';
 import {
-  byteProgress, cancelled, describeExit, failed, findTool, invalid, run, whereWeLooked, type Running,
+  byteProgress, cancelled, describeExit, failed, invalid, run, type Running,
 } from './tools';
 
 const SCHEME = /^postgres(?:ql)?:\/\//i;
@@ -23,9 +24,9 @@ export function validateUrl(url: unknown): void {
 export async function loadUrl(url: string, ctx: SourceContext): Promise<void> {
   const { bare, password } = splitPassword(url.trim());
   const shown = hideSecrets(url);
-  const tool = await findTool('pg_dump', ctx.pgBinDirs);
+  const tool = findExecutable('pg_dump', { before: ctx.pgBinDirs });
   if (!tool) {
-    throw failed(`pg_dump is needed to copy ${shown}, and it was not found ${whereWeLooked(ctx.pgBinDirs)}. ` +
+    throw failed(`pg_dump is needed to copy ${shown}, and it was not found ${whereWeLooked({ before: ctx.pgBinDirs })}. ` +
       'Install the PostgreSQL client tools (for example apt install postgresql-client) or add their bin directory to the engine\'s pgBinDirs setting.');
   }
   ctx.progress(`dumping ${shown} with ${tool}`);
