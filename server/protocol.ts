@@ -33,6 +33,13 @@ export const ErrorCodes = {
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCodes;
 
+/** Is `value` one of the stable code names? The one check for a code read off an
+ *  untyped error (`data.code` on the wire, an EngineError caught as `unknown`);
+ *  `in` would also accept "toString" and the other names an object inherits. */
+export function isErrorCodeName(value: unknown): value is ErrorCodeName {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, value);
+}
+
 export interface ErrorData {
   code: ErrorCodeName;
 }

@@ -5,7 +5,7 @@
  * and said yes; a bad link, an unknown or private bookmark, or an engine that
  * cannot be reached ends with a message and nothing changed.
  */
-import { ClientError } from '../../server/common/client';
+import { hasErrorCode } from '../../server/common/client';
 import { freeBranchName } from '../../server/common/freeNames';
 import { bookmarkMarkdown, isEngineUrl, LinkError, parseBookmarkLink, type BookmarkLink } from '../../server/common/links';
 import {
@@ -84,7 +84,7 @@ export async function openBookmarkLink(s: Session, text?: string): Promise<Opene
   try {
     bm = await s.engine.request(BookmarkShowRequest.type, { bookmark: link.bookmarkId });
   } catch (err) {
-    if (err instanceof ClientError && (err.code === 'NotFound' || err.code === 'Forbidden')) {
+    if (hasErrorCode(err, 'NotFound', 'Forbidden')) {
       throw new Error(`Bookmark ${link.bookmarkId} was not found on ${engineName}: it was deleted, or it is private (its owner must share it first). Nothing was changed.`);
     }
     throw err;

@@ -8,7 +8,7 @@
  * real engine.
  */
 import type { RequestType } from 'vscode-jsonrpc';
-import { ClientError, connectEngine, type EngineClient, type RequestOptions } from '../../server/common/client';
+import { ClientError, connectEngine, hasErrorCode, type EngineClient, type RequestOptions } from '../../server/common/client';
 import {
   EngineStatusRequest,
   PROTOCOL_VERSION,
@@ -135,7 +135,7 @@ export class EngineConnection extends Disposable implements Requester {
       await this.attach(await connectEngine({ home: target.home }));
       return true;
     } catch (err) {
-      const notRunning = err instanceof ClientError && err.code === 'EngineNotRunning';
+      const notRunning = hasErrorCode(err, 'EngineNotRunning');
       if (notRunning && allowStart && this.options.start) return this.startAndAttach(target.home);
       if (!this.retrying) this.setState({ kind: 'disconnected', reason: errorText(err) });
       return false;
@@ -158,7 +158,7 @@ export class EngineConnection extends Disposable implements Requester {
       await this.attach(client);
       return true;
     } catch (err) {
-      this.refused = err instanceof ClientError && (err.code === 'Unauthorized' || err.code === 'Forbidden');
+      this.refused = hasErrorCode(err, 'Unauthorized', 'Forbidden');
       const reason = this.refused
         ? `the team engine at ${url} refused the token (${errorText(err)}); run "Slipstream: Set Engine Token…"`
         : errorText(err);

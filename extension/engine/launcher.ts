@@ -7,8 +7,7 @@
  * (code-server, tests).
  */
 import { execFile } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
+import { findExecutable, isExecutableFile } from '../../server/common/executables';
 import type { EngineStatus } from '../../server/protocol';
 
 export interface NodeLookup {
@@ -28,26 +27,13 @@ export type NodeChoice = { ok: true; node: string; why: string } | { ok: false; 
 export function findNode(lookup: NodeLookup): NodeChoice {
   if (lookup.setting && lookup.setting.trim() !== '') {
     const node = lookup.setting.trim();
-    if (isExecutable(node)) return { ok: true, node, why: 'the slipstream.nodePath setting' };
+    if (isExecutableFile(node)) return { ok: true, node, why: 'the slipstream.nodePath setting' };
     return { ok: false, message: `slipstream.nodePath is set to ${node}, which is not an executable file` };
   }
-  const exe = (lookup.platform ?? process.platform) === 'win32' ? 'node.exe' : 'node';
-  for (const dir of (lookup.pathEnv ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, exe);
-    if (isExecutable(candidate)) return { ok: true, node: candidate, why: 'PATH' };
-  }
+  const onPath = findExecutable('node', { pathEnv: lookup.pathEnv ?? '', platform: lookup.platform ?? process.platform });
+  if (onPath) return { ok: true, node: onPath, why: 'PATH' };
   if (!lookup.electron) return { ok: true, node: lookup.execPath, why: 'the Node.js running the extension' };
   return { ok: false, message: 'no Node.js (version 20 or later) was found on PATH to run the engine; install it or set slipstream.nodePath' };
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
 
 export interface StartOptions {

@@ -5,10 +5,10 @@
  * clear error, and the setting, the stored token and the connection stay as
  * they were. No `vscode`.
  */
+import { normalizeEngineUrl } from '../../server/common/address';
 import { connectEngine, type EngineClient } from '../../server/common/client';
 import { EngineStatusRequest, type EngineStatus } from '../../server/protocol';
 import type { EngineConnection } from './connection';
-import { normalizeEngineUrl } from './target';
 
 export interface SwitchStore {
   /** Keeps the token (VS Code's SecretStorage). */

@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { looksLikeEngineUrl, normalizeEngineUrl } from '../../server/common/address';
 
 /**
  * Which engine the `slipstream.engine` setting names. A home directory means a
@@ -11,7 +12,7 @@ export type EngineTarget =
 
 export function engineTarget(setting: string | undefined, homedir: string): EngineTarget {
   const value = (setting ?? '').trim();
-  if (/^(tcp|tls):\/\//i.test(value)) return { kind: 'remote', url: normalizeEngineUrl(value) };
+  if (looksLikeEngineUrl(value)) return { kind: 'remote', url: normalizeEngineUrl(value) };
   if (value === '') return { kind: 'local', home: path.join(homedir, '.slipstream') };
   if (value === '~') return { kind: 'local', home: homedir };
   if (value.startsWith('~/')) return { kind: 'local', home: path.join(homedir, value.slice(2)) };
@@ -20,12 +21,6 @@ export function engineTarget(setting: string | undefined, homedir: string): Engi
 
 export function describeTarget(target: EngineTarget): string {
   return target.kind === 'local' ? `local engine at ${target.home}` : `team engine at ${target.url}`;
-}
-
-/** tcp://Host:7370/ → tcp://host:7370: the form links carry and tokens are stored under. */
-export function normalizeEngineUrl(url: string): string {
-  const m = /^(tcp|tls):\/\/([^/]+?)\/*$/i.exec(url.trim());
-  return m ? `${m[1].toLowerCase()}://${m[2].toLowerCase()}` : url.trim();
 }
 
 /** What bookmark links call an engine: a team engine's URL, a local engine's stable id. */

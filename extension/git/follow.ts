@@ -22,7 +22,7 @@ import {
   type BranchInfo,
   type GitContext,
 } from '../../server/protocol';
-import { ClientError } from '../../server/common/client';
+import { hasErrorCode } from '../../server/common/client';
 import type { Session } from '../commands/session';
 import { userMessage } from '../model/errors';
 import { commitBookmarkName, COMMIT_TAG, dataBranchName } from './naming';
@@ -116,7 +116,7 @@ export class GitFollower {
       const message = userMessage(err);
       this.log(`${move.from.branch ?? move.from.commit} → ${move.to.branch ?? move.to.commit} failed: ${message}`);
       // No engine, no data to move: the status bar already says the engine is down.
-      const offline = err instanceof ClientError && (err.code === 'EngineNotRunning' || err.code === 'ConnectionLost' || err.code === 'ConnectionFailed');
+      const offline = hasErrorCode(err, 'EngineNotRunning', 'ConnectionLost', 'ConnectionFailed');
       if (!offline) s.ui.error(`Following git ${move.to.branch ?? 'HEAD'}: ${message}`);
       results.push({ action: 'none', why: message });
     }
@@ -205,7 +205,7 @@ export class GitFollower {
     try {
       await s.engine.request(BranchLinkRequest.type, { container, name: b.name, gitBranch });
     } catch (err) {
-      if (!(err instanceof ClientError && err.code === 'InUse')) throw err;
+      if (!hasErrorCode(err, 'InUse')) throw err;
       const winner = (await s.engine.request(BranchListRequest.type, { container })).find((x) => x.gitBranch === gitBranch)!;
       await s.engine.request(BranchDeleteRequest.type, { container, name: b.name }).catch(() => undefined);
       return { branch: await this.activate(container, winner.name), existing: true };
@@ -224,7 +224,7 @@ export class GitFollower {
           s.engine.request(BranchActivateRequest.type, { container, name }, { onProgress: report, signal }));
       } catch (err) {
         // Another window following the same checkout holds the container's lock for a moment.
-        if (err instanceof ClientError && err.code === 'Busy' && attempt < 20) {
+        if (hasErrorCode(err, 'Busy') && attempt < 20) {
           await new Promise((r) => setTimeout(r, 250));
           continue;
         }

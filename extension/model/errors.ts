@@ -1,4 +1,4 @@
-import { ClientError } from '../../server/common/client';
+import { ClientError, hasErrorCode } from '../../server/common/client';
 
 /**
  * What the user reads when a command fails: the engine's own message, never a
@@ -11,5 +11,5 @@ export function userMessage(err: unknown): string {
 }
 
 export function isCancelled(err: unknown): boolean {
-  return err instanceof ClientError && err.code === 'Cancelled';
+  return hasErrorCode(err, 'Cancelled');
 }

@@ -4,7 +4,8 @@
  * only turns these into TreeItems, and node:test checks them against a real
  * engine.
  */
-import type { BookmarkInfo, BranchInfo, ContainerInfo, SourceSpec, TemplateInfo, TemplateVersionInfo } from '../../server/protocol';
+import { describeSource } from '../../server/common/sources';
+import type { BookmarkInfo, BranchInfo, ContainerInfo, TemplateInfo, TemplateVersionInfo } from '../../server/protocol';
 import { ago, escapeMarkdown, plural, shortCommit, when } from './format';
 import type { BookmarkRef, ItemRef } from './refs';
 
@@ -173,21 +174,6 @@ export function sharedChildren(template: string, bookmarks: BookmarkInfo[], user
 
 // ------------------------------------------------------------ templates tree
 
-export function sourceText(source: SourceSpec): string {
-  switch (source.kind) {
-    case 'empty': return 'empty database';
-    case 'sql': return `SQL files: ${source.files.join(', ')}`;
-    case 'dump': return `dump: ${source.file}`;
-    case 'url': return `live database: ${redactUrl(source.url)}`;
-    case 'command': return `command: ${source.command}`;
-  }
-}
-
-/** Source URLs may carry a password; a tooltip is no place for it. */
-function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+):[^@/]*@/, '$1:***@');
-}
-
 export function templateNode(t: TemplateInfo): NodeDesc {
   return {
     id: `template:${t.name}`,
@@ -195,7 +181,7 @@ export function templateNode(t: TemplateInfo): NodeDesc {
     description: `v${t.latestVersion} · ${t.source.kind}`,
     tooltip: lines([
       `**Template ${escapeMarkdown(t.name)}**, latest version ${t.latestVersion}`,
-      `Source: ${escapeMarkdown(sourceText(t.source))}`,
+      `Source: ${escapeMarkdown(describeSource(t.source))}`,
       `Owner: ${escapeMarkdown(t.owner)} · created ${when(t.createdAt)}`,
     ]),
     contextValue: 'template',

@@ -4,12 +4,12 @@
  * The flow itself is commands/links.ts; this only adapts VS Code to it.
  */
 import * as vscode from 'vscode';
-import { parseEngineUrl } from '../../server/common/client';
+import { isParseError, normalizeEngineUrl, parseEngineUrl } from '../../server/common/address';
+import { hideSecrets } from '../../server/common/redact';
 import { runCommand } from '../commands';
 import type { Session } from '../commands/session';
 import type { EngineConnection } from '../engine/connection';
 import { connectToTeamEngine } from '../engine/switch';
-import { normalizeEngineUrl } from '../engine/target';
 import { userMessage } from '../model/errors';
 
 /** The URI handler (`onUri` activation): every /bookmark link runs "Open Bookmark Link" with it. */
@@ -18,7 +18,7 @@ export function registerLinkHandler(session: Session, log: (line: string) => voi
     handleUri(uri: vscode.Uri): void {
       // uri.query is decoded; re-encode it so the shared parser sees the link as it was written.
       const text = `${uri.scheme}://${uri.authority}${uri.path}?${new URLSearchParams(uri.query).toString()}`;
-      log(`opened from outside: ${text}`);
+      log(`opened from outside: ${hideSecrets(text)}`); // a link never carries a token, but a pasted one might
       void runCommand(session, 'slipstream.bookmark.openLink', text, log);
     },
   });
@@ -62,7 +62,11 @@ export class EngineSwitcher {
         required: true,
       });
       if (!url) return false;
-      parseEngineUrl(url.trim());
+      const parsed = parseEngineUrl(url.trim());
+      if (isParseError(parsed)) {
+        ui.error(parsed.error);
+        return false;
+      }
       const token = await ui.input({
         title: `Token for ${normalizeEngineUrl(url)}`,
         prompt: 'Your token on the team engine (an admin makes one with: slipstream user add NAME). It is kept in VS Code’s secret storage.',

@@ -6,6 +6,7 @@
  */
 import * as path from 'path';
 import { parseArgs } from 'node:util';
+import { formatEngineUrl, isParseError, MAX_PORT, MIN_CONTAINER_PORT, parseEngineUrl, parseHostPort } from '../common/address';
 import { parsePoolImageSize } from '../common/poolImage';
 import { hideSecrets } from '../common/redact';
 import type {
@@ -197,7 +198,8 @@ function engineRunArgs(input: Input): EngineRunArgs {
   const pool = input.str('pool');
   const pgBin = input.str('pg-bin');
   const [listen, tlsCert, tlsKey, dbListen] = [input.str('listen'), input.str('tls-cert'), input.str('tls-key'), input.str('db-listen')];
-  if (listen !== undefined && !/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(listen)) throw new UsageError(`--listen must be HOST:PORT, not '${listen}'`);
+  const listenAt = listen === undefined ? undefined : parseHostPort(listen);
+  if (listenAt && isParseError(listenAt)) throw new UsageError(`--listen: ${listenAt.error}`);
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   if (tlsCert !== undefined && listen === undefined) throw new UsageError('--tls-cert needs --listen');
   const poolImage = input.str('pool-image');
@@ -342,7 +344,7 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     },
     notes: ['The container starts with one branch, "default", which is active. Its URL never changes.'],
     build: (input) => {
-      const port = input.int('port', 1, 65535);
+      const port = input.int('port', MIN_CONTAINER_PORT, MAX_PORT);
       return { name: input.pos(0), template: input.need('template', 'T'), ...(port !== undefined ? { port } : {}) };
     },
   },
@@ -834,12 +836,13 @@ function checkPositionals(id: CommandId, positionals: readonly string[], lists: 
   }
 }
 
-export function resolveTarget(engine: string | undefined, token: string | undefined, tlsCa?: string): EngineTarget {
+/** `from` names where the URL came from, for the error: --engine or SLIPSTREAM_ENGINE.
+ *  The target keeps the URL's canonical form, which is what bookmark links carry. */
+export function resolveTarget(engine: string | undefined, token: string | undefined, tlsCa?: string, from = '--engine'): EngineTarget {
   if (!engine) return { kind: 'local' };
-  if (!/^(tcp|tls):\/\/[^/\s]+:\d+\/?$/.test(engine)) {
-    throw new UsageError(`--engine must look like tcp://HOST:PORT or tls://HOST:PORT, not '${engine}'`);
-  }
-  return { kind: 'tcp', url: engine, ...(token ? { token } : {}), ...(tlsCa ? { tlsCa } : {}) };
+  const url = parseEngineUrl(engine);
+  if (isParseError(url)) throw new UsageError(`${from}: ${url.error}`);
+  return { kind: 'tcp', url: formatEngineUrl(url), ...(token ? { token } : {}), ...(tlsCa ? { tlsCa } : {}) };
 }
 
 function globalsFrom(values: Record<string, unknown>, env: ParseEnv['env']): GlobalFlags {
@@ -858,7 +861,8 @@ function globalsFrom(values: Record<string, unknown>, env: ParseEnv['env']): Glo
     ...(home ? { home } : {}),
     ...(warnings.length ? { warnings } : {}),
     json: values.json === true,
-    target: resolveTarget(engine, str('token') ?? env.SLIPSTREAM_TOKEN, str('tls-ca') ?? env.SLIPSTREAM_TLS_CA),
+    target: resolveTarget(engine, str('token') ?? env.SLIPSTREAM_TOKEN, str('tls-ca') ?? env.SLIPSTREAM_TLS_CA,
+      engineFlag === undefined ? 'SLIPSTREAM_ENGINE' : '--engine'),
   };
 }
 

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { spawn, type ChildProcess } from 'child_process';
 import { setTimeout as delay } from 'timers/promises';
-import { ClientError, connectEngine, engineNotRunningMessage } from '../common/client';
+import { connectEngine, engineNotRunningMessage, hasErrorCode } from '../common/client';
 import { homeDirMode, homeFiles } from '../common/home';
 import { formatImageSize, POOL_IMAGE_NEEDS_ROOT } from '../common/poolImage';
 import { EngineShutdownRequest, EngineStatusRequest, type DatabaseStart, type EngineStatus, type PoolImageStatus } from '../protocol';
@@ -59,7 +59,7 @@ async function stop(ctx: Context): Promise<number> {
     result = await client.request(EngineShutdownRequest.type, {}, { signal: ctx.signal });
   } catch (err) {
     // The engine may close the socket before its answer gets out; that is a stop too.
-    if (!(err instanceof ClientError && err.code === 'ConnectionLost')) throw err;
+    if (!hasErrorCode(err, 'ConnectionLost')) throw err;
   } finally {
     await client.close();
   }
@@ -124,7 +124,7 @@ function startupText(startup: readonly DatabaseStart[]): string {
 }
 
 function notRunningToUndefined(err: unknown): undefined {
-  if (err instanceof ClientError && err.code === 'EngineNotRunning') return undefined;
+  if (hasErrorCode(err, 'EngineNotRunning')) return undefined;
   throw err;
 }
 

@@ -42,7 +42,7 @@ export const openCommands: HandlerTable<'open'> = {
 
 /** What a link calls this engine: a team engine's URL, a local engine's stable id. */
 async function engineRef(ctx: Context): Promise<string> {
-  if (ctx.target.kind === 'tcp') return ctx.target.url.replace(/\/$/, '');
+  if (ctx.target.kind === 'tcp') return ctx.target.url;
   return (await ctx.call(EngineStatusRequest.type, {})).engineId;
 }
 
@@ -60,7 +60,7 @@ function parse(text: string): BookmarkLink {
 async function checkSameEngine(ctx: Context, link: BookmarkLink): Promise<void> {
   if (!link.engine) return;
   const { engineId } = await ctx.call(EngineStatusRequest.type, {});
-  const here = ctx.target.kind === 'tcp' ? ctx.target.url.replace(/\/$/, '') : engineId;
+  const here = ctx.target.kind === 'tcp' ? ctx.target.url : engineId;
   if (link.engine === here || link.engine === engineId) return;
   if (link.engine.startsWith('eng_')) {
     throw new CliError('InvalidArgument', `this link is for the local engine ${link.engine}, not this one (${here}). `

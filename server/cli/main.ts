@@ -4,7 +4,7 @@
  * 130 interrupted).
  */
 import { ClientError } from '../common/client';
-import { ErrorCodes, type ErrorCodeName } from '../protocol';
+import { isErrorCodeName } from '../protocol';
 import { parseCommandLine, type CommandId, type ParsedCommand } from './args';
 import { bookmarkCommands } from './bookmark';
 import { branchCommands } from './branch';
@@ -88,8 +88,4 @@ function reportFailure(ctx: Context, err: unknown): number {
   const message = err instanceof Error ? err.message : String(err);
   writeError(ctx.io, ctx.json, 'Internal', `unexpected error: ${message}`);
   return 1;
-}
-
-function isErrorCodeName(value: unknown): value is ErrorCodeName {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, value);
 }

@@ -1,11 +1,10 @@
 /** template create | refresh | list | delete. */
-import * as path from 'path';
+import { describeSource, sourceSummary } from '../common/sources';
 import {
   TemplateCreateRequest,
   TemplateDeleteRequest,
   TemplateListRequest,
   TemplateRefreshRequest,
-  type SourceSpec,
   type TemplateInfo,
 } from '../protocol';
 import type { GroupHandlers } from './context';
@@ -36,32 +35,6 @@ export const templateCommands: GroupHandlers<'template'> = {
 
 function templateTable(list: readonly TemplateInfo[]): string {
   if (list.length === 0) return "no templates yet; create one with: slipstream template create NAME --empty";
-  const rows = list.map((t) => [t.name, String(t.latestVersion), String(t.versions.length), shortTime(t.createdAt), t.owner, describeSource(t.source)]);
+  const rows = list.map((t) => [t.name, String(t.latestVersion), String(t.versions.length), shortTime(t.createdAt), t.owner, sourceSummary(t.source)]);
   return table(['NAME', 'LATEST', 'VERSIONS', 'CREATED', 'OWNER', 'SOURCE'], rows);
-}
-
-export function describeSource(source: SourceSpec): string {
-  switch (source.kind) {
-    case 'empty':
-      return 'empty';
-    case 'sql':
-      return `sql ${source.files.map((f) => path.basename(f)).join(' ')}`;
-    case 'dump':
-      return `dump ${path.basename(source.file)}`;
-    case 'url':
-      return `url ${redactUrl(source.url)}`;
-    case 'command':
-      return `command ${source.command}`;
-  }
-}
-
-/** A source URL may carry a password; tables never show it. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
 }

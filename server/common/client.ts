@@ -27,12 +27,14 @@ import {
   AuthenticateRequest,
   ChangedNotification,
   ErrorCodes,
+  isErrorCodeName,
   workDoneProgress,
   type ChangedParams,
   type ErrorCodeName,
   type ErrorData,
   type WorkDoneProgress,
 } from '../protocol';
+import { formatEngineUrl, formatHostPort, isParseError, parseEngineUrl, type EngineUrl } from './address';
 import { homeFiles } from './home';
 
 /** Codes that only a client can produce: they describe the link, not an engine answer.
@@ -46,6 +48,16 @@ export class ClientError extends Error {
     super(message);
     this.name = 'ClientError';
   }
+}
+
+/**
+ * Did a request fail with one of `codes`? The one guard the CLI and the extension
+ * use on what they catch (`unknown`): every failure of the client is a ClientError
+ * with a stable code, and anything else (a bug, a thrown string) has none.
+ * Typed, so a misspelt code is a compile error, not a branch never taken.
+ */
+export function hasErrorCode<C extends ClientErrorCode>(err: unknown, ...codes: readonly C[]): err is ClientError & { readonly code: C } {
+  return err instanceof ClientError && (codes as readonly ClientErrorCode[]).includes(err.code);
 }
 
 export interface RequestOptions {
@@ -86,6 +98,7 @@ export const ANSWER_TIMEOUT_MS = 10_000;
 export async function connectEngine(opts: ConnectOptions): Promise<EngineClient> {
   if (!opts.engine) return new SocketEngineClient(await openSocket(opts.home), opts.home, homeFiles(opts.home).log);
   const url = parseEngineUrl(opts.engine);
+  if (isParseError(url)) throw new ClientError('ConnectionFailed', url.error);
   if (!opts.token) {
     throw new ClientError('Unauthorized', `the engine at ${opts.engine} needs a token: pass --token T or set SLIPSTREAM_TOKEN.`);
   }
@@ -136,13 +149,11 @@ function isTlsRecord(first: Buffer | undefined): boolean {
  * TLS record, means TLS.
  */
 function isTlsSuspect(err: unknown, first: Buffer | undefined): boolean {
-  return isTlsRecord(first) || (first === undefined && err instanceof ClientError && err.code === 'ConnectionLost');
+  return isTlsRecord(first) || (first === undefined && hasErrorCode(err, 'ConnectionLost'));
 }
 
-const hostPortOf = (url: EngineUrl): string => `${url.host.includes(':') ? `[${url.host}]` : url.host}:${url.port}`;
-
 function speaksTls(url: EngineUrl): ClientError {
-  const hostPort = hostPortOf(url);
+  const hostPort = formatHostPort(url);
   return new ClientError('ConnectionFailed',
     `the engine at tcp://${hostPort} seems to speak TLS: use tls://${hostPort} (and --tls-ca FILE if its certificate is self-signed).`);
 }
@@ -150,7 +161,7 @@ function speaksTls(url: EngineUrl): ClientError {
 /** Connected, but no answer: a server that waits for something else (a TLS server that
  *  keeps the socket open, another protocol), or an engine too busy to answer. */
 function noAnswer(url: EngineUrl): ClientError {
-  const hostPort = hostPortOf(url);
+  const hostPort = formatHostPort(url);
   const seconds = ANSWER_TIMEOUT_MS / 1000;
   return new ClientError('ConnectionFailed', url.secure
     ? `the engine at tls://${hostPort} did not answer within ${seconds} s. Check that a Slipstream engine listens on ${hostPort} (engine status on its host), then try again.`
@@ -158,26 +169,10 @@ function noAnswer(url: EngineUrl): ClientError {
       + `otherwise check that a Slipstream engine listens on ${hostPort} (engine status on its host).`);
 }
 
-export interface EngineUrl {
-  secure: boolean;
-  host: string;
-  port: number;
-}
-
-/** tcp://HOST:PORT or tls://HOST:PORT; anything else is a clear error. */
-export function parseEngineUrl(value: string): EngineUrl {
-  const match = /^(tcp|tls):\/\/(\[[^\]]+\]|[^/:\s]+):(\d{1,5})\/?$/.exec(value);
-  const port = Number(match?.[3]);
-  if (!match || port < 1 || port > 65535) {
-    throw new ClientError('ConnectionFailed', `"${value}" is not an engine address: use tcp://HOST:PORT or tls://HOST:PORT.`);
-  }
-  return { secure: match[1] === 'tls', host: match[2].replace(/^\[|\]$/g, ''), port };
-}
-
 const HANDSHAKE_TIMEOUT = 'SLIPSTREAM_TLS_HANDSHAKE_TIMEOUT';
 
 function openTcp(url: EngineUrl, tlsCa?: string): Promise<net.Socket> {
-  const where = `${url.secure ? 'tls' : 'tcp'}://${hostPortOf(url)}`;
+  const where = formatEngineUrl(url);
   return new Promise((resolve, reject) => {
     const socket = url.secure
       ? tls.connect({ host: url.host, port: url.port, servername: net.isIP(url.host) ? undefined : url.host,
@@ -197,7 +192,7 @@ function openTcp(url: EngineUrl, tlsCa?: string): Promise<net.Socket> {
       const refused = err.code === 'ECONNREFUSED';
       if (url.secure && (err.code === 'ECONNRESET' || err.code === HANDSHAKE_TIMEOUT || /wrong version number|packet length too long/.test(err.message))) {
         reject(new ClientError('ConnectionFailed', `the engine at ${where} did not complete a TLS handshake (${err.message}). `
-          + `If it is a plain team engine (started without --tls-cert), use tcp://${hostPortOf(url)}.`));
+          + `If it is a plain team engine (started without --tls-cert), use tcp://${formatHostPort(url)}.`));
         return;
       }
       reject(new ClientError(refused ? 'EngineNotRunning' : 'ConnectionFailed',
@@ -352,10 +347,6 @@ const linkFailures = new Set<number>([
   RpcErrorCodes.MessageWriteError,
   RpcErrorCodes.MessageReadError,
 ]);
-
-function isErrorCodeName(value: unknown): value is ErrorCodeName {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, value);
-}
 
 /** The engine puts the stable name in `data.code`; the number is the fallback. */
 export function toClientError(err: unknown, where: string): ClientError {

@@ -5,8 +5,10 @@
  *
  *   vscode://slipstream.slipstream/bookmark?engine=tcp%3A%2F%2Fhost%3A7370&id=bm_0123456789ab
  *
- * `engine` is a team engine's tcp:// or tls:// URL, or a local engine's id (eng_…).
+ * `engine` is a team engine's tcp:// or tls:// URL (address.ts, in its canonical
+ * form, so that equal strings mean the same engine), or a local engine's id (eng_…).
  */
+import { formatEngineUrl, isParseError, parseEngineUrl } from './address';
 import { hideSecrets } from './redact';
 
 export const BOOKMARK_LINK_PATH = '/bookmark';
@@ -19,14 +21,13 @@ export interface BookmarkLink {
 
 const BOOKMARK_ID = /^bm_[0-9a-f]{12}$/;
 const ENGINE_ID = /^eng_[0-9a-f]{12}$/;
-const ENGINE_URL = /^(tcp|tls):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 
 export class LinkError extends Error {}
 
 export function buildBookmarkLink(opts: { scheme: string; extensionId: string; engine: string; bookmarkId: string }): string {
-  checkEngine(opts.engine);
+  const engine = checkEngine(opts.engine);
   checkBookmarkId(opts.bookmarkId);
-  const query = `engine=${encodeURIComponent(opts.engine)}&id=${encodeURIComponent(opts.bookmarkId)}`;
+  const query = `engine=${encodeURIComponent(engine)}&id=${encodeURIComponent(opts.bookmarkId)}`;
   return `${opts.scheme}://${opts.extensionId.toLowerCase()}${BOOKMARK_LINK_PATH}?${query}`;
 }
 
@@ -51,24 +52,29 @@ export function parseBookmarkLink(text: string): BookmarkLink {
     throw new LinkError('this link carries credentials; bookmark links never do. Ask for a fresh link.');
   }
   const bookmarkId = url.searchParams.get('id') ?? '';
-  const engine = url.searchParams.get('engine') ?? '';
   checkBookmarkId(bookmarkId);
-  checkEngine(engine);
+  const engine = checkEngine(url.searchParams.get('engine') ?? '');
   return { bookmarkId, engine };
 }
 
+/** A team engine's URL, as opposed to a local engine's id. */
 export function isEngineUrl(engine: string): boolean {
-  return ENGINE_URL.test(engine);
+  return !isParseError(parseEngineUrl(engine));
 }
 
 function checkBookmarkId(id: string): void {
   if (!BOOKMARK_ID.test(id)) throw new LinkError(`"${shorten(id)}" is not a bookmark id (bm_ and 12 hex digits).`);
 }
 
-function checkEngine(engine: string): void {
-  if (!ENGINE_URL.test(engine) && !ENGINE_ID.test(engine)) {
-    throw new LinkError(`"${shorten(engine)}" is not an engine: expected tcp://HOST:PORT, tls://HOST:PORT or a local engine id (eng_…).`);
+/** The engine as a link carries it: a local engine id, or the canonical engine URL. */
+function checkEngine(engine: string): string {
+  if (ENGINE_ID.test(engine)) return engine;
+  const url = parseEngineUrl(engine);
+  if (isParseError(url)) {
+    const why = /^[a-z][a-z0-9+.-]*:\/\//i.test(engine) ? ` (${url.problem})` : '';
+    throw new LinkError(`"${shorten(engine)}" is not an engine${why}: expected tcp://HOST:PORT, tls://HOST:PORT or a local engine id (eng_…).`);
   }
+  return formatEngineUrl(url);
 }
 
 /** What an error may show of a refused value: short, and without any secret it carries. */

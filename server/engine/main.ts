@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { DatabaseStart, DriverChoice } from '../protocol';
+import { isParseError, parseHostPort } from '../common/address';
 import { homeDirMode, homeFiles } from '../common/home';
 import { warmBranches } from './coldBranches';
 import { Engine, log, type EngineConfig } from './engine';
@@ -124,7 +125,9 @@ function saveSettings(store: Store, settings: HomeSettings): void {
 }
 
 async function listenTeam(server: RpcServer, opts: EngineOptions): Promise<void> {
-  const { host, port } = parseHostPort(opts.listen!);
+  const at = parseHostPort(opts.listen!);
+  if (isParseError(at)) throw new EngineError('InvalidArgument', `--listen: ${at.error}`);
+  const { host, port } = at;
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
     throw new EngineError('InvalidArgument', 'TLS needs both --tls-cert and --tls-key.');
   }
@@ -136,15 +139,6 @@ async function listenTeam(server: RpcServer, opts: EngineOptions): Promise<void>
   if (!tlsFiles && !['127.0.0.1', '::1', 'localhost'].includes(host)) {
     log('warning: team mode without TLS sends tokens in clear text; add --tls-cert and --tls-key');
   }
-}
-
-export function parseHostPort(value: string): { host: string; port: number } {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[2]);
-  if (!match || port < 1 || port > 65535) {
-    throw new EngineError('InvalidArgument', `--listen must be HOST:PORT (e.g. 0.0.0.0:7370), not "${value}".`);
-  }
-  return { host: match[1].replace(/^\[|\]$/g, ''), port };
 }
 
 /** pg_dump / pg_restore for url and dump sources: next to --pg-bin, then Debian's, then PATH. */

@@ -12,11 +12,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PoolImageStatus } from '../protocol';
+import { findSystemTool } from '../common/executables';
 import { formatImageSize, parsePoolImageSize, POOL_IMAGE_NEEDS_ROOT } from '../common/poolImage';
 import { log } from './engine';
 import { EngineError } from './errors';
 import { faultPoint } from './faults';
-import { findBinary, run, syncDir, tmpSuffix } from './volumes/util';
+import { run, syncDir, tmpSuffix } from './volumes/util';
 
 /** What the home's settings keep about its image. */
 export interface PoolImage {
@@ -148,9 +149,9 @@ async function makeImage(file: string, bytes: number): Promise<void> {
 /** btrfs when the kernel and btrfs-progs have it (atomic online snapshots), else XFS with reflink. */
 async function chooseMkfs(): Promise<{ bin: string; args: (f: string) => string[]; note: string }> {
   const kernel = kernelFileSystems();
-  const btrfs = kernel.has('btrfs') ? await findBinary('mkfs.btrfs') : undefined;
-  if (btrfs && (await findBinary('btrfs'))) return { bin: btrfs, args: (f) => ['-q', f], note: '' };
-  const xfs = kernel.has('xfs') ? await findBinary('mkfs.xfs') : undefined;
+  const btrfs = kernel.has('btrfs') ? findSystemTool('mkfs.btrfs') : undefined;
+  if (btrfs && findSystemTool('btrfs')) return { bin: btrfs, args: (f) => ['-q', f], note: '' };
+  const xfs = kernel.has('xfs') ? findSystemTool('mkfs.xfs') : undefined;
   const why = kernel.has('btrfs') ? 'btrfs-progs is not installed' : 'the kernel has no btrfs';
   if (xfs) return { bin: xfs, args: (f) => ['-q', '-m', 'reflink=1', f], note: ` (XFS with reflink: ${why}; install btrfs-progs for the btrfs driver's atomic snapshots)` };
   if (!kernel.has('btrfs') && !kernel.has('xfs')) {
@@ -195,7 +196,7 @@ async function mountFresh(file: string, pool: string): Promise<void> {
   if ((await fs.promises.readdir(pool)).length > 0) {
     throw new EngineError('InvalidArgument', `${pool} is not empty; mounting the pool image ${file} over it would hide its files. Move them away (or choose another --pool) and start again.`);
   }
-  const mount = await findBinary('mount');
+  const mount = findSystemTool('mount');
   if (!mount) throw new EngineError('InvalidArgument', '--pool-image needs the mount tool: install the Debian package mount.');
   try {
     await run(mount, ['-o', 'loop,nodev,nosuid,noexec', file, pool]);

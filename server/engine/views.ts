@@ -1,8 +1,8 @@
 import * as os from 'os';
+import { shownSource } from '../common/sources';
 import type { BookmarkInfo, BranchInfo, ContainerFailure, ContainerInfo, ContainerState, TemplateInfo, TimelineEvent } from '../protocol';
 import type { Engine } from './engine';
 import { DATABASE, SUPERUSER } from './postgres/cluster';
-import { shownSource } from './sources';
 import type { BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, TemplateRecord } from './records';
 import type { Store } from './store';
 

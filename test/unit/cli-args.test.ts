@@ -56,7 +56,7 @@ test('a negative number after an option is its value, out of range, not an "ambi
   usageError('bookmark list --limit -1', /: --limit must be an integer from 1 to 10000, not '-1'$/);
   usageError('bookmark list --limit -0', /--limit must be an integer from 1 to 10000, not '-0'/);
   usageError('timeline --container c --limit -5', /--limit must be an integer from 1 to 1000000, not '-5'/);
-  usageError('container create dev --template t --port -80', /--port must be an integer from 1 to 65535, not '-80'/);
+  usageError('container create dev --template t --port -80', /--port must be an integer from 1024 to 65535, not '-80'/);
   usageError('bookmark list --limit -1.5', /--limit must be an integer from 1 to 10000, not '-1.5'/);
   // Other dashes still mean options: a flag where a value belongs is still caught.
   usageError('bookmark list --limit --shared', /ambiguous|needs a value|argument missing/);
@@ -140,6 +140,29 @@ test('--home beats SLIPSTREAM_ENGINE (a flag beats the environment); --home with
   usageError('--home /h --engine tcp://host:7000 container list', /--home .* and --engine .*: give one of them, not both/);
   const flag = parse('--engine tcp://other:7001 container list', env);
   assert.ok(flag.kind === 'run' && flag.globals.target.kind === 'tcp' && flag.globals.target.url === 'tcp://other:7001');
+});
+
+test('--engine, SLIPSTREAM_ENGINE and --listen use the shared address rules: canonical URL, clear errors (issue 14)', () => {
+  const upper = parse('--engine TCP://Team.Example:7370/ container list', { SLIPSTREAM_TOKEN: 't' });
+  assert.ok(upper.kind === 'run' && upper.globals.target.kind === 'tcp' && upper.globals.target.url === 'tcp://team.example:7370', JSON.stringify(upper));
+  usageError('--engine tcp://host:0 container list', /: --engine: "tcp:\/\/host:0" is not an engine URL: port 0 is out of range \(1 to 65535\)\. Use tcp:\/\/HOST:PORT/);
+  usageError('--engine tcp://host:99999 container list', /port 99999 is out of range/);
+  usageError('--engine tcp://host:7370/path container list', /it has a path, query or fragment/);
+  usageError('--engine tcp://::1:7370 container list', /an IPv6 address goes in brackets/);
+  const fromEnv = parse('container list', { SLIPSTREAM_ENGINE: 'tcp://u:hunter2@host:7000' });
+  assert.ok(fromEnv.kind === 'error', JSON.stringify(fromEnv));
+  if (fromEnv.kind === 'error') {
+    assert.match(fromEnv.message, /: SLIPSTREAM_ENGINE: .*carries a user name or password/);
+    assert.doesNotMatch(fromEnv.message, /hunter2/);
+  }
+  const listen = run('engine start --listen [::1]:7370', 'engine start');
+  assert.equal(listen.listen, '[::1]:7370');
+  usageError('engine start --listen 0.0.0.0:0', /: --listen: "0\.0\.0\.0:0" is not HOST:PORT: port 0 is out of range \(1 to 65535\)\. Use HOST:PORT/);
+  usageError('engine start --listen 0.0.0.0:70000', /port 70000 is out of range/);
+  usageError('engine start --listen :7370', /the host is empty/);
+  usageError('engine start --listen 7370', /it has no port/);
+  usageError('engine start --listen host:http', /the port "http" is not a number/);
+  usageError('container create dev --template t --port 80', /--port must be an integer from 1024 to 65535, not '80'/);
 });
 
 test('operations and optional lookups', () => {

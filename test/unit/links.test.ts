@@ -65,3 +65,15 @@ test('a refused link never echoes a secret it carries (issue 10)', () => {
   // What is not secret is still shown, so the user can see what went wrong.
   assert.throws(() => parseBookmarkLink('hello'), /"hello" is neither/);
 });
+
+test('links carry the canonical engine URL, so equal strings mean the same engine (issue 14)', () => {
+  const link = buildBookmarkLink({ scheme: 'vscode', extensionId: 'a.b', engine: 'TCP://Team.Example:7370/', bookmarkId: id });
+  assert.match(link, /engine=tcp%3A%2F%2Fteam\.example%3A7370&/);
+  assert.deepEqual(parseBookmarkLink(link), { bookmarkId: id, engine: 'tcp://team.example:7370' });
+  const typed = `vscode://slipstream.slipstream/bookmark?engine=${encodeURIComponent('TLS://[::1]:7370/')}&id=${id}`;
+  assert.deepEqual(parseBookmarkLink(typed), { bookmarkId: id, engine: 'tls://[::1]:7370' });
+  for (const [engine, why] of [['tcp://h:0', /port 0 is out of range/], ['tcp://h:65536', /port 65536 is out of range/], ['tcp://[zz]:1', /is not an IPv6 address/]] as const) {
+    const text = `vscode://slipstream.slipstream/bookmark?engine=${encodeURIComponent(engine)}&id=${id}`;
+    assert.throws(() => parseBookmarkLink(text), (err: Error) => err instanceof LinkError && /is not an engine/.test(err.message) && why.test(err.message), engine);
+  }
+});

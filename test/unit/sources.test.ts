@@ -15,7 +15,8 @@ import { gzipSync } from 'node:zlib';
 import * as pg from 'pg';
 import type { SourceSpec } from '../../server/protocol';
 import { EngineError } from '../../server/engine/errors';
-import { describeSource, loadSource, validateSource, type SourceContext, type TargetDatabase } from '../../server/engine/sources';
+import { describeSource } from '../../server/common/sources';
+import { loadSource, validateSource, type SourceContext, type TargetDatabase } from '../../server/engine/sources';
 import { StatementSplitter } from '../../server/engine/sources/sqlSplit';
 
 const run = promisify(execFile);

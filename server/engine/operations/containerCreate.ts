@@ -1,3 +1,4 @@
+import { MAX_PORT, MIN_CONTAINER_PORT } from '../../common/address';
 import { ContainerCreateRequest, type ContainerCreateParams, type ContainerInfo } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
 import { EngineError, volumeError } from '../errors';
@@ -110,7 +111,7 @@ function parse(raw: unknown): ContainerCreateParams {
   return {
     name: name(o, 'name', 'container'),
     template: existingName(o, 'template', 'template'),
-    port: optInt(o, 'port', 1024, 65535),
+    port: optInt(o, 'port', MIN_CONTAINER_PORT, MAX_PORT),
     workDoneToken: optStr(o, 'workDoneToken'),
   };
 }

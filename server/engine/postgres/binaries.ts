@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { isExecutableFile } from '../../common/executables';
 import { EngineError } from '../errors';
 
 /** Where initdb, pg_ctl and postgres live: a configured directory, else the
@@ -20,8 +21,9 @@ export function findPgBinaries(configured?: string): PgBinaries {
     postgres: path.join(dir, 'postgres'),
   };
   for (const file of [bins.initdb, bins.pgCtl, bins.postgres]) {
-    if (!fs.existsSync(file)) {
-      throw new EngineError('InvalidArgument', `PostgreSQL binary ${file} not found. Pass --pg-bin DIR pointing at a PostgreSQL bin directory, or reinstall with npm install.`);
+    if (!isExecutableFile(file)) {
+      const why = fs.existsSync(file) ? 'is not an executable file' : 'not found';
+      throw new EngineError('InvalidArgument', `PostgreSQL binary ${file} ${why}. Pass --pg-bin DIR pointing at a PostgreSQL bin directory, or reinstall with npm install.`);
     }
   }
   return bins;

@@ -3,8 +3,9 @@
  * such as `npm run migrate && npm run seed`. It finds the database through
  * DATABASE_URL and the libpq PG* variables.
  */
+import { hideSecrets } from '../../common/redact';
 import type { SourceContext } from './index';
-import { cancelled, describeExit, directory, envForTarget, failed, invalid, maskSecrets, run, targetUrl } from './tools';
+import { cancelled, describeExit, directory, envForTarget, failed, invalid, run, targetUrl } from './tools';
 
 export async function validateCommand(command: unknown, cwd: unknown): Promise<void> {
   if (typeof command !== 'string' || command.trim() === '') {
@@ -20,7 +21,7 @@ export async function loadCommand(command: string, cwd: string, ctx: SourceConte
     PGHOST: t.host, PGPORT: String(t.port), PGUSER: t.user, PGPASSWORD: t.password, PGDATABASE: t.database,
   });
   // Output may echo DATABASE_URL; progress and error messages are shown and stored, so mask it.
-  const mask = (line: string) => maskSecrets(line, [t.password]);
+  const mask = (line: string) => hideSecrets(line, [t.password]);
   ctx.progress(`running ${mask(command)}`);
   const p = run('/bin/sh', ['-c', command], {
     cwd, env, signal: ctx.signal, stdout: 'lines',

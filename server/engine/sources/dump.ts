@@ -7,11 +7,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { pipeline, type Readable } from 'stream';
 import { createGunzip } from 'zlib';
+import { findExecutable, whereWeLooked } from '../../common/executables';
 import type { SourceContext } from './index';
 import { loadSqlStream } from './sqlStream';
 import {
-  byteProgress, cancelled, describeExit, envForTarget, failed, findTool, invalid, readableFile, run, targetConninfo, throttled,
-  whereWeLooked,
+  byteProgress, cancelled, describeExit, envForTarget, failed, invalid, readableFile, run, targetConninfo, throttled,
 } from './tools';
 
 type Format = 'plain' | 'gzip' | 'custom' | 'tar' | 'directory';
@@ -56,10 +56,10 @@ async function loadPlain(file: string, gzipped: boolean, ctx: SourceContext): Pr
 
 async function restoreArchive(file: string, format: Format, ctx: SourceContext): Promise<void> {
   const name = path.basename(file);
-  const tool = await findTool('pg_restore', ctx.pgBinDirs);
+  const tool = findExecutable('pg_restore', { before: ctx.pgBinDirs });
   if (!tool) {
     throw failed(`${name} is a ${format}-format pg_dump archive, which only pg_restore can read, and pg_restore was not found ` +
-      `${whereWeLooked(ctx.pgBinDirs)}. Install the PostgreSQL client tools (for example apt install postgresql-client) ` +
+      `${whereWeLooked({ before: ctx.pgBinDirs })}. Install the PostgreSQL client tools (for example apt install postgresql-client) ` +
       'or add their bin directory to the engine\'s pgBinDirs setting; or make a plain-format dump (pg_dump -Fp) instead.');
   }
   ctx.progress(`restoring ${name} with ${tool}`);

@@ -4,13 +4,15 @@
  * One file per kind beside this one; sqlStream.ts is the SQL loader that the
  * sql, dump (plain) and url kinds share.
  */
+import { hideSecrets } from '../../common/redact';
+import { describeSource } from '../../common/sources';
 import type { SourceSpec } from '../../protocol';
 import { EngineError } from '../errors';
 import { loadCommand, validateCommand } from './command';
 import { loadDump, validateDump } from './dump';
 import { loadEmpty } from './empty';
 import { loadSql, validateSql } from './sql';
-import { cancelled, failed, invalid, maskSecrets } from './tools';
+import { cancelled, failed, invalid } from './tools';
 import { loadUrl, validateUrl } from './url';
 
 export interface TargetDatabase { host: string; port: number; user: string; password: string; database: string }
@@ -33,7 +35,7 @@ export async function loadSource(spec: SourceSpec, ctx: SourceContext): Promise<
   } catch (err) {
     if (ctx.signal.aborted) throw cancelled();
     if (err instanceof EngineError) throw err;
-    throw failed(`loading ${describeSource(spec)} failed: ${maskSecrets((err as Error)?.message ?? String(err))}. ` +
+    throw failed(`loading ${describeSource(spec)} failed: ${hideSecrets((err as Error)?.message ?? String(err))}. ` +
       'Check the source and run the command again.');
   }
 }
@@ -59,26 +61,5 @@ export async function validateSource(spec: SourceSpec): Promise<void> {
     case 'url': return validateUrl(s.url);
     case 'command': return validateCommand(s.command, s.cwd);
     default: throw invalid(`unknown source kind "${String(s.kind)}": use empty, sql, dump, url or command.`);
-  }
-}
-
-/** A source description safe to show and store: passwords in URLs masked. */
-export function describeSource(spec: SourceSpec): string {
-  switch (spec.kind) {
-    case 'empty': return 'an empty database';
-    case 'sql': return `SQL file${spec.files.length === 1 ? '' : 's'} ${spec.files.join(', ')}`;
-    case 'dump': return `pg_dump file ${spec.file}`;
-    case 'url': return `PostgreSQL database ${maskSecrets(spec.url)}`;
-    case 'command': return `command \`${maskSecrets(spec.command)}\` in ${spec.cwd}`;
-  }
-}
-
-/** The spec as clients see it: the same shape, with passwords masked. The stored spec
- *  keeps them, because template refresh must reach the source again. */
-export function shownSource(spec: SourceSpec): SourceSpec {
-  switch (spec.kind) {
-    case 'url': return { ...spec, url: maskSecrets(spec.url) };
-    case 'command': return { ...spec, command: maskSecrets(spec.command) };
-    default: return spec;
   }
 }

@@ -1,11 +1,10 @@
 /**
- * Helpers shared by the source loaders: finding PostgreSQL client tools,
- * running child processes with a tail of their output, masking secrets, and
- * describing the target database to libpq tools.
+ * Helpers shared by the source loaders: running child processes with a tail of
+ * their output, and describing the target database to libpq tools. (Finding
+ * pg_dump and pg_restore is common/executables.ts; masking secrets, common/redact.ts.)
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'child_process';
 import * as fs from 'fs';
-import * as path from 'path';
 import { EngineError } from '../errors';
 import type { SourceContext, TargetDatabase } from './index';
 
@@ -46,34 +45,6 @@ export async function directory(dir: unknown, what: string): Promise<void> {
   if (!st?.isDirectory()) throw invalid(`${what} ${dir} is not an existing directory. Check the path and run the command again.`);
 }
 
-// ---------------------------------------------------------------- client tools
-
-/** The directories searched for a client tool, in order: the engine's pgBinDirs, then PATH. */
-function toolSearchPath(pgBinDirs: string[]): string[] {
-  const onPath = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  return [...pgBinDirs, ...onPath];
-}
-
-/** Find pg_dump or pg_restore; undefined when no directory has an executable one. */
-export async function findTool(name: string, pgBinDirs: string[]): Promise<string | undefined> {
-  for (const dir of toolSearchPath(pgBinDirs)) {
-    const file = path.join(dir, name);
-    try {
-      await fs.promises.access(file, fs.constants.X_OK);
-      if ((await fs.promises.stat(file)).isFile()) return file;
-    } catch {
-      // not here; keep looking
-    }
-  }
-  return undefined;
-}
-
-/** "in /a, /b or on PATH (/usr/bin:/bin)", for "not found" messages. */
-export function whereWeLooked(pgBinDirs: string[]): string {
-  const dirs = pgBinDirs.length ? `in ${pgBinDirs.join(', ')} or ` : '';
-  return `${dirs}on PATH (${process.env.PATH || 'empty'})`;
-}
-
 // ---------------------------------------------------------------- target database
 
 /** A libpq conninfo string for the target, without the password (that goes in PGPASSWORD). */
@@ -96,19 +67,6 @@ export function envForTarget(extra: Record<string, string>): NodeJS.ProcessEnv {
 export function targetUrl(t: TargetDatabase): string {
   const e = encodeURIComponent;
   return `postgres://${e(t.user)}:${e(t.password)}@${t.host}:${t.port}/${e(t.database)}`;
-}
-
-// ---------------------------------------------------------------- secrets
-
-/** Mask the password of every URL in `text` (postgres://user:****@host) and each literal secret. */
-export function maskSecrets(text: string, secrets: string[] = []): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s/]*@/gi, '$1****@');
-  out = out.replace(/([?&]password=)[^&\s]*/gi, '$1****');
-  for (const s of secrets) {
-    if (!s) continue;
-    for (const form of new Set([s, encodeURIComponent(s)])) out = out.split(form).join('****');
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------- processes

@@ -4,27 +4,29 @@
  * held whole on disk or in memory.
  */
 import type { Socket } from 'net';
+import { findExecutable, whereWeLooked } from '../../common/executables';
+import { hideSecrets } from '../../common/redact';
 import type { SourceContext } from './index';
 import { loadSqlStream } from './sqlStream';
 import {
-  byteProgress, cancelled, describeExit, failed, findTool, invalid, maskSecrets, run, whereWeLooked, type Running,
+  byteProgress, cancelled, describeExit, failed, invalid, run, type Running,
 } from './tools';
 
 const SCHEME = /^postgres(?:ql)?:\/\//i;
 
 export function validateUrl(url: unknown): void {
   if (typeof url !== 'string' || !SCHEME.test(url.trim()) || /\s/.test(url.trim())) {
-    const shown = typeof url === 'string' ? `"${maskSecrets(url)}"` : 'the source URL';
+    const shown = typeof url === 'string' ? `"${hideSecrets(url)}"` : 'the source URL';
     throw invalid(`${shown} is not a PostgreSQL URL. Use postgres://user:password@host:5432/database.`);
   }
 }
 
 export async function loadUrl(url: string, ctx: SourceContext): Promise<void> {
   const { bare, password } = splitPassword(url.trim());
-  const shown = maskSecrets(url);
-  const tool = await findTool('pg_dump', ctx.pgBinDirs);
+  const shown = hideSecrets(url);
+  const tool = findExecutable('pg_dump', { before: ctx.pgBinDirs });
   if (!tool) {
-    throw failed(`pg_dump is needed to copy ${shown}, and it was not found ${whereWeLooked(ctx.pgBinDirs)}. ` +
+    throw failed(`pg_dump is needed to copy ${shown}, and it was not found ${whereWeLooked({ before: ctx.pgBinDirs })}. ` +
       'Install the PostgreSQL client tools (for example apt install postgresql-client) or add their bin directory to the engine\'s pgBinDirs setting.');
   }
   ctx.progress(`dumping ${shown} with ${tool}`);
@@ -69,7 +71,7 @@ async function loadFrom(dump: Running, shown: string, password: string | undefin
 }
 
 function dumpFailed(dump: Running, exit: { code: number | null; signal: NodeJS.Signals | null }, shown: string, password?: string) {
-  const out = maskSecrets(dump.tail.join('\n'), password ? [password] : []);
+  const out = hideSecrets(dump.tail.join('\n'), password ? [password] : []);
   const hint = /version mismatch/.test(out)
     ? 'This pg_dump is older than the server: install the client tools of the server\'s version (or newer), or add their bin directory to the engine\'s pgBinDirs setting. '
     : 'Check the URL, the password, and that the server is running and reachable from the engine\'s machine. ';

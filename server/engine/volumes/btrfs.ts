@@ -10,9 +10,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { findSystemTool } from '../../common/executables';
 import { EngineError } from '../errors';
 import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
-import { checkId, ensurePoolDirs, exists, findBinary, guard, notFound, run } from './util';
+import { checkId, ensurePoolDirs, exists, guard, notFound, run } from './util';
 import { allocatedBytes, checkCanCreate, chownTree, clearDir, fixVolumeDir, removeTree } from './volumeFiles';
 
 /** A subvolume's root directory always has inode number 256 on btrfs. */
@@ -33,7 +34,7 @@ export class BtrfsDriver implements VolumeDriver {
     await guard('preparing the btrfs pool', async () => {
       await ensurePoolDirs(this.pool, ['volumes', 'snapshots', 'tmp']);
       await clearDir(path.join(this.pool, 'tmp')); // trash a crash left behind
-      this.bin = await findBinary('btrfs');
+      this.bin = findSystemTool('btrfs');
       if (!this.bin) {
         throw new EngineError('VolumeFailed', 'the btrfs driver needs the `btrfs` tool: install btrfs-progs, or choose the reflink or blocks driver');
       }
@@ -140,7 +141,7 @@ export class BtrfsDriver implements VolumeDriver {
   }
 
   private async btrfs(...args: string[]): Promise<string> {
-    this.bin ??= await findBinary('btrfs');
+    this.bin ??= findSystemTool('btrfs');
     if (!this.bin) throw new EngineError('VolumeFailed', 'the `btrfs` tool is missing: install btrfs-progs');
     return run(this.bin, args);
   }

@@ -5,12 +5,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DriverChoice, DriverName } from '../../protocol';
+import { findSystemTool } from '../../common/executables';
 import { EngineError } from '../errors';
 import { BlocksDriver } from './blocks';
 import { BtrfsDriver } from './btrfs';
 import type { DriverOptions, VolumeDriver } from './driver';
 import { ReflinkDriver } from './reflink';
-import { findBinary, guard, tmpSuffix } from './util';
+import { guard, tmpSuffix } from './util';
 
 export { BlocksDriver, BtrfsDriver, ReflinkDriver };
 export type { DriverOptions, VolumeDriver } from './driver';
@@ -52,7 +53,7 @@ async function readPoolFacts(pool: string): Promise<PoolFacts> {
     fsType,
     fsName: FS_NAMES[fsType] ?? `type 0x${fsType.toString(16)}`,
     isRoot: process.getuid?.() === 0,
-    btrfsTool: (await findBinary('btrfs')) !== undefined,
+    btrfsTool: findSystemTool('btrfs') !== undefined,
     reflinkError: await probeReflink(pool),
   };
 }

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { findSystemTool } from '../../common/executables';
 import { EngineError, volumeError } from '../errors';
 import type { VolumeProgress } from './driver';
 
@@ -67,23 +68,6 @@ export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item:
   if (failure) throw failure.err;
 }
 
-const BIN_DIRS = ['/sbin', '/usr/sbin', '/bin', '/usr/bin'];
-
-/** Locate a system tool: root's sbin dirs are often missing from PATH. */
-export async function findBinary(name: string): Promise<string | undefined> {
-  const dirs = [...BIN_DIRS, ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean)];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, name);
-    try {
-      await fs.promises.access(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // keep looking
-    }
-  }
-  return undefined;
-}
-
 /** execFile with the tool's stderr in the error message. A tool that reports
  *  "No space left" gets errno code ENOSPC so volumeError() maps it to NoSpace. */
 export function run(bin: string, args: string[]): Promise<string> {
@@ -113,7 +97,7 @@ export async function ensurePoolDirs(pool: string, subdirs: readonly string[]): 
  *  coreutils `sync -f` is far cheaper than an fsync per chunk; where that is
  *  not available, fsync the given files. */
 export async function makeDurable(pool: string, files: readonly string[]): Promise<void> {
-  const sync = await findBinary('sync');
+  const sync = findSystemTool('sync');
   if (sync) {
     try {
       await run(sync, ['-f', pool]);
