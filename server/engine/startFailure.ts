@@ -18,7 +18,9 @@ export function startFailure(err: unknown, c: Pick<ContainerRecord, 'name' | 'po
       action: `Find it with \`ss -ltnp 'sport = ${c.port}'\` and stop it, ${then}`, at: now(),
     };
   }
-  if (/No space left on device|ENOSPC/.test(message)) {
+  // A database that could not write a byte (a PANIC, then crash recovery that cannot finish)
+  // reports many things; on a full pool, the full pool is what the user can act on.
+  if (/No space left on device|ENOSPC/.test(message) || poolIsFull(pool)) {
     return {
       reason: `no space left on ${poolIsFull(pool) ? 'the pool' : 'the disk'}`,
       action: `Free space (delete bookmarks and branches you no longer need, or ask an admin to grow the pool), ${then}`, at: now(),

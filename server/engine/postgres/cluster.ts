@@ -62,8 +62,9 @@ export async function initdb(bins: PgBinaries, dataDir: string, owner?: FileOwne
 /** Start the server with the settings a bookmark must not change fixed on its command line. */
 export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access = 'open'): Promise<void> {
   if (await isRunning(spec)) {
-    if (await hasSocket(spec)) return;
+    if (await hasSocket(spec) && await acceptsConnections(spec)) return;
     // Started by an engine that kept its socket elsewhere (before runDir.ts): start it again here.
+    // (Or it ended its crash recovery by exiting: then there is nothing to stop.)
     await stop(bins, spec);
   }
   await removeStalePid(spec.dataDir);
@@ -76,6 +77,31 @@ export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access 
     throw (await portTaken(spec, since)) ? new EngineError('PortInUse', `port ${spec.port} is taken by another program, so the database could not start. `
       + `Find it with \`ss -ltnp 'sport = ${spec.port}'\` and stop it, then run the operation again or restart the engine.`) : err;
   });
+}
+
+/** How long a server that is still recovering (it restarted itself after a crash, say a PANIC
+ *  on a full pool) is waited for, as pg_ctl waits for a start. */
+const RECOVERY_WAIT_MS = 120_000;
+
+/**
+ * A server that runs may still be in crash recovery: it answers "the database system is in
+ * recovery mode" (SQLSTATE 57P03) until it is done. Wait for it rather than call the database
+ * failed for a moment's state; false when it exited instead (so the caller starts it again,
+ * and a start that fails says why, such as a full pool).
+ */
+async function acceptsConnections(spec: ClusterSpec): Promise<boolean> {
+  const until = Date.now() + RECOVERY_WAIT_MS;
+  for (;;) {
+    const client = new Client({ host: socketDir(spec), port: spec.port, user: SUPERUSER, database: DATABASE, options: SESSION_OPTIONS });
+    client.on('error', () => undefined);
+    const code = await client.connect().then(() => undefined, (err: { code?: string }) => err.code ?? 'failed');
+    await client.end().catch(() => undefined);
+    if (code === undefined) return true;
+    if (!(await isRunning(spec))) return false;
+    // Still recovering: wait. Refusing for another reason: the caller's own session reports it.
+    if (code !== '57P03' || Date.now() > until) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** The server's `-o` options: its port, where it listens, and every fixed setting. */
