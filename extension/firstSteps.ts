@@ -62,7 +62,9 @@ export class FirstSteps extends Disposable {
     const user = state.status.user;
     try {
       const [bookmarks, containers] = await Promise.all([
-        this.engine.request(BookmarkListRequest.type, {}),
+        // Shared ones only: on a team engine "all" can be 10,000 bookmarks at every change, and a
+        // bookmark made is in its container's timeline anyway.
+        this.engine.request(BookmarkListRequest.type, { shared: true }),
         this.engine.request(ContainerListRequest.type, {}),
       ]);
       const timelines = await Promise.all(containers.filter((c) => c.owner === user)
