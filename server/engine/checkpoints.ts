@@ -9,11 +9,11 @@ import type { ContainerRecord } from './records';
  * once, without the shutdown checkpoint that would write every page its last changes
  * dirtied: that write grows with the change and the data, and the user would wait for it.
  * The WAL holds those changes, so nothing is lost. This writes the checkpoint afterwards, in
- * the background, in a single-user backend with no port (cluster.checkpointAlone), so the
- * branch starts clean next time.
+ * the background, with that volume's server started without a TCP address
+ * (cluster.checkpointAlone), so the branch starts clean next time.
  *
  * Until then the volume is crash-consistent, which every use of it accepts (a start replays
- * the WAL, a capture copies it as it is). What none may do is touch it while the backend
+ * the WAL, a capture copies it as it is). What none may do is touch it while that server
  * runs, so each waits for `written` first: a start (engine.startDatabase), an activation,
  * a capture and a deletion (data.ts, containerDelete.ts).
  *

@@ -151,8 +151,9 @@ export class Engine {
     if (this.stopping) {
       throw new EngineError('Cancelled', `the engine is stopping, so the database of "${c.name}" stays down; start the engine again and it comes back`);
     }
-    const spec = this.clusterOf(c, volumeId ?? this.activeVolume(c));
-    await this.checkpoints.written(volumeId ?? this.activeVolume(c));
+    const volume = volumeId ?? this.activeVolume(c);
+    const spec = this.clusterOf(c, volume);
+    await this.checkpoints.written(volume);
     try {
       await this.startAndSanitise(c, spec);
     } catch (err) {

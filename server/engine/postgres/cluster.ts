@@ -205,7 +205,8 @@ export async function checkpointAlone(bins: PgBinaries, spec: ClusterSpec, while
   await run(bins.pgCtl, ['start', '-w', '-t', '120', '-D', spec.dataDir, '-l', logPath(spec), '-o', serverCommandLine(alone, '')],
     spec.owner, 'start PostgreSQL without a port to checkpoint a branch', () => tailLog(spec, 15, since))
     .catch(async (err: Error) => {
-      await stop(bins, alone, 'immediate').catch(() => undefined); // it may run, stalled: not on this volume any more
+      // pg_ctl gave up, but the server may still run (stalled): stop it, so nothing is left on the volume.
+      await stop(bins, alone, 'immediate').catch(() => undefined);
       throw err;
     });
   await whileUp();
