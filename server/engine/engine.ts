@@ -235,9 +235,9 @@ export class Engine {
     this.chores.add(job);
   }
 
-  /** How many background jobs (spare builds, dehydrations, checkpoints, chores) still run. */
+  /** How many background jobs (spare builds, dehydrations, checkpoints, chores, the driver's own) still run. */
   get backgroundJobs(): number {
-    return this.chores.size + this.spares.running + this.cold.running + this.checkpoints.running;
+    return this.chores.size + this.spares.running + this.cold.running + this.checkpoints.running + (this.driver.backgroundJobs ?? 0);
   }
 
   // ------------------------------------------------------------ journal

@@ -23,6 +23,9 @@ export type FaultPoint =
   // restore that took a ready spare, before anything stopped.
   | 'spare:after-clone'
   | 'spare:before-swap'
+  // A reflink snapshot's compaction (volumes/compaction.ts), in the background: a file's
+  // contiguous copy is written and synced, not yet renamed over the original.
+  | 'compact:before-rename'
   // A dehydration (coldBranches.ts), in the background: the snapshot is taken, then the branch
   // records it while its volume still exists. And the activation of a cold branch: its new volume
   // is made, before anything stopped.

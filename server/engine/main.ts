@@ -71,7 +71,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     const settings = homeSettings(store, opts, choosePool(opts.home, opts.pool, owner));
     const poolImage = await openPoolImage({ home: opts.home, pool: settings.pool, wanted: opts.poolImage, saved: settings.poolImage, newHome });
     await fs.promises.mkdir(settings.pool, { recursive: true, mode: 0o711 });
-    const driver = await createDriver(settings.driver as DriverChoice, { pool: settings.pool });
+    const driver = await createDriver(settings.driver as DriverChoice, { pool: settings.pool, log });
     poolImageHint(driver.name, poolImage, newHome);
     saveSettings(store, { ...settings, localOwner: settings.localOwner ?? currentUserName(), driver: driver.name, ...(poolImage ? { poolImage } : {}) });
     const runRoot = chooseRunRoot(opts.home, owner);

@@ -48,6 +48,9 @@ export interface VolumeDriver {
   hasSnapshot(snapshotId: string): Promise<boolean>;
   /** Bytes the pool really uses on disk (volumes, snapshots and shared chunks, counted once). */
   diskUsage(): Promise<number>;
+  /** Work the driver still does on its own after a call returned (reflink: compacting new
+   *  snapshots); engine status counts it among the background jobs. */
+  readonly backgroundJobs?: number;
 }
 
 /**
@@ -70,4 +73,6 @@ export interface RestoreOptions {
 
 export interface DriverOptions {
   pool: string;
+  /** Where a driver reports what its background work did (the engine's log). */
+  log?: (message: string) => void;
 }
