@@ -26,10 +26,16 @@ export function chooseRunRoot(home: string, owner: FileOwner | undefined): strin
   return path.join(outsideHome(home), 'run');
 }
 
-/** /var/lib/slipstream/<hash of home>: for what PostgreSQL must reach under a home it cannot. */
+/** Root's folder for what PostgreSQL must reach when it cannot reach where it came from. */
+export const OUTSIDE = '/var/lib/slipstream';
+
+/** OUTSIDE/postgres/<key>: the copies of PostgreSQL a root engine runs (postgres/binaryCopy.ts). */
+export const PG_COPIES = path.join(OUTSIDE, 'postgres');
+
+/** OUTSIDE/<hash of home>: for what PostgreSQL must reach under a home it cannot. */
 function outsideHome(home: string): string {
   const tag = createHash('sha256').update(home).digest('hex').slice(0, 12);
-  return path.join('/var/lib/slipstream', tag);
+  return path.join(OUTSIDE, tag);
 }
 
 /** Can `owner` reach `dir` (execute permission on it and every ancestor)? */
