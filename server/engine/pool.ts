@@ -40,17 +40,25 @@ function outsideHome(home: string): string {
 
 /** Can `owner` reach `dir` (execute permission on it and every ancestor)? */
 export function traversable(dir: string, owner: FileOwner): boolean {
+  return blockingFolder(dir, owner) === undefined;
+}
+
+/** The first folder, from the top, that keeps `owner` from reaching `dir`; undefined if none. */
+export function blockingFolder(dir: string, owner: FileOwner): string | undefined {
+  const chain: string[] = [];
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    chain.unshift(d);
+    if (d === path.dirname(d)) break;
+  }
+  for (const d of chain) {
     let st: fs.Stats;
     try {
       st = fs.statSync(d);
     } catch {
-      // Not there yet: it will be created by us with a traversable mode.
-      if (d === path.dirname(d)) return true;
-      continue;
+      return undefined; // not there yet: it will be created by us with a traversable mode
     }
     const ok = st.uid === owner.uid ? st.mode & 0o100 : st.gid === owner.gid ? st.mode & 0o010 : st.mode & 0o001;
-    if (!ok) return false;
-    if (d === path.dirname(d)) return true;
+    if (!ok) return d;
   }
+  return undefined;
 }

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { isExecutableFile } from '../../common/executables';
 import { EngineError } from '../errors';
-import { PG_COPIES, traversable } from '../pool';
+import { blockingFolder, PG_COPIES } from '../pool';
 import type { FileOwner } from '../volumes/driver';
 import { reachableCopy } from './binaryCopy';
 import { CONTAINER_UIDS } from './pgUser';
@@ -56,11 +56,9 @@ export async function pgBinariesFor(configured: string | undefined, owner: FileO
 /** Someone with no rights of their own (a container's OS user) can run `file`. */
 function mustReach(file: string, what: string, todo: string): void {
   const nobody = { uid: CONTAINER_UIDS.first, gid: CONTAINER_UIDS.first };
-  const runnable = traversable(path.dirname(file), nobody) && (fs.statSync(file).mode & 0o001) !== 0;
-  if (!runnable) {
-    throw new EngineError('InvalidArgument', `${what} at ${file} cannot be run by the unprivileged users a root engine runs PostgreSQL as: ` +
-      `a folder above it, or the file, lets no one else in. ${todo}`);
-  }
+  const folder = blockingFolder(path.dirname(file), nobody);
+  const why = folder !== undefined ? `the folder ${folder} lets no one else in` : (fs.statSync(file).mode & 0o001) === 0 ? 'only its owner or group may run it' : undefined;
+  if (why) throw new EngineError('InvalidArgument', `${what} at ${file} cannot be run by the unprivileged users a root engine runs PostgreSQL as: ${why}. ${todo}`);
 }
 
 function embeddedBinDir(): string {
