@@ -57,7 +57,11 @@ export async function makeSafePlace(copies: string): Promise<void> {
     const dir = path.sep + parts.slice(0, i).join(path.sep);
     let st = await fs.promises.lstat(dir).catch(() => undefined);
     if (!st) {
-      await fs.promises.mkdir(dir, { mode: 0o711 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
+      const made = await fs.promises.mkdir(dir, { mode: 0o700 }).then(() => true, (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+        return false;
+      });
+      if (made) await fs.promises.chmod(dir, 0o711); // 0700 first, whatever the umask; then passable
       st = await fs.promises.lstat(dir);
     }
     const unsafe = !st.isDirectory() ? 'is not a folder' : st.uid !== 0 ? `belongs to user id ${st.uid}, not root`
