@@ -12,7 +12,7 @@ import { isJournalOp, readJournalEntry } from './journal';
 import { recoverEntry } from './operations';
 import { choosePool, chooseRunRoot } from './pool';
 import { openPoolImage, poolImageHint, type PoolImage } from './poolImage';
-import { findPgBinaries } from './postgres/binaries';
+import { pgBinariesFor } from './postgres/binaries';
 import * as cluster from './postgres/cluster';
 import { canGiveFilesAway, currentUserName, resolvePgOwner } from './postgres/pgUser';
 import { reserve } from './reservations';
@@ -60,6 +60,7 @@ interface HomeSettings {
 export async function runEngine(opts: EngineOptions): Promise<void> {
   const files = homeFiles(opts.home);
   const owner = resolvePgOwner();
+  const bins = await pgBinariesFor(opts.pgBin, owner); // before the home: a start that cannot work changes nothing
   await fs.promises.mkdir(opts.home, { recursive: true, mode: homeDirMode() });
   await fs.promises.chmod(opts.home, homeDirMode());
   const releaseLock = acquireHomeLock(files.lock, opts.home);
@@ -86,7 +87,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
       warmBranches: warmBranches(process.env.SLIPSTREAM_WARM_BRANCHES),
     };
     const containerUids = owner !== undefined && (await canGiveFilesAway(settings.pool));
-    const engine = new Engine(config, store, driver, findPgBinaries(opts.pgBin), owner, containerUids);
+    const engine = new Engine(config, store, driver, bins, owner, containerUids);
     log(`engine ${config.engineId} on ${opts.home}: pool ${settings.pool}, ${driver.name} driver, PostgreSQL from ${engine.bins.dir}${describeOsUsers(owner, containerUids)}`);
     ensureAdmin(store, files.adminToken);
     await upgradeHome(engine); // before anything reads a branch's volume

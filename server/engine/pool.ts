@@ -26,25 +26,39 @@ export function chooseRunRoot(home: string, owner: FileOwner | undefined): strin
   return path.join(outsideHome(home), 'run');
 }
 
-/** /var/lib/slipstream/<hash of home>: for what PostgreSQL must reach under a home it cannot. */
+/** Root's folder for what PostgreSQL must reach when it cannot reach where it came from. */
+export const OUTSIDE = '/var/lib/slipstream';
+
+/** OUTSIDE/postgres/<key>: the copies of PostgreSQL a root engine runs (postgres/binaryCopy.ts). */
+export const PG_COPIES = path.join(OUTSIDE, 'postgres');
+
+/** OUTSIDE/<hash of home>: for what PostgreSQL must reach under a home it cannot. */
 function outsideHome(home: string): string {
   const tag = createHash('sha256').update(home).digest('hex').slice(0, 12);
-  return path.join('/var/lib/slipstream', tag);
+  return path.join(OUTSIDE, tag);
 }
 
 /** Can `owner` reach `dir` (execute permission on it and every ancestor)? */
 export function traversable(dir: string, owner: FileOwner): boolean {
+  return blockingFolder(dir, owner) === undefined;
+}
+
+/** The first folder, from the top, that keeps `owner` from reaching `dir`; undefined if none. */
+export function blockingFolder(dir: string, owner: FileOwner): string | undefined {
+  const chain: string[] = [];
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    chain.unshift(d);
+    if (d === path.dirname(d)) break;
+  }
+  for (const d of chain) {
     let st: fs.Stats;
     try {
       st = fs.statSync(d);
     } catch {
-      // Not there yet: it will be created by us with a traversable mode.
-      if (d === path.dirname(d)) return true;
-      continue;
+      return undefined; // not there yet: it will be created by us with a traversable mode
     }
     const ok = st.uid === owner.uid ? st.mode & 0o100 : st.gid === owner.gid ? st.mode & 0o010 : st.mode & 0o001;
-    if (!ok) return false;
-    if (d === path.dirname(d)) return true;
+    if (!ok) return d;
   }
+  return undefined;
 }
