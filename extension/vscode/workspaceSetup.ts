@@ -7,7 +7,7 @@ import { setupNeed, setupWorkspace } from '../commands/workspace';
 import type { Session } from '../commands/session';
 import type { EngineConnection } from '../engine/connection';
 import { userMessage } from '../model/errors';
-import { parseWorkspaceConfig, WORKSPACE_CONFIG_FILE, type WorkspaceConfig } from '../model/workspaceConfig';
+import { parseWorkspaceConfig, WORKSPACE_CONFIG_FILE, type WorkspaceConfig } from '../../server/common/workspaceConfig';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
 
