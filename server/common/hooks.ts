@@ -24,7 +24,8 @@
 import { spawn } from 'child_process';
 import type { ContainerInfo } from '../protocol';
 
-export type HookEvent = 'switch' | 'restore' | 'refresh';
+export const HOOK_EVENTS = ['switch', 'restore', 'refresh'] as const;
+export type HookEvent = typeof HOOK_EVENTS[number];
 /** What was done, which the hook also gets: reset runs the restore hooks. */
 export type DataOperation = 'activate' | 'restore' | 'reset' | 'refresh';
 
