@@ -26,7 +26,7 @@ import { containerArg, registerDataCommands } from './vscode/commands';
 import { ContextKeys } from './vscode/contextKeys';
 import { engineStarter } from './vscode/engineStarter';
 import { GitLink } from './vscode/git';
-import { Hooks } from './vscode/hooks';
+import { HookRunner } from './vscode/hooks';
 import { EngineSwitcher, registerLinkHandler } from './vscode/links';
 import { StatusBar } from './vscode/statusBar';
 import { TerminalEnv } from './vscode/terminalEnv';
@@ -72,7 +72,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
   // Every request of the session goes through the watcher, so the hooks run after each
   // switch, restore or refresh this window makes, wherever it came from (git follow included).
   const changes = register(new ChangeWatcher(connection));
-  register(new Hooks(changes, connection, setup, workspace, log));
+  register(new HookRunner(changes, connection, setup, workspace, log));
   const session: Session = {
     engine: changes,
     ui,

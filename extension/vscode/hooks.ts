@@ -19,7 +19,7 @@ import type { WorkspaceSetup } from './workspaceSetup';
 
 export const HOOKS_TERMINAL_NAME = 'Slipstream hooks';
 
-export class Hooks extends Disposable {
+export class HookRunner extends Disposable {
   private queue: Promise<void> = Promise.resolve();
   private terminal: HooksTerminal | undefined;
   private toldUntrusted = false;
