@@ -7,7 +7,7 @@
  */
 import * as vscode from 'vscode';
 import {
-  hookEnvironment, hookEvent, hookFailureMessage, HOOK_KEYS, runHooks, type ChangeMade, type DataChange,
+  describeChange, hookEnvironment, hookEvent, hookFailureMessage, HOOK_KEYS, runHooks, type ChangeMade, type DataChange,
 } from '../../server/common/hooks';
 import { ContainerShowRequest } from '../../server/protocol';
 import type { ChangeWatcher } from '../engine/changes';
@@ -56,7 +56,7 @@ export class HookRunner extends Disposable {
     }
     const full: DataChange = { ...change, container: await this.engine.request(ContainerShowRequest.type, { name: change.container }) };
     const terminal = this.openTerminal();
-    terminal.write(`\n— ${HOOK_KEYS[event]}: ${change.operation} of ${full.container.name} (branch ${full.container.activeBranch}) —\n`);
+    terminal.write(`\n— ${HOOK_KEYS[event]} hooks, after ${describeChange(full)} —\n`);
     const outcome = await runHooks(commands, {
       cwd: folder,
       env: { ...process.env, ...hookEnvironment(full) },

@@ -69,6 +69,6 @@ async function containerAfter(ctx: Context, change: ChangeMade) {
     return await ctx.call(ContainerShowRequest.type, { name: change.container });
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new CliError('HookFailed', `the ${change.operation} is done, but the hooks were not run: the container could not be read (${why})`);
+    throw new CliError('HookFailed', `the ${change.operation} is done and stands, but the hooks were not run: container ${change.container} could not be read (${why})`);
   }
 }

@@ -166,7 +166,8 @@ export function hookFailureMessage(change: DataChange, outcome: Extract<HookOutc
   return `the ${key} hook "${outcome.command}" failed (${outcome.exit})${skipped}; ${describeChange(change)} stands: it is done and was not undone`;
 }
 
-function describeChange({ operation, container: c }: DataChange): string {
+/** "the switch of container dev to branch feature": what the hooks follow, in the product's words. */
+export function describeChange({ operation, container: c }: DataChange): string {
   switch (operation) {
     case 'activate': return `the switch of container ${c.name} to branch ${c.activeBranch}`;
     case 'restore': return `the restore of branch ${c.activeBranch} of container ${c.name}`;
