@@ -53,8 +53,12 @@ export default [
     ['^\\.\\./(?!protocol$)', 'server/common/ may import server/protocol.ts only, outside itself'],
   ]),
 
-  // server/engine/: never vscode.
-  folder(['server/engine/**/*.ts'], [vscode]),
+  // server/engine/: never vscode, and never the hooks (they are the user's commands, run by the
+  // user's clients; the engine may be a root or team engine) nor slipstream.json, which holds them.
+  folder(['server/engine/**/*.ts'], [
+    vscode,
+    ['(^|/)common/(hooks|workspaceConfig)$', 'the engine never runs hooks nor reads slipstream.json: the CLI and the extension do, as the user'],
+  ]),
 
   // server/cli/: protocol, common (package.json gives it the extension's id).
   folder(['server/cli/**/*.ts'], [

@@ -2,7 +2,7 @@
  * Slipstream's VS Code extension. It renders what the engine says and sends
  * what the user asks; it holds no data logic. This file only wires the parts:
  *
- *   engine/     the connection (connect, start, reconnect, log)   — no vscode
+ *   engine/     the connection (connect, start, reconnect, log), the changes it makes — no vscode
  *   model/      engine results → tree items, picks, status, timeline — no vscode
  *   commands/   what each command does, against a Ui interface      — no vscode
  *   vscode/     thin adapters: trees, status bar, terminals, timeline panel, Ui
@@ -15,6 +15,7 @@ import * as os from 'os';
 import * as vscode from 'vscode';
 import { runCommand, windowCommandIds, type CommandId, type CommandOutcome, type WindowCommandId } from './commands';
 import type { Session } from './commands/session';
+import { ChangeWatcher } from './engine/changes';
 import { EngineConnection } from './engine/connection';
 import { describeTarget, engineRef, engineTarget, sameTarget } from './engine/target';
 import { FirstSteps } from './firstSteps';
@@ -25,6 +26,7 @@ import { containerArg, registerDataCommands } from './vscode/commands';
 import { ContextKeys } from './vscode/contextKeys';
 import { engineStarter } from './vscode/engineStarter';
 import { GitLink } from './vscode/git';
+import { HookRunner } from './vscode/hooks';
 import { EngineSwitcher, registerLinkHandler } from './vscode/links';
 import { StatusBar } from './vscode/statusBar';
 import { TerminalEnv } from './vscode/terminalEnv';
@@ -67,8 +69,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
   register(setup.onDidChange(() => void workspace.reload()));
 
   const ui = new VscodeUi();
+  // Every request of the session goes through the watcher, so the hooks run after each
+  // switch, restore or refresh this window makes, wherever it came from (git follow included).
+  const changes = register(new ChangeWatcher(connection));
+  register(new HookRunner(changes, connection, setup, workspace, log));
   const session: Session = {
-    engine: connection,
+    engine: changes,
     ui,
     user: () => connection.status?.user,
     workspaceContainer: () => workspace.preferredName(),

@@ -4,14 +4,16 @@
  */
 import { ContainerListRequest, TemplateListRequest } from '../../server/protocol';
 import type { Requester } from '../engine/connection';
-import type { WorkspaceConfig } from '../model/workspaceConfig';
+import type { WorkspaceConfig } from '../../server/common/workspaceConfig';
 import { provision } from './containers';
 import { createTemplate } from './templates';
 import type { Session } from './session';
 
 export type SetupNeed = 'ready' | 'container' | 'template-and-container';
+/** What provisioning reads of slipstream.json (its hooks are run elsewhere, vscode/hooks.ts). */
+export type DataSetup = Pick<WorkspaceConfig, 'template' | 'source' | 'container'>;
 
-export async function setupNeed(engine: Requester, config: WorkspaceConfig): Promise<SetupNeed> {
+export async function setupNeed(engine: Requester, config: DataSetup): Promise<SetupNeed> {
   const [containers, templates] = await Promise.all([
     engine.request(ContainerListRequest.type, {}),
     engine.request(TemplateListRequest.type, {}),
@@ -21,7 +23,7 @@ export async function setupNeed(engine: Requester, config: WorkspaceConfig): Pro
 }
 
 /** Builds what is missing (the template from its source, then the container) and makes it this workspace's. */
-export async function setupWorkspace(s: Session, config: WorkspaceConfig): Promise<void> {
+export async function setupWorkspace(s: Session, config: DataSetup): Promise<void> {
   const need = await setupNeed(s.engine, config);
   if (need === 'template-and-container') {
     if (!config.source) {

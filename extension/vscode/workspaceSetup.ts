@@ -7,7 +7,8 @@ import { setupNeed, setupWorkspace } from '../commands/workspace';
 import type { Session } from '../commands/session';
 import type { EngineConnection } from '../engine/connection';
 import { userMessage } from '../model/errors';
-import { parseWorkspaceConfig, WORKSPACE_CONFIG_FILE, type WorkspaceConfig } from '../model/workspaceConfig';
+import { HOOK_EVENTS, HOOK_KEYS } from '../../server/common/hooks';
+import { parseWorkspaceConfig, WORKSPACE_CONFIG_FILE, type WorkspaceConfig } from '../../server/common/workspaceConfig';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
 
@@ -55,7 +56,8 @@ export class WorkspaceSetup extends Disposable {
         continue;
       }
       this.found = { config: parsed.config, folder: folder.uri.fsPath };
-      this.log(`${uri.fsPath}: template ${parsed.config.template}, container ${parsed.config.container}`);
+      const hooks = HOOK_EVENTS.filter((event) => parsed.config.hooks[event].length > 0).map((event) => HOOK_KEYS[event]);
+      this.log(`${uri.fsPath}: template ${parsed.config.template}, container ${parsed.config.container}, hooks: ${hooks.join(', ') || 'none'}`);
       break;
     }
     void vscode.commands.executeCommand('setContext', 'slipstream.hasWorkspaceConfig', Boolean(this.found));

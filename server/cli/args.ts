@@ -32,6 +32,9 @@ import type {
 // ---------------------------------------------------------------- result types
 
 type NoArgs = Record<string, never>;
+/** --hooks: run slipstream.json's hooks after the change, looking for the file from `from` upward.
+ *  Absent without the flag; the handler takes it off before the params go to the engine. */
+export interface WithHooks { hooks?: { from: string } }
 export interface EngineRunArgs {
   driver: DriverChoice; pool?: string; pgBin?: string;
   listen?: string; tlsCert?: string; tlsKey?: string; dbListen?: string; poolImage?: string;
@@ -53,8 +56,8 @@ export interface CommandArgs {
   'container delete': NameParams;
   'container start': NameParams;
   'container url': NameParams;
-  'branch create': BranchCreateParams;
-  'branch activate': BranchParams;
+  'branch create': BranchCreateParams & WithHooks;
+  'branch activate': BranchParams & WithHooks;
   'branch list': ContainerParams;
   'branch delete': BranchParams;
   'branch link': BranchLinkParams;
@@ -68,10 +71,10 @@ export interface CommandArgs {
   'bookmark tag': BookmarkTagParams;
   'bookmark delete': BookmarkRefParams;
   'bookmark link': BookmarkRefParams & { scheme: string };
-  open: { link: string; container: string; branch?: string };
-  restore: RestoreParams;
-  reset: ContainerOpParams;
-  refresh: ContainerOpParams;
+  open: { link: string; container: string; branch?: string } & WithHooks;
+  restore: RestoreParams & WithHooks;
+  reset: ContainerOpParams & WithHooks;
+  refresh: ContainerOpParams & WithHooks;
   timeline: TimelineParams;
   'user add': { name: string; admin?: boolean };
   'user list': NoArgs;
@@ -176,6 +179,14 @@ class Input {
 }
 
 const containerOpt = (help: string): OptionSpec => ({ type: 'string', arg: 'C', help });
+const hooksOpt = (key: string): OptionSpec => ({
+  type: 'boolean', help: `then run the "${key}" hooks of slipstream.json (found from the current folder upward)`,
+});
+const hooksNote = 'With --hooks the hooks run in your shell, in slipstream.json\'s folder, with SLIPSTREAM_* variables saying what happened; a failed hook makes the exit status 1, and the data change stands.';
+
+function hooksFrom(input: Input): WithHooks {
+  return input.flag('hooks') ? { hooks: { from: input.cwdDir() } } : {};
+}
 const bookmarkRefNote = 'B is a bookmark id, or a bookmark name that is unique among the bookmarks you can see.';
 const scopeOpt = containerOpt('look the bookmark name up in this container only');
 
@@ -394,26 +405,31 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
       'from-branch': { type: 'string', arg: 'NAME', help: "start from another branch's current data" },
       'from-template': { type: 'boolean', help: "start from the template's latest version (fresh data)" },
       activate: { type: 'boolean', help: 'make it the active branch (the database restarts on the same port)' },
+      hooks: hooksOpt('afterSwitch'),
     },
     notes: [
       "Without --from-branch, --from-bookmark or --from-template the branch starts from the active branch's current data (as 'git branch NAME' starts from HEAD): nothing is lost, and the database keeps serving while it is copied.",
+      hooksNote,
     ],
     build: (input) => {
       const from = branchFrom(input);
+      if (input.flag('hooks') && !input.flag('activate')) throw new UsageError('--hooks runs the afterSwitch hooks, so it needs --activate');
       return {
         container: input.need('container', 'C'),
         name: input.pos(0),
         ...(from ? { from } : {}),
         ...(input.flag('activate') ? { activate: true } : {}),
+        ...hooksFrom(input),
       };
     },
   },
   'branch activate': {
-    usage: 'NAME --container C',
+    usage: 'NAME --container C [--hooks]',
     summary: 'Make a branch the active one (the database restarts on the same port)',
     positionals: ['NAME'],
-    options: { container: containerOpt('the container that has the branch') },
-    build: (input) => ({ container: input.need('container', 'C'), name: input.pos(0) }),
+    options: { container: containerOpt('the container that has the branch'), hooks: hooksOpt('afterSwitch') },
+    notes: [hooksNote],
+    build: (input) => ({ container: input.need('container', 'C'), name: input.pos(0), ...hooksFrom(input) }),
   },
   'branch list': {
     usage: '--container C',
@@ -551,40 +567,43 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     build: (input) => ({ ...bookmarkRef(input), scheme: input.str('scheme') ?? 'vscode' }),
   },
   open: {
-    usage: 'LINK --container C [--branch NAME]',
+    usage: 'LINK --container C [--branch NAME] [--hooks]',
     summary: 'Open a bookmark link (or id): branch from the bookmark into your container and activate it',
     positionals: ['LINK'],
     options: {
       container: containerOpt('your container, made from the same template as the bookmark'),
       branch: { type: 'string', arg: 'NAME', help: "the new branch's name (default: from the bookmark's name)" },
+      hooks: hooksOpt('afterSwitch'),
     },
-    notes: ['For a link to a team engine, pass --engine and --token (or set SLIPSTREAM_ENGINE and SLIPSTREAM_TOKEN).'],
+    notes: ['For a link to a team engine, pass --engine and --token (or set SLIPSTREAM_ENGINE and SLIPSTREAM_TOKEN).', hooksNote],
     build: (input) => {
       const branch = input.str('branch');
-      return { link: input.pos(0), container: input.need('container', 'C'), ...(branch ? { branch } : {}) };
+      return { link: input.pos(0), container: input.need('container', 'C'), ...(branch ? { branch } : {}), ...hooksFrom(input) };
     },
   },
   restore: {
-    usage: 'B --container C',
+    usage: 'B --container C [--hooks]',
     summary: "Restore: rewind the container's active branch to a bookmark",
     positionals: ['B'],
-    options: { container: containerOpt('the container whose active branch is rewound') },
-    notes: [bookmarkRefNote],
-    build: (input) => ({ container: input.need('container', 'C'), bookmark: input.pos(0) }),
+    options: { container: containerOpt('the container whose active branch is rewound'), hooks: hooksOpt('afterRestore') },
+    notes: [bookmarkRefNote, hooksNote],
+    build: (input) => ({ container: input.need('container', 'C'), bookmark: input.pos(0), ...hooksFrom(input) }),
   },
   reset: {
-    usage: '--container C',
+    usage: '--container C [--hooks]',
     summary: 'Reset: discard the changes made on the active branch since its last operation',
     positionals: [],
-    options: { container: containerOpt('the container whose active branch is reset') },
-    build: (input) => ({ container: input.need('container', 'C') }),
+    options: { container: containerOpt('the container whose active branch is reset'), hooks: hooksOpt('afterRestore') },
+    notes: ['A reset is a restore to the point the branch last had, so --hooks runs the afterRestore hooks.', hooksNote],
+    build: (input) => ({ container: input.need('container', 'C'), ...hooksFrom(input) }),
   },
   refresh: {
-    usage: '--container C',
+    usage: '--container C [--hooks]',
     summary: "Refresh: replace the active branch's data with the template's latest version",
     positionals: [],
-    options: { container: containerOpt('the container to refresh') },
-    build: (input) => ({ container: input.need('container', 'C') }),
+    options: { container: containerOpt('the container to refresh'), hooks: hooksOpt('afterRefresh') },
+    notes: [hooksNote],
+    build: (input) => ({ container: input.need('container', 'C'), ...hooksFrom(input) }),
   },
   timeline: {
     usage: '--container C [--limit N]',

@@ -10,19 +10,22 @@ import {
   type BranchOrigin,
 } from '../protocol';
 import type { GroupHandlers } from './context';
+import { afterChange, planHooks } from './hooks';
 import { shortTime, table } from './output';
 
 export const branchCommands: GroupHandlers<'branch'> = {
-  'branch create': async (ctx, args) => {
-    const b = await ctx.call(BranchCreateRequest.type, args, { progress: true });
+  'branch create': async (ctx, { hooks, ...params }) => {
+    const plan = planHooks(hooks);
+    const b = await ctx.call(BranchCreateRequest.type, params, { progress: true });
     const active = b.active ? '; it is now the active branch' : `; activate it with: slipstream branch activate ${b.name} --container ${b.container}`;
-    ctx.emit(b, `created branch ${b.name} in container ${b.container} from ${describeOrigin(b.origin)}${active}`);
-    return 0;
+    return afterChange(ctx, plan, { operation: 'activate', container: b.container }, b,
+      `created branch ${b.name} in container ${b.container} from ${describeOrigin(b.origin)}${active}`);
   },
-  'branch activate': async (ctx, args) => {
-    const b = await ctx.call(BranchActivateRequest.type, args, { progress: true });
-    ctx.emit(b, `branch ${b.name} is now active in container ${b.container} (same connection URL)`);
-    return 0;
+  'branch activate': async (ctx, { hooks, ...params }) => {
+    const plan = planHooks(hooks);
+    const b = await ctx.call(BranchActivateRequest.type, params, { progress: true });
+    return afterChange(ctx, plan, { operation: 'activate', container: b.container }, b,
+      `branch ${b.name} is now active in container ${b.container} (same connection URL)`);
   },
   'branch list': async (ctx, args) => {
     const list = await ctx.call(BranchListRequest.type, args);

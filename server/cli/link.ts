@@ -7,6 +7,7 @@ import {
 } from '../protocol';
 import { publisher, name as packageName } from '../../package.json';
 import type { Context, Handler, HandlerTable } from './context';
+import { afterChange, planHooks } from './hooks';
 import { CliError } from './output';
 
 const EXTENSION_ID = `${publisher}.${packageName}`;
@@ -25,18 +26,18 @@ export const bookmarkLink: Handler<'bookmark link'> = async (ctx, args) => {
 export const openCommands: HandlerTable<'open'> = {
   /** open LINK --container C: what the VS Code URI handler does, for people outside VS Code. */
   open: async (ctx, args) => {
+    const plan = planHooks(args.hooks);
     const link = parse(args.link);
     await checkSameEngine(ctx, link);
     const bm = await ctx.call(BookmarkShowRequest.type, { bookmark: link.bookmarkId });
     const branch = args.branch ?? freeBranchName(bm.name, await branchNames(ctx, args.container));
     const created = await ctx.call(BranchCreateRequest.type,
       { container: args.container, name: branch, from: { kind: 'bookmark', bookmark: bm.id }, activate: true }, { progress: true });
-    ctx.emit(created, [
+    return afterChange(ctx, plan, { operation: 'activate', container: created.container }, created, [
       `opened bookmark ${bm.name} (${bm.id}) by ${bm.owner}${bm.note ? `: ${bm.note}` : ''}`,
       `branch ${created.name} of container ${created.container} now has its data and is active`,
       ...(bm.git?.commit ? [`it was taken on git ${bm.git.branch ?? ''} ${bm.git.commit}; check it out with: git checkout ${bm.git.commit}`] : []),
     ].join('\n'));
-    return 0;
   },
 };
 

@@ -1,23 +1,27 @@
 /** The operations on a container's active branch: restore, reset, refresh, and its timeline. */
 import { RefreshRequest, ResetRequest, RestoreRequest, TimelineRequest, type TimelineEvent } from '../protocol';
 import type { HandlerTable } from './context';
+import { afterChange, planHooks } from './hooks';
 import { longTime, table } from './output';
 
 export const opsCommands: HandlerTable<'restore' | 'reset' | 'refresh' | 'timeline'> = {
-  restore: async (ctx, args) => {
-    const b = await ctx.call(RestoreRequest.type, args, { progress: true });
-    ctx.emit(b, `restored bookmark ${args.bookmark} into branch ${b.name} of container ${b.container}`);
-    return 0;
+  restore: async (ctx, { hooks, ...params }) => {
+    const plan = planHooks(hooks);
+    const b = await ctx.call(RestoreRequest.type, params, { progress: true });
+    return afterChange(ctx, plan, { operation: 'restore', container: b.container, bookmark: params.bookmark }, b,
+      `restored bookmark ${params.bookmark} into branch ${b.name} of container ${b.container}`);
   },
-  reset: async (ctx, args) => {
-    const b = await ctx.call(ResetRequest.type, args, { progress: true });
-    ctx.emit(b, `reset branch ${b.name} of container ${b.container}: changes since the last operation are gone`);
-    return 0;
+  reset: async (ctx, { hooks, ...params }) => {
+    const plan = planHooks(hooks);
+    const b = await ctx.call(ResetRequest.type, params, { progress: true });
+    return afterChange(ctx, plan, { operation: 'reset', container: b.container }, b,
+      `reset branch ${b.name} of container ${b.container}: changes since the last operation are gone`);
   },
-  refresh: async (ctx, args) => {
-    const c = await ctx.call(RefreshRequest.type, args, { progress: true });
-    ctx.emit(c, `refreshed branch ${c.activeBranch} of container ${c.name} to template ${c.template} version ${c.templateVersion}`);
-    return 0;
+  refresh: async (ctx, { hooks, ...params }) => {
+    const plan = planHooks(hooks);
+    const c = await ctx.call(RefreshRequest.type, params, { progress: true });
+    return afterChange(ctx, plan, { operation: 'refresh', container: c.name }, c,
+      `refreshed branch ${c.activeBranch} of container ${c.name} to template ${c.template} version ${c.templateVersion}`);
   },
   timeline: async (ctx, args) => {
     const events = await ctx.call(TimelineRequest.type, args);

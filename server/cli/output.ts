@@ -19,7 +19,7 @@ export interface Io {
 }
 
 /** Codes the CLI adds to the client's: a wrong command line, and features this build lacks. */
-export type CliErrorCode = ClientErrorCode | 'Usage' | 'Unsupported' | 'EngineFailed';
+export type CliErrorCode = ClientErrorCode | 'Usage' | 'Unsupported' | 'EngineFailed' | 'HookFailed';
 
 export class CliError extends Error {
   constructor(readonly code: CliErrorCode, message: string) {

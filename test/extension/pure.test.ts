@@ -13,7 +13,8 @@ import { containerNode } from '../../extension/model/nodes';
 import { refOf } from '../../extension/model/refs';
 import { statusBar, workspaceContainer } from '../../extension/model/status';
 import { timelineModel } from '../../extension/model/timeline';
-import { parseWorkspaceConfig } from '../../extension/model/workspaceConfig';
+import { NO_HOOKS } from '../../server/common/hooks';
+import { parseWorkspaceConfig } from '../../server/common/workspaceConfig';
 import type { BranchInfo, ContainerInfo, TimelineEvent } from '../../server/protocol';
 import { isFromWebview, isToWebview } from '../../webview/protocol';
 
@@ -42,9 +43,9 @@ test('node for the engine: setting, then PATH, then a plain-Node execPath, never
 
 test('slipstream.json: template with source, defaults and clear errors', () => {
   const ok = parseWorkspaceConfig(JSON.stringify({ template: { name: 'employees', source: { kind: 'sql', files: ['db/a.sql'] } }, container: 'emp-dev' }), '/repo');
-  assert.deepEqual(ok, { ok: true, config: { template: 'employees', source: { kind: 'sql', files: ['/repo/db/a.sql'] }, container: 'emp-dev' } });
+  assert.deepEqual(ok, { ok: true, config: { template: 'employees', source: { kind: 'sql', files: ['/repo/db/a.sql'] }, container: 'emp-dev', hooks: NO_HOOKS } });
   const short = parseWorkspaceConfig('{"template":"shop"}', '/repo');
-  assert.deepEqual(short, { ok: true, config: { template: 'shop', source: undefined, container: 'shop' } });
+  assert.deepEqual(short, { ok: true, config: { template: 'shop', source: undefined, container: 'shop', hooks: NO_HOOKS } });
   const cmd = parseWorkspaceConfig('{"template":{"name":"t","source":{"kind":"command","command":"npm run seed"}}}', '/repo');
   assert.deepEqual(cmd.ok && cmd.config.source, { kind: 'command', command: 'npm run seed', cwd: '/repo' });
   for (const [text, why] of [['{', /not valid JSON/], ['[]', /JSON object/], ['{"template":3}', /"template"/],

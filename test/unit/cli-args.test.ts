@@ -169,6 +169,14 @@ test('operations and optional lookups', () => {
   assert.deepEqual(run('restore bm --container dev', 'restore'), { container: 'dev', bookmark: 'bm' });
   assert.deepEqual(run('reset --container dev', 'reset'), { container: 'dev' });
   assert.deepEqual(run('refresh --container dev', 'refresh'), { container: 'dev' });
+  // --hooks carries where to look for slipstream.json (the current folder), never a param the engine sees.
+  assert.deepEqual(run('restore bm --container dev --hooks', 'restore'), { container: 'dev', bookmark: 'bm', hooks: { from: cwd } });
+  assert.deepEqual(run('reset --container dev --hooks', 'reset'), { container: 'dev', hooks: { from: cwd } });
+  assert.deepEqual(run('refresh --container dev --hooks', 'refresh'), { container: 'dev', hooks: { from: cwd } });
+  assert.deepEqual(run('branch activate b --container dev --hooks', 'branch activate'), { container: 'dev', name: 'b', hooks: { from: cwd } });
+  assert.deepEqual(run('branch create b --container dev --activate --hooks', 'branch create').hooks, { from: cwd });
+  usageError('branch create b --container dev --hooks', /--hooks runs the afterSwitch hooks, so it needs --activate/);
+  assert.match(commandHelp('reset'), /a restore to the point the branch last had, so --hooks runs the afterRestore hooks/);
   assert.deepEqual(run('timeline --container dev --limit 5', 'timeline'), { container: 'dev', limit: 5 });
   assert.deepEqual(run('bookmark list --shared', 'bookmark list'), { shared: true });
   assert.deepEqual(run('bookmark show bm --container dev', 'bookmark show'), { bookmark: 'bm', container: 'dev' });

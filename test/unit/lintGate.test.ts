@@ -38,6 +38,8 @@ test('the rest of the folder table', async () => {
     ['server/cli/x.ts', "import { runEngine } from '../engine/main.js';"],
     ['server/common/x.ts', "import { Engine } from '../engine/engine';"],
     ['server/protocol.ts', "import { NAME_MAX } from './common/names';"],
+    ['server/engine/operations/x.ts', "import { runHooks } from '../../common/hooks';"],
+    ['server/engine/x.ts', "import { readWorkspaceConfig } from '../common/workspaceConfig';"],
   ];
   for (const [file, code] of refused) assert.equal((await refusals(file, code)).length, 1, `${file}: ${code}`);
   const allowed: Array<[string, string]> = [

@@ -5,15 +5,22 @@
  *
  *   {
  *     "template": { "name": "employees", "source": { "kind": "sql", "files": ["db/schema.sql", "db/seed.sql"] } },
- *     "container": "employees-dev"
+ *     "container": "employees-dev",
+ *     "hooks": { "afterSwitch": ["docker compose restart app"] }
  *   }
  *
  * `template` may also be just a name (the template must then exist on the
  * engine). Relative paths in the source are relative to the file's folder; a
- * command source runs there. The engine validates everything again.
+ * command source runs there, and so do hooks (hooks.ts). The engine validates
+ * the source again; hooks never reach it.
+ *
+ * One parser for the extension and the CLI, so the file means the same to both;
+ * a wrong part makes the whole file refused, naming the file and the key.
  */
+import * as fs from 'fs';
 import * as path from 'path';
-import type { SourceSpec } from '../../server/protocol';
+import type { SourceSpec } from '../protocol';
+import { parseHooks, type Hooks } from './hooks';
 
 export const WORKSPACE_CONFIG_FILE = 'slipstream.json';
 
@@ -21,11 +28,14 @@ export interface WorkspaceConfig {
   template: string;
   source?: SourceSpec;
   container: string;
+  hooks: Hooks;
 }
 
 export type ParseResult = { ok: true; config: WorkspaceConfig } | { ok: false; message: string };
 
-export function parseWorkspaceConfig(text: string, folder: string): ParseResult {
+/** `label` names the file in messages (the CLI gives its path). */
+export function parseWorkspaceConfig(text: string, folder: string, label = WORKSPACE_CONFIG_FILE): ParseResult {
+  const fail = (why: string): ParseResult => ({ ok: false, message: `${label}: ${why}` });
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -50,8 +60,35 @@ export function parseWorkspaceConfig(text: string, folder: string): ParseResult 
   if (raw.container !== undefined && typeof raw.container !== 'string') return fail('"container" must be a string');
   const container = typeof raw.container === 'string' && raw.container.trim() ? raw.container : template;
   if (!template.trim()) return fail('"template" must not be empty');
-  return { ok: true, config: { template, source, container } };
+  const hooks = parseHooks(raw.hooks);
+  if ('error' in hooks) return fail(hooks.error);
+  return { ok: true, config: { template, source, container, hooks } };
 }
+
+/**
+ * The slipstream.json that applies to `dir`: the first one in it or a folder
+ * above (as git finds .git), so the CLI finds the repository's file from any
+ * folder inside it. The extension reads the one at its workspace folder's root.
+ */
+export function findWorkspaceConfig(dir: string): string | undefined {
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    const file = path.join(at, WORKSPACE_CONFIG_FILE);
+    if (fs.existsSync(file)) return file;
+    if (path.dirname(at) === at) return undefined;
+  }
+}
+
+/** Reads and parses the file `findWorkspaceConfig` found; the message names its path. */
+export function readWorkspaceConfig(file: string): ParseResult {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return { ok: false, message: `${file}: cannot be read (${err instanceof Error ? err.message : String(err)})` };
+  }
+  return parseWorkspaceConfig(text, path.dirname(file), file);
+}
+
 
 function parseSource(raw: unknown, folder: string): SourceSpec | string {
   if (!isObject(raw) || typeof raw.kind !== 'string') return '"template.source" must be an object with a "kind"';
@@ -78,8 +115,4 @@ function parseSource(raw: unknown, folder: string): SourceSpec | string {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function fail(why: string): ParseResult {
-  return { ok: false, message: `${WORKSPACE_CONFIG_FILE}: ${why}` };
 }
