@@ -138,6 +138,27 @@ describe('the Containers tree announces only what changed', () => {
     assert.deepEqual((await tree.children(changes[0]?.[0])).map((r) => r.label), ['main', 'feature']);
     changes.length = 0;
   });
+
+  test('a bookmark whose branch is deleted shows under its container, newest first; the CLI pages them too', async () => {
+    e.ok('branch', 'activate', 'feature', '--container', 'b');
+    e.ok('bookmark', 'create', 'older', '--container', 'b');
+    e.ok('bookmark', 'create', 'newer', '--container', 'b');
+    e.ok('branch', 'activate', 'main', '--container', 'b');
+    e.ok('branch', 'delete', 'feature', '--container', 'b');
+    await tree.update();
+    const b = (await tree.children()).find((n) => n.id === 'container:b');
+    assert.deepEqual((await tree.children(b)).map((r) => r.label), ['main', 'newer', 'older']);
+    const page = e.ok<Array<{ name: string }>>('bookmark', 'list', '--container', 'b', '--orphaned', '--newest', '--limit', '1');
+    assert.deepEqual(page.map((x) => x.name), ['newer']);
+    const next = e.ok<Array<{ id: string; name: string }>>('bookmark', 'list', '--container', 'b', '--orphaned', '--newest', '--limit', '1',
+      '--after', e.ok<Array<{ id: string }>>('bookmark', 'list', '--container', 'b', '--orphaned', '--newest', '--limit', '1')[0].id);
+    assert.deepEqual(next.map((x) => x.name), ['older']);
+    assert.deepEqual(e.ok<Array<{ name: string }>>('bookmark', 'list', '--container', 'a', '--branch', 'main', '--newest').map((x) => x.name),
+      ['second', 'first']);
+    const bad = e.cli('bookmark', 'list', '--branch', 'main');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /"branch" needs "container"/);
+  });
 });
 
 describe('bookmark lists come a page at a time: 10,000 bookmarks', () => {
