@@ -96,9 +96,9 @@ export abstract class TreeData extends Disposable {
     return this.updateNow();
   }
 
-  /** Forgets everything and redraws the whole tree ("Reload Views"). */
+  /** Forgets everything, pages loaded included, and redraws the whole tree ("Reload Views"). */
   reload(): void {
-    this.levels.clear();
+    this.forget();
     this.emitter.fire(undefined);
   }
 
@@ -148,11 +148,14 @@ export abstract class TreeData extends Disposable {
     }
     // Another engine, or none: nothing kept is true any more.
     this.connected = connected;
+    this.updateSoon.cancel();
+    this.reload();
+  }
+
+  private forget(): void {
     this.levels.clear();
     this.pages.clear();
     this.preloaded.clear();
-    this.updateSoon.cancel();
-    this.emitter.fire(undefined);
   }
 
   private async diffAll(): Promise<void> {

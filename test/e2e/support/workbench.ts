@@ -131,9 +131,27 @@ export class Workbench {
     return this.waitTreeItem('Containers', bookmark);
   }
 
-  /** Right-click on `target`, then the context menu's `item`. */
+  /** Right-clicks that landed on another row than the one aimed at (see contextMenu). */
+  misaimed = 0;
+
+  /**
+   * Right-click on `target`, then the context menu's `item`. A tree row's element is reused
+   * for another row when a refresh lands, so a right-click aimed at one row can land on its
+   * neighbour (as a mouse would, if the row moved under it). Which row got the menu shows:
+   * VS Code focuses it. When it is not `target`, the menu is closed unused and the
+   * right-click aimed again, and counted in `misaimed`; the command itself is chosen once.
+   */
   async contextMenu(target: Locator, item: string): Promise<void> {
-    await target.click({ button: 'right' });
+    for (let attempt = 1; ; attempt++) {
+      await target.click({ button: 'right' });
+      const onTarget = await target.evaluate((el: { classList: { contains(c: string): boolean } }) =>
+        !el.classList.contains('monaco-list-row') || el.classList.contains('focused'));
+      if (onTarget) break;
+      this.misaimed += 1;
+      await this.shot(`right-click missed its row (${attempt})`);
+      await this.page.keyboard.press('Escape');
+      if (attempt >= 5) throw new Error(`right-clicks aimed at a row for "${item}" landed elsewhere ${attempt} times`);
+    }
     const entry = this.page.locator('.monaco-menu .action-item:not(.disabled) .action-label').filter({ hasText: new RegExp(`^${escapeRegExp(item)}$`) }).first();
     await waitFor(entry, 10_000, `context menu item "${item}"`);
     await entry.hover();
