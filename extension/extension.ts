@@ -31,7 +31,8 @@ import { EngineSwitcher, registerLinkHandler } from './vscode/links';
 import { StatusBar } from './vscode/statusBar';
 import { TerminalEnv } from './vscode/terminalEnv';
 import { TimelinePanel } from './vscode/timelinePanel';
-import { ContainersTree, SharedBookmarksTree, TemplatesTree } from './vscode/trees';
+import { ContainersData, SharedBookmarksData, TemplatesData } from './treeData';
+import { EngineTree } from './vscode/trees';
 import { VscodeUi } from './vscode/ui';
 import { WorkspaceSetup } from './vscode/workspaceSetup';
 import { WorkspaceData } from './workspace';
@@ -95,9 +96,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
 
   // Views.
   const trees = [
-    ['slipstream.containers', register(new ContainersTree(connection, log, workspace))],
-    ['slipstream.sharedBookmarks', register(new SharedBookmarksTree(connection, log))],
-    ['slipstream.templates', register(new TemplatesTree(connection, log))],
+    ['slipstream.containers', register(new EngineTree(new ContainersData(connection, log, workspace)))],
+    ['slipstream.sharedBookmarks', register(new EngineTree(new SharedBookmarksData(connection, log)))],
+    ['slipstream.templates', register(new EngineTree(new TemplatesData(connection, log)))],
   ] as const;
   for (const [id, provider] of trees) register(vscode.window.createTreeView(id, { treeDataProvider: provider, showCollapseAll: true }));
   register(new StatusBar(connection, workspace));
@@ -116,8 +117,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
     'slipstream.timeline.open': (arg) => timeline.show(containerArg(arg) ?? workspace.snapshot.container?.name),
     'slipstream.showLog': () => output.show(true),
     'slipstream.views.refresh': async () => {
-      for (const [, provider] of trees) provider.refresh();
+      for (const [, provider] of trees) provider.data.reload();
       await Promise.all([workspace.reload(), steps.reload()]);
+    },
+    'slipstream.views.loadMore': async (row) => {
+      for (const [, provider] of trees) if (await provider.data.loadMore(row)) return;
     },
     'slipstream.engine.start': () => startEngine(connection),
     'slipstream.engine.setToken': () => switcher.setTokenCommand(session),

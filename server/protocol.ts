@@ -296,10 +296,16 @@ export interface BookmarkCreateParams extends WithProgress {
 }
 export interface BookmarkListParams {
   container?: string;
+  /** With `container`: only those taken on this branch (whether or not it still exists). */
+  branch?: string;
+  /** With `container`: only those whose branch no longer exists. */
+  orphaned?: boolean;
   shared?: boolean;
-  /** At most this many (1–10000), oldest first. Without it, all of them. */
+  /** Newest first (the order the trees show); without it, oldest first. */
+  newest?: boolean;
+  /** At most this many (1–10000). Without it, all of them. */
   limit?: number;
-  /** The id of the last bookmark of the previous page: this page starts after it. */
+  /** The id of the last bookmark of the previous page: this page starts after it, in the same order. */
   after?: string;
 }
 export interface BookmarkTagParams extends BookmarkRefParams { add?: string[]; remove?: string[] }

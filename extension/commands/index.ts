@@ -57,6 +57,7 @@ export const windowCommandIds = [
   'slipstream.timeline.open',
   'slipstream.showLog',
   'slipstream.views.refresh',
+  'slipstream.views.loadMore',
   'slipstream.engine.start',
   'slipstream.engine.setToken',
   'slipstream.workspace.setup',

@@ -57,7 +57,8 @@ export function containerNode(c: ContainerInfo, opts: { workspace?: boolean } = 
   };
 }
 
-export function branchNode(c: ContainerInfo, b: BranchInfo, bookmarkCount: number): NodeDesc {
+/** `hasBookmarks`: whether it has any (the tree asks for one, not for all of them). */
+export function branchNode(c: ContainerInfo, b: BranchInfo, hasBookmarks: boolean): NodeDesc {
   const description = [b.active ? 'active' : undefined, originText(b), b.gitBranch ? `git ${b.gitBranch}` : undefined, b.cold ? 'cold' : undefined]
     .filter(Boolean).join(' · ');
   return {
@@ -69,11 +70,11 @@ export function branchNode(c: ContainerInfo, b: BranchInfo, bookmarkCount: numbe
       `Created ${when(b.createdAt)}, ${escapeMarkdown(originText(b))}`,
       b.gitBranch ? `Linked to git branch ${escapeMarkdown(b.gitBranch)}` : undefined,
       `Driver: ${c.driver} · port ${c.port}${b.active ? '' : ' (when activated)'}`,
-      plural(bookmarkCount, 'bookmark'),
+      hasBookmarks ? undefined : 'No bookmarks',
     ]),
     contextValue: b.active ? 'branch.active' : 'branch',
     icon: b.active ? { id: 'pass-filled', color: 'charts.green' } : { id: 'git-branch' },
-    collapsible: bookmarkCount === 0 ? 'none' : b.active ? 'expanded' : 'collapsed',
+    collapsible: !hasBookmarks ? 'none' : b.active ? 'expanded' : 'collapsed',
     ref: { kind: 'branch', container: c.name, branch: b.name, active: b.active },
   };
 }
@@ -129,21 +130,42 @@ export function bookmarkTooltip(bm: BookmarkInfo): string {
   ]);
 }
 
+/** One page or more of a list, newest first, and whether the engine has more after it. */
+export interface BookmarkPage {
+  bookmarks: BookmarkInfo[];
+  more: boolean;
+}
+
+/** The row after a page that loads the next one (its click runs `slipstream.views.loadMore`). */
+export function loadMoreNode(parentId: string): NodeDesc {
+  return {
+    id: `more:${parentId}`,
+    label: 'Load more…',
+    tooltip: 'Show the next page of bookmarks',
+    contextValue: 'loadMore',
+    icon: { id: 'ellipsis' },
+    collapsible: 'none',
+    ref: { kind: 'loadMore', parent: parentId },
+  };
+}
+
 /** A container's children: its branches (active first), then bookmarks whose branch no longer exists. */
-export function containerChildren(c: ContainerInfo, branches: BranchInfo[], bookmarks: BookmarkInfo[]): NodeDesc[] {
-  const mine = bookmarks.filter((bm) => bm.container === c.name);
-  const names = new Set(branches.map((b) => b.name));
+export function containerChildren(c: ContainerInfo, branches: BranchInfo[], withBookmarks: ReadonlySet<string>, orphans: BookmarkPage): NodeDesc[] {
   const ordered = [...branches].sort((a, b) => Number(b.active) - Number(a.active) || a.name.localeCompare(b.name));
-  const orphans = mine.filter((bm) => !names.has(bm.branch));
   return [
-    ...ordered.map((b) => branchNode(c, b, mine.filter((bm) => bm.branch === b.name).length)),
-    ...newestFirst(orphans).map((bm) => bookmarkNode(bm, {})),
+    ...ordered.map((b) => branchNode(c, b, withBookmarks.has(b.name))),
+    ...pageNodes(`container:${c.name}`, orphans, (bm) => bookmarkNode(bm, {})),
   ];
 }
 
-export function branchChildren(branch: { container: string; branch: string }, bookmarks: BookmarkInfo[], user?: string): NodeDesc[] {
-  return newestFirst(bookmarks.filter((bm) => bm.container === branch.container && bm.branch === branch.branch))
-    .map((bm) => bookmarkNode(bm, { user }));
+/** A branch's bookmarks, newest first, as far as they were loaded. */
+export function branchChildren(branch: { container: string; branch: string }, page: BookmarkPage, user?: string): NodeDesc[] {
+  return pageNodes(`branch:${branch.container}/${branch.branch}`, page, (bm) => bookmarkNode(bm, { user }));
+}
+
+function pageNodes(parentId: string, page: BookmarkPage, node: (bm: BookmarkInfo) => NodeDesc): NodeDesc[] {
+  const nodes = page.bookmarks.map(node);
+  return page.more ? [...nodes, loadMoreNode(parentId)] : nodes;
 }
 
 function newestFirst(bookmarks: BookmarkInfo[]): BookmarkInfo[] {
@@ -152,19 +174,22 @@ function newestFirst(bookmarks: BookmarkInfo[]): BookmarkInfo[] {
 
 // ------------------------------------------------------------ shared bookmarks tree
 
-export function sharedGroups(bookmarks: BookmarkInfo[]): NodeDesc[] {
+/** The template headings for the shared bookmarks loaded so far; a "Load more…" row after them
+ *  when the engine has more (a heading's count is then of those loaded). */
+export function sharedGroups(page: BookmarkPage): NodeDesc[] {
   const byTemplate = new Map<string, number>();
-  for (const bm of bookmarks) if (bm.shared) byTemplate.set(bm.template, (byTemplate.get(bm.template) ?? 0) + 1);
-  return [...byTemplate.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([template, n]) => ({
+  for (const bm of page.bookmarks) if (bm.shared) byTemplate.set(bm.template, (byTemplate.get(bm.template) ?? 0) + 1);
+  const groups = [...byTemplate.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([template, n]): NodeDesc => ({
     id: `shared:${template}`,
     label: template,
-    description: plural(n, 'shared bookmark'),
+    description: page.more ? `${plural(n, 'shared bookmark')} loaded` : plural(n, 'shared bookmark'),
     tooltip: `Bookmarks shared by everyone whose containers come from template **${escapeMarkdown(template)}**`,
     contextValue: 'sharedGroup',
     icon: { id: 'layers' },
     collapsible: 'expanded',
     ref: { kind: 'sharedGroup', template },
   }));
+  return page.more ? [...groups, loadMoreNode('shared')] : groups;
 }
 
 export function sharedChildren(template: string, bookmarks: BookmarkInfo[], user?: string): NodeDesc[] {

@@ -22,8 +22,13 @@ export type TemplateVersionRef = { kind: 'templateVersion'; template: string; ve
 /** A template heading in the Shared Bookmarks tree. */
 export type SharedGroupRef = { kind: 'sharedGroup'; template: string };
 
-export type ItemRef = ContainerRef | BranchRef | BookmarkRef | TemplateRef | TemplateVersionRef | SharedGroupRef;
+/** The "Load more…" row after a page of bookmarks; `parent` is the id of the row it belongs under
+ *  (`shared` for the Shared Bookmarks tree's top level). Only the trees act on it, never a command. */
+export type LoadMoreRef = { kind: 'loadMore'; parent: string };
 
+export type ItemRef = ContainerRef | BranchRef | BookmarkRef | TemplateRef | TemplateVersionRef | SharedGroupRef | LoadMoreRef;
+
+// Not 'loadMore': no command acts on that row's ref.
 const kinds = new Set<ItemRef['kind']>(['container', 'branch', 'bookmark', 'template', 'templateVersion', 'sharedGroup']);
 
 /** Command arguments arrive untyped (menus pass the tree element, the webview passes JSON): narrow them here. */

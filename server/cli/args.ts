@@ -487,21 +487,27 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     },
   },
   'bookmark list': {
-    usage: '[--container C] [--shared] [--limit N [--after ID]]',
+    usage: '[--container C [--branch B | --orphaned]] [--shared] [--newest] [--limit N [--after ID]]',
     summary: 'List the bookmarks you can see, oldest first: yours and shared ones',
     positionals: [],
     options: {
       container: containerOpt('only bookmarks taken in this container'),
+      branch: { type: 'string', arg: 'B', help: 'with --container: only those taken on this branch' },
+      orphaned: { type: 'boolean', help: 'with --container: only those whose branch was deleted' },
       shared: { type: 'boolean', help: 'only shared bookmarks' },
+      newest: { type: 'boolean', help: 'newest first (pages with --after follow the same order)' },
       limit: { type: 'string', arg: 'N', help: 'at most N of them (1-10000): one page' },
       after: { type: 'string', arg: 'ID', help: 'the page after the one that ended with bookmark ID' },
     },
     build: (input) => {
       const container = input.str('container');
+      const branch = input.str('branch');
       const limit = input.int('limit', 1, 10_000);
       const after = input.str('after');
       return {
-        ...(container ? { container } : {}), ...(input.flag('shared') ? { shared: true } : {}),
+        ...(container ? { container } : {}), ...(branch !== undefined ? { branch } : {}),
+        ...(input.flag('orphaned') ? { orphaned: true } : {}), ...(input.flag('shared') ? { shared: true } : {}),
+        ...(input.flag('newest') ? { newest: true } : {}),
         ...(limit !== undefined ? { limit } : {}), ...(after !== undefined ? { after } : {}),
       };
     },

@@ -3,20 +3,16 @@
  * all of them in one response and the first page of PAGE as a UI would ask,
  * and its resident memory when idle with them.
  *
- * 10,000 real bookmarks would take hours with the blocks driver (each one a
- * stop, snapshot and start), so one real bookmark is taken through the protocol
- * and copied 9,999 times straight into the engine's LMDB store while the engine
- * is stopped, with fresh ids and names. The engine then starts on that store
- * and is timed only through the protocol.
+ * One real bookmark is taken through the protocol and copied 9,999 times
+ * straight into the engine's store while the engine is stopped
+ * (test/support/seed.ts). The engine then starts on that store and is timed
+ * only through the protocol.
  */
 import * as path from 'node:path';
-import { homeFiles } from '../../server/common/home';
-import { Store } from '../../server/engine/store';
-import { newId } from '../../server/engine/ids';
-import type { BookmarkRecord } from '../../server/engine/records';
 import {
   BookmarkCreateRequest, BookmarkListRequest, ContainerCreateRequest, TemplateCreateRequest,
 } from '../../server/protocol';
+import { seedBookmarks } from '../support/seed';
 import { BenchEngine } from './engine';
 import { timed } from './exec';
 import { quantile } from './stats';
@@ -63,20 +59,4 @@ export async function measureListing(workDir: string, count: number, requests: n
     bookmarks: count, requests, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99),
     pageP50: quantile(pages, 0.5), pageP99: quantile(pages, 0.99), idleRss,
   };
-}
-
-async function seedBookmarks(home: string, copies: number): Promise<void> {
-  const store = new Store(homeFiles(home).meta);
-  try {
-    const real = store.allBookmarks()[0];
-    const base = Date.parse(real.createdAt);
-    store.tx(() => {
-      for (let i = 1; i <= copies; i++) {
-        const copy: BookmarkRecord = { ...real, id: newId('bm'), name: `copy-${i}`, createdAt: new Date(base + i).toISOString() };
-        store.putBookmark(copy);
-      }
-    });
-  } finally {
-    await store.close();
-  }
 }

@@ -88,11 +88,11 @@ describe('extension commands against a real engine', () => {
     assert.match(node.tooltip, /Driver: blocks/);
     const branches = await w.connection.request(BranchListRequest.type, { container: 'qa' });
     const bookmarks = await w.connection.request(BookmarkListRequest.type, { container: 'qa' });
-    const [main] = containerChildren(c, branches, bookmarks);
+    const [main] = containerChildren(c, branches, new Set(bookmarks.map((b) => b.branch)), { bookmarks: [], more: false });
     assert.equal(main.contextValue, 'branch.active');
     assert.match(main.description!, /^active · from template employees v1/);
     assert.match(main.tooltip, new RegExp(`port ${c.port}`));
-    const [bmNode] = branchChildren({ container: 'qa', branch: 'main' }, bookmarks, w.connection.status?.user);
+    const [bmNode] = branchChildren({ container: 'qa', branch: 'main' }, { bookmarks, more: false }, w.connection.status?.user);
     assert.equal(bmNode.label, 'after edge case data');
     assert.equal(bmNode.contextValue, 'bookmark.private.mine');
     assert.match(bmNode.description!, /#edge · #qa/);
@@ -109,7 +109,7 @@ describe('extension commands against a real engine', () => {
     assert.ok(share.ok, share.error);
 
     const shared = await w.connection.request(BookmarkListRequest.type, { shared: true });
-    assert.deepEqual(sharedGroups(shared).map((g) => g.label), ['employees']);
+    assert.deepEqual(sharedGroups({ bookmarks: shared, more: false }).map((g) => g.label), ['employees']);
     const [sharedNode] = sharedChildren('employees', shared, w.connection.status?.user);
     assert.equal(sharedNode.contextValue, 'bookmark.shared.mine');
 

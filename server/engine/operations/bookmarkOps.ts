@@ -20,24 +20,36 @@ function resolve(engine: Engine, caller: Caller, p: BookmarkRefParams): Bookmark
 }
 
 /** bookmark list [--container C] [--shared] [--limit N [--after ID]]: the caller's own and
- *  everyone's shared ones, oldest first, a page at a time if asked. */
+ *  everyone's shared ones, oldest first (newest first if asked), a page at a time if asked.
+ *  The trees ask for one branch's, or the orphans', newest first. */
 export const bookmarkList = operation(BookmarkListRequest.type, (raw): BookmarkListParams => {
   const o = object(raw);
-  return {
+  const p: BookmarkListParams = {
     container: o.container === undefined ? undefined : containerRef(o, 'container'),
+    branch: optStr(o, 'branch', 256),
+    orphaned: optBool(o, 'orphaned'),
     shared: optBool(o, 'shared'),
+    newest: optBool(o, 'newest'),
     limit: optInt(o, 'limit', 1, MAX_PAGE),
     after: optStr(o, 'after', 256),
   };
+  if ((p.branch !== undefined || p.orphaned) && p.container === undefined) {
+    throw new EngineError('InvalidArgument', `"${p.branch !== undefined ? 'branch' : 'orphaned'}" needs "container": a branch belongs to one.`);
+  }
+  return p;
 }, async ({ engine, caller }: OpContext, p: BookmarkListParams) => {
   const container = p.container ? findContainer(engine, caller, p.container) : undefined;
   const branchedFrom = bookmarksBranchedBy(engine, caller);
-  const all = engine.store.bookmarksByTime();
+  const byTime = engine.store.bookmarksByTime();
+  const all = p.newest ? [...byTime].reverse() : byTime;
+  const branches = p.orphaned && container ? new Set(engine.store.branchesOf(container.id).map((b) => b.name)) : undefined;
+  const wanted = (b: BookmarkRecord) => (!container || b.containerId === container.id) && (!p.shared || b.shared)
+    && (p.branch === undefined || b.branchName === p.branch) && (!branches || !branches.has(b.branchName));
   const page: BookmarkRecord[] = [];
   const visible = (b: BookmarkRecord) => visibleBookmark(engine, caller, b, branchedFrom);
   for (let i = p.after === undefined ? 0 : startAfter(all, p.after, visible); i < all.length && page.length < (p.limit ?? Infinity); i++) {
     const b = all[i];
-    if ((!container || b.containerId === container.id) && (!p.shared || b.shared) && visible(b)) page.push(b);
+    if (wanted(b) && visible(b)) page.push(b);
   }
   const lookups = bookmarkLookups(engine.store);
   return page.map((b) => bookmarkInfo(engine.store, b, lookups));

@@ -131,48 +131,32 @@ export class Workbench {
     return this.waitTreeItem('Containers', bookmark);
   }
 
-  /**
-   * A context-menu command falls back to asking which item when VS Code hands
-   * it no item (a tree refresh landed between the right-click and the click).
-   * If that question shows, answer it as a user would, and say so.
-   */
-  async ifAsked(title: string, label: string, note: (line: string) => void): Promise<void> {
-    const titled = this.quickInput().locator('.quick-input-title').filter({ hasText: title }).first();
-    if (!await titled.waitFor({ timeout: 3000 }).then(() => true, () => false)) return;
-    note(`NOTE: the context menu command asked "${title}" (it got no tree item, a refresh raced the click); picking "${label}"`);
-    await this.pick(label, { title });
-  }
+  /** Right-clicks that landed on another row than the one aimed at (see contextMenu). */
+  misaimed = 0;
 
-  /** Right-click on `target`, then the context menu's `item`. */
+  /**
+   * Right-click on `target`, then the context menu's `item`. A tree row's element is reused
+   * for another row when a refresh lands, so a right-click aimed at one row can land on its
+   * neighbour (as a mouse would, if the row moved under it). Which row got the menu shows:
+   * VS Code focuses it. When it is not `target`, the menu is closed unused and the
+   * right-click aimed again, and counted in `misaimed`; the command itself is chosen once.
+   */
   async contextMenu(target: Locator, item: string): Promise<void> {
-    await target.click({ button: 'right' });
+    for (let attempt = 1; ; attempt++) {
+      await target.click({ button: 'right' });
+      const onTarget = await target.evaluate((el: { classList: { contains(c: string): boolean } }) =>
+        !el.classList.contains('monaco-list-row') || el.classList.contains('focused'));
+      if (onTarget) break;
+      this.misaimed += 1;
+      await this.shot(`right-click missed its row (${attempt})`);
+      await this.page.keyboard.press('Escape');
+      if (attempt >= 5) throw new Error(`right-clicks aimed at a row for "${item}" landed elsewhere ${attempt} times`);
+    }
     const entry = this.page.locator('.monaco-menu .action-item:not(.disabled) .action-label').filter({ hasText: new RegExp(`^${escapeRegExp(item)}$`) }).first();
     await waitFor(entry, 10_000, `context menu item "${item}"`);
     await entry.hover();
     await this.shot(`menu-${item}`);
     await entry.click();
-  }
-
-  /**
-   * A context-menu command that is safe to repeat, tried again (up to `tries` times) when
-   * `effect` does not show: a tree refresh landing between the right-click and the click
-   * can swallow the click, or leave the command without its item so that it asks, and
-   * the question can be lost too. Each retry is printed.
-   */
-  async contextMenuRetry(target: () => Promise<Locator>, item: string, effect: () => Promise<unknown>,
-    note: (line: string) => void, tries = 3): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      await this.closeQuickInput();
-      await this.contextMenu(await target(), item);
-      try {
-        await effect();
-        return;
-      } catch (err) {
-        if (attempt >= tries) throw err;
-        note(`NOTE: "${item}" showed no effect on attempt ${attempt} (${(err as Error).message}); a refresh raced the menu, trying again`);
-        await this.shot(`menu-${item}-no-effect-${attempt}`);
-      }
-    }
   }
 
   /** Runs a command from the command palette by its title ("Slipstream: Open Timeline"). */
