@@ -238,7 +238,8 @@ async function cloneLeaf(from: VolumeTree, to: VolumeTree, e: TreeEntry, owner: 
     try {
       // FICLONE from the open source into the open destination: neither path is looked up again.
       await fs.promises.copyFile(`/proc/self/fd/${src.fd}`, `/proc/self/fd/${dst.fd}`, fs.constants.COPYFILE_FICLONE_FORCE);
-      await dst.chmod(Number(e.st.mode) & 0o7777);
+      const mode = Number(e.st.mode) & 0o7777;
+      if (mode !== 0o600) await dst.chmod(mode); // 0600, PostgreSQL's own, is how openFile made it
       if (owner) await dst.chown(owner.uid, owner.gid);
     } finally {
       await dst.close();

@@ -236,6 +236,9 @@ export class VolumeTree {
       if (code(err) === 'ELOOP') throw changedUnderUs(rel, 'became a symlink');
       throw err;
     }
+    // O_CREAT|O_EXCL with O_NOFOLLOW made a new regular file or failed: nothing to check,
+    // and a clone makes a thousand of them, so the stat is skipped.
+    if ((flags & (O.O_CREAT | O.O_EXCL)) === (O.O_CREAT | O.O_EXCL)) return fh;
     try {
       const st = await fh.stat({ bigint: true });
       const expect = check.expect ?? this.seen.get(rel);
