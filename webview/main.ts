@@ -12,7 +12,7 @@
  */
 import { el } from './dom';
 import { graphWidth, laneClass, rowGraph } from './graph';
-import { isToWebview, type BookmarkAction, type TimelineBookmark, type TimelineModel, type TimelineRow } from './protocol';
+import { isToWebview, type BookmarkAction, type ToWebview, type TimelineBookmark, type TimelineModel, type TimelineRow } from './protocol';
 import { vscodeApi } from './vscodeApi';
 
 interface State {
@@ -36,8 +36,8 @@ const app = document.getElementById('app')!;
 window.addEventListener('message', (e: MessageEvent<unknown>) => {
   const msg = e.data;
   if (!isToWebview(msg)) return;
-  const loaded = loadingOlder;
-  loadingOlder = undefined;
+  const loaded = loadingOlder && olderArrived(msg, loadingOlder.below) ? loadingOlder : undefined;
+  if (loaded) loadingOlder = undefined;
   if (msg.type === 'model') {
     model = msg.model;
     if (state.container !== model.container) save({ container: model.container, selected: undefined });
@@ -45,6 +45,13 @@ window.addEventListener('message', (e: MessageEvent<unknown>) => {
   render();
   if (loaded?.focused && msg.type === 'model') focusFirstOlder(loaded.below);
 });
+
+/** Is this the answer to "Load older events"? Live updates may post models before it comes. */
+function olderArrived(msg: ToWebview, below: number): boolean {
+  if (msg.type === 'status') return msg.message !== undefined; // it failed, and says why
+  const m = msg.model;
+  return m.container !== model?.container || !m.older || m.rows.some((r) => r.seq < below);
+}
 
 document.addEventListener('keydown', (e) => {
   if (e.key === '/' && !(e.target instanceof HTMLInputElement)) {
