@@ -27,8 +27,8 @@ let model: TimelineModel | undefined;
 let status: { connected: boolean; message?: string } = { connected: true };
 let state: State = api.getState() ?? {};
 let focusedSeq: number | undefined;
-/** Set from a "Load older events" click until the next model or status: the seq of the
- *  oldest row shown then, and whether the control had the focus. */
+/** Set from a "Load older events" click until its answer arrives (olderArrived): the seq
+ *  of the oldest row shown then, and whether the control had the focus. */
 let loadingOlder: { below: number; focused: boolean } | undefined;
 
 const app = document.getElementById('app')!;

@@ -43,7 +43,7 @@ export class TimelinePanel extends Disposable {
   private container: string | undefined;
   private ready = false;
   private model: TimelineModel | undefined;
-  private readonly pages = new TimelinePages();
+  private pages = new TimelinePages();
   /** What the last reload read besides events, to draw an older page with. */
   private read: { container: ContainerInfo; branches: BranchInfo[]; bookmarks: BookmarkInfo[] } | undefined;
   private loadingOlder = false;
@@ -119,6 +119,9 @@ export class TimelinePanel extends Disposable {
         for (const s of subs) s.dispose();
         this.panel = undefined;
         this.ready = false;
+        // Opened again later, it starts from the newest page rather than reading down to these.
+        this.pages = new TimelinePages();
+        this.read = undefined;
       }),
     ];
     return panel;

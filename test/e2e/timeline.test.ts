@@ -92,7 +92,7 @@ e2eTest('e2e 5: the timeline webview in light and dark themes; a bookmark shows 
   assert.equal(await rows.first().getAttribute('id'), `ev-${total + 1}`);
   assert.equal(await paged.locator('li.row', { hasText: 'Container qa created' }).count(), 1, 'the older page stayed');
   await wb.shot('pages: a live update keeps the older page');
-});
+}, { timeout: 600_000 }); // two window reloads and 520 live events: past the default 5 minutes
 
 async function checkTimeline(wb: Workbench, view: FrameLocator, theme: 'light' | 'dark', bookmark: string): Promise<void> {
   await waitFor(view.locator(`body.vscode-${theme}`), 30_000, `the timeline webview in the ${theme} theme`);
