@@ -69,7 +69,7 @@ export class FirstSteps extends Disposable {
       ]);
       const timelines = await Promise.all(containers.filter((c) => c.owner === user)
         .map((c) => this.engine.request(TimelineRequest.type, { container: c.name, limit: TIMELINE_LIMIT })
-          .catch((): TimelineEvent[] => []))); // deleted meanwhile: its facts go with it
+          .then((page) => page.events, (): TimelineEvent[] => []))); // deleted meanwhile: its facts go with it
       const seen = firstStepsFrom(user, bookmarks, timelines.flat());
       const next = { bookmarked: this.current.bookmarked || seen.bookmarked, restored: this.current.restored || seen.restored,
         sharedBookmark: this.current.sharedBookmark || seen.sharedBookmark };

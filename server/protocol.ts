@@ -7,7 +7,8 @@
  */
 import { NotificationType, ProgressType, RequestType } from 'vscode-jsonrpc';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: `timeline` answers a page (`TimelinePage`, newest first) instead of an array. */
+export const PROTOCOL_VERSION = 2;
 
 // ---------------------------------------------------------------- errors
 
@@ -187,6 +188,13 @@ export interface TimelineEvent {
   detail?: string;
 }
 
+/** One page of a container's timeline, newest first. */
+export interface TimelinePage {
+  events: TimelineEvent[];
+  /** Pass it as `before` for the next, older page. Absent when no older events are left. */
+  before?: number;
+}
+
 export interface EngineStatus {
   protocol: number;
   version: string;
@@ -311,7 +319,14 @@ export interface BookmarkListParams {
 export interface BookmarkTagParams extends BookmarkRefParams { add?: string[]; remove?: string[] }
 export interface RestoreParams extends WithProgress { container: string; bookmark: string }
 export interface ContainerOpParams extends WithProgress { container: string }
-export interface TimelineParams { container: string; limit?: number }
+export interface TimelineParams {
+  container: string;
+  /** At most this many (1–100000), newest first. Without it, 1000. */
+  limit?: number;
+  /** The `before` of the previous page (the seq of its oldest event): this page holds
+   *  the events older than it. Without it, the newest events. */
+  before?: number;
+}
 
 // ---------------------------------------------------------------- requests
 
@@ -463,7 +478,7 @@ export namespace RefreshRequest {
 }
 export namespace TimelineRequest {
   export const method = 'timeline';
-  export const type = new RequestType<TimelineParams, TimelineEvent[], ErrorData>(method);
+  export const type = new RequestType<TimelineParams, TimelinePage, ErrorData>(method);
 }
 
 // ---------------------------------------------------------------- notifications

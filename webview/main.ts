@@ -6,11 +6,13 @@
  *
  * Keyboard: the event list is one tab stop; ↑/↓/Home/End/PageUp/PageDown move,
  * Enter or Space opens a bookmark's details, whose action buttons follow in
- * tab order; Escape goes back to the list; "/" focuses the filter.
+ * tab order; Escape goes back to the list; "/" focuses the filter. "Load older
+ * events" follows the list in tab order; once the page is in, focus moves to
+ * its first row.
  */
 import { el } from './dom';
 import { graphWidth, laneClass, rowGraph } from './graph';
-import { isToWebview, type BookmarkAction, type TimelineBookmark, type TimelineModel, type TimelineRow } from './protocol';
+import { isToWebview, type BookmarkAction, type ToWebview, type TimelineBookmark, type TimelineModel, type TimelineRow } from './protocol';
 import { vscodeApi } from './vscodeApi';
 
 interface State {
@@ -25,18 +27,31 @@ let model: TimelineModel | undefined;
 let status: { connected: boolean; message?: string } = { connected: true };
 let state: State = api.getState() ?? {};
 let focusedSeq: number | undefined;
+/** Set from a "Load older events" click until its answer arrives (olderArrived): the seq
+ *  of the oldest row shown then, and whether the control had the focus. */
+let loadingOlder: { below: number; focused: boolean } | undefined;
 
 const app = document.getElementById('app')!;
 
 window.addEventListener('message', (e: MessageEvent<unknown>) => {
   const msg = e.data;
   if (!isToWebview(msg)) return;
+  const loaded = loadingOlder && olderArrived(msg, loadingOlder.below) ? loadingOlder : undefined;
+  if (loaded) loadingOlder = undefined;
   if (msg.type === 'model') {
     model = msg.model;
     if (state.container !== model.container) save({ container: model.container, selected: undefined });
   } else status = { connected: msg.connected, message: msg.message };
   render();
+  if (loaded?.focused && msg.type === 'model') focusFirstOlder(loaded.below);
 });
+
+/** Is this the answer to "Load older events"? Live updates may post models before it comes. */
+function olderArrived(msg: ToWebview, below: number): boolean {
+  if (msg.type === 'status') return msg.message !== undefined; // it failed, and says why
+  const m = msg.model;
+  return m.container !== model?.container || !m.older || m.rows.some((r) => r.seq < below);
+}
 
 document.addEventListener('keydown', (e) => {
   if (e.key === '/' && !(e.target instanceof HTMLInputElement)) {
@@ -62,7 +77,7 @@ function render(): void {
   }
   app.append(header(model));
   if (status.message) app.append(el('p', { class: 'banner', role: 'status' }, status.message));
-  app.append(el('div', { class: 'body' }, list(model), details(model)));
+  app.append(el('div', { class: 'body' }, el('div', { class: 'events' }, list(model), olderControl(model)), details(model)));
   // Re-rendering on every engine change must not steal the user's place.
   if (activeId) document.getElementById(activeId)?.focus();
 }
@@ -83,7 +98,7 @@ function header(m: TimelineModel): HTMLElement {
   return el('header', {},
     el('div', { class: 'title' },
       el('h1', {}, `Timeline · ${m.container}`),
-      el('span', { class: 'meta' }, `template ${m.template} · port ${m.port} · ${m.rows.length} events${m.truncated ? ' (latest only)' : ''}`),
+      el('span', { class: 'meta' }, `template ${m.template} · port ${m.port} · ${m.rows.length} events${m.older ? ' (the latest; older ones below)' : ''}`),
       el('span', { class: 'spacer' }), filter, pick),
     legend);
 }
@@ -119,8 +134,40 @@ function fillList(ol: HTMLElement, m: TimelineModel): void {
   const rows = visibleRows(m);
   if (rows.length === 0) ol.append(el('li', { class: 'empty', role: 'presentation' }, 'No events match.'));
   if (focusedSeq === undefined || !rows.some((r) => r.seq === focusedSeq)) focusedSeq = rows[0]?.seq;
-  rows.forEach((r, i) => ol.append(rowItem(m, r, laneCount, activeLane, i === rows.length - 1)));
+  // With older events still to load, the lanes run on past the last row.
+  rows.forEach((r, i) => ol.append(rowItem(m, r, laneCount, activeLane, i === rows.length - 1 && !m.older)));
   ol.style.setProperty('--graph-width', `${graphWidth(laneCount)}px`);
+}
+
+/** "Load older events": asks the panel for the next page; absent once the oldest event is shown. */
+function olderControl(m: TimelineModel): HTMLElement | undefined {
+  if (!m.older) return undefined;
+  const button = el('button', {
+    id: 'load-older', class: 'secondary older', title: 'Show the next page of older events below these',
+    'aria-disabled': loadingOlder ? 'true' : 'false',
+  }, loadingOlder ? 'Loading older events…' : 'Load older events');
+  button.addEventListener('click', () => {
+    if (loadingOlder) return;
+    loadingOlder = { below: m.rows[m.rows.length - 1]?.seq ?? Infinity, focused: document.activeElement === button };
+    button.textContent = 'Loading older events…';
+    button.setAttribute('aria-disabled', 'true');
+    api.postMessage({ type: 'loadOlder' });
+  });
+  return button;
+}
+
+/** After a page loaded from the keyboard: on to its first row (the newest older than `below`)
+ *  that the filter shows, so the user reads on where they were. */
+function focusFirstOlder(below: number): void {
+  const first = model ? visibleRows(model).find((r) => r.seq < below) : undefined;
+  const target = first ? document.getElementById(`ev-${first.seq}`) : document.getElementById('load-older');
+  if (!target) return;
+  if (first) {
+    focusedSeq = first.seq;
+    for (const li of document.querySelectorAll<HTMLElement>('#events li[role="option"]')) li.tabIndex = li === target ? 0 : -1;
+  }
+  target.focus();
+  target.scrollIntoView({ block: 'nearest' });
 }
 
 function rowItem(m: TimelineModel, r: TimelineRow, laneCount: number, activeLane: number, last: boolean): HTMLElement {

@@ -6,7 +6,8 @@
  * node:test all compile it.
  *
  * Handshake: the webview posts `ready` once its script runs; only then does
- * the panel post `model` (and again after every engine change). Messages sent
+ * the panel post `model` (and again after every engine change, and after
+ * each `loadOlder`, with the older page added below the rows it had). Messages sent
  * before `ready` would be lost, because a webview drops them until loaded.
  */
 import type { Consistency, EventKind, GitContext } from '../server/protocol';
@@ -65,8 +66,8 @@ export interface TimelineModel {
   /** Newest first, so "now" is at the top. */
   rows: TimelineRow[];
   bookmarks: Record<string, TimelineBookmark>;
-  /** True when the engine returned only the latest `limit` events. */
-  truncated: boolean;
+  /** Older events than the last row exist; `loadOlder` asks for the next page of them. */
+  older: boolean;
   generatedAt: string;
 }
 
@@ -82,7 +83,8 @@ export type ToWebview =
 export type FromWebview =
   | { type: 'ready' }
   | { type: 'action'; action: BookmarkAction; bookmarkId: string }
-  | { type: 'pickContainer' };
+  | { type: 'pickContainer' }
+  | { type: 'loadOlder' };
 
 /** The panel trusts nothing a webview posts until it has this shape. */
 export function isFromWebview(value: unknown): value is FromWebview {
@@ -91,6 +93,7 @@ export function isFromWebview(value: unknown): value is FromWebview {
   switch (msg.type) {
     case 'ready':
     case 'pickContainer':
+    case 'loadOlder':
       return true;
     case 'action':
       return typeof msg.bookmarkId === 'string' && BOOKMARK_ACTIONS.includes(msg.action as BookmarkAction);

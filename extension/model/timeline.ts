@@ -6,7 +6,8 @@
 import type { BookmarkInfo, BranchInfo, ContainerInfo, TimelineEvent } from '../../server/protocol';
 import type { TimelineBookmark, TimelineLane, TimelineModel, TimelineRow } from '../../webview/protocol';
 
-export const TIMELINE_LIMIT = 500;
+/** Events per page the panel asks the engine for. */
+export const TIMELINE_PAGE = 500;
 
 export function timelineModel(input: {
   container: ContainerInfo;
@@ -14,14 +15,14 @@ export function timelineModel(input: {
   events: TimelineEvent[];
   bookmarks: BookmarkInfo[];
   user?: string;
-  limit?: number;
+  /** The engine has older events than these (the webview offers to load them). */
+  older?: boolean;
   now?: Date;
 }): TimelineModel {
   const { container, branches, user } = input;
   const events = [...input.events].sort((a, b) => a.seq - b.seq);
   const lanes = layoutLanes(container.activeBranch, branches, events);
   const laneOf = new Map(lanes.map((l) => [l.branch, l.index]));
-  const truncated = events.length >= (input.limit ?? TIMELINE_LIMIT);
 
   // A lane lives from its branch's creation to its deletion (or now). When the
   // creation fell outside the window, it lives from the window's start.
@@ -69,7 +70,7 @@ export function timelineModel(input: {
     lanes,
     rows,
     bookmarks,
-    truncated,
+    older: input.older ?? false,
     generatedAt: (input.now ?? new Date()).toISOString(),
   };
 }

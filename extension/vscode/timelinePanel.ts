@@ -2,7 +2,10 @@
  * The timeline panel: one webview per window, showing one container's
  * timeline. It loads the model from the engine (model/timeline.ts), posts it
  * after the webview's `ready`, and again after every engine change to that
- * container. The webview's bookmark actions run the same commands as the trees.
+ * container. The engine answers a page at a time: the newest page is read at
+ * every change, older pages when the webview asks (`loadOlder`), and the
+ * pages loaded stay (model/timelinePages.ts). The webview's bookmark actions
+ * run the same commands as the trees.
  */
 import * as crypto from 'crypto';
 import * as vscode from 'vscode';
@@ -11,12 +14,17 @@ import {
   BranchListRequest,
   ContainerShowRequest,
   TimelineRequest,
+  type BookmarkInfo,
+  type BranchInfo,
+  type ContainerInfo,
+  type TimelinePage,
 } from '../../server/protocol';
 import { isFromWebview, type BookmarkAction, type FromWebview, type TimelineModel, type ToWebview } from '../../webview/protocol';
 import type { EngineConnection } from '../engine/connection';
 import { userMessage } from '../model/errors';
 import type { BookmarkRef } from '../model/refs';
-import { TIMELINE_LIMIT, timelineModel } from '../model/timeline';
+import { TIMELINE_PAGE, timelineModel } from '../model/timeline';
+import { TimelinePages } from '../model/timelinePages';
 import { Disposable } from '../util/disposable';
 import { debounce } from '../util/event';
 
@@ -35,6 +43,10 @@ export class TimelinePanel extends Disposable {
   private container: string | undefined;
   private ready = false;
   private model: TimelineModel | undefined;
+  private pages = new TimelinePages();
+  /** What the last reload read besides events, to draw an older page with. */
+  private read: { container: ContainerInfo; branches: BranchInfo[]; bookmarks: BookmarkInfo[] } | undefined;
+  private loadingOlder = false;
   private readonly reloadSoon = debounce(() => void this.reload(), 100);
 
   constructor(
@@ -107,6 +119,9 @@ export class TimelinePanel extends Disposable {
         for (const s of subs) s.dispose();
         this.panel = undefined;
         this.ready = false;
+        // Opened again later, it starts from the newest page rather than reading down to these.
+        this.pages = new TimelinePages();
+        this.read = undefined;
       }),
     ];
     return panel;
@@ -119,6 +134,9 @@ export class TimelinePanel extends Disposable {
         this.post({ type: 'status', connected: this.engine.state.kind === 'connected', message: this.stateMessage() });
         if (this.model && this.model.container === this.container) this.post({ type: 'model', model: this.model });
         else await this.reload();
+        return;
+      case 'loadOlder':
+        await this.loadOlder();
         return;
       case 'pickContainer': {
         const name = await this.pickContainer();
@@ -143,17 +161,60 @@ export class TimelinePanel extends Disposable {
     if (!this.panel || !name) return;
     if (this.engine.state.kind !== 'connected') return;
     try {
-      const [container, branches, events, bookmarks] = await Promise.all([
+      const [container, branches, newest, bookmarks] = await Promise.all([
         this.engine.request(ContainerShowRequest.type, { name }),
         this.engine.request(BranchListRequest.type, { container: name }),
-        this.engine.request(TimelineRequest.type, { container: name, limit: TIMELINE_LIMIT }),
+        this.page(name),
         this.engine.request(BookmarkListRequest.type, {}),
       ]);
-      this.model = timelineModel({ container, branches, events, bookmarks, user: this.engine.status?.user, limit: TIMELINE_LIMIT });
-      this.post({ type: 'model', model: this.model });
+      // More new events than a page since the last read: read on down to the events loaded.
+      const fresh = [newest];
+      for (let before = this.pages.gap(container.id, fresh); before !== undefined; before = this.pages.gap(container.id, fresh)) {
+        fresh.push(await this.page(name, before));
+      }
+      if (name !== this.container) return; // another container was chosen meanwhile
+      this.pages.takeNewest(container.id, fresh);
+      this.read = { container, branches, bookmarks };
+      this.postModel();
     } catch (err) {
-      this.post({ type: 'status', connected: this.engine.state.kind === 'connected', message: userMessage(err) });
+      this.postError(err);
     }
+  }
+
+  /** The webview's "Load older events": the next older page, added below the rows shown. */
+  private async loadOlder(): Promise<void> {
+    const read = this.read;
+    const before = this.pages.older;
+    if (this.loadingOlder) return; // the page on its way answers this click too
+    this.loadingOlder = true;
+    try {
+      if (read && before !== undefined && read.container.name === this.container) {
+        this.pages.takeOlder(read.container.id, before, await this.page(read.container.name, before));
+      }
+      // Also when nothing was taken: the webview waits for a model to show the rows it has.
+      this.postModel();
+    } catch (err) {
+      this.postError(err);
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  private page(container: string, before?: number): Promise<TimelinePage> {
+    return this.engine.request(TimelineRequest.type, { container, limit: TIMELINE_PAGE, ...(before !== undefined ? { before } : {}) });
+  }
+
+  private postModel(): void {
+    if (!this.read || this.pages.container !== this.read.container.id) return;
+    const { container, branches, bookmarks } = this.read;
+    this.model = timelineModel({
+      container, branches, bookmarks, events: this.pages.events, user: this.engine.status?.user, older: this.pages.older !== undefined,
+    });
+    this.post({ type: 'model', model: this.model });
+  }
+
+  private postError(err: unknown): void {
+    this.post({ type: 'status', connected: this.engine.state.kind === 'connected', message: userMessage(err) });
   }
 
   private stateMessage(): string | undefined {

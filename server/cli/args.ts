@@ -612,16 +612,22 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     build: (input) => ({ container: input.need('container', 'C'), ...hooksFrom(input) }),
   },
   timeline: {
-    usage: '--container C [--limit N]',
-    summary: "Show a container's timeline: who did what, when, on which branch and bookmark",
+    usage: '--container C [--limit N] [--before SEQ]',
+    summary: "Show a container's timeline, newest first: who did what, when, on which branch and bookmark",
     positionals: [],
     options: {
       container: containerOpt('the container whose timeline is shown'),
-      limit: { type: 'string', arg: 'N', help: 'show only the last N events' },
+      limit: { type: 'string', arg: 'N', help: 'at most N events (1-100000, default 1000): one page' },
+      before: { type: 'string', arg: 'SEQ', help: 'the older page after the one whose oldest event was SEQ' },
     },
+    notes: ['When older events are left, the output ends with the command for the next page; with --json, "before" is its SEQ.'],
     build: (input) => {
-      const limit = input.int('limit', 1, 1_000_000);
-      return { container: input.need('container', 'C'), ...(limit !== undefined ? { limit } : {}) };
+      const limit = input.int('limit', 1, 100_000);
+      const before = input.int('before', 1, Number.MAX_SAFE_INTEGER);
+      return {
+        container: input.need('container', 'C'),
+        ...(limit !== undefined ? { limit } : {}), ...(before !== undefined ? { before } : {}),
+      };
     },
   },
   'user add': {

@@ -1,5 +1,5 @@
 /** The operations on a container's active branch: restore, reset, refresh, and its timeline. */
-import { RefreshRequest, ResetRequest, RestoreRequest, TimelineRequest, type TimelineEvent } from '../protocol';
+import { RefreshRequest, ResetRequest, RestoreRequest, TimelineRequest, type TimelineEvent, type TimelineParams } from '../protocol';
 import type { HandlerTable } from './context';
 import { afterChange, planHooks } from './hooks';
 import { longTime, table } from './output';
@@ -24,8 +24,9 @@ export const opsCommands: HandlerTable<'restore' | 'reset' | 'refresh' | 'timeli
       `refreshed branch ${c.activeBranch} of container ${c.name} to template ${c.template} version ${c.templateVersion}`);
   },
   timeline: async (ctx, args) => {
-    const events = await ctx.call(TimelineRequest.type, args);
-    ctx.emit(events, timelineTable(events));
+    const page = await ctx.call(TimelineRequest.type, args);
+    const next = page.before === undefined ? '' : `\nOlder events: ${nextPageCommand(args, page.before)}`;
+    ctx.emit(page, timelineTable(page.events) + next);
     return 0;
   },
 };
@@ -35,4 +36,15 @@ function timelineTable(events: readonly TimelineEvent[]): string {
     String(e.seq), longTime(e.at), e.user, e.kind, e.branch, e.bookmark ? `${e.bookmark.name} (${e.bookmark.id})` : '', e.detail ?? '',
   ]);
   return table(['SEQ', 'TIME', 'USER', 'EVENT', 'BRANCH', 'BOOKMARK', 'DETAIL'], rows);
+}
+
+/** The command line for the page after this one, ready to paste into a POSIX shell. */
+function nextPageCommand(args: TimelineParams, before: number): string {
+  const limit = args.limit !== undefined ? ` --limit ${args.limit}` : '';
+  return `slipstream timeline --container ${shellWord(args.container)}${limit} --before ${before}`;
+}
+
+/** Container names may hold spaces ("Bug 1234 data"); anything but plain characters is single-quoted. */
+function shellWord(s: string): string {
+  return /^[\w.@%+=:,/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

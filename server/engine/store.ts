@@ -110,9 +110,14 @@ export class Store {
     return this.allBookmarks().filter((b) => b.containerId === containerId);
   }
 
-  eventsOf(containerId: string, limit: number): EventRecord[] {
-    const range = this.events.getRange({ start: [containerId, Infinity], end: [containerId, -1], reverse: true, limit });
-    return [...range].map((e) => e.value).reverse();
+  event(containerId: string, seq: number): EventRecord | undefined { return this.events.get([containerId, seq]); }
+
+  /** Up to `limit` of the container's events, newest first, all older than seq `before`
+   *  when it is given. */
+  eventsOf(containerId: string, limit: number, before = Infinity): EventRecord[] {
+    // Seqs are whole numbers: starting half a step below `before` leaves it out, however the range treats its start.
+    const range = this.events.getRange({ start: [containerId, before - 0.5], end: [containerId, -1], reverse: true, limit });
+    return [...range].map((e) => e.value);
   }
 
   nextEventSeq(containerId: string): number {

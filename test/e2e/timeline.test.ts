@@ -2,14 +2,18 @@
  * End-to-end 5: the timeline webview renders its lanes and bookmarks in the
  * light and the dark theme, and clicking a bookmark shows its details and
  * actions; an action (Share) reaches the engine. After a window reload the
- * panel comes back on the same container and bookmark.
+ * panel comes back on the same container and bookmark. Pages: once more events
+ * than a page (500) come in live, the early ones are a "Load older events" away,
+ * reached from the keyboard, and a live update after that adds at the top
+ * without dropping them.
  */
 import * as assert from 'assert';
-import type { BookmarkInfo } from '../../server/protocol';
+import { connectEngine } from '../../server/common/client';
+import { BookmarkTagRequest, type BookmarkInfo, type TimelinePage } from '../../server/protocol';
 import { employeesEngine } from './support/data';
 import { e2eTest } from './support/session';
 import type { FrameLocator } from './support/playwright';
-import { waitFor, type Workbench } from './support/workbench';
+import { until, waitFor, type Workbench } from './support/workbench';
 
 e2eTest('e2e 5: the timeline webview in light and dark themes; a bookmark shows its actions', 'timeline', async (run) => {
   const { home, engine } = employeesEngine(run);
@@ -45,7 +49,50 @@ e2eTest('e2e 5: the timeline webview in light and dark themes; a bookmark shows 
   await waitFor(revived.locator('li.row', { hasText: 'Shared “baseline”' }).first(), 60_000, 'the revived timeline row "Shared “baseline”"');
   await waitFor(revived.locator('#details dd', { hasText: 'shared' }).first(), 30_000, 'the revived details of the selected bookmark');
   await wb.shot('after reload: timeline revived');
-});
+
+  // 520 events more than a page (500) come in live: the panel reads on down to the rows it shows, and drops none.
+  const early = engine.ok<TimelinePage>('timeline', '--container', 'qa', '--limit', '1').events[0].seq;
+  const client = await connectEngine({ home });
+  try {
+    for (let i = 0; i < 520; i++) await client.request(BookmarkTagRequest.type, { bookmark: 'baseline', add: ['clean'] });
+  } finally {
+    await client.close();
+  }
+  const total = early + 520;
+  await waitFor(revived.locator(`#ev-${total}`), 60_000, `the newest event ${total} at the top`);
+  const shown = revived.locator('#events li[role="option"]');
+  await until(async () => await shown.count() === total, `${total} rows: the live ones and every one shown before`);
+  assert.equal(await revived.locator('#load-older').count(), 0);
+
+  // Opened afresh (another reload), the timeline reads only the first page, and says older events are left.
+  await wb.reload();
+  const paged = await wb.webview('Timeline: qa');
+  const rows = paged.locator('#events li[role="option"]');
+  await waitFor(paged.locator(`#ev-${total}`), 60_000, `the newest event ${total} at the top`);
+  await until(async () => await rows.count() === 500, 'the first page: 500 rows');
+  assert.equal(await paged.locator('li.row', { hasText: 'Container qa created' }).count(), 0, 'the earliest events are on an older page');
+  await waitFor(paged.locator('header .meta', { hasText: '500 events (the latest; older ones below)' }), 30_000, 'the header saying older events are left');
+  const older = paged.locator('#load-older');
+  await older.scrollIntoViewIfNeeded();
+  await wb.shot('pages: the first page and "Load older events"');
+
+  // From the keyboard: Enter on "Load older events" loads the next page, and the focus moves to its first row.
+  await older.focus();
+  await older.press('Enter');
+  await waitFor(paged.locator(`#ev-${total - 500}:focus`), 60_000, `the focus on the first older event ${total - 500}`);
+  assert.equal(await rows.count(), total, 'every event is shown');
+  assert.equal(await older.count(), 0, 'nothing older is left to load');
+  await waitFor(paged.locator('li.row', { hasText: 'Container qa created' }), 30_000, 'the earliest event, loaded');
+  await wb.shot('pages: older events loaded');
+
+  // A live update adds at the top and keeps the older page loaded.
+  engine.ok('bookmark', 'tag', 'baseline', '--add', 'late');
+  await waitFor(paged.locator(`#ev-${total + 1}`), 60_000, `the new event ${total + 1} at the top`);
+  await until(async () => await rows.count() === total + 1, `${total + 1} rows: the new one and every one loaded`);
+  assert.equal(await rows.first().getAttribute('id'), `ev-${total + 1}`);
+  assert.equal(await paged.locator('li.row', { hasText: 'Container qa created' }).count(), 1, 'the older page stayed');
+  await wb.shot('pages: a live update keeps the older page');
+}, { timeout: 600_000 }); // two window reloads and 520 live events: past the default 5 minutes
 
 async function checkTimeline(wb: Workbench, view: FrameLocator, theme: 'light' | 'dark', bookmark: string): Promise<void> {
   await waitFor(view.locator(`body.vscode-${theme}`), 30_000, `the timeline webview in the ${theme} theme`);

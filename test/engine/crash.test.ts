@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { after, before, test } from 'node:test';
 import { Client } from 'pg';
-import type { BookmarkInfo, BranchInfo, ConnectionInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
+import type { BookmarkInfo, BranchInfo, ConnectionInfo, ContainerInfo, TemplateInfo, TimelinePage } from '../../server/protocol';
 import { CLI, FIXTURES, TestEngine } from '../support/engine';
 import { portFree } from '../../server/engine/ports';
 import { homeFiles } from '../../server/common/home';
@@ -46,7 +46,7 @@ test('a restore interrupted after recording its result finishes on restart', asy
   await e.sql('qa', 'DELETE FROM employees');
   crashAt('rewind:after-commit', 'restore', 'half', '--container', 'qa');
   assert.equal(await count(), 500);
-  const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'qa').pop();
+  const last = e.ok<TimelinePage>('timeline', '--container', 'qa').events[0];
   assert.equal(last?.kind, 'restored');
 });
 
@@ -115,7 +115,7 @@ test('engine stop while a restore is half-way: no database starts behind it, and
   assert.equal(await portFree(port), true, `no database listens on ${port} after the engine stopped`);
   e.ok('engine', 'start');
   assert.equal(Number((await e.sql<{ n: string }>('stopper', 'SELECT count(*) AS n FROM employees'))[0].n), 500, 'the restore was finished on start');
-  const last = e.ok<Array<{ kind: string }>>('timeline', '--container', 'stopper').pop();
+  const last = e.ok<TimelinePage>('timeline', '--container', 'stopper').events[0];
   assert.equal(last?.kind, 'restored');
   e.ok('container', 'delete', 'stopper');
 });

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { after, before, test } from 'node:test';
-import type { BookmarkInfo, BranchInfo } from '../../server/protocol';
+import type { BookmarkInfo, BranchInfo, TimelinePage } from '../../server/protocol';
 import { TestEngine } from '../support/engine';
 
 /** Git context on bookmarks, and data branches linked to git branches, kept in the engine. */
@@ -41,6 +41,6 @@ test('link and unlink a data branch to a git branch; one data branch per git bra
   e.fails('InvalidName', 'branch', 'link', 'main', '--git-branch', 'bad..name', '--container', 'dev');
   const unlinked = e.ok<BranchInfo>('branch', 'unlink', 'feature-x', '--container', 'dev');
   assert.equal(unlinked.gitBranch, undefined);
-  const kinds = e.ok<Array<{ kind: string }>>('timeline', '--container', 'dev').map((ev) => ev.kind);
+  const kinds = e.ok<TimelinePage>('timeline', '--container', 'dev').events.map((ev) => ev.kind);
   assert.ok(kinds.includes('branch-linked') && kinds.includes('branch-unlinked'));
 });

@@ -67,7 +67,7 @@ async function fakeServer(onConnection: (socket: net.Socket) => void): Promise<{
 
 test('1. --limit that is not a whole number in range names the option and what it accepts, and changes nothing', async () => {
   await unchanged(() => {
-    for (const [cmd, max] of [[['bookmark', 'list'], 10_000], [['timeline', '--container', 'qa'], 1_000_000]] as const) {
+    for (const [cmd, max] of [[['bookmark', 'list'], 10_000], [['timeline', '--container', 'qa'], 100_000]] as const) {
       for (const bad of ['-1', '0', '1.5', 'many', '-2.5', '']) {
         const r = e.cli(...cmd, '--limit', bad);
         const what = `${cmd[0]} --limit '${bad}'`;

@@ -4,7 +4,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
-import type { BookmarkInfo, BranchInfo, ConnectionInfo, ContainerInfo, TemplateInfo } from '../../server/protocol';
+import type { BookmarkInfo, BranchInfo, ConnectionInfo, ContainerInfo, TemplateInfo, TimelinePage } from '../../server/protocol';
 import { amcheck } from '../support/amcheck';
 import { driverSites, type DriverSite } from '../support/drivers';
 import { FIXTURES, TestEngine } from '../support/engine';
@@ -62,8 +62,8 @@ function storiesOn(site: DriverSite): void {
     }
     const port = e.ok<ContainerInfo>('container', 'show', 'qa').port;
     assert.equal(port, qa.port, 'the port never changes');
-    const kinds = e.ok<Array<{ kind: string }>>('timeline', '--container', 'qa').map((ev) => ev.kind);
-    assert.deepEqual(kinds, ['container-created', 'bookmark-created', 'restored', 'restored']);
+    const kinds = e.ok<TimelinePage>('timeline', '--container', 'qa').events.map((ev) => ev.kind);
+    assert.deepEqual(kinds, ['restored', 'restored', 'bookmark-created', 'container-created'], 'newest first');
   });
 
   test('reset discards changes since the last operation', async () => {

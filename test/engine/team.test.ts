@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { connectEngine, type ClientError, type EngineClient } from '../../server/common/client';
 import {
   BookmarkListRequest, EngineShutdownRequest, TemplateDeleteRequest, UserListRequest, WhoAmIRequest,
-  type BookmarkInfo, type BranchInfo, type ChangedParams, type ContainerInfo, type TimelineEvent, type UserInfo,
+  type BookmarkInfo, type BranchInfo, type ChangedParams, type ContainerInfo, type TimelinePage, type UserInfo,
 } from '../../server/protocol';
 import { FIXTURES } from '../support/engine';
 import { RawSocket, Remote, request, sqlAt, startTeamEngine, type TeamEngine } from '../support/team';
@@ -103,9 +103,9 @@ test('story 2 across two users: QA shares bug data, dev branches from it private
   assert.equal(await dev.checksum('dev-box'), devOwn, 'back on default: their own data again');
 
   // The timeline records who did what.
-  const events = qa.ok<TimelineEvent[]>('timeline', '--container', 'qa-box');
+  const { events } = qa.ok<TimelinePage>('timeline', '--container', 'qa-box');
   assert.ok(events.length >= 3 && events.every((ev) => ev.user === 'qa'), JSON.stringify(events.map((ev) => [ev.kind, ev.user])));
-  const devEvents = dev.ok<TimelineEvent[]>('timeline', '--container', 'dev-box');
+  const devEvents = dev.ok<TimelinePage>('timeline', '--container', 'dev-box').events;
   assert.ok(devEvents.some((ev) => ev.kind === 'branch-created' && ev.user === 'dev' && ev.bookmark?.name === 'Bug 1234 data'));
 });
 

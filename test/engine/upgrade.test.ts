@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { after, before, test } from 'node:test';
-import type { BookmarkInfo, BranchInfo, ContainerInfo } from '../../server/protocol';
+import type { BookmarkInfo, BranchInfo, ContainerInfo, TimelinePage } from '../../server/protocol';
 import { homeFiles } from '../../server/common/home';
 import { Store } from '../../server/engine/store';
 import { createDriver } from '../../server/engine/volumes';
@@ -98,7 +98,7 @@ test('an 0.1 home: each branch gets its volume at start, and keeps its data', as
 
 test('an 0.1 restore cut by a crash finishes during the upgrade', async () => {
   assert.deepEqual(await e.checksum('mid'), sums.midAll);
-  const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'mid').pop();
+  const last = e.ok<TimelinePage>('timeline', '--container', 'mid').events[0];
   assert.deepEqual([last?.kind, last?.user], ['restored', 'engine (recovery)']);
   assert.equal(e.ok<ContainerInfo>('container', 'show', 'mid').state, 'running');
 });

@@ -137,7 +137,7 @@ describe('extension commands against a real engine', () => {
   });
 
   test('timeline model from the real event log', async () => {
-    const [container, branches, events, bookmarks] = await Promise.all([
+    const [container, branches, { events }, bookmarks] = await Promise.all([
       w.connection.request(ContainerShowRequest.type, { name: 'dev' }),
       w.connection.request(BranchListRequest.type, { container: 'dev' }),
       w.connection.request(TimelineRequest.type, { container: 'dev' }),
@@ -154,7 +154,7 @@ describe('extension commands against a real engine', () => {
     const qa = timelineModel({
       container: await w.connection.request(ContainerShowRequest.type, { name: 'qa' }),
       branches: await w.connection.request(BranchListRequest.type, { container: 'qa' }),
-      events: await w.connection.request(TimelineRequest.type, { container: 'qa' }),
+      events: (await w.connection.request(TimelineRequest.type, { container: 'qa' })).events,
       bookmarks,
     });
     assert.deepEqual(qa.rows.map((r) => r.title).reverse(),

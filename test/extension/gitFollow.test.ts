@@ -8,7 +8,7 @@ import { runCommand } from '../../extension/commands';
 import { GitFollower, type FollowResult, type FollowSettings } from '../../extension/git/follow';
 import { COMMIT_TAG } from '../../extension/git/naming';
 import { HeadSettler, type Head } from '../../extension/git/settle';
-import type { BookmarkInfo, BranchInfo } from '../../server/protocol';
+import type { BookmarkInfo, BranchInfo, TimelinePage } from '../../server/protocol';
 import { FIXTURES, TestEngine } from '../support/engine';
 import { Window } from './harness';
 
@@ -133,7 +133,7 @@ describe('data branches follow git branches (real engine, real git)', () => {
   });
 
   test('rapid checkouts settle, then switch once', async () => {
-    const timeline = () => e.ok<Array<{ seq: number; kind: string; branch: string }>>('timeline', '--container', 'dev');
+    const timeline = () => e.ok<TimelinePage>('timeline', '--container', 'dev').events;
     const lastSeq = Math.max(...timeline().map((ev) => ev.seq));
     shell('checkout', '-q', '-b', 'burst/1');
     shell('checkout', '-q', '-b', 'burst/2');

@@ -13,9 +13,10 @@ import { containerNode } from '../../extension/model/nodes';
 import { refOf } from '../../extension/model/refs';
 import { statusBar, workspaceContainer } from '../../extension/model/status';
 import { timelineModel } from '../../extension/model/timeline';
+import { TimelinePages } from '../../extension/model/timelinePages';
 import { NO_HOOKS } from '../../server/common/hooks';
 import { parseWorkspaceConfig } from '../../server/common/workspaceConfig';
-import type { BranchInfo, ContainerInfo, TimelineEvent } from '../../server/protocol';
+import type { BranchInfo, ContainerInfo, TimelineEvent, TimelinePage } from '../../server/protocol';
 import { isFromWebview, isToWebview } from '../../webview/protocol';
 
 test('engine setting: home directories and team URLs', () => {
@@ -74,6 +75,7 @@ test('command arguments and webview messages are narrowed, not trusted', () => {
   assert.equal(refOf({ kind: 'nope' }), undefined);
   assert.equal(refOf('dev'), undefined);
   assert.equal(isFromWebview({ type: 'ready' }), true);
+  assert.equal(isFromWebview({ type: 'loadOlder' }), true);
   assert.equal(isFromWebview({ type: 'action', action: 'restore', bookmarkId: 'b1' }), true);
   assert.equal(isFromWebview({ type: 'action', action: 'drop table', bookmarkId: 'b1' }), false);
   assert.equal(isFromWebview({ type: 'action', action: 'restore' }), false);
@@ -123,7 +125,7 @@ test('timeline: 200 events stay one row each, newest first, lanes alive between 
       bookmark: kind === 'bookmark-created' || kind === 'restored' ? { id: `bm${seq}`, name: `bm ${seq}` } : undefined });
   }
   events.push({ seq: 200, at: '2025-01-03T00:00:00Z', user: 'me', container: 'dev', kind: 'branch-deleted', branch: 'gone' });
-  const m = timelineModel({ container, branches, events, bookmarks: [], user: 'me', limit: 500 });
+  const m = timelineModel({ container, branches, events, bookmarks: [], user: 'me' });
   assert.equal(m.rows.length, 200);
   assert.deepEqual(m.rows.map((r) => r.seq), events.map((e) => e.seq).reverse());
   assert.deepEqual(m.lanes.map((l) => [l.branch, l.index, l.active, l.deleted]),
@@ -131,6 +133,50 @@ test('timeline: 200 events stay one row each, newest first, lanes alive between 
   const gone = 3;
   assert.ok(m.rows.find((r) => r.seq === 100)!.alive.includes(gone), 'alive between creation and deletion');
   assert.ok(!m.rows.find((r) => r.seq === 1)!.alive.includes(gone), 'not alive before its creation');
-  assert.equal(m.truncated, false);
+  assert.equal(m.older, false);
   assert.equal(m.bookmarks.bm4.deleted, true, 'bookmarks only known from events are marked deleted');
+});
+
+test('timeline pages: older pages stay when newer events arrive; a gap is read across; another container starts over', () => {
+  const ev = (seq: number): TimelineEvent => ({ seq, at: '2025-01-01T00:00:00Z', user: 'me', container: 'dev', kind: 'reset', branch: 'main' });
+  // What the engine answers for a log of `newest` events, `limit` a page.
+  const page = (newest: number, limit: number, before = newest + 1): TimelinePage => {
+    const events: TimelineEvent[] = [];
+    for (let seq = before - 1; seq >= 1 && events.length < limit; seq--) events.push(ev(seq));
+    const oldest = events[events.length - 1]?.seq ?? 1;
+    return oldest > 1 ? { events, before: oldest } : { events };
+  };
+  const seqs = (p: TimelinePages) => p.events.map((e) => e.seq);
+  const pages = new TimelinePages();
+  pages.takeNewest('c1', [page(10, 3)]);
+  assert.deepEqual(seqs(pages), [10, 9, 8]);
+  assert.equal(pages.older, 8);
+  assert.equal(pages.takeOlder('c1', 8, page(10, 3, 8)), true);
+  assert.deepEqual(seqs(pages), [10, 9, 8, 7, 6, 5]);
+  assert.equal(pages.takeOlder('c1', 8, page(10, 3, 8)), false, 'a page for a cursor that has moved on is stale');
+  assert.equal(pages.takeOlder('c2', 5, page(10, 3, 5)), false, 'and so is one for another container');
+
+  // Two new events: the newest page overlaps what is loaded, nothing older is dropped.
+  assert.equal(pages.gap('c1', [page(12, 3)]), undefined);
+  pages.takeNewest('c1', [page(12, 3)]);
+  assert.deepEqual(seqs(pages), [12, 11, 10, 9, 8, 7, 6, 5]);
+  assert.equal(pages.older, 5, 'the cursor stays below the oldest page loaded');
+
+  // Seven new events, pages of 3: read on until the pages meet.
+  const fresh = [page(19, 3)];
+  for (let before = pages.gap('c1', fresh); before !== undefined; before = pages.gap('c1', fresh)) fresh.push(page(19, 3, before));
+  assert.equal(fresh.length, 3);
+  pages.takeNewest('c1', fresh);
+  assert.deepEqual(seqs(pages), [19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5]);
+
+  // To the oldest: no cursor left.
+  assert.equal(pages.takeOlder('c1', 5, page(19, 10, 5)), true);
+  assert.equal(pages.older, undefined);
+  assert.equal(seqs(pages).length, 19);
+
+  // Another container (or the same name made again: another id) starts over.
+  pages.takeNewest('c2', [page(4, 3)]);
+  assert.deepEqual(seqs(pages), [4, 3, 2]);
+  assert.equal(pages.older, 2);
+  assert.equal(pages.gap('c2', [page(4, 3)]), undefined);
 });

@@ -55,7 +55,9 @@ test('exit-2 cases are usage errors with a one-line message and a --help hint', 
 test('a negative number after an option is its value, out of range, not an "ambiguous" argument (issue 10)', () => {
   usageError('bookmark list --limit -1', /: --limit must be an integer from 1 to 10000, not '-1'$/);
   usageError('bookmark list --limit -0', /--limit must be an integer from 1 to 10000, not '-0'/);
-  usageError('timeline --container c --limit -5', /--limit must be an integer from 1 to 1000000, not '-5'/);
+  usageError('timeline --container c --limit -5', /--limit must be an integer from 1 to 100000, not '-5'/);
+  usageError('timeline --container c --before -5', /--before must be an integer from 1 to 9007199254740991, not '-5'/);
+  usageError('timeline --container c --before 12a', /--before must be an integer from 1 to 9007199254740991, not '12a'/);
   usageError('container create dev --template t --port -80', /--port must be an integer from 1024 to 65535, not '-80'/);
   usageError('bookmark list --limit -1.5', /--limit must be an integer from 1 to 10000, not '-1.5'/);
   // Other dashes still mean options: a flag where a value belongs is still caught.
@@ -178,6 +180,7 @@ test('operations and optional lookups', () => {
   usageError('branch create b --container dev --hooks', /--hooks runs the afterSwitch hooks, so it needs --activate/);
   assert.match(commandHelp('reset'), /a restore to the point the branch last had, so --hooks runs the afterRestore hooks/);
   assert.deepEqual(run('timeline --container dev --limit 5', 'timeline'), { container: 'dev', limit: 5 });
+  assert.deepEqual(run('timeline --container dev --limit 5 --before 120', 'timeline'), { container: 'dev', limit: 5, before: 120 });
   assert.deepEqual(run('bookmark list --shared', 'bookmark list'), { shared: true });
   assert.deepEqual(run('bookmark show bm --container dev', 'bookmark show'), { bookmark: 'bm', container: 'dev' });
   assert.deepEqual(run('container create dev --template t --port 5544', 'container create'), { name: 'dev', template: 't', port: 5544 });
