@@ -1,7 +1,7 @@
 /**
- * Storage settings: what a branch costs on disk (measured on this machine,
- * docs/performance.md, "Storage": a template plus 10 branches, each with a
- * clustered 1% change) and what a start after a crash costs.
+ * WAL settings that decide how much a branch costs on disk. Measured on this
+ * machine (docs/performance.md, "Storage"): a template plus 10 branches, each
+ * with a clustered 1% change.
  *
  * - `wal_compression`: a branch's first change to a page after a checkpoint
  *   writes the whole page to WAL, and that WAL is the branch's own bytes.
@@ -14,19 +14,12 @@
  *   would never read (551 MB became 270 MB), and each is shared by every
  *   branch cloned from it. On blocks, zeros are not stored and a copy is a copy,
  *   so PostgreSQL's defaults stay.
- * - `recovery_init_sync_method=syncfs`: a start that must recover (a crash,
- *   a branch a switch stopped at once, a bookmark taken online) first makes
- *   the whole data directory durable. The default opens and fsyncs every
- *   file: 2.0 s of a cold restore of 2.4 GB on XFS, measured in its postgres
- *   log between "was interrupted" and "starting backup recovery". syncfs asks
- *   the kernel once per file system, and the engine has just synced the
- *   clone anyway (volumes/util.ts, makeDurable).
  *
  * Passed on the command line like the fixed settings, so data that says
  * otherwise cannot make every branch of it grow.
  */
 export function walOptions(copyOnWrite: boolean): string[] {
-  const opts = ['-c wal_compression=pglz', '-c recovery_init_sync_method=syncfs'];
+  const opts = ['-c wal_compression=pglz'];
   if (copyOnWrite) opts.push('-c wal_recycle=off', '-c wal_init_zero=off');
   return opts;
 }
