@@ -121,6 +121,10 @@ export class Dir {
     return this.fh.chmod(mode);
   }
 
+  sync(): Promise<void> {
+    return this.fh.sync();
+  }
+
   setOwner(owner: FileOwner): Promise<void> {
     return this.fh.chown(owner.uid, owner.gid);
   }
@@ -175,6 +179,11 @@ export class VolumeTree {
 
   get rootStat(): fs.BigIntStats {
     return this.rootDir.st;
+  }
+
+  /** fsync every directory opened so far: the entries made in them survive a crash. */
+  async syncDirs(): Promise<void> {
+    for (const d of this.dirs.values()) await (await d).sync();
   }
 
   /** lstat every entry under `sub` (the whole tree by default), parents before children
