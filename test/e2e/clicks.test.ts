@@ -52,7 +52,7 @@ e2eTest('e2e: 20 context-menu commands, each right after an engine change from a
   await wb.shot('after 20 commands');
   t.diagnostic(`right-clicks that landed on a neighbouring row and were aimed again (no command chosen): ${wb.misaimed}`);
   assert.strictEqual(shared(), false, 'shared 10 times, unshared 10 times');
-  const events = engine.ok<Array<{ kind: string }>>('timeline', '--container', 'qa', '--limit', '200');
+  const { events } = engine.ok<{ events: Array<{ kind: string }> }>('timeline', '--container', 'qa', '--limit', '200');
   assert.strictEqual(events.filter((e) => e.kind === 'bookmark-shared').length, ROUNDS / 2);
   assert.strictEqual(events.filter((e) => e.kind === 'bookmark-unshared').length, ROUNDS / 2);
   await wb.assertNoErrors();

@@ -176,7 +176,7 @@ const scenarios: Record<string, Scenario> = {
     args: ['restore', 'before-rewind', '--container', 'qa'],
     check: async () => {
       assert.equal(await sum('qa'), rewindTo, 'a restore that built its volume finishes');
-      const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'qa').pop();
+      const last = e.ok<{ events: Array<{ kind: string; user: string }> }>('timeline', '--container', 'qa').events[0]; // newest first
       assert.deepEqual([last?.kind, last?.user], ['restored', 'engine (recovery)'], 'the timeline says recovery finished it');
     },
   },
@@ -189,7 +189,7 @@ const scenarios: Record<string, Scenario> = {
     args: ['reset', '--container', 'qa'],
     check: async () => {
       assert.equal(await sum('qa'), rewindTo, 'the reset is done');
-      const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'qa').pop();
+      const last = e.ok<{ events: Array<{ kind: string; user: string }> }>('timeline', '--container', 'qa').events[0]; // newest first
       assert.equal(last?.kind, 'reset', 'recorded once, before the crash');
     },
   },
@@ -316,7 +316,7 @@ const scenarios: Record<string, Scenario> = {
     check: async () => {
       assert.equal(e.ok<ContainerInfo>('container', 'show', 'qa').state, 'running', 'the database that died down runs again');
       assert.equal(await sum('qa'), rewindTo, 'a restore cut between loading and starting finishes');
-      const last = e.ok<Array<{ kind: string; user: string }>>('timeline', '--container', 'qa').pop();
+      const last = e.ok<{ events: Array<{ kind: string; user: string }> }>('timeline', '--container', 'qa').events[0]; // newest first
       assert.deepEqual([last?.kind, last?.user], ['restored', 'engine (recovery)']);
     },
   },

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { after, before, test } from 'node:test';
-import type { BranchInfo, ConnectionInfo, ContainerInfo, TimelineEvent } from '../../server/protocol';
+import type { BranchInfo, ConnectionInfo, ContainerInfo, TimelinePage } from '../../server/protocol';
 import { CLI, FIXTURES, TestEngine } from '../support/engine';
 
 /**
@@ -117,7 +117,7 @@ test('3. a failing hook: exit 1 with a message naming it, the later hooks skippe
   assert.equal(fs.existsSync(path.join(dir, 'never.txt')), false);
   const rows = await e.sql<{ n: string }>('app', `SELECT count(*) AS n FROM employees WHERE first_name = 'Gone'`);
   assert.equal(rows[0]!.n, '0', 'the restore is done: the row added after the bookmark is gone');
-  const last = e.ok<TimelineEvent[]>('timeline', '--container', 'app').at(-1)!;
+  const last = e.ok<TimelinePage>('timeline', '--container', 'app').events[0]!; // newest first
   assert.equal(last.kind, 'restored');
 
   // Without --json: the message on stderr, exit 1.
@@ -130,7 +130,7 @@ test('3. a failing hook: exit 1 with a message naming it, the later hooks skippe
 
 test('4. a wrong slipstream.json, or none, is refused before anything changes', async () => {
   await e.sql('app', `INSERT INTO employees (first_name, last_name) VALUES ('Kept', 'row')`);
-  const before = JSON.stringify([e.ok<TimelineEvent[]>('timeline', '--container', 'app').length, await e.checksum('app'), e.ok<ContainerInfo>('container', 'show', 'app').activeBranch]);
+  const before = JSON.stringify([e.ok<TimelinePage>('timeline', '--container', 'app').events.length, await e.checksum('app'), e.ok<ContainerInfo>('container', 'show', 'app').activeBranch]);
   const bad: Array<[unknown, string, RegExp]> = [
     [{ template: 'employees', hooks: { afterRestore: 5 } }, 'restore', /"hooks\.afterRestore" must be a command or a list of commands \(strings\), not a number\. Nothing was changed\.$/],
     [{ template: 'employees', hooks: { afterRestore: ['ok', false] } }, 'restore', /"hooks\.afterRestore" must be .*not a list with something other than strings in it/],
@@ -153,7 +153,7 @@ test('4. a wrong slipstream.json, or none, is refused before anything changes', 
   fs.rmSync(nowhere, { recursive: true });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--hooks: there is no slipstream\.json in .*slip-nojson-.* or a folder above it; nothing was changed/);
-  const after = JSON.stringify([e.ok<TimelineEvent[]>('timeline', '--container', 'app').length, await e.checksum('app'), e.ok<ContainerInfo>('container', 'show', 'app').activeBranch]);
+  const after = JSON.stringify([e.ok<TimelinePage>('timeline', '--container', 'app').events.length, await e.checksum('app'), e.ok<ContainerInfo>('container', 'show', 'app').activeBranch]);
   assert.equal(after, before, 'no restore, no switch: the data and the timeline are as they were');
 });
 
