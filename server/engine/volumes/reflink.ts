@@ -9,7 +9,7 @@
  *   POOL/volumes/.restore-<id>-<tmp>  a restore being built (renamed over <id> when complete)
  *   POOL/snapshots/<id>               snapshot trees (never modified after the rename)
  *   POOL/snapshots/.partial-<id>-<tmp> a snapshot being cloned
- *   POOL/tmp/                         trash: trees renamed here before deletion
+ *   POOL/tmp/                         trash: trees renamed here before deletion; compaction copies
  * Dot-names are crash leftovers once the engine restarts; init() removes them.
  */
 import * as fs from 'node:fs';
