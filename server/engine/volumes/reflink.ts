@@ -7,7 +7,7 @@
  * Pool layout:
  *   POOL/volumes/<id>                 working directories
  *   POOL/volumes/.restore-<id>-<tmp>  a restore being built (renamed over <id> when complete)
- *   POOL/snapshots/<id>               snapshot trees (never modified after the rename)
+ *   POOL/snapshots/<id>               snapshot trees (their bytes never change after the rename; compaction may lay a file out anew)
  *   POOL/snapshots/.partial-<id>-<tmp> a snapshot being cloned
  *   POOL/tmp/                         trash: trees renamed here before deletion; compaction copies
  * Dot-names are crash leftovers once the engine restarts; init() removes them.
