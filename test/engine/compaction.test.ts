@@ -19,7 +19,7 @@ import { mountLoopFs, type LoopFs } from '../support/loopfs';
 const MiB = 1024 * 1024;
 
 describe('compaction of reflink snapshots', async () => {
-  const mount = await mountLoopFs('xfs', 3072);
+  const mount = await mountLoopFs('xfs', 2048);
   const filefrag = ['/usr/sbin/filefrag', '/sbin/filefrag'].find((p) => fs.existsSync(p));
   const skip = 'skip' in mount ? `reflink driver: ${mount.skip}` : !filefrag ? 'filefrag (e2fsprogs) is not installed' : undefined;
   if (skip) {
@@ -45,9 +45,10 @@ describe('compaction of reflink snapshots', async () => {
   before(async () => {
     e = await TestEngine.start({ driver: 'reflink', pool });
     const sql = path.join(e.home, 'seed.sql');
-    // ~120 MB of rows at fillfactor 100, as pgbench's accounts: an UPDATE moves each row to another page.
+    // ~36 MB of rows at fillfactor 100, as pgbench's accounts: an UPDATE moves each row to another
+    // page. Large enough for compaction (files of 8 MiB and more); small enough for npm test.
     fs.writeFileSync(sql, `CREATE TABLE accounts (aid int PRIMARY KEY, abalance int, filler char(84)) WITH (fillfactor = 100);
-      INSERT INTO accounts SELECT a, 0, '' FROM generate_series(1, 1000000) a; VACUUM (FREEZE, ANALYZE);\n`);
+      INSERT INTO accounts SELECT a, 0, '' FROM generate_series(1, 300000) a; VACUUM (FREEZE, ANALYZE);\n`);
     e.ok('template', 'create', 'acc', '--sql', sql);
     e.ok('container', 'create', 'qa', '--template', 'acc');
     url = e.ok<ConnectionInfo>('container', 'url', 'qa').url;
