@@ -65,6 +65,13 @@ function onlineOn(site: DriverSite): void {
     const cow = site.driver !== 'blocks';
     assert.equal(await show('wal_recycle'), cow ? 'off' : 'on');
     assert.equal(await show('wal_init_zero'), cow ? 'off' : 'on');
+    // The WAL summaries name the pages changed since a capture (walSummaries.ts), and data cannot turn them off.
+    assert.equal(await show('summarize_wal'), 'on');
+    await e.sql('qa', 'ALTER SYSTEM SET summarize_wal = off');
+    await e.sql('qa', 'SELECT pg_reload_conf()');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await show('summarize_wal'), 'on', 'the command line beats ALTER SYSTEM');
+    await e.sql('qa', 'ALTER SYSTEM RESET summarize_wal');
   });
 
   test('a bookmark taken under a steady writer restores to a committed prefix, intact', async () => {

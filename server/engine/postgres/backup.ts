@@ -1,5 +1,6 @@
 import type { OnlineBackup } from '../volumes/driver';
 import { type ClusterSpec, withLocalClient } from './cluster';
+import { changedPagesBetween, isLsn } from './walSummaries';
 
 /**
  * An online base backup of a running cluster, for drivers whose snapshots are not
@@ -22,21 +23,26 @@ export type BackupResult =
 export async function withOnlineBackup(spec: ClusterSpec, label: string, copy: (online: OnlineBackup) => Promise<void>):
   Promise<BackupResult> {
   return withLocalClient(spec, async (client) => {
+    let startLsn: string;
     try {
       await client.query('SELECT pg_catalog.pg_create_physical_replication_slot($1, true, true)', [slotName(label)]);
-      await client.query('SELECT pg_catalog.pg_backup_start($1, true)', [label]);
+      startLsn = String((await client.query('SELECT pg_catalog.pg_backup_start($1, true)::text AS lsn', [label])).rows[0].lsn);
     } catch (err) {
       return { started: false, reason: (err as Error).message };
     }
+    if (!isLsn(startLsn)) throw new Error(`pg_backup_start answered ${JSON.stringify(startLsn)}, not an LSN`);
     let lsn: string | undefined;
     try {
       await copy({
+        startLsn,
+        changedSince: (since) => changedPagesBetween(client, since, startLsn),
         finish: async () => {
           const { rows } = await client.query('SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_catalog.pg_backup_stop(false)');
           lsn = String(rows[0].lsn);
+          if (!isLsn(lsn)) throw new Error(`pg_backup_stop answered ${JSON.stringify(lsn)}, not an LSN`);
           const files = new Map([['backup_label', Buffer.from(String(rows[0].labelfile))]]);
           if (rows[0].spcmapfile) files.set('tablespace_map', Buffer.from(String(rows[0].spcmapfile)));
-          return files;
+          return { files, stopLsn: lsn };
         },
       });
     } finally {

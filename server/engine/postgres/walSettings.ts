@@ -19,7 +19,9 @@
  * otherwise cannot make every branch of it grow.
  */
 export function walOptions(copyOnWrite: boolean): string[] {
-  const opts = ['-c wal_compression=pglz'];
+  // summarize_wal: the WAL summaries name the pages changed since a capture, so the blocks
+  // driver reads only those (walSummaries.ts). Fixed here, so data cannot turn it off.
+  const opts = ['-c wal_compression=pglz', '-c summarize_wal=on'];
   if (copyOnWrite) opts.push('-c wal_recycle=off', '-c wal_init_zero=off');
   return opts;
 }

@@ -23,8 +23,9 @@ import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
 import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
+import { ChangedPages, isUnlogged, relationSegment } from '../postgres/walSummaries';
 import { copiedDuringBackup, scanWal } from './onlineBackup';
-import { CHUNK_SIZE, ChunkStore, chunkFile, chunkId, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
+import { CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
 import {
   decodeManifest, encodeManifest, fileStateOf, newManifest, statMatches,
   type FileEntry, type FileState, type Manifest, type ManifestEntry,
@@ -39,6 +40,40 @@ import {
 } from './volumeFiles';
 
 const O = fs.constants;
+
+/** What describing the files of one capture needs. */
+interface Describe {
+  tree: VolumeTree;
+  /** The volume's state: what its files held at the last capture or restore. */
+  state: Map<string, FileState>;
+  /** The new state, filled in as files are described. */
+  files: Map<string, FileState>;
+  progress: Progress;
+  online: boolean;
+  /** Pages changed since the state's LSN, when the WAL summaries can say. */
+  changes: ChangedPages | undefined;
+  /** Every path the scan found (an `_init` fork marks an unlogged relation). */
+  paths: Set<string>;
+  tally: Tally;
+}
+
+/** Bytes a capture read: chunks of changed pages, and whole files (relations among them). */
+interface Tally {
+  pages: number;
+  whole: number;
+  relationsWhole: number;
+}
+
+/** Read until `data` is full or the file ends; the bytes read. */
+async function readAt(fh: fs.promises.FileHandle, data: Buffer, position: number): Promise<number> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesRead } = await fh.read(data, done, data.length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
 
 /** Files hashed or restored at once: enough to overlap I/O with hashing on
  *  the main thread, few enough to bound memory (1 MiB read buffer each). */
@@ -65,6 +100,7 @@ export class BlocksDriver implements VolumeDriver {
   private readonly store: ChunkStore;
   private readonly states: StateStore;
   private readonly lock = new RwLock();
+  private readonly log: ((message: string) => void) | undefined;
   private counters: Counters = { filesHashed: 0, bytesHashed: 0, volumeBytesWritten: 0 };
 
   constructor(opts: DriverOptions) {
@@ -72,6 +108,7 @@ export class BlocksDriver implements VolumeDriver {
     this.tmp = path.join(this.pool, 'tmp');
     this.store = new ChunkStore(path.join(this.pool, 'chunks'), this.tmp);
     this.states = new StateStore(path.join(this.pool, 'volstate'), this.tmp);
+    this.log = opts.log;
   }
 
   /** Work counters since the driver was made (or resetStats()); tests use them to prove O(delta). */
@@ -149,17 +186,34 @@ export class BlocksDriver implements VolumeDriver {
       if (!(await exists(vol))) throw notFound(`volume ${volumeId}`);
       if (await exists(file)) throw new EngineError('VolumeFailed', `snapshot ${snapshotId} already exists`);
       const state = await this.states.load(volumeId);
-      const { entries, files } = await VolumeTree.with(vol, (tree) => this.capture(tree, state, new Progress(progress), online));
+      const changes = online && state.lsn ? await this.changesSince(volumeId, online, state.lsn) : undefined;
+      const tally: Tally = { pages: 0, whole: 0, relationsWhole: 0 };
+      const { entries, files } = await VolumeTree.with(vol, (tree) => this.capture(tree, state.files, changes, tally, new Progress(progress), online));
+      const mib = (n: number) => (n / 1048576).toFixed(1);
+      this.log?.(`snapshot ${snapshotId} of volume ${volumeId}: read ${mib(tally.pages + tally.whole)} MiB: `
+        + (changes ? `${mib(tally.pages)} MiB for the ${changes.pageCount} changed pages the WAL summaries name since ${state.lsn}, ` : 'no WAL summaries to go by, ')
+        + `${mib(tally.whole)} MiB of files read whole, of which ${mib(tally.relationsWhole)} MiB of relations`);
       await makeDurable(this.pool, this.store.takeWritten());
-      await writeFileAtomic(file, encodeManifest(newManifest(entries)), this.tmp);
-      await this.states.save(volumeId, files);
+      await writeFileAtomic(file, encodeManifest(newManifest(entries, online?.startLsn)), this.tmp);
+      // A stopped database's capture records its files exactly; the summaries since the last
+      // LSN then name a superset of what changes after it, which is still right.
+      await this.states.save(volumeId, { files, lsn: online ? online.startLsn : state.lsn });
     }));
   }
 
-  /** Describe the volume. Files whose stat matches the state reuse their
-   *  chunk ids; only the others are read, and their new chunks stored. */
-  private async capture(tree: VolumeTree, state: Map<string, FileState>, progress: Progress, online?: OnlineBackup):
-    Promise<{ entries: ManifestEntry[]; files: Map<string, FileState> }> {
+  /** The pages changed since the volume's last capture, or undefined (read changed files whole). */
+  private async changesSince(volumeId: string, online: OnlineBackup, lsn: string): Promise<ChangedPages | undefined> {
+    const changes = await online.changedSince(lsn);
+    if (changes instanceof ChangedPages) return changes;
+    this.log?.(`volume ${volumeId}: ${changes.reason}; files changed since the last capture are read whole`);
+    return undefined;
+  }
+
+  /** Describe the volume. Files whose stat matches the state reuse their chunk ids; of
+   *  the others, only the chunks the WAL summaries name are read, where they can vouch
+   *  for the rest (`changes`), else the whole file, and their new chunks are stored. */
+  private async capture(tree: VolumeTree, state: Map<string, FileState>, changes: ChangedPages | undefined, tally: Tally,
+    progress: Progress, online?: OnlineBackup): Promise<{ entries: ManifestEntry[]; files: Map<string, FileState> }> {
     // A file written while a running database is copied can change again within its
     // clock tick after we read it, and its stat would not show it: only stats from
     // before the copy began may vouch for content next time.
@@ -168,28 +222,34 @@ export class BlocksDriver implements VolumeDriver {
     await faultPoint('volume:after-scan');
     const files = new Map<string, FileState>();
     const entries: ManifestEntry[] = [];
-    const add = (list: TreeEntry[]) => this.describeAll(tree, list, state, files, entries, progress, online !== undefined);
+    const paths = new Set(scanned.map((e) => e.rel));
+    const ctx: Describe = { tree, state, files, progress, online: online !== undefined, changes, paths, tally };
     if (!online) {
-      await add(scanned);
+      await this.describeAll(ctx, scanned, entries);
     } else {
-      await add(copiedDuringBackup(scanned));
-      const extra = await online.finish();
-      await add(await scanWal(tree));
-      for (const [rel, data] of extra) entries.push(await this.bufferEntry(rel, data));
-      for (const [rel, f] of files) if (BigInt(f.ctimeNs) >= trustBefore || BigInt(f.mtimeNs) >= trustBefore) files.delete(rel);
+      await this.describeAll(ctx, copiedDuringBackup(scanned), entries);
+      const end = await online.finish();
+      await this.describeAll(ctx, await scanWal(tree, end.stopLsn), entries);
+      for (const [rel, data] of end.files) entries.push(await this.bufferEntry(rel, data));
+      for (const [rel, f] of files) {
+        if (BigInt(f.ctimeNs) < trustBefore && BigInt(f.mtimeNs) < trustBefore) continue;
+        // Its stat cannot vouch for it; for a logged relation the summaries from this
+        // backup's start LSN on will say which pages to read again.
+        if (relationSegment(rel) && !isUnlogged(rel, (p) => paths.has(p))) files.set(rel, { ...f, walOnly: true });
+        else files.delete(rel);
+      }
     }
     progress.finish();
     return { entries, files };
   }
 
-  private async describeAll(tree: VolumeTree, list: TreeEntry[], state: Map<string, FileState>, files: Map<string, FileState>,
-    entries: ManifestEntry[], progress: Progress, online: boolean): Promise<void> {
-    for (const e of list) if (e.kind === 'file' && !this.unchanged(state, e)) progress.addTotal(Number(e.st.size));
+  private async describeAll(ctx: Describe, list: TreeEntry[], entries: ManifestEntry[]): Promise<void> {
+    for (const e of list) if (e.kind === 'file' && !this.unchanged(ctx.state, e)) ctx.progress.addTotal(Number(e.st.size));
     // Under root, a file not owned by the volume's owner was not made by its PostgreSQL.
-    const ownerUid = process.getuid?.() === 0 ? Number(tree.rootStat.uid) : undefined;
+    const ownerUid = process.getuid?.() === 0 ? Number(ctx.tree.rootStat.uid) : undefined;
     await mapLimit(list, FILE_CONCURRENCY, async (e) => {
-      const entry = await this.describe(tree, e, state, files, progress, ownerUid).catch((err) => {
-        if (online && vanished(err)) return undefined; // a running database removed or replaced it: WAL replay rebuilds it
+      const entry = await this.describe(ctx, e, ownerUid).catch((err) => {
+        if (ctx.online && vanished(err)) return undefined; // a running database removed or replaced it: WAL replay rebuilds it
         throw err;
       });
       if (entry) entries.push(entry);
@@ -213,8 +273,8 @@ export class BlocksDriver implements VolumeDriver {
     return s !== undefined && statMatches(s, e.st);
   }
 
-  private async describe(tree: VolumeTree, e: TreeEntry, state: Map<string, FileState>, files: Map<string, FileState>,
-    progress: Progress, ownerUid: number | undefined): Promise<ManifestEntry | undefined> {
+  private async describe(ctx: Describe, e: TreeEntry, ownerUid: number | undefined): Promise<ManifestEntry | undefined> {
+    const { tree, state, files, progress } = ctx;
     const mode = Number(e.st.mode) & 0o7777;
     if (e.kind === 'dir') return { path: e.rel, type: 'dir', mode };
     if (e.kind === 'symlink') return { path: e.rel, type: 'symlink', mode, target: await tree.readlink(e.rel) };
@@ -226,20 +286,69 @@ export class BlocksDriver implements VolumeDriver {
     }
     // The state keeps the stat taken before reading: if the file changes while
     // we read it, its stat will differ next time and it is read again.
-    const { size, chunks } = await this.hash(tree, e, true, ownerUid);
-    progress.advance(size);
+    const stale = known && this.staleChunks(ctx, e, known);
+    const { size, chunks, read } = stale ? await this.rehash(tree, e, known, stale, ownerUid) : await this.hash(tree, e, true, ownerUid);
+    if (stale && read < size) ctx.tally.pages += read;
+    else {
+      ctx.tally.whole += read;
+      if (relationSegment(e.rel)) ctx.tally.relationsWhole += read;
+    }
+    progress.advance(Number(e.st.size));
     files.set(e.rel, fileStateOf(e.st, chunks));
     return { path: e.rel, type: 'file', mode, size, chunks };
   }
 
+  /**
+   * The chunks of a file known from the last capture that may differ now: those the WAL
+   * summaries name, and any past the last full chunk it had. Undefined when the summaries
+   * cannot vouch for the rest: no summaries, not a logged relation's main fork, or a
+   * relation created, dropped or truncated since.
+   */
+  private staleChunks(ctx: Describe, e: TreeEntry, known: FileState): Set<number> | undefined {
+    if (!ctx.changes || isUnlogged(e.rel, (p) => ctx.paths.has(p))) return undefined;
+    const stale = ctx.changes.chunksOf(e.rel, CHUNK_SIZE);
+    const size = Number(e.st.size);
+    if (!stale || size < known.size) return undefined;
+    for (let i = Math.floor(known.size / CHUNK_SIZE); i < chunkCount(size); i++) stale.add(i);
+    return stale;
+  }
+
+  /** The chunk ids of a file from the known ones, reading only the stale chunks (and
+   *  storing them). A file shorter than its scan (a running database truncated it) is
+   *  read whole instead. */
+  private async rehash(tree: VolumeTree, e: TreeEntry, known: FileState, stale: Set<number>, ownerUid?: number):
+    Promise<{ size: number; chunks: string[]; read: number }> {
+    const size = Number(e.st.size);
+    const chunks = known.chunks.slice(0, chunkCount(size));
+    let read = 0;
+    const fh = await tree.readFile(e, ownerUid);
+    try {
+      const buf = Buffer.allocUnsafe(CHUNK_SIZE);
+      for (const i of [...stale].filter((n) => n < chunkCount(size)).sort((a, b) => a - b)) {
+        const length = Math.min(CHUNK_SIZE, size - i * CHUNK_SIZE);
+        const data = buf.subarray(0, length);
+        if ((await readAt(fh, data, i * CHUNK_SIZE)) < length) return this.hash(tree, e, true, ownerUid);
+        chunks[i] = chunkId(data);
+        await this.store.put(chunks[i], data);
+        read += length;
+      }
+      this.counters.filesHashed++;
+      this.counters.bytesHashed += read;
+      return { size, chunks, read };
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** Chunk the file the scan saw; with `store`, save its new chunks in the chunk store. */
-  private async hash(tree: VolumeTree, e: TreeEntry, store: boolean, ownerUid?: number): Promise<{ size: number; chunks: string[] }> {
+  private async hash(tree: VolumeTree, e: TreeEntry, store: boolean, ownerUid?: number):
+    Promise<{ size: number; chunks: string[]; read: number }> {
     const fh = await tree.readFile(e, ownerUid);
     try {
       const out = await chunkFile(fh, store ? (id, data) => this.store.put(id, data) : undefined);
       this.counters.filesHashed++;
       this.counters.bytesHashed += out.size;
-      return out;
+      return { ...out, read: out.size };
     } finally {
       await fh.close();
     }
@@ -255,11 +364,13 @@ export class BlocksDriver implements VolumeDriver {
       // Restoring into a missing volume is how a clone is made.
       if (!(await exists(vol))) await prepareVolumeDir(vol, owner);
       const state = await this.states.load(volumeId);
-      const files = await VolumeTree.with(vol, (tree) => this.apply(tree, manifest, state, owner, new Progress(progress)));
+      const files = await VolumeTree.with(vol, (tree) => this.apply(tree, manifest, state.files, owner, new Progress(progress)));
       await fixVolumeDir(vol, owner);
       // The state must never claim content that a power loss could undo.
       await makeDurable(this.pool, [...files.keys()].map((p) => path.join(vol, p)));
-      await this.states.save(volumeId, files);
+      // The volume's history is the snapshot's now: changed pages count from its LSN (none
+      // for a stopped database's snapshot), never from this volume's own earlier captures.
+      await this.states.save(volumeId, { files, lsn: manifest.lsn });
     }));
   }
 

@@ -1,4 +1,5 @@
 import type { DriverName } from '../../protocol';
+import type { ChangedPages } from '../postgres/walSummaries';
 
 /** Who must own the files of a volume: under a root engine, the OS user its container's
  *  PostgreSQL runs as (or the shared PostgreSQL user, for template builds). */
@@ -62,7 +63,20 @@ export interface VolumeDriver {
  * backup's checkpoint, which mends every page the copy caught half-written.
  */
 export interface OnlineBackup {
-  finish(): Promise<Map<string, Buffer>>;
+  /** Where the backup starts: its checkpoint's redo point. */
+  readonly startLsn: string;
+  /** The pages changed from `since` (the startLsn of an earlier capture of the same volume)
+   *  to startLsn, from the WAL summaries; or why they cannot tell. */
+  changedSince(since: string): Promise<ChangedPages | { reason: string }>;
+  finish(): Promise<BackupEnd>;
+}
+
+export interface BackupEnd {
+  /** Files the backup adds to the copy: backup_label, tablespace_map. */
+  files: Map<string, Buffer>;
+  /** Where the backup ended: WAL summaries that end later describe WAL the copy may not
+   *  hold whole, so they are left out of it (onlineBackup.ts). */
+  stopLsn: string;
 }
 
 export interface RestoreOptions {

@@ -1,3 +1,4 @@
+import { lsnValue, summaryEnd } from '../postgres/walSummaries';
 import type { TreeEntry, VolumeTree } from './volumeFiles';
 
 /**
@@ -18,7 +19,29 @@ export function copiedDuringBackup(entries: TreeEntry[]): TreeEntry[] {
   return entries.filter((e) => !LEFT_OUT.has(e.rel) && !e.rel.startsWith(`${ONLINE_WAL_DIR}/`));
 }
 
-/** The WAL as it is now, once the backup has ended. */
-export function scanWal(tree: VolumeTree): Promise<TreeEntry[]> {
-  return tree.scan(ONLINE_WAL_DIR);
+/**
+ * The WAL as it is now, once the backup has ended at `stopLsn`, up to the segment that
+ * holds it:
+ * - Segments that start after it are left out: recycled ones (old segments renamed for
+ *   reuse, full of stale WAL) and what the server wrote after the backup. Recovery needs
+ *   the WAL up to the backup's end; the copy is of that moment.
+ * - So are the WAL summaries that end after it. They describe WAL the copy does not hold; a
+ *   copy started later writes its own WAL at those LSNs, and its summarizer, which goes on
+ *   from the newest summary it finds, would never summarise that: the next capture would
+ *   miss its pages (the summaries trap, DESIGN.md).
+ */
+export async function scanWal(tree: VolumeTree, stopLsn: string): Promise<TreeEntry[]> {
+  const stop = lsnValue(stopLsn);
+  return (await tree.scan(ONLINE_WAL_DIR)).filter((e) =>
+    (summaryEnd(e.rel) ?? 0n) <= stop && (segmentStart(e.rel, Number(e.st.size)) ?? 0n) <= stop);
+}
+
+const WAL_SEGMENT = /^pg_wal\/[0-9A-F]{8}([0-9A-F]{8})([0-9A-F]{8})$/;
+
+/** The first LSN of a WAL segment file, from its name and its size (the segment size). */
+export function segmentStart(rel: string, size: number): bigint | undefined {
+  const m = WAL_SEGMENT.exec(rel);
+  if (!m || size <= 0 || 0x100000000 % size !== 0) return undefined;
+  const bytes = BigInt(size);
+  return (BigInt(`0x${m[1]}`) * (0x100000000n / bytes) + BigInt(`0x${m[2]}`)) * bytes;
 }

@@ -182,13 +182,13 @@ async function cloneInto(from: VolumeTree, to: VolumeTree, owner: FileOwner | un
   for (const d of dirs) await to.mkdir(d.rel, 0o700);
   await cloneLeaves(from, to, entries, owner, progress, online !== undefined);
   if (online) {
-    const extra = await online.finish();
-    const wal = await scanWal(from);
+    const end = await online.finish();
+    const wal = await scanWal(from, end.stopLsn);
     const walDirs = wal.filter((e) => e.kind === 'dir');
     for (const d of walDirs) await to.mkdir(d.rel, 0o700);
     dirs.push(...walDirs);
     await cloneLeaves(from, to, wal, owner, progress, true);
-    for (const [rel, data] of extra) await writeLeaf(to, rel, data, owner);
+    for (const [rel, data] of end.files) await writeLeaf(to, rel, data, owner);
   }
   for (const d of [...dirs].reverse()) await to.fixDir(d.rel, Number(d.st.mode) & 0o7777, owner);
   // Durable before the caller renames it into place and the engine records it: each file was

@@ -12,6 +12,7 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { EngineError } from '../../errors';
+import { isLsn } from '../../postgres/walSummaries';
 import { CHUNK_SIZE, chunkCount, isChunkId } from './chunkStore';
 
 export type ManifestEntry =
@@ -26,13 +27,16 @@ export interface Manifest {
   version: 1;
   chunkSize: number;
   createdAt: string;
+  /** The start LSN of the online backup it was copied in; none for a stopped database.
+   *  A volume restored from it counts changed pages from there (WAL summaries). */
+  lsn?: string;
   /** Sorted by path, so every directory comes before its contents. */
   entries: ManifestEntry[];
 }
 
-export function newManifest(entries: ManifestEntry[]): Manifest {
+export function newManifest(entries: ManifestEntry[], lsn?: string): Manifest {
   const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { format: 'slipstream-blocks-manifest', version: 1, chunkSize: CHUNK_SIZE, createdAt: new Date().toISOString(), entries: sorted };
+  return { format: 'slipstream-blocks-manifest', version: 1, chunkSize: CHUNK_SIZE, createdAt: new Date().toISOString(), lsn, entries: sorted };
 }
 
 /** A relative path that stays inside the volume. */
@@ -64,6 +68,7 @@ export function decodeManifest(text: string, snapshotId: string): Manifest {
   }
   if (m?.format !== 'slipstream-blocks-manifest' || m.version !== 1 || !Array.isArray(m.entries)) throw bad('unknown format');
   if (m.chunkSize !== CHUNK_SIZE) throw bad(`chunk size ${m.chunkSize}, this engine uses ${CHUNK_SIZE}`);
+  if (m.lsn !== undefined && !isLsn(m.lsn)) throw bad('its LSN is not one');
   const seen = new Set<string>();
   for (const e of m.entries) {
     if (!checkEntry(e)) throw bad(`invalid entry ${JSON.stringify(e?.path)}`);
@@ -86,12 +91,24 @@ export interface FileState {
   ctimeNs: string;
   ino: string;
   chunks: string[];
+  /** The stat does not vouch for these chunks: the file changed while it was copied from the
+   *  running database, or just before. Only the WAL summaries since the state's LSN can
+   *  say which of them still hold (a relation's main fork). */
+  walOnly?: true;
+}
+
+/** What a volume's files held at its last capture or restore, and from which LSN on the
+ *  WAL summaries describe every page changed since (none: they are not used). */
+export interface VolumeState {
+  files: Map<string, FileState>;
+  lsn?: string;
 }
 
 interface VolumeStateFile {
   format: 'slipstream-blocks-state';
   version: 1;
   chunkSize: number;
+  lsn?: string;
   files: Record<string, FileState>;
 }
 
@@ -102,27 +119,29 @@ export function fileStateOf(st: BigIntStats, chunks: string[]): FileState {
 /** Same size, mtime, ctime and inode: the content is what we recorded. ctime
  *  catches writes that restore the mtime; the inode catches a file replaced by rename. */
 export function statMatches(s: FileState, st: BigIntStats): boolean {
-  return s.size === Number(st.size) && s.mtimeNs === st.mtimeNs.toString()
+  return !s.walOnly && s.size === Number(st.size) && s.mtimeNs === st.mtimeNs.toString()
     && s.ctimeNs === st.ctimeNs.toString() && s.ino === st.ino.toString();
 }
 
-export function encodeState(files: Map<string, FileState>): string {
-  const out: VolumeStateFile = { format: 'slipstream-blocks-state', version: 1, chunkSize: CHUNK_SIZE, files: Object.fromEntries(files) };
+export function encodeState(state: VolumeState): string {
+  const out: VolumeStateFile = {
+    format: 'slipstream-blocks-state', version: 1, chunkSize: CHUNK_SIZE, lsn: state.lsn, files: Object.fromEntries(state.files),
+  };
   return JSON.stringify(out);
 }
 
 /** A state that cannot be used (damaged, other chunk size) is treated as
  *  empty: that only costs a full rehash, never wrong data. */
-export function decodeState(text: string): Map<string, FileState> {
+export function decodeState(text: string): VolumeState {
   try {
     const s = JSON.parse(text) as VolumeStateFile;
-    if (s?.format !== 'slipstream-blocks-state' || s.version !== 1 || s.chunkSize !== CHUNK_SIZE) return new Map();
+    if (s?.format !== 'slipstream-blocks-state' || s.version !== 1 || s.chunkSize !== CHUNK_SIZE) return { files: new Map() };
     const files = new Map<string, FileState>();
     for (const [p, f] of Object.entries(s.files ?? {})) {
-      if (isSafeRelPath(p) && Array.isArray(f?.chunks) && f.chunks.every(isChunkId)) files.set(p, f);
+      if (isSafeRelPath(p) && Array.isArray(f?.chunks) && f.chunks.every(isChunkId) && f.chunks.length === chunkCount(f.size)) files.set(p, f);
     }
-    return files;
+    return { files, lsn: isLsn(s.lsn) ? s.lsn : undefined };
   } catch {
-    return new Map();
+    return { files: new Map() };
   }
 }

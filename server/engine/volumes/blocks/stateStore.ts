@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpSuffix, writeFileAtomic } from '../util';
-import { decodeState, encodeState, type FileState } from './manifest';
+import { decodeState, encodeState, type VolumeState } from './manifest';
 
 export class StateStore {
   constructor(private readonly dir: string, private readonly tmpDir: string) {}
@@ -21,7 +21,7 @@ export class StateStore {
    * than the state file itself may hide such a write, so it is dropped and
    * the file is rehashed next time.
    */
-  async load(volumeId: string): Promise<Map<string, FileState>> {
+  async load(volumeId: string): Promise<VolumeState> {
     let text: string;
     let savedNs: bigint;
     try {
@@ -29,26 +29,27 @@ export class StateStore {
       savedNs = (await fs.promises.stat(file, { bigint: true })).mtimeNs;
       text = await fs.promises.readFile(file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { files: new Map() };
       throw err;
     }
-    const files = decodeState(text);
-    for (const [p, f] of files) {
-      if (BigInt(f.mtimeNs) >= savedNs || BigInt(f.ctimeNs) >= savedNs) files.delete(p);
+    const state = decodeState(text);
+    for (const [p, f] of state.files) {
+      if (f.walOnly) continue; // never vouched for by its stat
+      if (BigInt(f.mtimeNs) >= savedNs || BigInt(f.ctimeNs) >= savedNs) state.files.delete(p);
     }
-    return files;
+    return state;
   }
 
   /** Saved after the data it describes is durable; tmp+rename, so a crash
    *  leaves the previous state, whose stale stats just cause rehashing. */
-  async save(volumeId: string, files: Map<string, FileState>): Promise<void> {
+  async save(volumeId: string, state: VolumeState): Promise<void> {
     let newest = 0n;
-    for (const f of files.values()) {
+    for (const f of state.files.values()) {
       const t = BigInt(f.mtimeNs) > BigInt(f.ctimeNs) ? BigInt(f.mtimeNs) : BigInt(f.ctimeNs);
       if (t > newest) newest = t;
     }
     await this.waitForClockPast(newest);
-    await writeFileAtomic(this.pathOf(volumeId), encodeState(files), this.tmpDir);
+    await writeFileAtomic(this.pathOf(volumeId), encodeState(state), this.tmpDir);
   }
 
   /**
@@ -90,7 +91,7 @@ export class StateStore {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw err;
       }
-      for (const f of decodeState(text).values()) for (const id of f.chunks) into.add(id);
+      for (const f of decodeState(text).files.values()) for (const id of f.chunks) into.add(id);
     }
   }
 }

@@ -1,0 +1,195 @@
+/**
+ * Which pages of a running cluster changed since an earlier capture, from PostgreSQL's
+ * WAL summaries (`summarize_wal = on`, fixed on every server's command line by
+ * walSettings.ts). The blocks driver reads only those pages' chunks of a relation
+ * file instead of the whole file (issue "ext4 without root", docs/architecture.md
+ * "Changed pages from WAL summaries").
+ *
+ * The summaries are trusted only where they are complete: one timeline, no gap between
+ * `since` and `upto`, and the summarizer past `upto`. Anything else (a summary removed
+ * after wal_summary_keep_time, a start that skipped WAL, another timeline) answers with
+ * a reason, and the caller reads whole files: slower, never wrong.
+ *
+ * What summaries do not say, and so what is never vouched for here: the free space map
+ * and visibility map forks (not fully WAL-logged), unlogged and temporary relations (no
+ * WAL at all; the caller sees their `_init` fork or `t` prefix), relations created,
+ * dropped or truncated within the range (a "limit block"), files outside relations.
+ */
+import type { Client } from 'pg';
+
+/** PostgreSQL's fixed OIDs of the two built-in tablespaces. */
+const DEFAULT_TABLESPACE = 1663;
+const GLOBAL_TABLESPACE = 1664;
+const MAIN_FORK = 0;
+
+/** The pages that may differ, by relation segment file (relative to the data directory). */
+export class ChangedPages {
+  constructor(
+    /** Changed block numbers within the segment, by segment file. */
+    private readonly blocks: ReadonlyMap<string, ReadonlySet<number>>,
+    /** Relations (the path of segment 0) created, dropped or truncated in the range. */
+    private readonly limited: ReadonlySet<string>,
+    readonly blockSize: number,
+  ) {}
+
+  /**
+   * The chunks of `rel` (chunk `i` covers bytes [i * chunkSize, (i + 1) * chunkSize)) that
+   * hold a changed page, or undefined when the summaries cannot vouch for the file: it is
+   * not the main fork of a logged relation, or the relation was created, dropped or truncated.
+   */
+  chunksOf(rel: string, chunkSize: number): Set<number> | undefined {
+    const seg = relationSegment(rel);
+    if (!seg || this.limited.has(seg.relation)) return undefined;
+    const out = new Set<number>();
+    for (const b of this.blocks.get(rel) ?? []) out.add(Math.floor((b * this.blockSize) / chunkSize));
+    return out;
+  }
+
+  /** Changed pages in all, for the log. */
+  get pageCount(): number {
+    let n = 0;
+    for (const s of this.blocks.values()) n += s.size;
+    return n;
+  }
+
+  /** Built from rows of pg_wal_summary_contents. */
+  static fromRows(rows: readonly SummaryRow[], blocksPerSegment: number, blockSize: number): ChangedPages {
+    const blocks = new Map<string, Set<number>>();
+    const limited = new Set<string>();
+    for (const r of rows) {
+      if (r.fork !== MAIN_FORK) continue;
+      const relation = relationPath(r.tablespace, r.database, r.relfilenode);
+      if (relation === undefined) continue; // another tablespace: its files are never vouched for
+      if (r.isLimit) {
+        limited.add(relation);
+        continue;
+      }
+      const segno = Math.floor(r.block / blocksPerSegment);
+      const file = segno === 0 ? relation : `${relation}.${segno}`;
+      let set = blocks.get(file);
+      if (!set) blocks.set(file, (set = new Set()));
+      set.add(r.block % blocksPerSegment);
+    }
+    return new ChangedPages(blocks, limited, blockSize);
+  }
+}
+
+export interface SummaryRow {
+  tablespace: number;
+  database: number;
+  relfilenode: number;
+  fork: number;
+  block: number;
+  isLimit: boolean;
+}
+
+/** The data-directory path of a relation's main fork, segment 0. */
+function relationPath(tablespace: number, database: number, relfilenode: number): string | undefined {
+  if (tablespace === DEFAULT_TABLESPACE) return `base/${database}/${relfilenode}`;
+  if (tablespace === GLOBAL_TABLESPACE) return `global/${relfilenode}`;
+  return undefined;
+}
+
+/** A main-fork segment file of a relation in a built-in tablespace, and its relation's segment 0. */
+export function relationSegment(rel: string): { relation: string; segno: number } | undefined {
+  const m = /^((?:base\/\d+|global)\/\d+)(?:\.(\d+))?$/.exec(rel);
+  return m ? { relation: m[1], segno: m[2] ? Number(m[2]) : 0 } : undefined;
+}
+
+/** A relation whose `_init` fork exists is unlogged: none of its changes reach the WAL. */
+export function isUnlogged(rel: string, exists: (rel: string) => boolean): boolean {
+  const seg = relationSegment(rel);
+  return seg !== undefined && exists(`${seg.relation}_init`);
+}
+
+/** An LSN ("16/B374D848") as a number that compares. */
+export function lsnValue(lsn: string): bigint {
+  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(lsn);
+  if (!m) throw new Error(`not an LSN: ${lsn}`);
+  return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
+}
+
+export function isLsn(lsn: unknown): lsn is string {
+  return typeof lsn === 'string' && /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(lsn);
+}
+
+/** The summary files' name: timeline, start LSN and end LSN in hex (walsummary.c). */
+const SUMMARY_FILE = /^pg_wal\/summaries\/([0-9A-F]{8})([0-9A-F]{16})([0-9A-F]{16})\.summary$/;
+
+/** The end LSN of a WAL summary file, from its name; undefined for any other file. */
+export function summaryEnd(rel: string): bigint | undefined {
+  const m = SUMMARY_FILE.exec(rel);
+  return m ? BigInt(`0x${m[3]}`) : undefined;
+}
+
+interface Summary { tli: number; start: string; end: string }
+
+/** At most this many changed pages are listed (64 GiB of 8 KiB pages); past it, files are read whole. */
+const MAX_ROWS = 8_000_000;
+
+/**
+ * The pages changed between `since` and `upto` (both LSNs of this cluster's current
+ * timeline), or why the summaries cannot say. Waits (up to `waitMs`) for the summarizer
+ * to reach `upto`: a backup's start LSN is a checkpoint's redo point, where it ends a summary.
+ */
+export async function changedPagesBetween(client: Client, since: string, upto: string, waitMs = 10_000):
+  Promise<ChangedPages | { reason: string }> {
+  const from = lsnValue(since);
+  const to = lsnValue(upto);
+  if (from > to) return { reason: `the last capture (${since}) is ahead of this one (${upto})` };
+  const tli = Number((await client.query('SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()')).rows[0].timeline_id);
+  const reached = await waitForSummarizer(client, tli, to, waitMs);
+  if (reached !== true) return { reason: reached };
+  const { rows } = await client.query(
+    `SELECT tli::int AS tli, start_lsn::text AS start, end_lsn::text AS end FROM pg_catalog.pg_available_wal_summaries()
+      WHERE end_lsn > $1::pg_lsn AND start_lsn < $2::pg_lsn ORDER BY start_lsn`, [since, upto]);
+  const summaries = rows as Summary[];
+  const gap = coverageGap(summaries, tli, from, to);
+  if (gap) return { reason: gap };
+  const all: SummaryRow[] = [];
+  for (const s of summaries) {
+    // Bounded: the answer comes from the tenant's own server, and the engine holds it in memory.
+    const r = await client.query(
+      `SELECT reltablespace::int8::text AS ts, reldatabase::int8::text AS db, relfilenode::int8::text AS node,
+              relforknumber::int AS fork, relblocknumber::int8::text AS block, is_limit_block AS is_limit
+         FROM pg_catalog.pg_wal_summary_contents($1::int8, $2::pg_lsn, $3::pg_lsn) LIMIT $4`, [s.tli, s.start, s.end, MAX_ROWS - all.length + 1]);
+    if (all.length + r.rows.length > MAX_ROWS) return { reason: `the WAL summaries name more than ${MAX_ROWS} changed pages` };
+    for (const row of r.rows) {
+      all.push({ tablespace: Number(row.ts), database: Number(row.db), relfilenode: Number(row.node), fork: Number(row.fork), block: Number(row.block), isLimit: row.is_limit === true });
+    }
+  }
+  // segment_size is in blocks: a relation file holds that many before the next segment.
+  const sizes = await client.query(`SELECT current_setting('block_size')::int AS bs,
+    (SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'segment_size') AS segblocks`);
+  return ChangedPages.fromRows(all, Number(sizes.rows[0].segblocks), Number(sizes.rows[0].bs));
+}
+
+/** Why the summaries do not cover [from, to) on timeline `tli`, or undefined when they do. */
+export function coverageGap(summaries: readonly Summary[], tli: number, from: bigint, to: bigint): string | undefined {
+  let covered = from;
+  for (const s of summaries) {
+    if (s.tli !== tli) return `a summary of timeline ${s.tli} lies in the range (the cluster is on ${tli})`;
+    if (lsnValue(s.start) > covered) return `no WAL summary covers ${formatLsn(covered)} to ${s.start}`;
+    const end = lsnValue(s.end);
+    if (end > covered) covered = end;
+  }
+  return covered >= to ? undefined : `no WAL summary covers ${formatLsn(covered)} to ${formatLsn(to)}`;
+}
+
+function formatLsn(v: bigint): string {
+  return `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+
+async function waitForSummarizer(client: Client, tli: number, to: bigint, waitMs: number): Promise<true | string> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const { rows } = await client.query(
+      'SELECT summarized_tli::int AS tli, summarized_lsn::text AS lsn, summarizer_pid AS pid FROM pg_catalog.pg_get_wal_summarizer_state()');
+    const s = rows[0] as { tli: number; lsn: string; pid: number | null };
+    if (s.tli === tli && lsnValue(s.lsn) >= to) return true;
+    if (Date.now() > deadline) {
+      return s.pid === null ? 'the WAL summarizer is not running' : `the WAL summarizer reached ${s.lsn} of timeline ${s.tli}, not ${formatLsn(to)} in ${waitMs / 1000} s`;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { segmentStart } from '../../server/engine/volumes/onlineBackup';
+import { ChangedPages, coverageGap, isUnlogged, lsnValue, relationSegment, summaryEnd } from '../../server/engine/postgres/walSummaries';
+
+const row = (o: Partial<{ tablespace: number; database: number; relfilenode: number; fork: number; block: number; isLimit: boolean }>) =>
+  ({ tablespace: 1663, database: 5, relfilenode: 16384, fork: 0, block: 0, isLimit: false, ...o });
+
+test('changed blocks map to the chunks of the right segment file', () => {
+  const pages = ChangedPages.fromRows([
+    row({ block: 0 }), row({ block: 9 }), row({ block: 131072 + 16 }), row({ fork: 1, block: 3 }),
+    row({ tablespace: 1664, database: 0, relfilenode: 1262, block: 1 }), row({ tablespace: 16500, block: 2 }),
+  ], 131072, 8192);
+  assert.deepEqual([...pages.chunksOf('base/5/16384', 65536)!].sort(), [0, 1]);
+  assert.deepEqual([...pages.chunksOf('base/5/16384.1', 65536)!], [2]);
+  assert.deepEqual([...pages.chunksOf('global/1262', 65536)!], [0]);
+  assert.deepEqual([...pages.chunksOf('base/5/99999', 65536)!], [], 'a relation the summaries do not name did not change');
+  assert.equal(pages.chunksOf('base/5/16384_fsm', 65536), undefined, 'the FSM is never vouched for');
+  assert.equal(pages.chunksOf('base/5/16384_vm', 65536), undefined);
+  assert.equal(pages.chunksOf('pg_xact/0000', 65536), undefined);
+  assert.equal(pages.chunksOf('base/5/t3_16384', 65536), undefined, 'a temporary relation has no WAL');
+  assert.equal(pages.pageCount, 4);
+});
+
+test('a relation created, dropped or truncated in the range is read whole', () => {
+  const pages = ChangedPages.fromRows([row({ block: 4 }), row({ block: 0, isLimit: true })], 131072, 8192);
+  assert.equal(pages.chunksOf('base/5/16384', 65536), undefined);
+  assert.equal(pages.chunksOf('base/5/16384.2', 65536), undefined);
+});
+
+test('summaries must cover the range on one timeline, without a gap', () => {
+  const s = (start: string, end: string, tli = 1) => ({ tli, start, end });
+  const from = lsnValue('0/1000000');
+  const to = lsnValue('0/5000000');
+  assert.equal(coverageGap([s('0/800000', '0/3000000'), s('0/3000000', '0/6000000')], 1, from, to), undefined);
+  assert.match(coverageGap([s('0/1000000', '0/3000000'), s('0/3800000', '0/6000000')], 1, from, to)!, /no WAL summary covers 0\/3000000 to 0\/3800000/);
+  assert.match(coverageGap([s('0/1000000', '0/4000000')], 1, from, to)!, /no WAL summary covers 0\/4000000 to 0\/5000000/);
+  assert.match(coverageGap([s('0/1000000', '0/6000000', 2)], 1, from, to)!, /timeline 2/);
+  assert.match(coverageGap([], 1, from, to)!, /no WAL summary covers/);
+});
+
+test('LSNs, summary file names, unlogged relations', () => {
+  assert.ok(lsnValue('1/0') > lsnValue('0/FFFFFFFF'));
+  assert.throws(() => lsnValue('1/'), /not an LSN/);
+  assert.equal(summaryEnd('pg_wal/summaries/000000010000000001000028000000000300A1B8.summary'), 0x300a1b8n);
+  assert.equal(summaryEnd('pg_wal/000000010000000000000001'), undefined);
+  assert.deepEqual(relationSegment('base/5/16384.3'), { relation: 'base/5/16384', segno: 3 });
+  assert.equal(relationSegment('base/5/16384_vm'), undefined);
+  const paths = new Set(['base/5/16384', 'base/5/16384_init', 'base/5/16390']);
+  assert.equal(isUnlogged('base/5/16384.1', (p) => paths.has(p)), true);
+  assert.equal(isUnlogged('base/5/16390', (p) => paths.has(p)), false);
+});
+
+test('WAL segment files name their first LSN', () => {
+  const MiB16 = 16 * 1024 * 1024;
+  assert.equal(segmentStart('pg_wal/000000010000000000000003', MiB16), 3n * BigInt(MiB16));
+  assert.equal(segmentStart('pg_wal/000000010000000200000001', MiB16), 0x200000000n + BigInt(MiB16));
+  assert.equal(segmentStart('pg_wal/00000002.history', 40), undefined);
+  assert.equal(segmentStart('pg_wal/000000010000000000000003', 1000), undefined, 'not a segment size');
+});
