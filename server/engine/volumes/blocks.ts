@@ -25,7 +25,7 @@ import { faultPoint } from '../faults';
 import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { ChangedPages, isUnlogged, relationSegment } from '../postgres/walSummaries';
 import { copiedDuringBackup, scanWal } from './onlineBackup';
-import { CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
+import { CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
 import {
   decodeManifest, encodeManifest, fileStateOf, newManifest, statMatches,
   type FileEntry, type FileState, type Manifest, type ManifestEntry,
@@ -62,17 +62,6 @@ interface Tally {
   pages: number;
   whole: number;
   relationsWhole: number;
-}
-
-/** Read until `data` is full or the file ends; the bytes read. */
-async function readAt(fh: fs.promises.FileHandle, data: Buffer, position: number): Promise<number> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesRead } = await fh.read(data, done, data.length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
 }
 
 /** Files hashed or restored at once: enough to overlap I/O with hashing on
@@ -327,7 +316,7 @@ export class BlocksDriver implements VolumeDriver {
       for (const i of [...stale].filter((n) => n < chunkCount(size)).sort((a, b) => a - b)) {
         const length = Math.min(CHUNK_SIZE, size - i * CHUNK_SIZE);
         const data = buf.subarray(0, length);
-        if ((await readAt(fh, data, i * CHUNK_SIZE)) < length) return this.hash(tree, e, true, ownerUid);
+        if ((await readFull(fh, data, i * CHUNK_SIZE)) < length) return this.hash(tree, e, true, ownerUid);
         chunks[i] = chunkId(data);
         await this.store.put(chunks[i], data);
         read += length;

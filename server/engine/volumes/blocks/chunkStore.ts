@@ -159,7 +159,7 @@ export class ChunkStore {
 }
 
 /** Read `fh` from `pos` until `buf` is full or the file ends. */
-async function readFull(fh: fs.promises.FileHandle, buf: Buffer, pos: number): Promise<number> {
+export async function readFull(fh: fs.promises.FileHandle, buf: Buffer, pos: number): Promise<number> {
   let got = 0;
   while (got < buf.length) {
     const { bytesRead } = await fh.read(buf, got, buf.length - got, pos + got);
