@@ -1,11 +1,12 @@
 import * as fs from 'fs';
 import type { Consistency } from '../protocol';
-import type { ClusterRef, Engine, Progress } from './engine';
+import { log, type ClusterRef, type Engine, type Progress } from './engine';
 import { EngineError, volumeError } from './errors';
 import { now } from './ids';
 import { withOnlineBackup } from './postgres/backup';
 import * as cluster from './postgres/cluster';
 import { clearForeign, hasForeignData, markForeign } from './postgres/runDir';
+import { changesSoFar, type ChangesSoFar } from './postgres/walSummaries';
 import type { ContainerRecord } from './records';
 import { shellWord } from './startFailure';
 
@@ -168,17 +169,37 @@ export async function captureIdleVolume(engine: Engine, c: ContainerRecord, volu
  *  its volume is touched. Foreign data is marked before it lands, so a crash before its
  *  first start still sanitises it. */
 export async function cloneInto(engine: Engine, c: ContainerRecord, volumeId: string, snapshotId: string,
-  progress: Progress): Promise<void> {
+  progress: Progress, changes?: ChangesSoFar): Promise<void> {
   const spec = engine.clusterOf(c, volumeId);
   const own = engine.isOwnSnapshot(c, snapshotId);
   if (!own) await markForeign(spec);
   progress.report('loading the data');
   try {
-    await engine.driver.restore(volumeId, snapshotId, { owner: engine.ownerOf(c), progress: bytes(progress, 'loading') });
+    await engine.driver.restore(volumeId, snapshotId, { owner: engine.ownerOf(c), progress: bytes(progress, 'loading'), changes });
   } catch (err) {
     throw volumeError(err, 'loading the data failed');
   }
   if (own) await clearForeign(spec);
+}
+
+/** Before an in-place restore stops a branch's database: what it can say about the pages changed
+ *  in its volume since the volume's last capture (postgres/walSummaries.ts). Undefined, with
+ *  the reason in the log, when it cannot: the restore then compares changed files whole. */
+export async function changesBeforeStop(engine: Engine, c: ContainerRecord, volumeId: string): Promise<ChangesSoFar | undefined> {
+  const since = await engine.driver.lastCaptureLsn?.(volumeId);
+  if (!since) return undefined;
+  const spec = engine.clusterOf(c, volumeId);
+  let why: string;
+  try {
+    if (!(await cluster.isRunning(spec))) return undefined;
+    const answer = await cluster.withLocalClient(spec, (client) => changesSoFar(client, since));
+    if (!('reason' in answer)) return answer;
+    why = answer.reason;
+  } catch (err) {
+    why = (err as Error).message;
+  }
+  log(`container ${c.owner}/${c.name}: the changed pages of volume ${volumeId} are not known (${why}); the restore compares changed files whole`);
+  return undefined;
 }
 
 /** Delete a branch's volume and its foreign-data marker. Idempotent, for recovery. */

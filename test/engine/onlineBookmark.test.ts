@@ -67,6 +67,8 @@ function onlineOn(site: DriverSite): void {
     assert.equal(await show('wal_init_zero'), cow ? 'off' : 'on');
     // The WAL summaries name the pages changed since a capture (walSummaries.ts), and data cannot turn them off.
     assert.equal(await show('summarize_wal'), 'on');
+    // Hint bits reach the WAL, so a restore in place never keeps one the bookmark contradicts.
+    assert.equal(await show('wal_log_hints'), 'on');
     await e.sql('qa', 'ALTER SYSTEM SET summarize_wal = off');
     await e.sql('qa', 'SELECT pg_reload_conf()');
     await new Promise((r) => setTimeout(r, 300));

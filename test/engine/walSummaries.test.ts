@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { walTail } from '../../server/engine/postgres/walRecords';
+import { lsnValue } from '../../server/engine/postgres/walSummaries';
 import type { ConnectionInfo } from '../../server/protocol';
 import { amcheck } from '../support/amcheck';
 import { TestEngine } from '../support/engine';
@@ -26,7 +28,10 @@ const logged = (sums: Record<string, string>) => Object.fromEntries(Object.entri
 describe('blocks: changed pages from WAL summaries', () => {
   let e: TestEngine;
   let url: string;
-  const reads = () => fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8').split('\n').filter((l) => /: read [\d.]+ MiB: /.test(l));
+  const logLines = (re: RegExp) => fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8').split('\n').filter((l) => re.test(l));
+  const reads = () => logLines(/: read [\d.]+ MiB: /);
+  /** Restores that rewrote the volume in place knowing its changed pages, so far. */
+  const pageRestores = () => logLines(/restoring in place: \d+ pages changed since/).length;
 
   before(async () => {
     e = await TestEngine.start({ driver: 'blocks' });
@@ -53,9 +58,86 @@ describe('blocks: changed pages from WAL summaries', () => {
     assert.ok(pages < table / 4 && relationsWhole < table / 4, `a change to 1% of a ${(table / 1048576).toFixed(0)} MiB table: ${line}`);
     const sums = logged(await e.checksum('qa'));
     await e.sql('qa', 'DELETE FROM accounts WHERE aid % 7 = 0');
+    // The branch's latest bookmark is its reset point, which a spare may hold: restore an older one.
+    e.ok('bookmark', 'create', 'deleted', '--container', 'qa');
+    await e.sql('qa', 'UPDATE accounts SET abalance = 7 WHERE aid % 11 = 0');
+    const tablePages = Number((await e.sql<{ n: string }>('qa', "SELECT pg_relation_size('accounts') / 8192 AS n"))[0].n);
+    await e.idle(); // the spare, if any, is of the newest bookmark by now
+    const before = pageRestores();
     e.ok('restore', 'clustered', '--container', 'qa');
+    assert.equal(pageRestores(), before + 1, `the restore rewrote only the pages the WAL named: ${logLines(/./).slice(-6).join('\n')}`);
+    const named = Number(/restoring in place: (\d+) pages/.exec(logLines(/restoring in place/).at(-1)!)![1]);
+    assert.ok(named >= tablePages / 2, `the UPDATE touched most of the ${tablePages} pages of accounts; the WAL named ${named}`);
     assert.deepEqual(logged(await e.checksum('qa')), sums);
     assert.deepEqual((await amcheck(url)).problems, []);
+  });
+
+  test('the WAL records name every page the WAL summaries name (walRecords.ts reads what the summarizer read)', async () => {
+    const redo = async () => {
+      await e.sql('qa', 'CHECKPOINT');
+      return (await e.sql<{ lsn: string; tli: number }>('qa', 'SELECT redo_lsn::text AS lsn, timeline_id AS tli FROM pg_control_checkpoint()'))[0];
+    };
+    const from = await redo();
+    await e.sql('qa', 'UPDATE accounts SET abalance = abalance - 1 WHERE aid % 97 = 3');
+    await e.sql('qa', 'SELECT pg_switch_wal()'); // the rest of its segment is skipped
+    await e.sql('qa', 'CREATE TABLE fresh AS SELECT g AS k FROM generate_series(1, 50000) g; TRUNCATE fresh; DROP TABLE fresh');
+    await e.sql('qa', "INSERT INTO accounts SELECT a, 2, 'w' FROM generate_series(400001, 420000) a");
+    await e.sql('qa', 'SELECT pg_switch_wal()');
+    const upto = await redo();
+    const flushed = (await e.sql<{ lsn: string }>('qa', 'SELECT pg_current_wal_flush_lsn()::text AS lsn'))[0].lsn;
+    const rows = await e.sql<{ ts: string; db: string; rel: string; fork: number; blk: string; lim: boolean }>('qa', `
+      SELECT reltablespace::text AS ts, reldatabase::text AS db, relfilenode::text AS rel, relforknumber::int AS fork,
+             relblocknumber::text AS blk, is_limit_block AS lim
+        FROM pg_available_wal_summaries() s, pg_wal_summary_contents(s.tli, s.start_lsn, s.end_lsn) c
+       WHERE s.start_lsn >= $1::pg_lsn AND s.end_lsn <= $2::pg_lsn`, [from.lsn, upto.lsn]);
+    const dir = (await e.sql<{ d: string }>('qa', "SELECT current_setting('data_directory') AS d"))[0].d;
+    const segSize = Number((await e.sql<{ n: string }>('qa', "SELECT pg_size_bytes(current_setting('wal_segment_size')) AS n"))[0].n);
+    const read = async (name: string) => fs.promises.readFile(path.join(dir, 'pg_wal', name)).catch(() => undefined);
+    const tail = await walTail(read, lsnValue(from.lsn), from.tli, segSize);
+    assert.ok(!('reason' in tail), `the WAL reads: ${'reason' in tail ? tail.reason : ''}`);
+    assert.ok(tail.end >= lsnValue(flushed), `it reads to the end of the WAL (${flushed}), past two segment switches`);
+    const key = (r: { tablespace: number; database: number; relfilenode: number; fork: number; block: number }) =>
+      `${r.tablespace}/${r.database}/${r.relfilenode}/${r.fork}/${r.block}`;
+    const named = new Set(tail.rows.filter((r) => !r.isLimit).map(key));
+    const limits = new Set(tail.rows.filter((r) => r.isLimit).map((r) => `${r.tablespace}/${r.database}/${r.relfilenode}`));
+    const pages = rows.filter((r) => !r.lim);
+    assert.ok(pages.length > 1000, `the summaries name the update's pages: ${pages.length}`);
+    const missed = pages.map((r) => key({ tablespace: +r.ts, database: +r.db, relfilenode: +r.rel, fork: r.fork, block: +r.blk })).filter((k) => !named.has(k));
+    assert.deepEqual(missed.slice(0, 10), [], `${missed.length} of ${pages.length} pages the summaries name are missing from the WAL records`);
+    // A relation created or truncated is a limit in both.
+    for (const r of rows.filter((x) => x.lim && x.fork === 0 && x.blk === '0')) {
+      assert.ok(limits.has(`${r.ts}/${r.db}/${r.rel}`) || [...named].some((k) => k.startsWith(`${r.ts}/${r.db}/${r.rel}/`)),
+        `relation ${r.rel} created or truncated is named by the WAL records`);
+    }
+  });
+
+  // Data checksums (initdb's default since PostgreSQL 18) already put hint bits in the WAL;
+  // wal_log_hints does for data made without them. Either way, this must hold.
+  test('a restore in place never keeps a hint bit the bookmark contradicts (wal_log_hints)', async () => {
+    await e.sql('qa', 'CREATE TABLE hinted (k int PRIMARY KEY, v text)');
+    const { Client } = await import('pg');
+    const open = new Client({ connectionString: url });
+    open.on('error', () => undefined);
+    await open.connect();
+    try {
+      // In progress when the bookmark is taken: the bookmark's copy aborts it.
+      await open.query("BEGIN; INSERT INTO hinted SELECT g, 'pending' FROM generate_series(1, 2000) g");
+      e.ok('bookmark', 'create', 'pending', '--container', 'qa');
+      e.ok('bookmark', 'create', 'pending-too', '--container', 'qa'); // the reset point, which a spare may hold
+      await open.query('COMMIT');
+    } finally {
+      await open.end();
+    }
+    // Reading the committed rows sets their hint bits; the checkpoint writes those pages.
+    assert.equal(Number((await e.sql<{ n: string }>('qa', 'SELECT count(*) AS n FROM hinted'))[0].n), 2000);
+    await e.sql('qa', 'CHECKPOINT');
+    await e.idle();
+    const before = pageRestores();
+    e.ok('restore', 'pending', '--container', 'qa');
+    assert.equal(pageRestores(), before + 1, 'the restore went in place, by changed pages');
+    assert.equal(Number((await e.sql<{ n: string }>('qa', 'SELECT count(*) AS n FROM hinted'))[0].n), 0, 'the rows of the aborted transaction stay invisible');
+    assert.deepEqual((await amcheck(url)).problems, []);
+    await e.sql('qa', 'DROP TABLE hinted');
   });
 
   test(`${CYCLES} random cycles of changes, bookmarks, restores and branches: every restore is its bookmark's data, and amcheck finds nothing`, async () => {
@@ -65,6 +147,8 @@ describe('blocks: changed pages from WAL summaries', () => {
     let branches = 1;
     let tables = 0;
     let summarised = 0;
+    let restores = 0;
+    const restoresBefore = pageRestores();
     const changes: Array<() => string> = [
       () => `UPDATE accounts SET abalance = abalance + 1 WHERE aid % ${50 + Math.floor(rand() * 200)} = ${Math.floor(rand() * 50)}`,
       () => { const at = Math.floor(rand() * 290000); return `UPDATE accounts SET filler = 'c' WHERE aid BETWEEN ${at} AND ${at + 2000}`; },
@@ -88,6 +172,7 @@ describe('blocks: changed pages from WAL summaries', () => {
       } else if (action === 'restore') {
         const b = pick(made);
         e.ok('restore', b.name, '--container', 'qa');
+        restores++;
         const sums = await e.checksum('qa');
         assert.deepEqual(logged(sums), b.sums, `cycle ${i}: restore ${b.name} (seed ${SEED})`);
         assert.match(sums[UNLOGGED], /^0:/, 'the unlogged table starts empty');
@@ -104,6 +189,9 @@ describe('blocks: changed pages from WAL summaries', () => {
     await e.idle();
     assert.deepEqual((await amcheck(url)).problems, []);
     assert.ok(summarised > 0, 'some bookmarks read only the pages the summaries named');
-    console.log(`# ${CYCLES} cycles (seed ${SEED}): ${made.length} bookmarks, ${summarised} of them from the WAL summaries; ${branches - 1} branches`);
+    const inPlace = pageRestores() - restoresBefore;
+    assert.ok(restores === 0 || inPlace > 0, 'some restores rewrote only the pages the WAL named');
+    console.log(`# ${CYCLES} cycles (seed ${SEED}): ${made.length} bookmarks, ${summarised} of them from the WAL summaries; `
+      + `${restores} restores, ${inPlace} of them in place by changed pages; ${branches - 1} branches`);
   });
 });

@@ -1,7 +1,9 @@
 import type { EventKind } from '../../protocol';
-import { cloneInto, dropVolume, dropVolumes } from '../data';
+import { changesBeforeStop, cloneInto, dropVolume, dropVolumes } from '../data';
 import { log, type Engine, type OpContext, type Progress } from '../engine';
+import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
+import type { ChangesSoFar } from '../postgres/walSummaries';
 import { newId } from '../ids';
 import { activeBranch } from '../lookup';
 import type { JournalRecord } from '../journal';
@@ -20,6 +22,12 @@ type Rewind = JournalRecord<RewindOp>;
  * the downtime is about one start. The old volume goes last. A ready spare of the snapshot
  * (spares.ts) is taken instead of the clone, which makes the rewind a swap; the spare is
  * rebuilt in the background afterwards.
+ *
+ * A driver whose new volume would be a full copy (blocks) restores in place instead: the
+ * database stops first, and its own volume is rewritten where it differs from the snapshot,
+ * which the WAL says page by page (volumes/blocks.ts). The journal then names the same
+ * volume as old and new. The data being replaced is gone once writing starts, so a start
+ * that fails cannot go back to it.
  */
 export interface RewindPlan {
   op: RewindOp;
@@ -42,29 +50,36 @@ export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPla
   const { engine, caller, progress } = ctx;
   const branch = activeBranch(engine, c);
   const spare = branch.spare?.snapshotId === plan.snapshotId ? branch.spare : undefined;
+  const inPlace = !spare && engine.driver.restoresInPlace;
+  if (inPlace) progress.report('finding the pages changed since the last capture');
+  const changes = inPlace ? await changesBeforeStop(engine, c, branch.volumeId) : undefined;
   const journal = engine.store.tx(() => {
     // A spare taken moves from the branch record to the journal entry in one transaction.
     if (spare) engine.store.putBranch({ ...branch, spare: undefined });
     return engine.journalBeginIn(plan.op, {
       containerId: c.id, branchId: branch.id, snapshotId: plan.snapshotId, event: plan.event,
-      oldVolumeId: branch.volumeId, newVolumeId: spare?.volumeId ?? newId('vol'), fromSpare: Boolean(spare),
+      oldVolumeId: branch.volumeId, newVolumeId: spare?.volumeId ?? (inPlace ? branch.volumeId : newId('vol')), fromSpare: Boolean(spare),
       templateVersion: plan.templateVersion, detail: plan.extra?.detail,
       bookmarkId: plan.extra?.bookmark?.id, bookmarkName: plan.extra?.bookmark?.name,
     });
   });
   try {
-    await build(engine, journal, progress);
+    await build(engine, journal, progress, changes);
   } catch (err) {
-    await rollBack(engine, journal).catch(() => undefined);
-    throw err;
+    throw await failed(engine, journal, err);
   }
   await swap(engine, journal, progress, caller.name);
   engine.spares.schedule(branch.id); // taken, or its snapshot is the new base: build the next one
 }
 
+/** The volume is rewritten where it is, not replaced. */
+function inPlace(journal: Rewind): boolean {
+  return journal.data.oldVolumeId === journal.data.newVolumeId;
+}
+
 /** Clone the snapshot into the new volume; the old database keeps serving meanwhile. A spare
- *  already holds it. */
-async function build(engine: Engine, journal: Rewind, progress: Progress): Promise<void> {
+ *  already holds it. In place, the database stops first. */
+async function build(engine: Engine, journal: Rewind, progress: Progress, changes?: ChangesSoFar): Promise<void> {
   const c = engine.store.container(journal.data.containerId)!;
   if (journal.data.fromSpare) {
     progress.report('swapping in the ready spare');
@@ -72,7 +87,11 @@ async function build(engine: Engine, journal: Rewind, progress: Progress): Promi
     await faultPoint('spare:before-swap');
     return;
   }
-  await cloneInto(engine, c, journal.data.newVolumeId, journal.data.snapshotId, progress);
+  if (inPlace(journal)) {
+    progress.report('stopping the database');
+    await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
+  }
+  await cloneInto(engine, c, journal.data.newVolumeId, journal.data.snapshotId, progress, changes);
   await faultPoint('rewind:after-clone');
 }
 
@@ -92,14 +111,14 @@ async function swap(engine: Engine, journal: Rewind, progress: Progress, user: s
   } catch (err) {
     if (engine.stopping) throw err;
     progress.report('that failed; putting the previous data back');
-    await rollBack(engine, journal).catch(() => undefined);
-    throw err;
+    throw await failed(engine, journal, err);
   }
   await commit(engine, journal, user);
   // The database runs on the new data and the result is recorded: answer now. Deleting the
   // old volume (seconds for a large one on blocks) goes on behind; its journal entry keeps
   // naming it, so an engine stop or a crash meanwhile leaves it for the next start.
-  engine.background(`deleting the old volume ${journal.data.oldVolumeId}`, () => cleanUp(engine, journal));
+  const what = inPlace(journal) ? `ending the ${journal.op}` : `deleting the old volume ${journal.data.oldVolumeId}`;
+  engine.background(what, () => cleanUp(engine, journal));
 }
 
 /** Point the active branch at one of the journal's two volumes, with the journal's step. */
@@ -111,6 +130,16 @@ function pointBranchAt(engine: Engine, journal: Rewind, which: 'oldVolumeId' | '
   });
 }
 
+/** Roll back after `err`; returns what to throw. In place, the previous data survives only
+ *  when writing had not begun: then its database starts again. */
+async function failed(engine: Engine, journal: Rewind, err: unknown): Promise<unknown> {
+  const restarted = await rollBack(engine, journal).then(() => true, () => false);
+  if (restarted || !inPlace(journal)) return err;
+  const message = `${(err as Error).message}. The ${journal.op} was rewriting the branch's data in place, so its previous data is gone `
+    + 'and its database cannot start on what is there now: run the restore again, or restore another bookmark';
+  return new EngineError(err instanceof EngineError ? err.code : 'VolumeFailed', message);
+}
+
 /** Drop the new volume and run the old one: the rewind never happened. */
 async function rollBack(engine: Engine, journal: Rewind): Promise<void> {
   const c = engine.store.container(journal.data.containerId)!;
@@ -118,7 +147,7 @@ async function rollBack(engine: Engine, journal: Rewind): Promise<void> {
   await engine.stopDatabase(c, { volumeId: newVolumeId, immediate: true });
   journal.data = { ...journal.data, fromSpare: false }; // it may have been started: never reuse it as a spare
   pointBranchAt(engine, journal, 'oldVolumeId', 'begin');
-  await dropVolume(engine, c, newVolumeId);
+  if (!inPlace(journal)) await dropVolume(engine, c, newVolumeId);
   engine.store.tx(() => engine.journalEnd(journal));
   await engine.startDatabase(engine.store.container(c.id)!);
 }
@@ -144,7 +173,7 @@ async function commit(engine: Engine, journal: Rewind, user: string): Promise<vo
 /** Delete the old volume, then end the entry. The container may have been deleted since the
  *  commit (this runs after the lock is released): its volume is still this entry's to delete. */
 async function cleanUp(engine: Engine, journal: Rewind): Promise<void> {
-  await dropVolumes(engine, journal.data.containerId, [journal.data.oldVolumeId]);
+  if (!inPlace(journal)) await dropVolumes(engine, journal.data.containerId, [journal.data.oldVolumeId]);
   engine.store.tx(() => engine.journalEnd(journal));
   // Set at `committed`, which every way here passes.
   if (journal.data.oldBaseId) await engine.releaseSnapshots([journal.data.oldBaseId]);

@@ -21,7 +21,12 @@
 export function walOptions(copyOnWrite: boolean): string[] {
   // summarize_wal: the WAL summaries name the pages changed since a capture, so the blocks
   // driver reads only those (walSummaries.ts). Fixed here, so data cannot turn it off.
-  const opts = ['-c wal_compression=pglz', '-c summarize_wal=on'];
+  // wal_log_hints: a page whose only change is a hint bit (a transaction's outcome, cached
+  // on its rows) is otherwise written without any WAL. A restore in place keeps every page
+  // the WAL does not name; one that kept a "committed" hint for a transaction the restored
+  // bookmark had seen aborted would show rows that were never committed (pg_rewind asks for
+  // the same setting, for the same reason).
+  const opts = ['-c wal_compression=pglz', '-c summarize_wal=on', '-c wal_log_hints=on'];
   if (copyOnWrite) opts.push('-c wal_recycle=off', '-c wal_init_zero=off');
   return opts;
 }

@@ -30,7 +30,16 @@ export class ChangedPages {
     /** Relations (the path of segment 0) created, dropped or truncated in the range. */
     private readonly limited: ReadonlySet<string>,
     readonly blockSize: number,
+    private readonly blocksPerSegment: number,
   ) {}
+
+  /** These and the pages `rows` name (the WAL records after the summaries, walRecords.ts). */
+  plus(rows: readonly SummaryRow[]): ChangedPages {
+    const blocks = new Map([...this.blocks].map(([k, v]) => [k, new Set(v)]));
+    const limited = new Set(this.limited);
+    addRows(rows, this.blocksPerSegment, blocks, limited);
+    return new ChangedPages(blocks, limited, this.blockSize, this.blocksPerSegment);
+  }
 
   /**
    * The chunks of `rel` (chunk `i` covers bytes [i * chunkSize, (i + 1) * chunkSize)) that
@@ -56,21 +65,25 @@ export class ChangedPages {
   static fromRows(rows: readonly SummaryRow[], blocksPerSegment: number, blockSize: number): ChangedPages {
     const blocks = new Map<string, Set<number>>();
     const limited = new Set<string>();
-    for (const r of rows) {
-      if (r.fork !== MAIN_FORK) continue;
-      const relation = relationPath(r.tablespace, r.database, r.relfilenode);
-      if (relation === undefined) continue; // another tablespace: its files are never vouched for
-      if (r.isLimit) {
-        limited.add(relation);
-        continue;
-      }
-      const segno = Math.floor(r.block / blocksPerSegment);
-      const file = segno === 0 ? relation : `${relation}.${segno}`;
-      let set = blocks.get(file);
-      if (!set) blocks.set(file, (set = new Set()));
-      set.add(r.block % blocksPerSegment);
+    addRows(rows, blocksPerSegment, blocks, limited);
+    return new ChangedPages(blocks, limited, blockSize, blocksPerSegment);
+  }
+}
+
+function addRows(rows: readonly SummaryRow[], blocksPerSegment: number, blocks: Map<string, Set<number>>, limited: Set<string>): void {
+  for (const r of rows) {
+    if (r.fork !== MAIN_FORK) continue;
+    const relation = relationPath(r.tablespace, r.database, r.relfilenode);
+    if (relation === undefined) continue; // another tablespace: its files are never vouched for
+    if (r.isLimit) {
+      limited.add(relation);
+      continue;
     }
-    return new ChangedPages(blocks, limited, blockSize);
+    const segno = Math.floor(r.block / blocksPerSegment);
+    const file = segno === 0 ? relation : `${relation}.${segno}`;
+    let set = blocks.get(file);
+    if (!set) blocks.set(file, (set = new Set()));
+    set.add(r.block % blocksPerSegment);
   }
 }
 
@@ -158,10 +171,50 @@ export async function changedPagesBetween(client: Client, since: string, upto: s
       all.push({ tablespace: Number(row.ts), database: Number(row.db), relfilenode: Number(row.node), fork: Number(row.fork), block: Number(row.block), isLimit: row.is_limit === true });
     }
   }
+  const sizes = await sizesOf(client);
+  return ChangedPages.fromRows(all, sizes.blocksPerSegment, sizes.blockSize);
+}
+
+async function sizesOf(client: Client): Promise<{ blockSize: number; blocksPerSegment: number; walSegmentSize: number }> {
   // segment_size is in blocks: a relation file holds that many before the next segment.
-  const sizes = await client.query(`SELECT current_setting('block_size')::int AS bs,
-    (SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'segment_size') AS segblocks`);
-  return ChangedPages.fromRows(all, Number(sizes.rows[0].segblocks), Number(sizes.rows[0].bs));
+  const { rows } = await client.query(`SELECT current_setting('block_size')::int AS bs,
+    (SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'segment_size') AS segblocks,
+    pg_catalog.pg_size_bytes(current_setting('wal_segment_size')) AS walseg`);
+  return { blockSize: Number(rows[0].bs), blocksPerSegment: Number(rows[0].segblocks), walSegmentSize: Number(rows[0].walseg) };
+}
+
+/**
+ * What a running cluster can tell about the pages changed since `since` before it stops:
+ * the summaries written so far, and where the WAL they do not cover starts. The rest is
+ * read from the WAL itself once the server is down (walRecords.ts), so nothing written
+ * between this question and the stop is missed.
+ */
+export interface ChangesSoFar {
+  since: string;
+  pages: ChangedPages;
+  /** The WAL from here on is not summarised yet. */
+  walFrom: string;
+  /** The server had written its WAL this far when asked: the WAL read later must reach it. */
+  flushed: string;
+  timeline: number;
+  walSegmentSize: number;
+}
+
+export async function changesSoFar(client: Client, since: string): Promise<ChangesSoFar | { reason: string }> {
+  const tli = Number((await client.query('SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()')).rows[0].timeline_id);
+  const flushed = String((await client.query('SELECT pg_catalog.pg_current_wal_flush_lsn()::text AS lsn')).rows[0].lsn);
+  const { rows } = await client.query('SELECT summarized_tli::int AS tli, summarized_lsn::text AS lsn FROM pg_catalog.pg_get_wal_summarizer_state()');
+  const s = rows[0] as { tli: number; lsn: string };
+  if (!isLsn(flushed)) return { reason: `pg_current_wal_flush_lsn answered ${JSON.stringify(flushed)}` };
+  if (s.tli !== tli || !isLsn(s.lsn)) return { reason: `the WAL summarizer is on timeline ${s.tli}, the cluster on ${tli}` };
+  const sizes = await sizesOf(client);
+  if (lsnValue(s.lsn) <= lsnValue(since)) {
+    const none = ChangedPages.fromRows([], sizes.blocksPerSegment, sizes.blockSize);
+    return { since, pages: none, walFrom: since, flushed, timeline: tli, walSegmentSize: sizes.walSegmentSize };
+  }
+  const pages = await changedPagesBetween(client, since, s.lsn, 0);
+  if (!(pages instanceof ChangedPages)) return pages;
+  return { since, pages, walFrom: s.lsn, flushed, timeline: tli, walSegmentSize: sizes.walSegmentSize };
 }
 
 /** Why the summaries do not cover [from, to) on timeline `tli`, or undefined when they do. */
@@ -176,7 +229,7 @@ export function coverageGap(summaries: readonly Summary[], tli: number, from: bi
   return covered >= to ? undefined : `no WAL summary covers ${formatLsn(covered)} to ${formatLsn(to)}`;
 }
 
-function formatLsn(v: bigint): string {
+export function formatLsn(v: bigint): string {
   return `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 

@@ -23,7 +23,8 @@ import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
 import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
-import { ChangedPages, isUnlogged, relationSegment } from '../postgres/walSummaries';
+import { ChangedPages, formatLsn, isUnlogged, lsnValue, relationSegment, type ChangesSoFar } from '../postgres/walSummaries';
+import { walTail } from '../postgres/walRecords';
 import { copiedDuringBackup, scanWal } from './onlineBackup';
 import { CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
 import {
@@ -84,6 +85,7 @@ export class BlocksDriver implements VolumeDriver {
   readonly name = 'blocks' as const;
   readonly atomicSnapshot = false;
   readonly copyOnWrite = false;
+  readonly restoresInPlace = true;
   private readonly pool: string;
   private readonly tmp: string;
   private readonly store: ChunkStore;
@@ -275,7 +277,7 @@ export class BlocksDriver implements VolumeDriver {
     }
     // The state keeps the stat taken before reading: if the file changes while
     // we read it, its stat will differ next time and it is read again.
-    const stale = known && this.staleChunks(ctx, e, known);
+    const stale = known && staleChunks(ctx.changes, ctx.paths, e, known);
     const { size, chunks, read } = stale ? await this.rehash(tree, e, known, stale, ownerUid) : await this.hash(tree, e, true, ownerUid);
     if (stale && read < size) ctx.tally.pages += read;
     else {
@@ -285,21 +287,6 @@ export class BlocksDriver implements VolumeDriver {
     progress.advance(Number(e.st.size));
     files.set(e.rel, fileStateOf(e.st, chunks));
     return { path: e.rel, type: 'file', mode, size, chunks };
-  }
-
-  /**
-   * The chunks of a file known from the last capture that may differ now: those the WAL
-   * summaries name, and any past the last full chunk it had. Undefined when the summaries
-   * cannot vouch for the rest: no summaries, not a logged relation's main fork, or a
-   * relation created, dropped or truncated since.
-   */
-  private staleChunks(ctx: Describe, e: TreeEntry, known: FileState): Set<number> | undefined {
-    if (!ctx.changes || isUnlogged(e.rel, (p) => ctx.paths.has(p))) return undefined;
-    const stale = ctx.changes.chunksOf(e.rel, CHUNK_SIZE);
-    const size = Number(e.st.size);
-    if (!stale || size < known.size) return undefined;
-    for (let i = Math.floor(known.size / CHUNK_SIZE); i < chunkCount(size); i++) stale.add(i);
-    return stale;
   }
 
   /** The chunk ids of a file from the known ones, reading only the stale chunks (and
@@ -345,7 +332,12 @@ export class BlocksDriver implements VolumeDriver {
 
   // ------------------------------------------------------------ restore
 
-  async restore(volumeId: string, snapshotId: string, { owner, progress }: RestoreOptions = {}): Promise<void> {
+  async lastCaptureLsn(volumeId: string): Promise<string | undefined> {
+    this.volumePath(volumeId);
+    return guard(`reading the state of volume ${volumeId}`, async () => (await this.states.load(volumeId)).lsn);
+  }
+
+  async restore(volumeId: string, snapshotId: string, { owner, progress, changes }: RestoreOptions = {}): Promise<void> {
     const vol = this.volumePath(volumeId);
     const file = this.manifestPath(snapshotId);
     await guard(`restoring volume ${volumeId} from snapshot ${snapshotId}`, () => this.lock.read(async () => {
@@ -353,7 +345,10 @@ export class BlocksDriver implements VolumeDriver {
       // Restoring into a missing volume is how a clone is made.
       if (!(await exists(vol))) await prepareVolumeDir(vol, owner);
       const state = await this.states.load(volumeId);
-      const files = await VolumeTree.with(vol, (tree) => this.apply(tree, manifest, state.files, owner, new Progress(progress)));
+      const files = await VolumeTree.with(vol, async (tree) => {
+        const changed = changes && changes.since === state.lsn ? await this.changedInPlace(tree, volumeId, changes) : undefined;
+        return this.apply(tree, manifest, state.files, owner, new Progress(progress), changed);
+      });
       await fixVolumeDir(vol, owner);
       // The state must never claim content that a power loss could undo.
       await makeDurable(this.pool, [...files.keys()].map((p) => path.join(vol, p)));
@@ -361,6 +356,25 @@ export class BlocksDriver implements VolumeDriver {
       // for a stopped database's snapshot), never from this volume's own earlier captures.
       await this.states.save(volumeId, { files, lsn: manifest.lsn });
     }));
+  }
+
+  /** The pages changed in a stopped volume since its state's LSN: what its database said before
+   *  it stopped, and the WAL after that (walRecords.ts). Undefined: compare changed files whole. */
+  private async changedInPlace(tree: VolumeTree, volumeId: string, changes: ChangesSoFar): Promise<ChangedPages | undefined> {
+    const tail = await walTail((name) => readWalSegment(tree, name, changes.walSegmentSize), lsnValue(changes.walFrom),
+      changes.timeline, changes.walSegmentSize);
+    // The WAL read must reach at least what the server said it had written: ending sooner
+    // would mean a record this reader did not understand, and pages it did not name.
+    const short = !('reason' in tail) && tail.end < lsnValue(changes.flushed)
+      ? `the WAL read ends at ${formatLsn(tail.end)}, before ${changes.flushed} that the server had written` : undefined;
+    if ('reason' in tail || short) {
+      this.log?.(`volume ${volumeId}: ${'reason' in tail ? tail.reason : short}; files changed since the last capture are compared whole`);
+      return undefined;
+    }
+    const pages = changes.pages.plus(tail.rows);
+    this.log?.(`volume ${volumeId}: restoring in place: ${pages.pageCount} pages changed since ${changes.since} `
+      + `(the WAL summaries up to ${changes.walFrom}, then ${((Number(tail.end - lsnValue(changes.walFrom))) / 1048576).toFixed(1)} MiB of WAL)`);
+    return pages;
   }
 
   private async readManifest(file: string, snapshotId: string): Promise<Manifest> {
@@ -372,12 +386,21 @@ export class BlocksDriver implements VolumeDriver {
     }
   }
 
-  /** Make the tree match the manifest; returns the new file states. */
+  /** Make the tree match the manifest; returns the new file states. `changes` (an in-place
+   *  restore) says which pages of the files differ from the state without reading them. */
   private async apply(tree: VolumeTree, manifest: Manifest, state: Map<string, FileState>, owner: FileOwner | undefined,
-    progress: Progress): Promise<Map<string, FileState>> {
+    progress: Progress, changes?: ChangedPages): Promise<Map<string, FileState>> {
     const target = new Map(manifest.entries.map((e) => [e.path, e]));
-    const current = await this.removeExtras(tree, target);
     await faultPoint('volume:before-write');
+    // pg_control goes first and comes back last: a volume left half-written by a crash or a
+    // failure cannot start as if it were whole (recovery finishes the restore).
+    const global = await tree.dir('global').catch((err) => { if (vanished(err)) return undefined; throw err; });
+    if (global && (await global.lstat('pg_control').catch((err) => { if (vanished(err)) return undefined; throw err; }))) {
+      await tree.remove(CONTROL_FILE);
+      await global.sync();
+    }
+    const current = await this.removeExtras(tree, target);
+    const paths = new Set(current.keys());
     const dirs = manifest.entries.filter((e) => e.type === 'dir');
     for (const d of dirs) {
       if (!current.has(d.path)) await tree.mkdir(d.path, 0o700);
@@ -385,12 +408,15 @@ export class BlocksDriver implements VolumeDriver {
     const leaves = manifest.entries.filter((e) => e.type !== 'dir');
     for (const e of leaves) if (e.type === 'file') progress.addTotal(e.size);
     const files = new Map<string, FileState>();
-    await mapLimit(leaves, FILE_CONCURRENCY, async (e) => {
+    const one = async (e: ManifestEntry) => {
       if (e.type === 'symlink') return this.applySymlink(tree, e, current.get(e.path), owner);
       if (e.type !== 'file') return;
-      files.set(e.path, await this.applyFile(tree, e, current.get(e.path), state.get(e.path), owner));
+      const have = await this.currentChunks(tree, current.get(e.path), state.get(e.path), changes, paths);
+      files.set(e.path, await this.applyFile(tree, e, current.get(e.path), have, owner));
       progress.advance(e.size);
-    });
+    };
+    await mapLimit(leaves.filter((e) => e.path !== CONTROL_FILE), FILE_CONCURRENCY, one);
+    for (const e of leaves) if (e.path === CONTROL_FILE) await one(e);
     // Modes last and children first, so a read-only directory never blocks
     // the writes into it.
     for (const d of [...dirs].reverse()) {
@@ -429,15 +455,27 @@ export class BlocksDriver implements VolumeDriver {
   }
 
   /**
-   * Bring one file to the target content. Its current chunk ids come from the
-   * state when its stat matches, else from rehashing it (the state refresh);
-   * then only chunks that differ are written, at their offset. Mode and owner
-   * are set through the open handle.
+   * What a file of the volume holds, as chunk ids: from the state when its stat matches;
+   * from the state less the chunks of the pages changed since, when the WAL can say
+   * (UNKNOWN for those); else from rehashing it (the state refresh).
    */
-  private async applyFile(tree: VolumeTree, t: FileEntry, cur: TreeEntry | undefined, known: FileState | undefined,
+  private async currentChunks(tree: VolumeTree, cur: TreeEntry | undefined, known: FileState | undefined,
+    changes: ChangedPages | undefined, paths: ReadonlySet<string>): Promise<string[]> {
+    if (!cur) return [];
+    if (known && statMatches(known, cur.st)) return known.chunks;
+    const stale = known && staleChunks(changes, paths, cur, known);
+    if (!stale || !known) return (await this.hash(tree, cur, false)).chunks;
+    const have = Array.from({ length: chunkCount(Number(cur.st.size)) }, (_, i) => known.chunks[i] ?? UNKNOWN);
+    for (const i of stale) if (i < have.length) have[i] = UNKNOWN;
+    return have;
+  }
+
+  /**
+   * Bring one file to the target content: only chunks that differ from `have`
+   * are written, at their offset. Mode and owner are set through the open handle.
+   */
+  private async applyFile(tree: VolumeTree, t: FileEntry, cur: TreeEntry | undefined, have: string[],
     owner: FileOwner | undefined): Promise<FileState> {
-    let have: string[] = [];
-    if (cur) have = known && statMatches(known, cur.st) ? known.chunks : (await this.hash(tree, cur, false)).chunks;
     const unchanged = cur !== undefined && Number(cur.st.size) === t.size && sameIds(have, t.chunks);
     if (cur && unchanged && !needsFix(cur.st, t.mode, owner)) return fileStateOf(cur.st, t.chunks);
     const fh = await this.openForWrite(tree, t.path, cur, unchanged);
@@ -518,6 +556,44 @@ export class BlocksDriver implements VolumeDriver {
     for (const id of await this.store.list()) if (!live.has(id)) await this.store.remove(id);
     this.store.forget();
     delete this.counters.gcSkipped;
+  }
+}
+
+/** A chunk whose content is not known: it never matches, so it is always written. */
+const UNKNOWN = '?';
+
+/** Written last by a restore (see apply). */
+const CONTROL_FILE = 'global/pg_control';
+
+/**
+ * The chunks of a file known from the last capture that may differ now: those the WAL
+ * names, and any past the last full chunk it had. Undefined when the WAL cannot vouch
+ * for the rest: no changes known, not a logged relation's main fork, a relation created,
+ * dropped or truncated since, or another file under the same name.
+ */
+function staleChunks(changes: ChangedPages | undefined, paths: ReadonlySet<string>, e: TreeEntry, known: FileState): Set<number> | undefined {
+  if (!changes || e.st.ino.toString() !== known.ino || isUnlogged(e.rel, (p) => paths.has(p))) return undefined;
+  const stale = changes.chunksOf(e.rel, CHUNK_SIZE);
+  const size = Number(e.st.size);
+  if (!stale || size < known.size) return undefined;
+  for (let i = Math.floor(known.size / CHUNK_SIZE); i < chunkCount(size); i++) stale.add(i);
+  return stale;
+}
+
+/** A WAL segment file of the volume, whole; undefined when there is none. */
+async function readWalSegment(tree: VolumeTree, name: string, size: number): Promise<Buffer | undefined> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await tree.openFile(`pg_wal/${name}`, O.O_RDONLY);
+  } catch (err) {
+    if (vanished(err)) return undefined;
+    throw err;
+  }
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    return buf.subarray(0, await readFull(fh, buf, 0));
+  } finally {
+    await fh.close();
   }
 }
 

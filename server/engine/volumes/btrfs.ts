@@ -23,6 +23,7 @@ export class BtrfsDriver implements VolumeDriver {
   readonly name = 'btrfs' as const;
   readonly atomicSnapshot = true;
   readonly copyOnWrite = true;
+  readonly restoresInPlace = false;
   private readonly pool: string;
   private bin: string | undefined;
 

@@ -1,5 +1,5 @@
 import type { DriverName } from '../../protocol';
-import type { ChangedPages } from '../postgres/walSummaries';
+import type { ChangedPages, ChangesSoFar } from '../postgres/walSummaries';
 
 /** Who must own the files of a volume: under a root engine, the OS user its container's
  *  PostgreSQL runs as (or the shared PostgreSQL user, for template builds). */
@@ -30,6 +30,12 @@ export interface VolumeDriver {
   /** True when a clone shares blocks with its snapshot (btrfs, reflink): a new volume costs
    *  only what later changes in it. False (blocks): every clone is a full copy. */
   readonly copyOnWrite: boolean;
+  /** True when a restore should rewrite the branch's own volume, stopped, rather than build a
+   *  new one beside it (blocks: a new volume is a full copy, an old one differs in a few pages). */
+  readonly restoresInPlace: boolean;
+  /** Where the WAL summaries of a volume must start to say what changed in it since it was last
+   *  captured or restored (RestoreOptions.changes); undefined when they cannot. */
+  lastCaptureLsn?(volumeId: string): Promise<string | undefined>;
   /** Create the pool's folders. Called once when the engine starts. */
   init(): Promise<void>;
   /** Absolute path of a volume's directory (the PostgreSQL data directory). */
@@ -83,6 +89,9 @@ export interface RestoreOptions {
   /** Without one, files belong to whoever writes them (the engine's own user). */
   owner?: FileOwner;
   progress?: VolumeProgress;
+  /** For an in-place restore: what the volume's running database said about its changed pages
+   *  just before it stopped (from lastCaptureLsn). Without it, changed files are compared whole. */
+  changes?: ChangesSoFar;
 }
 
 export interface DriverOptions {

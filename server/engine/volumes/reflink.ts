@@ -35,6 +35,7 @@ export class ReflinkDriver implements VolumeDriver {
   readonly name = 'reflink' as const;
   readonly atomicSnapshot = false;
   readonly copyOnWrite = true;
+  readonly restoresInPlace = false;
   private readonly pool: string;
   /** Rewrites a new snapshot's fragmented files contiguously, in the background (compaction.ts). */
   private readonly compactor: Compactor;
