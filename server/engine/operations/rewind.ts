@@ -90,6 +90,7 @@ async function build(engine: Engine, journal: Rewind, progress: Progress, change
   if (inPlace(journal)) {
     progress.report('stopping the database');
     await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
+    await engine.checkpoints.written(journal.data.oldVolumeId); // no background checkpoint of it may still run
   }
   await cloneInto(engine, c, journal.data.newVolumeId, journal.data.snapshotId, progress, changes);
   await faultPoint('rewind:after-clone');

@@ -362,7 +362,7 @@ export class BlocksDriver implements VolumeDriver {
    *  it stopped, and the WAL after that (walRecords.ts). Undefined: compare changed files whole. */
   private async changedInPlace(tree: VolumeTree, volumeId: string, changes: ChangesSoFar): Promise<ChangedPages | undefined> {
     const tail = await walTail((name) => readWalSegment(tree, name, changes.walSegmentSize), lsnValue(changes.walFrom),
-      changes.timeline, changes.walSegmentSize);
+      changes.timeline, changes.walSegmentSize).catch((err: Error) => ({ reason: `its WAL could not be read (${err.message})` }));
     // The WAL read must reach at least what the server said it had written: ending sooner
     // would mean a record this reader did not understand, and pages it did not name.
     const short = !('reason' in tail) && tail.end < lsnValue(changes.flushed)
@@ -391,7 +391,6 @@ export class BlocksDriver implements VolumeDriver {
   private async apply(tree: VolumeTree, manifest: Manifest, state: Map<string, FileState>, owner: FileOwner | undefined,
     progress: Progress, changes?: ChangedPages): Promise<Map<string, FileState>> {
     const target = new Map(manifest.entries.map((e) => [e.path, e]));
-    await faultPoint('volume:before-write');
     // pg_control goes first and comes back last: a volume left half-written by a crash or a
     // failure cannot start as if it were whole (recovery finishes the restore).
     const global = await tree.dir('global').catch((err) => { if (vanished(err)) return undefined; throw err; });
@@ -401,6 +400,7 @@ export class BlocksDriver implements VolumeDriver {
     }
     const current = await this.removeExtras(tree, target);
     const paths = new Set(current.keys());
+    await faultPoint('volume:before-write');
     const dirs = manifest.entries.filter((e) => e.type === 'dir');
     for (const d of dirs) {
       if (!current.has(d.path)) await tree.mkdir(d.path, 0o700);
@@ -584,7 +584,8 @@ function staleChunks(changes: ChangedPages | undefined, paths: ReadonlySet<strin
 async function readWalSegment(tree: VolumeTree, name: string, size: number): Promise<Buffer | undefined> {
   let fh: fs.promises.FileHandle;
   try {
-    fh = await tree.openFile(`pg_wal/${name}`, O.O_RDONLY);
+    // O_NONBLOCK: a FIFO a tenant put there must not hold the restore (openFile then refuses it).
+    fh = await tree.openFile(`pg_wal/${name}`, O.O_RDONLY | O.O_NONBLOCK);
   } catch (err) {
     if (vanished(err)) return undefined;
     throw err;
