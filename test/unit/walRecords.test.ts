@@ -85,7 +85,8 @@ function encode(r: Rec, prev: number, badPrev: boolean): Buffer {
   return out;
 }
 
-const reader = (files: Map<string, Buffer>) => async (name: string) => files.get(name);
+const reader = (files: Map<string, Buffer>) => async (name: string, position: number, length: number) =>
+  files.get(name)?.subarray(position, position + length);
 const keys = (rows: Array<{ database: number; relfilenode: number; block: number; fork: number; isLimit: boolean }>) =>
   rows.map((r) => `${r.database}/${r.relfilenode}/${r.fork}/${r.block}${r.isLimit ? '/limit' : ''}`);
 
@@ -118,6 +119,10 @@ test('reading from the middle, from a page boundary inside a record, and across 
   const { files, lsns } = buildWal(2, recs);
   const fromSecond = await walTail(reader(files), BigInt(lsns[1]), TLI, SEG);
   assert.deepEqual(keys('rows' in fromSecond ? fromSecond.rows : []), ['5/1/0/1', '5/1/0/2', '5/1/0/3'], 'the switch is followed into the next segment');
+  // A switch as the last record: the WAL ends where the next segment starts, as the server's flush position says.
+  const last = buildWal(2, [{ refs: [{ rel: [1663, 5, 1], block: 0 }] }, { rmid: 0, info: 0x40, main: 0 }]);
+  const t = await walTail(reader(last.files), BigInt(2 * SEG + 40), TLI, SEG);
+  assert.equal('end' in t && t.end, BigInt(3 * SEG));
   // A page boundary inside the big record: reading starts with the record after it.
   const inside = BigInt(Math.floor(lsns[1] / PAGE + 1) * PAGE);
   const fromInside = await walTail(reader(files), inside, TLI, SEG);
@@ -150,6 +155,10 @@ test('a record it cannot read whole is refused with a reason, never skipped', as
   buf.writeUInt32LE(buf.readUInt32LE(40) + 8, 40); // a length its headers and data do not add up to
   const r3 = await walTail(reader(seg.files), 40n, TLI, SEG);
   assert.match('reason' in r3 ? r3.reason : '', /out of order|does not add up to its length|ends inside its headers/);
+  const huge = buildWal(0, [{ refs: [{ rel: [1663, 5, 9], block: 1 }] }]);
+  huge.files.values().next().value!.writeUInt32LE(0xfffffff0, 40); // never read into memory
+  const r5 = await walTail(reader(huge.files), 40n, TLI, SEG);
+  assert.match('reason' in r5 ? r5.reason : '', /is \d+ bytes long/);
   const magic = buildWal(0, [{ refs: [{ rel: [1663, 5, 9], block: 1 }] }]);
   magic.files.values().next().value!.writeUInt16LE(0xd110, 0);
   const r4 = await walTail(reader(magic.files), 40n, TLI, SEG);

@@ -46,8 +46,15 @@ const FORK_MASK = 0x0f;
 const IMAGE_HAS_HOLE = 0x01;
 const IMAGE_COMPRESSED = 0x04 | 0x08 | 0x10;
 
-/** Reads one WAL segment file of pg_wal whole, or undefined when there is none. */
-export type SegmentReader = (name: string) => Promise<Buffer | undefined>;
+/** Reads `length` bytes (fewer at its end) from `position` of a WAL segment file of pg_wal,
+ *  or undefined when there is none. */
+export type SegmentReader = (name: string, position: number, length: number) => Promise<Buffer | undefined>;
+
+/** WAL is read in windows of this size, so memory stays flat however much there is. */
+const WINDOW = 1024 * 1024;
+/** Only a record's headers are decoded: 24 bytes, then at most 33 block headers of 27
+ *  bytes and the data, origin and transaction headers (RM_SMGR's main data fits too). */
+const MAX_HEADERS = 1024;
 
 export interface WalTail {
   rows: SummaryRow[];
@@ -57,15 +64,16 @@ export interface WalTail {
 
 /** At most this much WAL is read: past it, the summarizer was far behind and whole files are cheaper. */
 const MAX_TAIL = 1024n * 1024n * 1024n;
+/** A longer record is not read into memory (PostgreSQL allows up to 1020 MB; its own are far smaller). */
+const MAX_RECORD = 64 * 1024 * 1024;
 
 /**
  * The pages the records from `from` (a record's start, or a page boundary before one) to
  * the end of the WAL of timeline `tli` change, with `segmentSize` bytes per segment file.
  */
 export async function walTail(read: SegmentReader, from: bigint, tli: number, segmentSize: number): Promise<WalTail | { reason: string }> {
-  const wal = new WalStream(read, tli, BigInt(segmentSize));
   try {
-    return await scan(wal, from);
+    return await scan(new WalStream(read, tli, BigInt(segmentSize)), from);
   } catch (err) {
     if (err instanceof WalEnd) return { reason: err.message };
     throw err;
@@ -80,27 +88,34 @@ async function scan(wal: WalStream, from: bigint): Promise<WalTail> {
   let pos = await wal.recordStart(from);
   let prev: bigint | undefined;
   for (;;) {
-    if (pos === undefined) return { rows, end: prev ?? from }; // (a switch record's segment is the last)
+    if (pos === undefined) return { rows, end: from };
     if (pos - from > MAX_TAIL) throw new WalEnd(`more than ${MAX_TAIL / 1048576n} MiB of WAL since the last WAL summary`);
     const head = await wal.bytes(pos, RECORD_HEADER);
     if (!head) return { rows, end: pos };
     const totLen = head.readUInt32LE(0);
     const xlPrev = head.readBigUInt64LE(8);
     if (totLen < RECORD_HEADER || (prev !== undefined && xlPrev !== prev)) return { rows, end: pos };
-    const record = await wal.bytes(pos, totLen);
+    if (totLen > MAX_RECORD) throw new WalEnd(`the WAL record at ${formatLsn(pos)} is ${totLen} bytes long`);
+    const record = await wal.bytes(pos, Math.min(totLen, MAX_HEADERS));
     if (!record) return { rows, end: pos };
-    decodeRecord(record, rows, pos);
+    decodeRecord(record, totLen, rows, pos);
     prev = pos;
     const info = record.readUInt8(16);
     const rmid = record.readUInt8(17);
-    const next = await wal.after(pos, totLen);
-    // A switch record ends its segment: the next record starts the next one.
-    pos = rmid === RM_XLOG && (info & 0xf0) === XLOG_SWITCH ? await wal.recordStart(wal.nextSegment(pos)) : next;
+    if (rmid !== RM_XLOG || (info & 0xf0) !== XLOG_SWITCH) {
+      pos = await wal.after(pos, totLen);
+      continue;
+    }
+    // A switch record ends its segment (the server's flush position moves to its end): the
+    // next record starts the next segment, if any was written yet.
+    const segment = wal.nextSegment(pos);
+    pos = await wal.recordStart(segment);
+    if (pos === undefined) return { rows, end: segment };
   }
 }
 
-/** Add the pages one record changes to `rows`. */
-function decodeRecord(rec: Buffer, rows: SummaryRow[], at: bigint): void {
+/** Add the pages one record changes to `rows`, from its first bytes `rec` (its headers). */
+function decodeRecord(rec: Buffer, totLen: number, rows: SummaryRow[], at: bigint): void {
   const bad = (why: string) => new WalEnd(`the WAL record at ${formatLsn(at)} ${why}`);
   let off = RECORD_HEADER;
   let dataTotal = 0;
@@ -109,7 +124,7 @@ function decodeRecord(rec: Buffer, rows: SummaryRow[], at: bigint): void {
   const need = (n: number) => {
     if (off + n > rec.length) throw bad('ends inside its headers');
   };
-  while (rec.length - off > dataTotal) {
+  while (totLen - off > dataTotal) {
     need(1);
     const id = rec.readUInt8(off++);
     if (id === BLOCK_ID_DATA_SHORT) {
@@ -149,8 +164,8 @@ function decodeRecord(rec: Buffer, rows: SummaryRow[], at: bigint): void {
     rows.push({ ...rel, fork: forkFlags & FORK_MASK, block: rec.readUInt32LE(off), isLimit: false });
     off += 4;
   }
-  if (off + dataTotal !== rec.length) throw bad('does not add up to its length');
-  storageRecord(rec, rec.length - dataTotal, rows);
+  if (off + dataTotal !== totLen) throw bad('does not add up to its length');
+  storageRecord(rec, totLen - dataTotal, rows);
 }
 
 /** A relation created or truncated: its files are compared whole (a limit, as in a summary). */
@@ -159,7 +174,7 @@ function storageRecord(rec: Buffer, mainData: number, rows: SummaryRow[]): void 
   if (rec.readUInt8(17) !== RM_SMGR || (op !== XLOG_SMGR_CREATE && op !== XLOG_SMGR_TRUNCATE)) return;
   // xl_smgr_create: the relation first; xl_smgr_truncate: a block number, then the relation.
   const at = mainData + (op === XLOG_SMGR_TRUNCATE ? 4 : 0);
-  if (at + 12 > rec.length) throw new WalEnd('a storage record is too short');
+  if (at + 12 > rec.length) throw new WalEnd('a storage record is too long or too short');
   rows.push({ tablespace: rec.readUInt32LE(at), database: rec.readUInt32LE(at + 4), relfilenode: rec.readUInt32LE(at + 8), fork: 0, block: 0, isLimit: true });
 }
 
@@ -168,7 +183,7 @@ function storageRecord(rec: Buffer, mainData: number, rows: SummaryRow[]): void 
  * checked to be the page of that LSN on this timeline; one that is not ends the WAL.
  */
 class WalStream {
-  private readonly segments = new Map<bigint, Buffer | undefined>();
+  private window: { segno: bigint; start: number; data: Buffer | undefined } | undefined;
 
   constructor(private readonly read: SegmentReader, private readonly tli: number, private readonly segmentSize: bigint) {
     if (segmentSize < BigInt(PAGE_SIZE) || segmentSize % BigInt(PAGE_SIZE) !== 0n) throw new WalEnd(`a WAL segment size of ${segmentSize} bytes is not one`);
@@ -238,23 +253,19 @@ class WalStream {
   /** The WAL page at `start`, if it is that page of this timeline's WAL. */
   private async page(start: bigint): Promise<Buffer | undefined> {
     const segno = start / this.segmentSize;
-    const seg = await this.segment(segno);
-    if (!seg) return undefined;
     const off = Number(start % this.segmentSize);
-    if (off + PAGE_SIZE > seg.length) return undefined;
-    const page = seg.subarray(off, off + PAGE_SIZE);
+    const from = off - (off % WINDOW);
+    if (this.window?.segno !== segno || this.window.start !== from) {
+      const name = segmentName(this.tli, segno, this.segmentSize);
+      this.window = { segno, start: from, data: await this.read(name, from, Math.min(WINDOW, Number(this.segmentSize) - from)) };
+    }
+    const data = this.window.data;
+    if (!data || off - from + PAGE_SIZE > data.length) return undefined;
+    const page = data.subarray(off - from, off - from + PAGE_SIZE);
     const magic = page.readUInt16LE(0);
     if (page.readBigUInt64LE(8) !== start || page.readUInt32LE(4) !== this.tli) return undefined;
     if (!KNOWN_MAGIC.has(magic)) throw new WalEnd(`WAL page magic 0x${magic.toString(16)} is not of a PostgreSQL version this engine reads`);
     return page;
-  }
-
-  private async segment(segno: bigint): Promise<Buffer | undefined> {
-    if (!this.segments.has(segno)) {
-      if (this.segments.size >= 4) this.segments.delete(this.segments.keys().next().value as bigint);
-      this.segments.set(segno, await this.read(segmentName(this.tli, segno, this.segmentSize)));
-    }
-    return this.segments.get(segno);
   }
 }
 

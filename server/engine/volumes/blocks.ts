@@ -345,23 +345,32 @@ export class BlocksDriver implements VolumeDriver {
       // Restoring into a missing volume is how a clone is made.
       if (!(await exists(vol))) await prepareVolumeDir(vol, owner);
       const state = await this.states.load(volumeId);
+      const t = new Timings();
+      const before = { ...this.counters };
       const files = await VolumeTree.with(vol, async (tree) => {
         const changed = changes && changes.since === state.lsn ? await this.changedInPlace(tree, volumeId, changes) : undefined;
+        t.lap('WAL');
         return this.apply(tree, manifest, state.files, owner, new Progress(progress), changed);
       });
+      t.lap('compare and write');
       await fixVolumeDir(vol, owner);
       // The state must never claim content that a power loss could undo.
       await makeDurable(this.pool, [...files.keys()].map((p) => path.join(vol, p)));
+      t.lap('sync');
       // The volume's history is the snapshot's now: changed pages count from its LSN (none
       // for a stopped database's snapshot), never from this volume's own earlier captures.
       await this.states.save(volumeId, { files, lsn: manifest.lsn });
+      t.lap('state');
+      const mib = (n: number) => (n / 1048576).toFixed(1);
+      this.log?.(`restore of volume ${volumeId} from snapshot ${snapshotId}: rehashed ${mib(this.counters.bytesHashed - before.bytesHashed)} MiB `
+        + `of changed files, wrote ${mib(this.counters.volumeBytesWritten - before.volumeBytesWritten)} MiB; ${t}`);
     }));
   }
 
   /** The pages changed in a stopped volume since its state's LSN: what its database said before
    *  it stopped, and the WAL after that (walRecords.ts). Undefined: compare changed files whole. */
   private async changedInPlace(tree: VolumeTree, volumeId: string, changes: ChangesSoFar): Promise<ChangedPages | undefined> {
-    const tail = await walTail((name) => readWalSegment(tree, name, changes.walSegmentSize), lsnValue(changes.walFrom),
+    const tail = await walTail((name, position, length) => readWalSegment(tree, name, position, length), lsnValue(changes.walFrom),
       changes.timeline, changes.walSegmentSize).catch((err: Error) => ({ reason: `its WAL could not be read (${err.message})` }));
     // The WAL read must reach at least what the server said it had written: ending sooner
     // would mean a record this reader did not understand, and pages it did not name.
@@ -559,6 +568,22 @@ export class BlocksDriver implements VolumeDriver {
   }
 }
 
+/** Where a restore's time went, for the engine log. */
+class Timings {
+  private last = performance.now();
+  private readonly laps: string[] = [];
+
+  lap(what: string): void {
+    const now = performance.now();
+    this.laps.push(`${what} ${Math.round(now - this.last)} ms`);
+    this.last = now;
+  }
+
+  toString(): string {
+    return this.laps.join(', ');
+  }
+}
+
 /** A chunk whose content is not known: it never matches, so it is always written. */
 const UNKNOWN = '?';
 
@@ -580,8 +605,8 @@ function staleChunks(changes: ChangedPages | undefined, paths: ReadonlySet<strin
   return stale;
 }
 
-/** A WAL segment file of the volume, whole; undefined when there is none. */
-async function readWalSegment(tree: VolumeTree, name: string, size: number): Promise<Buffer | undefined> {
+/** Part of a WAL segment file of the volume; undefined when there is none. */
+async function readWalSegment(tree: VolumeTree, name: string, position: number, length: number): Promise<Buffer | undefined> {
   let fh: fs.promises.FileHandle;
   try {
     // O_NONBLOCK: a FIFO a tenant put there must not hold the restore (openFile then refuses it).
@@ -591,8 +616,8 @@ async function readWalSegment(tree: VolumeTree, name: string, size: number): Pro
     throw err;
   }
   try {
-    const buf = Buffer.allocUnsafe(size);
-    return buf.subarray(0, await readFull(fh, buf, 0));
+    const buf = Buffer.allocUnsafe(length);
+    return buf.subarray(0, await readFull(fh, buf, position));
   } finally {
     await fh.close();
   }
