@@ -63,7 +63,7 @@ export interface WalTail {
 }
 
 /** At most this much WAL is read: past it, the summarizer was far behind and whole files are cheaper. */
-const MAX_TAIL = 1024n * 1024n * 1024n;
+const MAX_TAIL = 1024 * 1024 * 1024;
 /** A longer record is not read into memory (PostgreSQL allows up to 1020 MB; its own are far smaller). */
 const MAX_RECORD = 64 * 1024 * 1024;
 
@@ -72,8 +72,11 @@ const MAX_RECORD = 64 * 1024 * 1024;
  * the end of the WAL of timeline `tli` change, with `segmentSize` bytes per segment file.
  */
 export async function walTail(read: SegmentReader, from: bigint, tli: number, segmentSize: number): Promise<WalTail | { reason: string }> {
+  // LSNs as numbers: exact below 2^53 bytes of WAL (8 PiB), and far cheaper than bigints here.
+  if (from > BigInt(Number.MAX_SAFE_INTEGER)) return { reason: `the LSN ${formatLsn(from)} is beyond what this reader handles` };
   try {
-    return await scan(new WalStream(read, tli, BigInt(segmentSize)), from);
+    const tail = await scan(new WalStream(read, tli, segmentSize), Number(from));
+    return { rows: tail.rows, end: BigInt(tail.end) };
   } catch (err) {
     if (err instanceof WalEnd) return { reason: err.message };
     throw err;
@@ -83,46 +86,56 @@ export async function walTail(read: SegmentReader, from: bigint, tli: number, se
 /** Thrown when the WAL cannot be read as expected; the caller falls back. */
 class WalEnd extends Error {}
 
-async function scan(wal: WalStream, from: bigint): Promise<WalTail> {
-  const rows: SummaryRow[] = [];
+async function scan(wal: WalStream, from: number): Promise<{ rows: SummaryRow[]; end: number }> {
+  const refs = new Refs();
+  const done = (end: number) => ({ rows: refs.rows(), end });
   let pos = await wal.recordStart(from);
-  let prev: bigint | undefined;
+  let prev: number | undefined;
   for (;;) {
-    if (pos === undefined) return { rows, end: from };
-    if (pos - from > MAX_TAIL) throw new WalEnd(`more than ${MAX_TAIL / 1048576n} MiB of WAL since the last WAL summary`);
-    const head = await wal.bytes(pos, RECORD_HEADER);
-    if (!head) return { rows, end: pos };
+    if (pos === undefined) return done(from);
+    if (pos - from > MAX_TAIL) throw new WalEnd(`more than ${MAX_TAIL / 1048576} MiB of WAL since the last WAL summary`);
+    const h = wal.bytes(pos, RECORD_HEADER);
+    const head = h instanceof Promise ? await h : h;
+    if (!head) return done(pos);
     const totLen = head.readUInt32LE(0);
-    const xlPrev = head.readBigUInt64LE(8);
-    if (totLen < RECORD_HEADER || (prev !== undefined && xlPrev !== prev)) return { rows, end: pos };
-    if (totLen > MAX_RECORD) throw new WalEnd(`the WAL record at ${formatLsn(pos)} is ${totLen} bytes long`);
-    const record = await wal.bytes(pos, Math.min(totLen, MAX_HEADERS));
-    if (!record) return { rows, end: pos };
-    decodeRecord(record, totLen, rows, pos);
+    const xlPrev = head.readUInt32LE(8) + head.readUInt32LE(12) * 2 ** 32;
+    if (totLen < RECORD_HEADER || (prev !== undefined && xlPrev !== prev)) return done(pos);
+    if (totLen > MAX_RECORD) throw new WalEnd(`the WAL record at ${formatLsn(BigInt(pos))} is ${totLen} bytes long`);
+    const r = wal.bytes(pos, Math.min(totLen, MAX_HEADERS));
+    const record = r instanceof Promise ? await r : r;
+    if (!record) return done(pos);
+    decodeRecord(record, totLen, refs, pos);
     prev = pos;
     const info = record.readUInt8(16);
     const rmid = record.readUInt8(17);
     if (rmid !== RM_XLOG || (info & 0xf0) !== XLOG_SWITCH) {
-      pos = await wal.after(pos, totLen);
+      const next = wal.after(pos, totLen);
+      pos = next instanceof Promise ? await next : next;
       continue;
     }
     // A switch record ends its segment (the server's flush position moves to its end): the
     // next record starts the next segment, if any was written yet.
     const segment = wal.nextSegment(pos);
     pos = await wal.recordStart(segment);
-    if (pos === undefined) return { rows, end: segment };
+    if (pos === undefined) return done(segment);
   }
 }
 
+/** Most records lie within a page already read: those answers come without a promise (the
+ *  caller awaits only a promise), which matters over hundreds of thousands of records. */
+type Maybe<T> = T | Promise<T>;
+
 /** Add the pages one record changes to `rows`, from its first bytes `rec` (its headers). */
-function decodeRecord(rec: Buffer, totLen: number, rows: SummaryRow[], at: bigint): void {
-  const bad = (why: string) => new WalEnd(`the WAL record at ${formatLsn(at)} ${why}`);
+function decodeRecord(rec: Buffer, totLen: number, refs: Refs, at: number): void {
   let off = RECORD_HEADER;
   let dataTotal = 0;
-  let rel: { tablespace: number; database: number; relfilenode: number } | undefined;
+  let haveRel = false;
+  let tablespace = 0;
+  let database = 0;
+  let relfilenode = 0;
   let lastId = -1;
   const need = (n: number) => {
-    if (off + n > rec.length) throw bad('ends inside its headers');
+    if (off + n > rec.length) throw bad(at, 'ends inside its headers');
   };
   while (totLen - off > dataTotal) {
     need(1);
@@ -141,7 +154,7 @@ function decodeRecord(rec: Buffer, totLen: number, rows: SummaryRow[], at: bigin
     }
     if (id === BLOCK_ID_ORIGIN) { off += 2; continue; }
     if (id === BLOCK_ID_TOPLEVEL_XID) { off += 4; continue; }
-    if (id > MAX_BLOCK_ID || id <= lastId) throw bad(`has a block reference ${id} out of order`);
+    if (id > MAX_BLOCK_ID || id <= lastId) throw bad(at, `has a block reference ${id} out of order`);
     lastId = id;
     need(3);
     const forkFlags = rec.readUInt8(off);
@@ -156,26 +169,58 @@ function decodeRecord(rec: Buffer, totLen: number, rows: SummaryRow[], at: bigin
     }
     if (!(forkFlags & SAME_REL)) {
       need(12);
-      rel = { tablespace: rec.readUInt32LE(off), database: rec.readUInt32LE(off + 4), relfilenode: rec.readUInt32LE(off + 8) };
+      [tablespace, database, relfilenode] = [rec.readUInt32LE(off), rec.readUInt32LE(off + 4), rec.readUInt32LE(off + 8)];
+      haveRel = true;
       off += 12;
     }
-    if (!rel) throw bad('refers to the same relation as a block before it, and there is none');
+    if (!haveRel) throw bad(at, 'refers to the same relation as a block before it, and there is none');
     need(4);
-    rows.push({ ...rel, fork: forkFlags & FORK_MASK, block: rec.readUInt32LE(off), isLimit: false });
+    refs.add(tablespace, database, relfilenode, forkFlags & FORK_MASK, rec.readUInt32LE(off));
     off += 4;
   }
-  if (off + dataTotal !== totLen) throw bad('does not add up to its length');
-  storageRecord(rec, totLen - dataTotal, rows);
+  if (off + dataTotal !== totLen) throw bad(at, 'does not add up to its length');
+  storageRecord(rec, totLen - dataTotal, refs);
+}
+
+function bad(at: number, why: string): WalEnd {
+  return new WalEnd(`the WAL record at ${formatLsn(BigInt(at))} ${why}`);
+}
+
+/** The pages named so far, each once: a busy page is named by thousands of records. */
+class Refs {
+  private readonly byFork = new Map<string, { key: SummaryRow; blocks: Set<number> }>();
+  private readonly limits: SummaryRow[] = [];
+  private last: { id: string; blocks: Set<number> } | undefined;
+
+  add(tablespace: number, database: number, relfilenode: number, fork: number, block: number): void {
+    const id = `${tablespace}/${database}/${relfilenode}/${fork}`;
+    if (this.last?.id !== id) {
+      let entry = this.byFork.get(id);
+      if (!entry) this.byFork.set(id, (entry = { key: { tablespace, database, relfilenode, fork, block: 0, isLimit: false }, blocks: new Set() }));
+      this.last = { id, blocks: entry.blocks };
+    }
+    this.last.blocks.add(block);
+  }
+
+  limit(tablespace: number, database: number, relfilenode: number): void {
+    this.limits.push({ tablespace, database, relfilenode, fork: 0, block: 0, isLimit: true });
+  }
+
+  rows(): SummaryRow[] {
+    const out: SummaryRow[] = [];
+    for (const { key, blocks } of this.byFork.values()) for (const block of blocks) out.push({ ...key, block });
+    return out.concat(this.limits);
+  }
 }
 
 /** A relation created or truncated: its files are compared whole (a limit, as in a summary). */
-function storageRecord(rec: Buffer, mainData: number, rows: SummaryRow[]): void {
+function storageRecord(rec: Buffer, mainData: number, refs: Refs): void {
   const op = rec.readUInt8(16) & 0xf0;
   if (rec.readUInt8(17) !== RM_SMGR || (op !== XLOG_SMGR_CREATE && op !== XLOG_SMGR_TRUNCATE)) return;
   // xl_smgr_create: the relation first; xl_smgr_truncate: a block number, then the relation.
   const at = mainData + (op === XLOG_SMGR_TRUNCATE ? 4 : 0);
   if (at + 12 > rec.length) throw new WalEnd('a storage record is too long or too short');
-  rows.push({ tablespace: rec.readUInt32LE(at), database: rec.readUInt32LE(at + 4), relfilenode: rec.readUInt32LE(at + 8), fork: 0, block: 0, isLimit: true });
+  refs.limit(rec.readUInt32LE(at), rec.readUInt32LE(at + 4), rec.readUInt32LE(at + 8));
 }
 
 /**
@@ -183,88 +228,119 @@ function storageRecord(rec: Buffer, mainData: number, rows: SummaryRow[]): void 
  * checked to be the page of that LSN on this timeline; one that is not ends the WAL.
  */
 class WalStream {
-  private window: { segno: bigint; start: number; data: Buffer | undefined } | undefined;
+  private window: { segno: number; start: number; data: Buffer | undefined } | undefined;
+  /** The page found last, checked: most records lie on the page of the one before. */
+  private last: { start: number; page: Buffer } | undefined;
 
-  constructor(private readonly read: SegmentReader, private readonly tli: number, private readonly segmentSize: bigint) {
-    if (segmentSize < BigInt(PAGE_SIZE) || segmentSize % BigInt(PAGE_SIZE) !== 0n) throw new WalEnd(`a WAL segment size of ${segmentSize} bytes is not one`);
+  constructor(private readonly read: SegmentReader, private readonly tli: number, private readonly segmentSize: number) {
+    if (segmentSize < PAGE_SIZE || segmentSize % PAGE_SIZE !== 0) throw new WalEnd(`a WAL segment size of ${segmentSize} bytes is not one`);
   }
 
   /** The start of the first record at or after `lsn`: past a page header, and past the rest of
    *  a record that began on an earlier page. Undefined when that page is not there. */
-  async recordStart(lsn: bigint): Promise<bigint | undefined> {
-    if (lsn % BigInt(PAGE_SIZE) !== 0n) return lsn;
+  async recordStart(lsn: number): Promise<number | undefined> {
+    if (lsn % PAGE_SIZE !== 0) return lsn;
     const page = await this.page(lsn);
     if (!page) return undefined;
-    const remaining = BigInt(page.readUInt32LE(16));
-    return this.after(lsn + BigInt(headerSize(page)), Number(remaining));
+    return this.after(lsn + headerSize(page), page.readUInt32LE(16));
   }
 
-  /** `n` bytes from `lsn` on, across page headers; undefined when the WAL ends first. */
-  async bytes(lsn: bigint, n: number): Promise<Buffer | undefined> {
+  /** `n` bytes from `lsn` on, across page headers; undefined when the WAL ends first. Within
+   *  one page, a view of it. */
+  bytes(lsn: number, n: number): Maybe<Buffer | undefined> {
+    const inPage = lsn % PAGE_SIZE;
+    const page = this.cached(lsn - inPage);
+    if (inPage !== 0 && inPage + n <= PAGE_SIZE && page !== undefined) return page ? page.subarray(inPage, inPage + n) : undefined;
+    return this.gather(lsn, n);
+  }
+
+  private async gather(lsn: number, n: number): Promise<Buffer | undefined> {
     const out = Buffer.allocUnsafe(n);
     let got = 0;
     let pos = lsn;
     while (got < n) {
-      const pageStart = pos - (pos % BigInt(PAGE_SIZE));
+      const pageStart = pos - (pos % PAGE_SIZE);
       const page = await this.page(pageStart);
       if (!page) return undefined;
-      let inPage = Number(pos - pageStart);
+      let inPage = pos - pageStart;
       if (inPage === 0) {
         inPage = headerSize(page);
-        pos += BigInt(inPage);
+        pos += inPage;
       }
       const take = Math.min(n - got, PAGE_SIZE - inPage);
       page.copy(out, got, inPage, inPage + take);
       got += take;
-      pos += BigInt(take);
+      pos += take;
     }
     return out;
   }
 
   /** Where the next record starts after one of `length` bytes at `lsn`: past the page
    *  headers it spans, aligned to 8 bytes. */
-  async after(lsn: bigint, length: number): Promise<bigint> {
+  after(lsn: number, length: number): Maybe<number> {
+    const inPage = lsn % PAGE_SIZE;
+    if (inPage !== 0 && inPage + length < PAGE_SIZE) {
+      const pos = lsn + length + ((8 - ((lsn + length) % 8)) % 8);
+      if (pos % PAGE_SIZE !== 0) return pos;
+    }
+    return this.afterAcross(lsn, length);
+  }
+
+  private async afterAcross(lsn: number, length: number): Promise<number> {
     let pos = lsn;
     let left = length;
     while (left > 0) {
-      const inPage = Number(pos % BigInt(PAGE_SIZE));
+      const inPage = pos % PAGE_SIZE;
       if (inPage === 0) {
         const page = await this.page(pos);
-        pos += BigInt(page ? headerSize(page) : SHORT_HEADER);
+        pos += page ? headerSize(page) : SHORT_HEADER;
         continue;
       }
       const take = Math.min(left, PAGE_SIZE - inPage);
-      pos += BigInt(take);
+      pos += take;
       left -= take;
     }
-    pos = (pos + 7n) & ~7n;
+    pos += (8 - (pos % 8)) % 8;
     // A record never starts at a page boundary: the page's header comes first.
-    if (pos % BigInt(PAGE_SIZE) === 0n) {
+    if (pos % PAGE_SIZE === 0) {
       const page = await this.page(pos);
-      if (page) pos += BigInt(headerSize(page));
+      if (page) pos += headerSize(page);
     }
     return pos;
   }
 
-  nextSegment(lsn: bigint): bigint {
-    return (lsn / this.segmentSize + 1n) * this.segmentSize;
+  nextSegment(lsn: number): number {
+    return (Math.floor(lsn / this.segmentSize) + 1) * this.segmentSize;
   }
 
-  /** The WAL page at `start`, if it is that page of this timeline's WAL. */
-  private async page(start: bigint): Promise<Buffer | undefined> {
-    const segno = start / this.segmentSize;
-    const off = Number(start % this.segmentSize);
-    const from = off - (off % WINDOW);
-    if (this.window?.segno !== segno || this.window.start !== from) {
-      const name = segmentName(this.tli, segno, this.segmentSize);
-      this.window = { segno, start: from, data: await this.read(name, from, Math.min(WINDOW, Number(this.segmentSize) - from)) };
+  private async page(start: number): Promise<Buffer | undefined> {
+    let page = this.cached(start);
+    if (page === undefined) {
+      const segno = Math.floor(start / this.segmentSize);
+      const off = start - segno * this.segmentSize;
+      const from = off - (off % WINDOW);
+      const name = segmentName(this.tli, BigInt(segno), BigInt(this.segmentSize));
+      this.window = { segno, start: from, data: await this.read(name, from, Math.min(WINDOW, this.segmentSize - from)) };
+      page = this.cached(start);
     }
-    const data = this.window.data;
-    if (!data || off - from + PAGE_SIZE > data.length) return undefined;
-    const page = data.subarray(off - from, off - from + PAGE_SIZE);
+    return page ?? undefined;
+  }
+
+  /** The WAL page at `start` from the window read last: undefined when the window does not
+   *  cover it, null when that is not this page of this timeline's WAL. */
+  private cached(start: number): Buffer | null | undefined {
+    if (this.last?.start === start) return this.last.page;
+    const w = this.window;
+    const segno = Math.floor(start / this.segmentSize);
+    const off = start - segno * this.segmentSize;
+    if (!w || w.segno !== segno || w.start !== off - (off % WINDOW)) return undefined;
+    const at = off - w.start;
+    if (!w.data || at + PAGE_SIZE > w.data.length) return null;
+    const page = w.data.subarray(at, at + PAGE_SIZE);
+    if (page.readUInt32LE(8) + page.readUInt32LE(12) * 2 ** 32 !== start || page.readUInt32LE(4) !== this.tli) return null;
     const magic = page.readUInt16LE(0);
-    if (page.readBigUInt64LE(8) !== start || page.readUInt32LE(4) !== this.tli) return undefined;
     if (!KNOWN_MAGIC.has(magic)) throw new WalEnd(`WAL page magic 0x${magic.toString(16)} is not of a PostgreSQL version this engine reads`);
+    this.last = { start, page };
     return page;
   }
 }

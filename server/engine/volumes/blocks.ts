@@ -178,6 +178,9 @@ export class BlocksDriver implements VolumeDriver {
       if (await exists(file)) throw new EngineError('VolumeFailed', `snapshot ${snapshotId} already exists`);
       const state = await this.states.load(volumeId);
       const changes = online && state.lsn ? await this.changesSince(volumeId, online, state.lsn) : undefined;
+      // A first capture still waits for the summarizer to reach the backup's start: the copy then
+      // holds a summary that ends there, so the WAL before it is not copied (scanWal).
+      if (online && !state.lsn) await online.changedSince(online.startLsn);
       const tally: Tally = { pages: 0, whole: 0, relationsWhole: 0 };
       const { entries, files } = await VolumeTree.with(vol, (tree) => this.capture(tree, state.files, changes, tally, new Progress(progress), online));
       const mib = (n: number) => (n / 1048576).toFixed(1);
@@ -220,7 +223,7 @@ export class BlocksDriver implements VolumeDriver {
     } else {
       await this.describeAll(ctx, copiedDuringBackup(scanned), entries);
       const end = await online.finish();
-      await this.describeAll(ctx, await scanWal(tree, end.stopLsn), entries);
+      await this.describeAll(ctx, await scanWal(tree, online.startLsn, end.stopLsn), entries);
       for (const [rel, data] of end.files) entries.push(await this.bufferEntry(rel, data));
       for (const [rel, f] of files) {
         if (BigInt(f.ctimeNs) < trustBefore && BigInt(f.mtimeNs) < trustBefore) continue;

@@ -20,8 +20,9 @@ export function copiedDuringBackup(entries: TreeEntry[]): TreeEntry[] {
 }
 
 /**
- * The WAL as it is now, once the backup has ended at `stopLsn`, up to the segment that
- * holds it:
+ * The WAL as it is now, once the backup that started at `startLsn` has ended at `stopLsn`,
+ * from the segment that holds the start (or the newest summary's end, if earlier) to the
+ * one that holds the stop:
  * - Segments that start after it are left out: recycled ones (old segments renamed for
  *   reuse, full of stale WAL) and what the server wrote after the backup. Recovery needs
  *   the WAL up to the backup's end; the copy is of that moment.
@@ -30,10 +31,25 @@ export function copiedDuringBackup(entries: TreeEntry[]): TreeEntry[] {
  *   from the newest summary it finds, would never summarise that: the next capture would
  *   miss its pages (the summaries trap, DESIGN.md).
  */
-export async function scanWal(tree: VolumeTree, stopLsn: string): Promise<TreeEntry[]> {
+export async function scanWal(tree: VolumeTree, startLsn: string, stopLsn: string): Promise<TreeEntry[]> {
   const stop = lsnValue(stopLsn);
-  return (await tree.scan(ONLINE_WAL_DIR)).filter((e) =>
+  const kept = (await tree.scan(ONLINE_WAL_DIR)).filter((e) =>
     (summaryEnd(e.rel) ?? 0n) <= stop && (segmentStart(e.rel, Number(e.st.size)) ?? 0n) <= stop);
+  // Segments that end before the backup's start are not needed to start the copy (recovery
+  // begins at its checkpoint), and they cost a bookmark and a restore on blocks 16 MiB each.
+  // The copy's summarizer goes on from the newest summary the copy holds, so the WAL from
+  // there is kept too.
+  let newest = 0n;
+  for (const e of kept) {
+    const end = summaryEnd(e.rel) ?? 0n;
+    if (end > newest) newest = end;
+  }
+  const start = lsnValue(startLsn);
+  const from = newest > 0n && newest < start ? newest : start;
+  return kept.filter((e) => {
+    const first = segmentStart(e.rel, Number(e.st.size));
+    return first === undefined || first + BigInt(e.st.size) > from;
+  });
 }
 
 const WAL_SEGMENT = /^pg_wal\/[0-9A-F]{8}([0-9A-F]{8})([0-9A-F]{8})$/;

@@ -184,7 +184,7 @@ async function cloneInto(from: VolumeTree, to: VolumeTree, owner: FileOwner | un
   await cloneLeaves(from, to, entries, owner, progress, online !== undefined);
   if (online) {
     const end = await online.finish();
-    const wal = await scanWal(from, end.stopLsn);
+    const wal = await scanWal(from, online.startLsn, end.stopLsn);
     const walDirs = wal.filter((e) => e.kind === 'dir');
     for (const d of walDirs) await to.mkdir(d.rel, 0o700);
     dirs.push(...walDirs);
