@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { segmentStart } from '../../server/engine/volumes/onlineBackup';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { scanWal, segmentStart } from '../../server/engine/volumes/onlineBackup';
+import { VolumeTree } from '../../server/engine/volumes/volumeFiles';
 import { ChangedPages, coverageGap, isUnlogged, lsnValue, relationSegment, summaryEnd } from '../../server/engine/postgres/walSummaries';
 
 const row = (o: Partial<{ tablespace: number; database: number; relfilenode: number; fork: number; block: number; isLimit: boolean }>) =>
@@ -57,4 +61,32 @@ test('WAL segment files name their first LSN', () => {
   assert.equal(segmentStart('pg_wal/000000010000000200000001', MiB16), 0x200000000n + BigInt(MiB16));
   assert.equal(segmentStart('pg_wal/00000002.history', 40), undefined);
   assert.equal(segmentStart('pg_wal/000000010000000000000003', 1000), undefined, 'not a segment size');
+});
+
+test('an online copy holds the WAL from the backup\'s start (or the newest summary\'s end) to its stop', async () => {
+  const SEG = 64 * 1024; // small files named like 16 MiB segments would be: sizes are what scanWal reads
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scanwal-'));
+  const wal = path.join(dir, 'pg_wal');
+  fs.mkdirSync(path.join(wal, 'summaries'), { recursive: true });
+  fs.mkdirSync(path.join(wal, 'archive_status'));
+  const seg = (n: number) => `0000000100000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
+  for (let n = 1; n <= 8; n++) fs.writeFileSync(path.join(wal, seg(n)), Buffer.alloc(SEG));
+  const lsn = (v: number) => `0/${v.toString(16).toUpperCase()}`;
+  const summary = (from: number, to: number) => `00000001${from.toString(16).toUpperCase().padStart(16, '0')}${to.toString(16).toUpperCase().padStart(16, '0')}.summary`;
+  fs.writeFileSync(path.join(wal, 'summaries', summary(0x28, 4 * SEG + 0x28)), '');
+  fs.writeFileSync(path.join(wal, 'summaries', summary(4 * SEG + 0x28, 7 * SEG + 0x100)), ''); // ends after the stop
+  try {
+    const copied = (start: number, stop: number) => VolumeTree.with(dir, async (tree) => (await scanWal(tree, lsn(start), lsn(stop))).map((e) => e.rel));
+    const names = async (start: number, stop: number) => (await copied(start, stop)).filter((r) => /^pg_wal\/[0-9A-F]{24}$/.test(r));
+    const kept = await copied(5 * SEG + 0x40, 6 * SEG + 0x80);
+    assert.ok(kept.includes('pg_wal/archive_status') && kept.includes(`pg_wal/summaries/${summary(0x28, 4 * SEG + 0x28)}`));
+    assert.ok(!kept.includes(`pg_wal/summaries/${summary(4 * SEG + 0x28, 7 * SEG + 0x100)}`), 'a summary that ends after the stop is left out');
+    // Start in segment 5, stop in 6; the newest summary the copy keeps ends in segment 4.
+    assert.deepEqual(await names(5 * SEG + 0x40, 6 * SEG + 0x80), ['pg_wal/' + seg(4), 'pg_wal/' + seg(5), 'pg_wal/' + seg(6)]);
+    // A summary that ends at the start: nothing before the start's segment.
+    fs.writeFileSync(path.join(wal, 'summaries', summary(4 * SEG + 0x28, 5 * SEG + 0x40)), '');
+    assert.deepEqual(await names(5 * SEG + 0x40, 6 * SEG + 0x80), ['pg_wal/' + seg(5), 'pg_wal/' + seg(6)]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
