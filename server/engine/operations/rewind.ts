@@ -50,15 +50,15 @@ export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPla
   const { engine, caller, progress } = ctx;
   const branch = activeBranch(engine, c);
   const spare = branch.spare?.snapshotId === plan.snapshotId ? branch.spare : undefined;
-  const inPlace = !spare && engine.driver.restoresInPlace;
-  if (inPlace) progress.report('finding the pages changed since the last capture');
-  const changes = inPlace ? await changesBeforeStop(engine, c, branch.volumeId) : undefined;
+  const rewrite = !spare && engine.driver.restoresInPlace;
+  if (rewrite) progress.report('finding the pages changed since the last capture');
+  const changes = rewrite ? await changesBeforeStop(engine, c, branch.volumeId) : undefined;
   const journal = engine.store.tx(() => {
     // A spare taken moves from the branch record to the journal entry in one transaction.
     if (spare) engine.store.putBranch({ ...branch, spare: undefined });
     return engine.journalBeginIn(plan.op, {
       containerId: c.id, branchId: branch.id, snapshotId: plan.snapshotId, event: plan.event,
-      oldVolumeId: branch.volumeId, newVolumeId: spare?.volumeId ?? (inPlace ? branch.volumeId : newId('vol')), fromSpare: Boolean(spare),
+      oldVolumeId: branch.volumeId, newVolumeId: spare?.volumeId ?? (rewrite ? branch.volumeId : newId('vol')), fromSpare: Boolean(spare),
       templateVersion: plan.templateVersion, detail: plan.extra?.detail,
       bookmarkId: plan.extra?.bookmark?.id, bookmarkName: plan.extra?.bookmark?.name,
     });

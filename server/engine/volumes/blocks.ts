@@ -403,13 +403,7 @@ export class BlocksDriver implements VolumeDriver {
   private async apply(tree: VolumeTree, manifest: Manifest, state: Map<string, FileState>, owner: FileOwner | undefined,
     progress: Progress, changes?: ChangedPages): Promise<Map<string, FileState>> {
     const target = new Map(manifest.entries.map((e) => [e.path, e]));
-    // pg_control goes first and comes back last: a volume left half-written by a crash or a
-    // failure cannot start as if it were whole (recovery finishes the restore).
-    const global = await tree.dir('global').catch((err) => { if (vanished(err)) return undefined; throw err; });
-    if (global && (await global.lstat('pg_control').catch((err) => { if (vanished(err)) return undefined; throw err; }))) {
-      await tree.remove(CONTROL_FILE);
-      await global.sync();
-    }
+    await removeControlFile(tree);
     const current = await this.removeExtras(tree, target);
     const paths = new Set(current.keys());
     await faultPoint('volume:before-write');
@@ -606,6 +600,21 @@ function staleChunks(changes: ChangedPages | undefined, paths: ReadonlySet<strin
   if (!stale || size < known.size) return undefined;
   for (let i = Math.floor(known.size / CHUNK_SIZE); i < chunkCount(size); i++) stale.add(i);
   return stale;
+}
+
+/**
+ * pg_control goes first and comes back last (apply): a volume left half-written by a crash
+ * or a failure cannot start as if it were whole (recovery finishes the restore). Only a real
+ * `global` directory is entered, through its handle; anything else there is removeExtras'.
+ */
+async function removeControlFile(tree: VolumeTree): Promise<void> {
+  const absent = (err: unknown) => { if (vanished(err)) return undefined; throw err; };
+  const global = await (await tree.dir('')).lstat('global').catch(absent);
+  if (!global?.isDirectory()) return;
+  const dir = await tree.dir('global');
+  if (!(await dir.lstat('pg_control').catch(absent))) return;
+  await tree.remove(CONTROL_FILE);
+  await dir.sync();
 }
 
 /** Part of a WAL segment file of the volume; undefined when there is none. */
