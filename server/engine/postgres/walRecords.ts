@@ -97,17 +97,20 @@ async function scan(wal: WalStream, from: number): Promise<{ rows: SummaryRow[];
     const h = wal.bytes(pos, RECORD_HEADER);
     const head = h instanceof Promise ? await h : h;
     if (!head) return done(pos);
-    const totLen = head.readUInt32LE(0);
-    const xlPrev = head.readUInt32LE(8) + head.readUInt32LE(12) * 2 ** 32;
+    let at = wal.base;
+    const totLen = head.readUInt32LE(at);
+    const xlPrev = head.readUInt32LE(at + 8) + head.readUInt32LE(at + 12) * 2 ** 32;
     if (totLen < RECORD_HEADER || (prev !== undefined && xlPrev !== prev)) return done(pos);
     if (totLen > MAX_RECORD) throw new WalEnd(`the WAL record at ${formatLsn(BigInt(pos))} is ${totLen} bytes long`);
-    const r = wal.bytes(pos, Math.min(totLen, MAX_HEADERS));
+    const length = Math.min(totLen, MAX_HEADERS);
+    const r = wal.bytes(pos, length);
     const record = r instanceof Promise ? await r : r;
     if (!record) return done(pos);
-    decodeRecord(record, totLen, refs, pos);
+    at = wal.base;
+    decodeRecord(record, at, at + length, totLen, refs, pos);
     prev = pos;
-    const info = record.readUInt8(16);
-    const rmid = record.readUInt8(17);
+    const info = record.readUInt8(at + 16);
+    const rmid = record.readUInt8(at + 17);
     if (rmid !== RM_XLOG || (info & 0xf0) !== XLOG_SWITCH) {
       const next = wal.after(pos, totLen);
       pos = next instanceof Promise ? await next : next;
@@ -125,29 +128,28 @@ async function scan(wal: WalStream, from: number): Promise<{ rows: SummaryRow[];
  *  caller awaits only a promise), which matters over hundreds of thousands of records. */
 type Maybe<T> = T | Promise<T>;
 
-/** Add the pages one record changes to `rows`, from its first bytes `rec` (its headers). */
-function decodeRecord(rec: Buffer, totLen: number, refs: Refs, at: number): void {
-  let off = RECORD_HEADER;
+/** Add the pages one record changes to `refs`, from its headers: `rec` from `base` to `limit`
+ *  (offsets into a WAL page, or into a copy for a record that crosses pages). */
+function decodeRecord(rec: Buffer, base: number, limit: number, totLen: number, refs: Refs, at: number): void {
+  let off = base + RECORD_HEADER;
+  const end = base + totLen; // where the record would end, its data included
   let dataTotal = 0;
   let haveRel = false;
   let tablespace = 0;
   let database = 0;
   let relfilenode = 0;
   let lastId = -1;
-  const need = (n: number) => {
-    if (off + n > rec.length) throw bad(at, 'ends inside its headers');
-  };
-  while (totLen - off > dataTotal) {
-    need(1);
-    const id = rec.readUInt8(off++);
+  while (end - off > dataTotal) {
+    if (off + 1 > limit) throw bad(at, 'ends inside its headers');
+    const id = rec[off++];
     if (id === BLOCK_ID_DATA_SHORT) {
-      need(1);
-      dataTotal += rec.readUInt8(off);
+      if (off + 1 > limit) throw bad(at, 'ends inside its headers');
+      dataTotal += rec[off];
       off += 1;
       break;
     }
     if (id === BLOCK_ID_DATA_LONG) {
-      need(4);
+      if (off + 4 > limit) throw bad(at, 'ends inside its headers');
       dataTotal += rec.readUInt32LE(off);
       off += 4;
       break;
@@ -156,30 +158,32 @@ function decodeRecord(rec: Buffer, totLen: number, refs: Refs, at: number): void
     if (id === BLOCK_ID_TOPLEVEL_XID) { off += 4; continue; }
     if (id > MAX_BLOCK_ID || id <= lastId) throw bad(at, `has a block reference ${id} out of order`);
     lastId = id;
-    need(3);
-    const forkFlags = rec.readUInt8(off);
-    dataTotal += rec.readUInt16LE(off + 1);
+    if (off + 3 > limit) throw bad(at, 'ends inside its headers');
+    const forkFlags = rec[off];
+    dataTotal += rec[off + 1] | (rec[off + 2] << 8);
     off += 3;
     if (forkFlags & HAS_IMAGE) {
-      need(5);
-      dataTotal += rec.readUInt16LE(off);
-      const bimgInfo = rec.readUInt8(off + 4);
+      if (off + 5 > limit) throw bad(at, 'ends inside its headers');
+      dataTotal += rec[off] | (rec[off + 1] << 8);
+      const bimgInfo = rec[off + 4];
       off += 5;
       if (bimgInfo & IMAGE_HAS_HOLE && bimgInfo & IMAGE_COMPRESSED) off += 2;
     }
     if (!(forkFlags & SAME_REL)) {
-      need(12);
-      [tablespace, database, relfilenode] = [rec.readUInt32LE(off), rec.readUInt32LE(off + 4), rec.readUInt32LE(off + 8)];
+      if (off + 12 > limit) throw bad(at, 'ends inside its headers');
+      tablespace = rec.readUInt32LE(off);
+      database = rec.readUInt32LE(off + 4);
+      relfilenode = rec.readUInt32LE(off + 8);
       haveRel = true;
       off += 12;
     }
     if (!haveRel) throw bad(at, 'refers to the same relation as a block before it, and there is none');
-    need(4);
+    if (off + 4 > limit) throw bad(at, 'ends inside its headers');
     refs.add(tablespace, database, relfilenode, forkFlags & FORK_MASK, rec.readUInt32LE(off));
     off += 4;
   }
-  if (off + dataTotal !== totLen) throw bad(at, 'does not add up to its length');
-  storageRecord(rec, totLen - dataTotal, refs);
+  if (off + dataTotal !== end) throw bad(at, 'does not add up to its length');
+  storageRecord(rec, base, off, limit, refs);
 }
 
 function bad(at: number, why: string): WalEnd {
@@ -190,15 +194,20 @@ function bad(at: number, why: string): WalEnd {
 class Refs {
   private readonly byFork = new Map<string, { key: SummaryRow; blocks: Set<number> }>();
   private readonly limits: SummaryRow[] = [];
-  private last: { id: string; blocks: Set<number> } | undefined;
+  /** The fork named last, compared by number: most references repeat the one before. */
+  private last = { tablespace: -1, database: -1, relfilenode: -1, fork: -1, block: -1, blocks: new Set<number>() };
 
   add(tablespace: number, database: number, relfilenode: number, fork: number, block: number): void {
-    const id = `${tablespace}/${database}/${relfilenode}/${fork}`;
-    if (this.last?.id !== id) {
+    const l = this.last;
+    if (l.relfilenode !== relfilenode || l.fork !== fork || l.database !== database || l.tablespace !== tablespace) {
+      const id = `${tablespace}/${database}/${relfilenode}/${fork}`;
       let entry = this.byFork.get(id);
       if (!entry) this.byFork.set(id, (entry = { key: { tablespace, database, relfilenode, fork, block: 0, isLimit: false }, blocks: new Set() }));
-      this.last = { id, blocks: entry.blocks };
+      this.last = { tablespace, database, relfilenode, fork, block: -1, blocks: entry.blocks };
+    } else if (l.block === block) {
+      return; // the same page again: rows on one page are changed one record after another
     }
+    this.last.block = block;
     this.last.blocks.add(block);
   }
 
@@ -213,13 +222,14 @@ class Refs {
   }
 }
 
-/** A relation created or truncated: its files are compared whole (a limit, as in a summary). */
-function storageRecord(rec: Buffer, mainData: number, refs: Refs): void {
-  const op = rec.readUInt8(16) & 0xf0;
-  if (rec.readUInt8(17) !== RM_SMGR || (op !== XLOG_SMGR_CREATE && op !== XLOG_SMGR_TRUNCATE)) return;
+/** A relation created or truncated: its files are compared whole (a limit, as in a summary).
+ *  Its main data starts at `data`, right after the headers. */
+function storageRecord(rec: Buffer, base: number, data: number, limit: number, refs: Refs): void {
+  const op = rec[base + 16] & 0xf0;
+  if (rec[base + 17] !== RM_SMGR || (op !== XLOG_SMGR_CREATE && op !== XLOG_SMGR_TRUNCATE)) return;
   // xl_smgr_create: the relation first; xl_smgr_truncate: a block number, then the relation.
-  const at = mainData + (op === XLOG_SMGR_TRUNCATE ? 4 : 0);
-  if (at + 12 > rec.length) throw new WalEnd('a storage record is too long or too short');
+  const at = data + (op === XLOG_SMGR_TRUNCATE ? 4 : 0);
+  if (at + 12 > limit) throw new WalEnd('a storage record is too long or too short');
   refs.limit(rec.readUInt32LE(at), rec.readUInt32LE(at + 4), rec.readUInt32LE(at + 8));
 }
 
@@ -245,12 +255,18 @@ class WalStream {
     return this.after(lsn + headerSize(page), page.readUInt32LE(16));
   }
 
-  /** `n` bytes from `lsn` on, across page headers; undefined when the WAL ends first. Within
-   *  one page, a view of it. */
+  /** Where the answer of the last `bytes` starts in the buffer it returned. */
+  base = 0;
+
+  /** `n` bytes from `lsn` on, across page headers, from `base` of the buffer returned;
+   *  undefined when the WAL ends first. Within one page, the page itself (no copy). */
   bytes(lsn: number, n: number): Maybe<Buffer | undefined> {
     const inPage = lsn % PAGE_SIZE;
     const page = this.cached(lsn - inPage);
-    if (inPage !== 0 && inPage + n <= PAGE_SIZE && page !== undefined) return page ? page.subarray(inPage, inPage + n) : undefined;
+    if (inPage !== 0 && inPage + n <= PAGE_SIZE && page !== undefined) {
+      this.base = inPage;
+      return page ?? undefined;
+    }
     return this.gather(lsn, n);
   }
 
@@ -272,6 +288,7 @@ class WalStream {
       got += take;
       pos += take;
     }
+    this.base = 0;
     return out;
   }
 
