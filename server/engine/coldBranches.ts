@@ -22,10 +22,23 @@ import type { BranchRecord, ContainerRecord } from './records';
  * journal; record the branch cold), never for the capture, so the user's next operation is not
  * refused with Busy. An activation of the branch being captured makes it give up (`settle`).
  *
+ * Ahead: when a container has K branches materialised, the least recently active inactive one
+ * is the next to go cold, so the same job captures it as soon as its database is down and
+ * records the capture as the branch's `ready` snapshot; the branch stays warm. Its dehydration
+ * is then only a record and a deletion, and a cold branch being activated takes its volume
+ * instead of a new one: the volume is rewritten in place where the two differ (blocks writes
+ * only the chunks that differ), not copied whole. A branch drops its ready snapshot when it is
+ * activated, since its database then changes its volume. A branch create on such a driver
+ * records the new branch cold (its data is the starting snapshot), so create and activate is
+ * one materialisation.
+ *
  * Journal steps (`dehydrate`), and what recovery does at each:
- *   begin  the snapshot may be half-made and no branch names it: delete it
+ *   begin  the snapshot may be half-made and no branch names it: delete it (a ready one stays,
+ *          the branch names it)
  *   cold   the branch names its snapshot: delete its old volume and spare
- * and (`materialise`): begin  the new volume may be half-made, the branch is still cold: delete it.
+ * and (`materialise`): begin  the new volume (or the one taken from the victim, cold since the
+ *                       entry began) may be half-made, the branch is still cold: delete it
+ *                 warm   the branch has its volume; what is left is deleting the victim's spare
  */
 export const DEFAULT_WARM_BRANCHES = 2;
 
@@ -131,54 +144,109 @@ export function surplus(engine: Engine, c: ContainerRecord): BranchRecord[] {
   return warm.slice(Math.max(0, engine.config.warmBranches - 1)).reverse();
 }
 
-/** Choose the branch and journal its dehydration (synchronous, under the container's lock). */
+/** Choose the branch and journal its dehydration, or its capture ahead (synchronous, under the
+ *  container's lock). */
 function begin(engine: Engine, c: ContainerRecord): Dehydration | undefined {
   const b = surplus(engine, c)[0];
-  if (!b) return undefined;
+  if (b) {
+    return engine.journalBegin('dehydrate', {
+      containerId: c.id, branchId: b.id, volumeId: b.volumeId, snapshotId: b.ready?.snapshotId ?? newId('snap'), lastActiveAt: b.lastActiveAt,
+    });
+  }
+  const next = nextToGo(engine, c);
+  if (!next || next.ready) return undefined;
   return engine.journalBegin('dehydrate', {
-    containerId: c.id, branchId: b.id, volumeId: b.volumeId, snapshotId: newId('snap'), lastActiveAt: b.lastActiveAt,
+    containerId: c.id, branchId: next.id, volumeId: next.volumeId, snapshotId: newId('snap'), lastActiveAt: next.lastActiveAt, ahead: true,
   });
 }
 
-/** Capture the idle volume, record the branch cold, delete its volume and spare. */
+/** Warm inactive branches, most recently active first. */
+function warmInactive(engine: Engine, c: ContainerRecord, except?: string): BranchRecord[] {
+  return engine.store.branchesOf(c.id)
+    .filter((b) => !b.cold && b.id !== c.activeBranchId && b.id !== except)
+    .sort((a, b) => recency(b).localeCompare(recency(a)));
+}
+
+/** With K branches materialised, the one the next activation of a cold branch makes surplus. */
+function nextToGo(engine: Engine, c: ContainerRecord): BranchRecord | undefined {
+  const warm = warmInactive(engine, c);
+  const k = engine.config.warmBranches;
+  return k > 1 && warm.length === k - 1 ? warm[warm.length - 1] : undefined;
+}
+
+/** The branch whose volume a cold branch being activated can take: of those the activation makes
+ *  surplus (the active branch becomes the most recent inactive one), the least recently active
+ *  that is ready. */
+function victimFor(engine: Engine, c: ContainerRecord, target: BranchRecord): BranchRecord | undefined {
+  const leaving = warmInactive(engine, c, target.id).slice(Math.max(0, engine.config.warmBranches - 2));
+  return leaving.reverse().find((b) => b.ready);
+}
+
+/** Capture the idle volume (unless the branch is ready), then record the branch cold and delete its
+ *  volume and spare; or, ahead, record the capture as the branch's ready snapshot. */
 async function dehydrate(engine: Engine, journal: Dehydration, cancelled: () => boolean): Promise<void> {
   const { containerId, branchId } = journal.data;
   try {
     const c = engine.store.container(containerId);
     if (!c) throw new Error('its container is gone');
     if (cancelled()) throw new Error('it is being activated');
-    const { volumeId } = journal.data;
-    // Inactive branches' databases are down (activate stops them, and its checkpoint behind ends);
-    // a copy of a running one would not be clean.
-    await engine.checkpoints.written(volumeId);
-    if (await cluster.isRunning(engine.clusterOf(c, volumeId))) throw new Error('its database is running');
-    await captureIdleVolume(engine, c, volumeId, journal.data.snapshotId, quiet);
+    const { volumeId, snapshotId } = journal.data;
+    if (engine.store.branch(branchId)?.ready?.snapshotId !== snapshotId) {
+      // Inactive branches' databases are down (activate stops them, and its checkpoint behind ends);
+      // a copy of a running one would not be clean.
+      await engine.checkpoints.written(volumeId);
+      if (await cluster.isRunning(engine.clusterOf(c, volumeId))) throw new Error('its database is running');
+      await captureIdleVolume(engine, c, volumeId, snapshotId, quiet);
+    }
     await faultPoint('dehydrate:after-capture');
-    const kept = await underLock(engine, containerId, cancelled, () => recordCold(engine, journal));
+    const record = journal.data.ahead ? recordReady : recordCold;
+    const kept = await underLock(engine, containerId, cancelled, () => record(engine, journal));
     if (!kept) throw new Error('it was activated, changed or deleted while it was captured');
   } catch (err) {
     await finishDehydrate(engine, journal);
     throw err;
+  }
+  if (journal.data.ahead) {
+    log(`branch ${branchId} of container ${containerId}: captured ahead (snapshot ${journal.data.snapshotId}); it can go cold, or give its volume, at once`);
+    return;
   }
   await faultPoint('dehydrate:after-commit');
   log(`branch ${branchId} of container ${containerId}: cold now (snapshot ${journal.data.snapshotId}); its volume is deleted`);
   await finishDehydrate(engine, journal);
 }
 
+/** Whether the branch is still as it was when its capture was journaled: warm, inactive, unmoved. */
+function unmoved(engine: Engine, journal: Dehydration): BranchRecord | undefined {
+  const b = engine.store.branch(journal.data.branchId);
+  const c = b && engine.store.container(b.containerId);
+  if (!b || !c || b.cold || c.activeBranchId === b.id || b.volumeId !== journal.data.volumeId
+    || b.lastActiveAt !== journal.data.lastActiveAt) return undefined;
+  return b;
+}
+
+/** Ahead: the branch records the capture as its ready snapshot, and the entry ends, in one
+ *  transaction. Refused if the branch moved on while it was captured. Synchronous, under the lock. */
+function recordReady(engine: Engine, journal: Dehydration): boolean {
+  const b = unmoved(engine, journal);
+  if (!b || b.ready) return false;
+  engine.store.tx(() => {
+    engine.store.putBranch({ ...b, ready: { snapshotId: journal.data.snapshotId } });
+    engine.journalEnd(journal);
+  });
+  return true;
+}
+
 /** The branch records its cold snapshot and loses its spare; the journal now names both volumes to
  *  delete. Refused if the branch moved on while it was captured. Synchronous, under the lock. */
 function recordCold(engine: Engine, journal: Dehydration): boolean {
-  const { store } = engine;
-  const b = store.branch(journal.data.branchId);
-  const c = b && store.container(b.containerId);
-  if (!b || !c || b.cold || c.activeBranchId === b.id || b.volumeId !== journal.data.volumeId
-    || b.lastActiveAt !== journal.data.lastActiveAt) return false;
-  const { spare, ...rest } = b;
-  store.tx(() => {
-    store.putBranch({ ...rest, cold: { snapshotId: journal.data.snapshotId } });
+  const b = unmoved(engine, journal);
+  if (!b) return false;
+  const { spare, ready: _ready, ...rest } = b;
+  engine.store.tx(() => {
+    engine.store.putBranch({ ...rest, cold: { snapshotId: journal.data.snapshotId } });
     engine.journalStepIn(journal, 'cold', { spareVolumeId: spare?.volumeId, spareSnapshotId: spare?.snapshotId });
   });
-  engine.notify('branch', c);
+  engine.notify('branch', engine.store.container(b.containerId));
   return true;
 }
 
@@ -196,8 +264,9 @@ export async function finishDehydrate(engine: Engine, journal: Dehydration): Pro
 }
 
 /**
- * Give a cold branch a volume again before it is activated: clone its snapshot into a new
- * volume while the active database still serves, then record it. Returns the branch as it is
+ * Give a cold branch a volume again before it is activated, while the active database still
+ * serves: the volume of a ready branch the activation makes surplus (that branch goes cold on its
+ * ready snapshot), rewritten in place; else a new volume, a clone. Returns the branch as it is
  * now (materialised). The caller holds the container's lock.
  */
 export async function materialise(ctx: OpContext, c: ContainerRecord, target: BranchRecord): Promise<BranchRecord> {
@@ -206,11 +275,15 @@ export async function materialise(ctx: OpContext, c: ContainerRecord, target: Br
   const b = engine.store.branch(target.id) ?? target;
   if (!b.cold) return b;
   const snapshotId = b.cold.snapshotId;
-  progress.report(`materialising branch "${b.name}"`, 5);
-  log(`container ${c.owner}/${c.name}: materialising branch ${b.name} from snapshot ${snapshotId}`);
-  const journal = engine.journalBegin('materialise', { containerId: c.id, branchId: b.id, volumeId: newId('vol'), snapshotId });
+  const victim = await takeable(engine, c, b);
+  const journal = victim ? takeVolume(engine, c, b, victim)
+    : engine.journalBegin('materialise', { containerId: c.id, branchId: b.id, volumeId: newId('vol'), snapshotId });
   const { volumeId } = journal.data;
+  const from = victim ? ` in the volume of branch ${victim.name}, cold now` : '';
+  progress.report(`materialising branch "${b.name}"${victim ? ` in the volume of branch "${victim.name}"` : ''}`, 5);
+  log(`container ${c.owner}/${c.name}: materialising branch ${b.name} from snapshot ${snapshotId}${from}`);
   try {
+    await engine.checkpoints.written(volumeId);
     await cloneInto(engine, c, volumeId, snapshotId, progress);
     await faultPoint('materialise:after-clone');
   } catch (err) {
@@ -221,17 +294,53 @@ export async function materialise(ctx: OpContext, c: ContainerRecord, target: Br
   const warm: BranchRecord = { ...rest, volumeId };
   engine.store.tx(() => {
     engine.store.putBranch(warm);
-    engine.journalEnd(journal);
+    engine.journalStepIn(journal, 'warm');
   });
-  await engine.releaseSnapshots([snapshotId]);
+  // The victim's spare goes behind the answer (a deletion sweeps the chunk store); until it is
+  // gone the entry names it.
+  engine.background('ending a materialisation', () => recoverMaterialise(engine, journal));
   return warm;
 }
 
-/** The branch is recorded materialised in the transaction that ends the entry, so an entry left
- *  means it is still cold (or gone): delete the half-made volume. */
+/** The victim, once no dehydration of it runs, if it still is one. */
+async function takeable(engine: Engine, c: ContainerRecord, target: BranchRecord): Promise<BranchRecord | undefined> {
+  const first = victimFor(engine, c, target);
+  if (!first) return undefined;
+  await engine.cold.settle(first.id);
+  const now = engine.store.branch(first.id);
+  return now && victimFor(engine, engine.store.container(c.id)!, target)?.id === now.id ? now : undefined;
+}
+
+/** The victim goes cold on its ready snapshot, and the journal takes its volume and spare, in one
+ *  transaction. The victim's record then names a volume never made (a cold branch has none). */
+function takeVolume(engine: Engine, c: ContainerRecord, b: BranchRecord, victim: BranchRecord): JournalRecord<'materialise'> {
+  const { spare, ready, ...rest } = victim;
+  return engine.store.tx(() => {
+    engine.store.putBranch({ ...rest, volumeId: newId('vol'), cold: { snapshotId: ready!.snapshotId } });
+    return engine.journalBeginIn('materialise', {
+      containerId: c.id, branchId: b.id, volumeId: victim.volumeId, snapshotId: b.cold!.snapshotId,
+      victimId: victim.id, spareVolumeId: spare?.volumeId, spareSnapshotId: spare?.snapshotId,
+    });
+  });
+}
+
+/** Before `warm` the branch is still cold (or gone): delete the half-made volume. Either way the
+ *  victim's spare goes, then the entry ends and the snapshots it held are released. */
 export async function recoverMaterialise(engine: Engine, journal: JournalRecord<'materialise'>): Promise<void> {
-  await dropVolumes(engine, journal.data.containerId, [journal.data.volumeId]);
+  const { containerId, volumeId, spareVolumeId, snapshotId, spareSnapshotId } = journal.data;
+  await dropVolumes(engine, containerId, [journal.step === 'warm' ? undefined : volumeId, spareVolumeId]);
   engine.store.tx(() => engine.journalEnd(journal));
+  await engine.releaseSnapshots([snapshotId, spareSnapshotId].filter((s): s is string => Boolean(s)));
+}
+
+/** In the transaction that begins an activation: the branch's database is about to change its
+ *  volume, so its ready snapshot no longer describes it. Returns the snapshot to release. */
+export function dropReady(engine: Engine, branchId: string): string | undefined {
+  const b = engine.store.branch(branchId);
+  if (!b?.ready) return undefined;
+  const { ready, ...rest } = b;
+  engine.store.putBranch(rest);
+  return ready.snapshotId;
 }
 
 /** Call inside the transaction that records an activation: the branch left and the branch

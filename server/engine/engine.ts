@@ -306,6 +306,7 @@ export class Engine {
       refs.add(b.baseSnapshotId);
       if (b.spare) refs.add(b.spare.snapshotId);
       if (b.cold) refs.add(b.cold.snapshotId);
+      if (b.ready) refs.add(b.ready.snapshotId);
       // A branch of a home made by 0.1 keeps its head until upgrade.ts gives it a volume.
       const head = (b as { headSnapshotId?: string }).headSnapshotId;
       if (head) refs.add(head);

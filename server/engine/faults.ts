@@ -26,9 +26,9 @@ export type FaultPoint =
   // A reflink snapshot's compaction (volumes/compaction.ts), in the background: a file's
   // contiguous copy is written and synced, not yet renamed over the original.
   | 'compact:before-rename'
-  // A dehydration (coldBranches.ts), in the background: the snapshot is taken, then the branch
-  // records it while its volume still exists. And the activation of a cold branch: its new volume
-  // is made, before anything stopped.
+  // A dehydration (coldBranches.ts), in the background: the snapshot is taken (ahead, too), then
+  // the branch records it while its volume still exists. And the activation of a cold branch: its
+  // volume (new, or taken from a ready branch) is written, before anything stopped.
   | 'dehydrate:after-capture'
   | 'dehydrate:after-commit'
   | 'materialise:after-clone'

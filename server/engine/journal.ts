@@ -26,8 +26,8 @@ export interface JournalOps {
   'branch-delete': {
     data: {
       containerId: string; volumeId: string; baseSnapshotId?: string; spareVolumeId?: string; spareSnapshotId?: string;
-      /** A cold branch's snapshot (its volume is gone already). */
-      coldSnapshotId?: string;
+      /** A cold branch's snapshot (its volume is gone already); a ready one (coldBranches.ts). */
+      coldSnapshotId?: string; readySnapshotId?: string;
     };
     step: 'begin';
   };
@@ -45,15 +45,24 @@ export interface JournalOps {
     };
     step: 'begin' | 'ready';
   };
-  /** coldBranches.ts: `snapshotId` is the capture; at `cold` the spare's volume and snapshot join. */
+  /** coldBranches.ts: `snapshotId` is the capture (or the branch's ready one); at `cold` the spare's
+   *  volume and snapshot join. `ahead`: the capture only makes the branch ready, it stays warm. */
   dehydrate: {
     data: {
       containerId: string; branchId: string; volumeId: string; snapshotId: string; lastActiveAt?: string;
-      spareVolumeId?: string; spareSnapshotId?: string;
+      spareVolumeId?: string; spareSnapshotId?: string; ahead?: boolean;
     };
     step: 'begin' | 'cold';
   };
-  materialise: { data: { containerId: string; branchId: string; volumeId: string; snapshotId: string }; step: 'begin' };
+  /** `volumeId` is the new volume, or the one taken from branch `victimId` (cold since the entry
+   *  began), with that branch's spare. */
+  materialise: {
+    data: {
+      containerId: string; branchId: string; volumeId: string; snapshotId: string;
+      victimId?: string; spareVolumeId?: string; spareSnapshotId?: string;
+    };
+    step: 'begin' | 'warm';
+  };
 }
 
 type TemplateBuildData = { templateId: string; volumeId: string; snapshotId: string; port: number };
@@ -122,9 +131,9 @@ const specs: { [K in JournalOp]: OpSpec<K> } = {
   'branch-delete': {
     fields: {
       containerId: 'string', volumeId: 'string', baseSnapshotId: 'string?', spareVolumeId: 'string?', spareSnapshotId: 'string?',
-      coldSnapshotId: 'string?',
+      coldSnapshotId: 'string?', readySnapshotId: 'string?',
     },
-    snapshots: ['baseSnapshotId', 'spareSnapshotId', 'coldSnapshotId'],
+    snapshots: ['baseSnapshotId', 'spareSnapshotId', 'coldSnapshotId', 'readySnapshotId'],
   },
   'bookmark-create': { fields: { containerId: 'string', snapshotId: 'string' }, snapshots: ['snapshotId'] },
   activate: { fields: { containerId: 'string', fromId: 'string', toId: 'string', captureId: 'string?' }, snapshots: ['captureId'] },
@@ -141,11 +150,17 @@ const specs: { [K in JournalOp]: OpSpec<K> } = {
   dehydrate: {
     fields: {
       containerId: 'string', branchId: 'string', volumeId: 'string', snapshotId: 'string', lastActiveAt: 'string?',
-      spareVolumeId: 'string?', spareSnapshotId: 'string?',
+      spareVolumeId: 'string?', spareSnapshotId: 'string?', ahead: 'boolean?',
     },
     snapshots: ['snapshotId', 'spareSnapshotId'],
   },
-  materialise: { fields: { containerId: 'string', branchId: 'string', volumeId: 'string', snapshotId: 'string' }, snapshots: ['snapshotId'] },
+  materialise: {
+    fields: {
+      containerId: 'string', branchId: 'string', volumeId: 'string', snapshotId: 'string',
+      victimId: 'string?', spareVolumeId: 'string?', spareSnapshotId: 'string?',
+    },
+    snapshots: ['snapshotId', 'spareSnapshotId'],
+  },
 };
 
 export function isJournalOp(op: string): op is JournalOp {

@@ -61,6 +61,10 @@ export interface BranchRecord {
   /** Dehydrated (coldBranches.ts): its data is this snapshot, taken with its database down, and
    *  it has no volume and no spare. Activating it materialises the snapshot into a new volume. */
   cold?: { snapshotId: string };
+  /** A capture of its volume taken with its database down since it was last active
+   *  (coldBranches.ts, "ahead"): the branch can then go cold, or give its volume to a cold
+   *  branch being activated, without reading its data. Dropped when it is activated. */
+  ready?: { snapshotId: string };
   /** When it last stopped being (or became) the active branch; what decides which branches stay
    *  materialised. Absent in records made before it: their `createdAt` stands in. */
   lastActiveAt?: string;

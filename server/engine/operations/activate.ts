@@ -1,4 +1,4 @@
-import { markActivated, materialise } from '../coldBranches';
+import { dropReady, markActivated, materialise } from '../coldBranches';
 import type { Engine, OpContext } from '../engine';
 import { faultPoint } from '../faults';
 import { activeBranch } from '../lookup';
@@ -28,7 +28,12 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, wanted:
   if (from.id === wanted.id) return;
   const target = await materialise(ctx, c, wanted); // the same record when it has its volume
   await engine.checkpoints.written(target.volumeId); // left by a switch moments ago: still checkpointing
-  const journal = engine.journalBegin('activate', { containerId: c.id, fromId: from.id, toId: target.id });
+  let ready: string | undefined;
+  const journal = engine.store.tx(() => {
+    ready = dropReady(engine, target.id);
+    return engine.journalBeginIn('activate', { containerId: c.id, fromId: from.id, toId: target.id });
+  });
+  if (ready) engine.background(`releasing the ready snapshot of branch ${target.name}`, () => engine.releaseSnapshots([ready!]));
   progress.report(`stopping branch "${from.name}"`, 10);
   try {
     await engine.stopDatabase(c, { volumeId: from.volumeId, immediate: true });

@@ -12,10 +12,12 @@ import { activateBranch } from './activate';
 import { operation, type Recover } from './operation';
 
 /** branch create NAME --container C [--from-bookmark B | --from-branch NAME | --from-template] [--activate]
- *  The one step that clones: the starting point's snapshot (the template's latest, a
- *  bookmark's, or a capture of a branch's current state) becomes the new branch's own
- *  volume, copy-on-write where the driver can. Activating it then only stops one
- *  database and starts another. Without `from` the new branch starts from the active
+ *  The starting point's snapshot (the template's latest, a bookmark's, or a capture of a
+ *  branch's current state) becomes the new branch's own volume, a copy-on-write clone where
+ *  the driver can; activating it then only stops one database and starts another. Where a
+ *  volume would be a full copy (blocks), the branch starts cold instead: its data is that
+ *  snapshot, and activating it materialises it (coldBranches.ts), in the volume of a branch
+ *  that goes cold when there is one. Without `from` the new branch starts from the active
  *  branch's current data (as `git branch NAME` starts from HEAD), resolved under the lock. */
 export const branchCreate = operation(BranchCreateRequest.type, parse, async (ctx: OpContext, p: BranchCreateParams) => {
   const { engine, caller } = ctx;
@@ -33,18 +35,21 @@ export const branchCreate = operation(BranchCreateRequest.type, parse, async (ct
   });
 });
 
-/** Journal, capture if the starting point is a branch, clone into the new volume, record.
- *  Until the record is written, recovery drops the volume and the capture. */
+/** Journal, capture if the starting point is a branch, clone into the new volume (or start
+ *  cold), record. Until the record is written, recovery drops the volume and the capture. */
 async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams & { from: BranchFrom }): Promise<BranchRecord> {
   const { engine, caller, progress } = ctx;
   const volumeId = newId('vol');
+  const cold = !engine.driver.copyOnWrite;
   const capture = p.from.kind === 'branch' ? newId('snap') : undefined;
   const journal = engine.journalBegin('branch-create', { containerId: c.id, volumeId, snapshotId: capture });
   let start: { snapshotId: string; origin: BranchOrigin };
   try {
     start = await startingPoint(ctx, c, p.from, capture);
-    progress.report(`making the volume of branch "${p.name}"`);
-    await cloneInto(engine, c, volumeId, start.snapshotId, progress);
+    if (!cold) {
+      progress.report(`making the volume of branch "${p.name}"`);
+      await cloneInto(engine, c, volumeId, start.snapshotId, progress);
+    }
     await faultPoint('branch-create:after-clone');
   } catch (err) {
     await recoverBranchCreate(engine, journal).catch(() => undefined);
@@ -52,7 +57,7 @@ async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams 
   }
   const branch: BranchRecord = {
     id: newId('br'), containerId: c.id, name: p.name, origin: start.origin, createdAt: now(),
-    volumeId, baseSnapshotId: start.snapshotId,
+    volumeId, baseSnapshotId: start.snapshotId, ...(cold ? { cold: { snapshotId: start.snapshotId } } : {}),
   };
   const event = engine.store.tx(() => {
     engine.store.putBranch(branch);

@@ -50,6 +50,7 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
       journal = engine.journalBeginIn('branch-delete', {
         containerId: c.id, volumeId: b.volumeId, baseSnapshotId: b.baseSnapshotId,
         spareVolumeId: b.spare?.volumeId, spareSnapshotId: b.spare?.snapshotId, coldSnapshotId: b.cold?.snapshotId,
+        readySnapshotId: b.ready?.snapshotId,
       });
       return engine.appendEvent(c, caller.name, 'branch-deleted', b.name);
     });
@@ -66,6 +67,6 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
 export const recoverBranchDelete: Recover<'branch-delete'> = async (engine, journal) => {
   await dropVolumes(engine, journal.data.containerId, [journal.data.volumeId, journal.data.spareVolumeId]);
   engine.store.tx(() => engine.journalEnd(journal));
-  const snaps = [journal.data.baseSnapshotId, journal.data.spareSnapshotId, journal.data.coldSnapshotId].filter((s): s is string => Boolean(s));
+  const snaps = [journal.data.baseSnapshotId, journal.data.spareSnapshotId, journal.data.coldSnapshotId, journal.data.readySnapshotId].filter((s): s is string => Boolean(s));
   if (snaps.length) await engine.releaseSnapshots(snaps);
 };

@@ -45,6 +45,7 @@ async function finish(engine: Engine, journal: JournalRecord<'container-delete'>
         volumes.push(b.volumeId);
         if (b.spare) { snaps.push(b.spare.snapshotId); volumes.push(b.spare.volumeId); }
         if (b.cold) snaps.push(b.cold.snapshotId); // its volume is gone: deleting it again is a no-op
+        if (b.ready) snaps.push(b.ready.snapshotId);
         store.removeBranch(b.id);
       }
       for (const b of store.bookmarksOf(c.id)) { snaps.push(b.snapshotId); store.removeBookmark(b.id); }
