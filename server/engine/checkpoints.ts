@@ -2,6 +2,7 @@ import type { Engine } from './engine';
 import { log } from './engine';
 import { faultPoint } from './faults';
 import * as cluster from './postgres/cluster';
+import type { ChangesSoFar } from './postgres/walSummaries';
 import type { ContainerRecord } from './records';
 
 /**
@@ -27,10 +28,16 @@ export class Checkpoints {
 
   constructor(private readonly engine: Engine) {}
 
-  /** Checkpoint the volume of a branch its switch stopped at once. */
-  schedule(c: ContainerRecord, volumeId: string): void {
+  /** Checkpoint the volume of a branch its switch stopped at once; first, on blocks, note the pages
+   *  changed in it (`changes`, what the server said before the stop), while its WAL is as the
+   *  stop left it. */
+  schedule(c: ContainerRecord, volumeId: string, changes?: ChangesSoFar): void {
     if (this.jobs.has(volumeId) || this.engine.stopping) return;
-    const job = cluster.checkpointAlone(this.engine.bins, this.engine.clusterOf(c, volumeId), () => faultPoint('checkpoint:after-start'))
+    const { driver } = this.engine;
+    const noted = changes && driver.noteStopped
+      ? driver.noteStopped(volumeId, changes).catch((err: Error) => log(`volume ${volumeId}: its changed pages were not noted: ${err.message}`))
+      : Promise.resolve();
+    const job = noted.then(() => cluster.checkpointAlone(this.engine.bins, this.engine.clusterOf(c, volumeId), () => faultPoint('checkpoint:after-start')))
       .catch((err: Error) => log(`container ${c.owner}/${c.name}: the background checkpoint of a branch it switched from `
         + `did not finish (its next start replays its WAL instead): ${err.message}`))
       .finally(() => this.jobs.delete(volumeId));

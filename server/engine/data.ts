@@ -182,9 +182,9 @@ export async function cloneInto(engine: Engine, c: ContainerRecord, volumeId: st
   if (own) await clearForeign(spec);
 }
 
-/** Before an in-place restore stops a branch's database: what it can say about the pages changed
- *  in its volume since the volume's last capture (postgres/walSummaries.ts). Undefined, with
- *  the reason in the log, when it cannot: the restore then compares changed files whole. */
+/** Before an in-place restore or a switch stops a branch's database: what it can say about the
+ *  pages changed in its volume since the volume's last capture (postgres/walSummaries.ts).
+ *  Undefined, with the reason in the log, when it cannot: files changed are then read whole. */
 export async function changesBeforeStop(engine: Engine, c: ContainerRecord, volumeId: string): Promise<ChangesSoFar | undefined> {
   const since = await engine.driver.lastCaptureLsn?.(volumeId);
   if (!since) return undefined;
@@ -198,7 +198,7 @@ export async function changesBeforeStop(engine: Engine, c: ContainerRecord, volu
   } catch (err) {
     why = (err as Error).message;
   }
-  log(`container ${c.owner}/${c.name}: the changed pages of volume ${volumeId} are not known (${why}); the restore compares changed files whole`);
+  log(`container ${c.owner}/${c.name}: the changed pages of volume ${volumeId} are not known (${why}); a restore or a capture of it reads changed files whole`);
   return undefined;
 }
 

@@ -86,6 +86,8 @@ async function coldStory(r: CliRunner, home: string, sqlFile: string): Promise<v
   // Once idle, the branch the next activation makes surplus was captured ahead: a cold branch
   // activated then took its volume (rewritten in place) instead of a new one.
   assert.ok(site.taken() >= 2, `cold branches took the volumes of ready branches: ${site.taken()} times`);
+  // Those captures read only the pages noted when the switch stopped the branch's database.
+  assert.ok(site.notedCaptures() >= 1, 'a capture of a stopped volume read only its noted pages');
 
   // A/B: the two most recent branches (b2, then b3 was activated last) switch without a clone.
   const clones = site.materialised();
@@ -131,6 +133,11 @@ class Site {
   /** How many of those took the volume of a ready branch, which went cold. */
   taken(): number {
     return (this.log().match(/materialising branch \S+ from snapshot \S+ in the volume of branch/g) ?? []).length;
+  }
+
+  /** Captures of a stopped volume that read only the pages noted at its stop. */
+  notedCaptures(): number {
+    return (this.log().match(/MiB for the \d+ changed pages the WAL names since/g) ?? []).length;
   }
 
   private pool(): string {

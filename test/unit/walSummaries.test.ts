@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { scanWal, segmentStart } from '../../server/engine/volumes/onlineBackup';
 import { VolumeTree } from '../../server/engine/volumes/volumeFiles';
+import { decodeState } from '../../server/engine/volumes/blocks/manifest';
 import { ChangedPages, coverageGap, isUnlogged, lsnValue, relationSegment, summaryEnd } from '../../server/engine/postgres/walSummaries';
 
 const row = (o: Partial<{ tablespace: number; database: number; relfilenode: number; fork: number; block: number; isLimit: boolean }>) =>
@@ -30,6 +31,25 @@ test('a relation created, dropped or truncated in the range is read whole', () =
   const pages = ChangedPages.fromRows([row({ block: 4 }), row({ block: 0, isLimit: true })], 131072, 8192);
   assert.equal(pages.chunksOf('base/5/16384', 65536), undefined);
   assert.equal(pages.chunksOf('base/5/16384.2', 65536), undefined);
+});
+
+test('noted pages survive the state file as they were; a damaged note is dropped, and with it the trust', () => {
+  const pages = ChangedPages.fromRows([row({ block: 9 }), row({ block: 131072 + 16 }), row({ relfilenode: 16390, isLimit: true })], 131072, 8192);
+  const back = ChangedPages.fromJSON(JSON.parse(JSON.stringify(pages.toJSON())))!;
+  assert.deepEqual([...back.chunksOf('base/5/16384', 65536)!], [1]);
+  assert.deepEqual([...back.chunksOf('base/5/16384.1', 65536)!], [2]);
+  assert.equal(back.chunksOf('base/5/16390', 65536), undefined, 'a truncated relation stays read whole');
+  assert.equal(back.pageCount, 2);
+  const file = (noted: unknown) => JSON.stringify({ format: 'slipstream-blocks-state', version: 1, chunkSize: 65536, lsn: '0/3000028', files: {}, noted });
+  const good = { upTo: '0/3AC6CE20', timeline: 1, walSegmentSize: 16777216, pages: pages.toJSON() };
+  assert.deepEqual(decodeState(file(good)).noted, good);
+  for (const bad of [
+    { ...good, upTo: 'soon' }, { ...good, timeline: 1.5 }, { ...good, pages: { ...pages.toJSON(), blocks: { 'base/5/1': [-1] } } },
+    { ...good, pages: { ...pages.toJSON(), limited: [7] } }, { ...good, pages: null }, 'noted', null,
+  ]) assert.equal(decodeState(file(bad)).noted, undefined, JSON.stringify(bad));
+  const noLsn = JSON.parse(file(good)) as Record<string, unknown>;
+  delete noLsn.lsn;
+  assert.equal(decodeState(JSON.stringify(noLsn)).noted, undefined, 'a note means nothing without the LSN it counts from');
 });
 
 test('summaries must cover the range on one timeline, without a gap', () => {

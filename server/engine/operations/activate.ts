@@ -1,5 +1,6 @@
 import { dropReady, markActivated, materialise } from '../coldBranches';
 import type { Engine, OpContext } from '../engine';
+import { changesBeforeStop } from '../data';
 import { faultPoint } from '../faults';
 import { activeBranch } from '../lookup';
 import type { JournalRecord } from '../journal';
@@ -34,6 +35,9 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, wanted:
     return engine.journalBeginIn('activate', { containerId: c.id, fromId: from.id, toId: target.id });
   });
   if (ready) engine.background(`releasing the ready snapshot of branch ${target.name}`, () => engine.releaseSnapshots([ready!]));
+  // Blocks: what the database says of its changed pages while it runs, noted after the stop, so
+  // that the capture ahead of the branch it leaves reads only those (coldBranches.ts).
+  const changes = engine.driver.noteStopped ? await changesBeforeStop(engine, c, from.volumeId) : undefined;
   progress.report(`stopping branch "${from.name}"`, 10);
   try {
     await engine.stopDatabase(c, { volumeId: from.volumeId, immediate: true });
@@ -54,7 +58,7 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, wanted:
   }
   await faultPoint('activate:after-start');
   engine.notify('branch', c, commit(engine, journal, caller.name));
-  engine.checkpoints.schedule(c, from.volumeId);
+  engine.checkpoints.schedule(c, from.volumeId, changes);
   engine.spares.schedule(target.id); // a no-op when its spare is ready
   engine.cold.schedule(c.id); // the branch left may now be one too many to keep materialised
 }

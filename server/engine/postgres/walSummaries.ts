@@ -23,6 +23,13 @@ const GLOBAL_TABLESPACE = 1664;
 const MAIN_FORK = 0;
 
 /** The pages that may differ, by relation segment file (relative to the data directory). */
+export interface ChangedPagesJson {
+  blocks: Record<string, number[]>;
+  limited: string[];
+  blockSize: number;
+  blocksPerSegment: number;
+}
+
 export class ChangedPages {
   constructor(
     /** Changed block numbers within the segment, by segment file. */
@@ -59,6 +66,28 @@ export class ChangedPages {
     let n = 0;
     for (const s of this.blocks.values()) n += s.size;
     return n;
+  }
+
+  /** For a volume's state file (blocks: the pages noted when its database stopped). */
+  toJSON(): ChangedPagesJson {
+    return {
+      blocks: Object.fromEntries([...this.blocks].map(([k, v]) => [k, [...v]])), limited: [...this.limited],
+      blockSize: this.blockSize, blocksPerSegment: this.blocksPerSegment,
+    };
+  }
+
+  /** What toJSON wrote, or undefined if it is not that (a damaged state then costs a rehash). */
+  static fromJSON(raw: unknown): ChangedPages | undefined {
+    const j = raw as Partial<ChangedPagesJson> | undefined;
+    const whole = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+    if (!j || typeof j !== 'object' || !whole(j.blockSize) || !whole(j.blocksPerSegment) || !Array.isArray(j.limited)
+      || !j.limited.every((l) => typeof l === 'string') || !j.blocks || typeof j.blocks !== 'object') return undefined;
+    const blocks = new Map<string, Set<number>>();
+    for (const [file, list] of Object.entries(j.blocks)) {
+      if (!Array.isArray(list) || !list.every(whole)) return undefined;
+      blocks.set(file, new Set(list));
+    }
+    return new ChangedPages(blocks, new Set(j.limited), j.blockSize, j.blocksPerSegment);
   }
 
   /** Built from rows of pg_wal_summary_contents. */

@@ -29,7 +29,7 @@ import { copiedDuringBackup, scanWal } from './onlineBackup';
 import { CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
 import {
   decodeManifest, encodeManifest, fileStateOf, newManifest, statMatches,
-  type FileEntry, type FileState, type Manifest, type ManifestEntry,
+  type FileEntry, type FileState, type Manifest, type ManifestEntry, type VolumeState,
 } from './blocks/manifest';
 import { StateStore } from './blocks/stateStore';
 import {
@@ -177,15 +177,18 @@ export class BlocksDriver implements VolumeDriver {
       if (!(await exists(vol))) throw notFound(`volume ${volumeId}`);
       if (await exists(file)) throw new EngineError('VolumeFailed', `snapshot ${snapshotId} already exists`);
       const state = await this.states.load(volumeId);
-      const changes = online && state.lsn ? await this.changesSince(volumeId, online, state.lsn) : undefined;
+      let changes = online && state.lsn ? await this.changesSince(volumeId, online, state.lsn) : undefined;
       // A first capture still waits for the summarizer to reach the backup's start: the copy then
       // holds a summary that ends there, so the WAL before it is not copied (scanWal).
       if (online && !state.lsn) await online.changedSince(online.startLsn);
       const tally: Tally = { pages: 0, whole: 0, relationsWhole: 0 };
-      const { entries, files } = await VolumeTree.with(vol, (tree) => this.capture(tree, state.files, changes, tally, new Progress(progress), online));
+      const { entries, files } = await VolumeTree.with(vol, async (tree) => {
+        if (!online) changes = await this.noted(tree, volumeId, state);
+        return this.capture(tree, state.files, changes, tally, new Progress(progress), online);
+      });
       const mib = (n: number) => (n / 1048576).toFixed(1);
       this.log?.(`snapshot ${snapshotId} of volume ${volumeId}: read ${mib(tally.pages + tally.whole)} MiB: `
-        + (changes ? `${mib(tally.pages)} MiB for the ${changes.pageCount} changed pages the WAL summaries name since ${state.lsn}, ` : 'no WAL summaries to go by, ')
+        + (changes ? `${mib(tally.pages)} MiB for the ${changes.pageCount} changed pages the WAL ${online ? 'summaries name' : 'names'} since ${state.lsn}, ` : 'no WAL summaries to go by, ')
         + `${mib(tally.whole)} MiB of files read whole, of which ${mib(tally.relationsWhole)} MiB of relations`);
       await makeDurable(this.pool, this.store.takeWritten());
       await writeFileAtomic(file, encodeManifest(newManifest(entries, online?.startLsn)), this.tmp);
@@ -371,8 +374,10 @@ export class BlocksDriver implements VolumeDriver {
   }
 
   /** The pages changed in a stopped volume since its state's LSN: what its database said before
-   *  it stopped, and the WAL after that (walRecords.ts). Undefined: compare changed files whole. */
-  private async changedInPlace(tree: VolumeTree, volumeId: string, changes: ChangesSoFar): Promise<ChangedPages | undefined> {
+   *  it stopped, and the WAL after that (walRecords.ts), which ends at `end`. Undefined (logged,
+   *  with `fallback`): compare or read changed files whole. */
+  private async walAfterStop(tree: VolumeTree, volumeId: string, changes: ChangesSoFar, fallback: string):
+    Promise<{ pages: ChangedPages; end: bigint } | undefined> {
     const tail = await walTail((name, position, length) => readWalSegment(tree, name, position, length), lsnValue(changes.walFrom),
       changes.timeline, changes.walSegmentSize).catch((err: Error) => ({ reason: `its WAL could not be read (${err.message})` }));
     // The WAL read must reach at least what the server said it had written: ending sooner
@@ -380,13 +385,62 @@ export class BlocksDriver implements VolumeDriver {
     const short = !('reason' in tail) && tail.end < lsnValue(changes.flushed)
       ? `the WAL read ends at ${formatLsn(tail.end)}, before ${changes.flushed} that the server had written` : undefined;
     if ('reason' in tail || short) {
-      this.log?.(`volume ${volumeId}: ${'reason' in tail ? tail.reason : short}; files changed since the last capture are compared whole`);
+      this.log?.(`volume ${volumeId}: ${'reason' in tail ? tail.reason : short}; ${fallback}`);
       return undefined;
     }
-    const pages = changes.pages.plus(tail.rows);
-    this.log?.(`volume ${volumeId}: restoring in place: ${pages.pageCount} pages changed since ${changes.since} `
-      + `(the WAL summaries up to ${changes.walFrom}, then ${((Number(tail.end - lsnValue(changes.walFrom))) / 1048576).toFixed(1)} MiB of WAL)`);
-    return pages;
+    return { pages: changes.pages.plus(tail.rows), end: tail.end };
+  }
+
+  private async changedInPlace(tree: VolumeTree, volumeId: string, changes: ChangesSoFar): Promise<ChangedPages | undefined> {
+    const found = await this.walAfterStop(tree, volumeId, changes, 'files changed since the last capture are compared whole');
+    if (!found) return undefined;
+    this.log?.(`volume ${volumeId}: restoring in place: ${found.pages.pageCount} pages changed since ${changes.since} `
+      + `(the WAL summaries up to ${changes.walFrom}, then ${((Number(found.end - lsnValue(changes.walFrom))) / 1048576).toFixed(1)} MiB of WAL)`);
+    return found.pages;
+  }
+
+  // ------------------------------------------------------------ noted changes
+
+  /**
+   * After the volume's database stopped at once (a switch left its branch), before anything else
+   * runs on it: note in its state which pages changed since the state's LSN, from what the
+   * server said before the stop (`changes`) and the WAL after it. A later capture of the stopped
+   * volume (ahead, or a dehydration) then reads only those pages, not every changed file whole.
+   */
+  async noteStopped(volumeId: string, changes: ChangesSoFar): Promise<void> {
+    const vol = this.volumePath(volumeId);
+    await guard(`noting the changed pages of volume ${volumeId}`, () => this.lock.read(async () => {
+      const state = await this.states.load(volumeId);
+      if (!state.lsn || changes.since !== state.lsn) return;
+      const found = await VolumeTree.with(vol, (tree) => this.walAfterStop(tree, volumeId, changes, 'nothing noted'));
+      if (!found) return;
+      const { timeline, walSegmentSize } = changes;
+      await this.states.save(volumeId, { ...state, noted: { upTo: formatLsn(found.end), timeline, walSegmentSize, pages: found.pages.toJSON() } });
+      this.log?.(`volume ${volumeId}: noted ${found.pages.pageCount} pages changed since ${state.lsn}, up to ${formatLsn(found.end)}`);
+    }));
+  }
+
+  /**
+   * The pages noted when the stopped volume's database stopped, and those its WAL names after
+   * that (the background checkpoint's recovery; a start since, whose stop noted nothing). The
+   * WAL must still hold everything from the note on: it must reach past the last checkpoint that
+   * pg_control names, else the database ran and its WAL was recycled since, and this says
+   * undefined (read changed files whole).
+   */
+  private async noted(tree: VolumeTree, volumeId: string, state: VolumeState): Promise<ChangedPages | undefined> {
+    const n = state.noted;
+    if (!n) return undefined;
+    const why = (reason: string) => {
+      this.log?.(`volume ${volumeId}: ${reason}; files changed since the last capture are read whole`);
+      return undefined;
+    };
+    const control = await readControlFile(tree);
+    if (!control) return why('it has no pg_control to check its noted pages against');
+    const tail = await walTail((name, position, length) => readWalSegment(tree, name, position, length), lsnValue(n.upTo),
+      n.timeline, n.walSegmentSize).catch((err: Error) => ({ reason: `its WAL could not be read (${err.message})` }));
+    if ('reason' in tail) return why(tail.reason);
+    if (tail.end <= control.checkPoint) return why(`its WAL from the noted ${n.upTo} ends at ${formatLsn(tail.end)}, before its last checkpoint`);
+    return ChangedPages.fromJSON(n.pages)?.plus(tail.rows);
   }
 
   private async readManifest(file: string, snapshotId: string): Promise<Manifest> {
@@ -615,6 +669,25 @@ async function removeControlFile(tree: VolumeTree): Promise<void> {
   if (!(await dir.lstat('pg_control').catch(absent))) return;
   await tree.remove(CONTROL_FILE);
   await dir.sync();
+}
+
+/** The last checkpoint's LSN from the volume's pg_control (ControlFileData.checkPoint, at byte
+ *  32 since PostgreSQL 9.x); undefined when there is none. */
+async function readControlFile(tree: VolumeTree): Promise<{ checkPoint: bigint } | undefined> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await tree.openFile(CONTROL_FILE, O.O_RDONLY | O.O_NONBLOCK);
+  } catch (err) {
+    if (vanished(err)) return undefined;
+    throw err;
+  }
+  try {
+    const buf = Buffer.alloc(40);
+    if ((await readFull(fh, buf, 0)) < 40) return undefined;
+    return { checkPoint: buf.readBigUInt64LE(32) };
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Part of a WAL segment file of the volume; undefined when there is none. */

@@ -30,6 +30,10 @@ export interface VolumeDriver {
   /** True when a clone shares blocks with its snapshot (btrfs, reflink): a new volume costs
    *  only what later changes in it. False (blocks): every clone is a full copy. */
   readonly copyOnWrite: boolean;
+  /** After a switch stopped the volume's database at once, before anything else runs on it: note
+   *  which pages changed since its last capture (what the server said before the stop, and its
+   *  WAL), so a later capture of the stopped volume reads only those. Blocks only. */
+  noteStopped?(volumeId: string, changes: ChangesSoFar): Promise<void>;
   /** True when a restore should rewrite the branch's own volume, stopped, rather than build a
    *  new one beside it (blocks: a new volume is a full copy, an old one differs in a few pages). */
   readonly restoresInPlace: boolean;

@@ -12,7 +12,7 @@
  */
 import type { BigIntStats } from 'node:fs';
 import { EngineError } from '../../errors';
-import { isLsn } from '../../postgres/walSummaries';
+import { ChangedPages, isLsn, type ChangedPagesJson } from '../../postgres/walSummaries';
 import { CHUNK_SIZE, chunkCount, isChunkId } from './chunkStore';
 
 export type ManifestEntry =
@@ -102,6 +102,17 @@ export interface FileState {
 export interface VolumeState {
   files: Map<string, FileState>;
   lsn?: string;
+  /** The pages changed since `lsn`, noted when the volume's database stopped at once (a switch):
+   *  what it said before the stop and its WAL after, up to `upTo`, where its WAL then ended. A
+   *  capture of the stopped volume reads the WAL from `upTo` on as well (BlocksDriver.noted). */
+  noted?: NotedChanges;
+}
+
+export interface NotedChanges {
+  upTo: string;
+  timeline: number;
+  walSegmentSize: number;
+  pages: ChangedPagesJson;
 }
 
 interface VolumeStateFile {
@@ -110,6 +121,7 @@ interface VolumeStateFile {
   chunkSize: number;
   lsn?: string;
   files: Record<string, FileState>;
+  noted?: NotedChanges;
 }
 
 export function fileStateOf(st: BigIntStats, chunks: string[]): FileState {
@@ -126,6 +138,7 @@ export function statMatches(s: FileState, st: BigIntStats): boolean {
 export function encodeState(state: VolumeState): string {
   const out: VolumeStateFile = {
     format: 'slipstream-blocks-state', version: 1, chunkSize: CHUNK_SIZE, lsn: state.lsn, files: Object.fromEntries(state.files),
+    noted: state.noted,
   };
   return JSON.stringify(out);
 }
@@ -140,8 +153,16 @@ export function decodeState(text: string): VolumeState {
     for (const [p, f] of Object.entries(s.files ?? {})) {
       if (isSafeRelPath(p) && Array.isArray(f?.chunks) && f.chunks.every(isChunkId) && f.chunks.length === chunkCount(f.size)) files.set(p, f);
     }
-    return { files, lsn: isLsn(s.lsn) ? s.lsn : undefined };
+    const lsn = isLsn(s.lsn) ? s.lsn : undefined;
+    return { files, lsn, noted: lsn ? notedOf(s.noted) : undefined };
   } catch {
     return { files: new Map() };
   }
+}
+
+/** A note as written, or undefined (the capture then reads changed files whole). */
+function notedOf(raw: unknown): NotedChanges | undefined {
+  const n = raw as Partial<NotedChanges> | undefined;
+  if (!n || typeof n !== 'object' || !isLsn(n.upTo) || !Number.isSafeInteger(n.timeline) || !Number.isSafeInteger(n.walSegmentSize)) return undefined;
+  return ChangedPages.fromJSON(n.pages) ? (n as NotedChanges) : undefined;
 }
