@@ -182,8 +182,14 @@ export class BlocksDriver implements VolumeDriver {
       // holds a summary that ends there, so the WAL before it is not copied (scanWal).
       if (online && !state.lsn) await online.changedSince(online.startLsn);
       const tally: Tally = { pages: 0, whole: 0, relationsWhole: 0 };
+      let lsn = online?.startLsn;
       const { entries, files } = await VolumeTree.with(vol, async (tree) => {
-        if (!online) changes = await this.noted(tree, volumeId, state);
+        if (online) return this.capture(tree, state.files, changes, tally, new Progress(progress), online);
+        changes = await this.noted(tree, volumeId, state);
+        // A stopped database's files are as its last checkpoint left them, and the summaries from
+        // that checkpoint's redo on name every page changed after: the copy's LSN. Else the last one.
+        const redo = (await readControlFile(tree))?.redo;
+        lsn = redo !== undefined ? formatLsn(redo) : state.lsn;
         return this.capture(tree, state.files, changes, tally, new Progress(progress), online);
       });
       const mib = (n: number) => (n / 1048576).toFixed(1);
@@ -191,10 +197,9 @@ export class BlocksDriver implements VolumeDriver {
         + (changes ? `${mib(tally.pages)} MiB for the ${changes.pageCount} changed pages the WAL ${online ? 'summaries name' : 'names'} since ${state.lsn}, ` : 'no WAL summaries to go by, ')
         + `${mib(tally.whole)} MiB of files read whole, of which ${mib(tally.relationsWhole)} MiB of relations`);
       await makeDurable(this.pool, this.store.takeWritten());
-      await writeFileAtomic(file, encodeManifest(newManifest(entries, online?.startLsn)), this.tmp);
-      // A stopped database's capture records its files exactly; the summaries since the last
-      // LSN then name a superset of what changes after it, which is still right.
-      await this.states.save(volumeId, { files, lsn: online ? online.startLsn : state.lsn });
+      await writeFileAtomic(file, encodeManifest(newManifest(entries, lsn)), this.tmp);
+      // A stopped database's capture records its files exactly, from `lsn` on.
+      await this.states.save(volumeId, { files, lsn });
     }));
   }
 
@@ -671,9 +676,10 @@ async function removeControlFile(tree: VolumeTree): Promise<void> {
   await dir.sync();
 }
 
-/** The last checkpoint's LSN from the volume's pg_control (ControlFileData.checkPoint, at byte
- *  32 since PostgreSQL 9.x); undefined when there is none. */
-async function readControlFile(tree: VolumeTree): Promise<{ checkPoint: bigint } | undefined> {
+/** The last checkpoint's LSN and its redo LSN from the volume's pg_control (ControlFileData:
+ *  `checkPoint` at byte 32, then `checkPointCopy`, which starts with `redo`, since PostgreSQL
+ *  11); undefined when there is none, or it does not make sense. */
+async function readControlFile(tree: VolumeTree): Promise<{ checkPoint: bigint; redo: bigint } | undefined> {
   let fh: fs.promises.FileHandle;
   try {
     fh = await tree.openFile(CONTROL_FILE, O.O_RDONLY | O.O_NONBLOCK);
@@ -682,9 +688,11 @@ async function readControlFile(tree: VolumeTree): Promise<{ checkPoint: bigint }
     throw err;
   }
   try {
-    const buf = Buffer.alloc(40);
-    if ((await readFull(fh, buf, 0)) < 40) return undefined;
-    return { checkPoint: buf.readBigUInt64LE(32) };
+    const buf = Buffer.alloc(48);
+    if ((await readFull(fh, buf, 0)) < 48) return undefined;
+    const checkPoint = buf.readBigUInt64LE(32);
+    const redo = buf.readBigUInt64LE(40);
+    return redo > 0n && redo <= checkPoint ? { checkPoint, redo } : undefined;
   } finally {
     await fh.close();
   }
