@@ -11,7 +11,7 @@ import type { RequestType } from 'vscode-jsonrpc';
 import { connectEngine, type EngineClient } from '../../server/common/client';
 import { ContainerUrlRequest, EngineStatusRequest, type ErrorData } from '../../server/protocol';
 import { onCleanup } from './cleanup';
-import { exec } from './exec';
+import { exec, type RunAs } from './exec';
 import { quietClient } from './pgCluster';
 
 export const CLI = path.resolve(__dirname, '../../../dist/cli.js');
@@ -23,14 +23,18 @@ export class BenchEngine {
   private constructor(readonly home: string, readonly client: EngineClient, readonly pid: number,
     private readonly release: () => Promise<void>) {}
 
-  static async start(home: string, driver: string, pool: string): Promise<BenchEngine> {
+  /** `as`: the OS user the engine runs as (an ordinary one for blocks under root, as on a laptop);
+   *  the bench itself stays root and talks to it with the home's admin token. */
+  static async start(home: string, driver: string, pool: string, as?: RunAs): Promise<BenchEngine> {
     await fs.promises.mkdir(home, { recursive: true });
-    await cli(home, 'engine', 'start', '--driver', driver, '--pool', pool);
+    if (as) await fs.promises.chown(home, as.uid, as.gid);
+    const cli = (...args: string[]) => engineCli(home, as, ...args);
+    await cli('engine', 'start', '--driver', driver, '--pool', pool);
     const client = await connectEngine({ home });
     const { pid } = await client.request(EngineStatusRequest.type, {});
     const release = onCleanup(`stop the engine in ${home}`, async () => {
       await client.close();
-      await cli(home, 'engine', 'stop').catch(() => killIfAlive(pid));
+      await cli('engine', 'stop').catch(() => killIfAlive(pid));
     });
     return new BenchEngine(home, client, pid, release);
   }
@@ -101,8 +105,8 @@ export class BenchEngine {
   }
 }
 
-export async function cli(home: string, ...args: string[]): Promise<string> {
-  return exec(process.execPath, [CLI, '--home', home, '--json', ...args], { env: { SLIPSTREAM_HOME: '' } });
+function engineCli(home: string, as: RunAs | undefined, ...args: string[]): Promise<string> {
+  return exec(process.execPath, [CLI, '--home', home, '--json', ...args], { as, env: { SLIPSTREAM_HOME: '', ...(as ? { HOME: home } : {}) } });
 }
 
 function killIfAlive(pid: number): void {

@@ -21,6 +21,8 @@ export interface DatasetRun {
 export interface SiteResult {
   driver: DriverName;
   fsType?: string;
+  /** The OS user the engine ran as. */
+  engineUser?: string;
   skip?: string;
   /** Keyed by dataset name. */
   runs: Record<string, DatasetRun>;

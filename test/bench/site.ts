@@ -1,5 +1,8 @@
 /** Everything measured on one driver's site: storage first (on a fresh pool), then per dataset the peers and the operations. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { ensureOrdinaryUser, ORDINARY_USER } from '../support/osUser';
 import { describe, type ChangePattern } from './dataset';
 import { BenchEngine } from './engine';
 import type { Master } from './master';
@@ -34,8 +37,13 @@ export async function runSite(plan: SitePlan): Promise<SiteResult> {
   }
   log(`${driver} driver on ${site.fsType} (${site.dir})`);
   const pool = path.join(site.dir, 'pool');
-  const engine = await BenchEngine.start(path.join(plan.workDir, `home-${driver}`), driver, pool);
-  const result: SiteResult = { driver, fsType: site.fsType, runs: {} };
+  // Issue 12: blocks is the laptop's driver, and laptops run the engine as their own user.
+  const as = driver === 'blocks' && process.getuid?.() === 0 ? ensureOrdinaryUser() : undefined;
+  if (as) await fs.promises.chown(site.dir, as.uid, as.gid);
+  const engine = await BenchEngine.start(path.join(plan.workDir, `home-${driver}`), driver, pool, as);
+  const engineUser = as ? ORDINARY_USER : process.getuid?.() === 0 ? 'root' : os.userInfo().username;
+  log(`  the ${driver} engine runs as ${engineUser}`);
+  const result: SiteResult = { driver, fsType: site.fsType, engineUser, runs: {} };
   try {
     await settle();
     result.startRss = engine.rss();

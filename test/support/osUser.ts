@@ -44,17 +44,23 @@ export class AsUser extends CliRunner {
   }
 }
 
-/** Make the user if missing, and a folder it owns with a copy of employees.sql; the runner's
- *  home is `home` inside it. */
-export function ordinaryUserSite(): { dir: string; me: AsUser; uid: number } {
+/** The ordinary user's ids, made with useradd if missing (root only). */
+export function ensureOrdinaryUser(): { uid: number; gid: number } {
   if (spawnSync('id', ['-u', ORDINARY_USER]).status !== 0) {
     const r = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', '--user-group', ORDINARY_USER], { encoding: 'utf8' });
     assert.equal(r.status, 0, `useradd: ${r.stderr}`);
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slip-laptop-'));
-  fs.chmodSync(dir, 0o755);
   const uid = Number(spawnSync('id', ['-u', ORDINARY_USER], { encoding: 'utf8' }).stdout);
   const gid = Number(spawnSync('id', ['-g', ORDINARY_USER], { encoding: 'utf8' }).stdout);
+  return { uid, gid };
+}
+
+/** Make the user if missing, and a folder it owns with a copy of employees.sql; the runner's
+ *  home is `home` inside it. */
+export function ordinaryUserSite(): { dir: string; me: AsUser; uid: number } {
+  const { uid, gid } = ensureOrdinaryUser();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slip-laptop-'));
+  fs.chmodSync(dir, 0o755);
   fs.copyFileSync(path.join(FIXTURES, 'employees.sql'), path.join(dir, 'employees.sql'));
   fs.chownSync(dir, uid, gid);
   fs.chownSync(path.join(dir, 'employees.sql'), uid, gid);
