@@ -267,13 +267,15 @@ export async function finishDehydrate(engine: Engine, journal: Dehydration): Pro
  * Give a cold branch a volume again before it is activated, while the active database still
  * serves: the volume of a ready branch the activation makes surplus (that branch goes cold on its
  * ready snapshot), rewritten in place; else a new volume, a clone. Returns the branch as it is
- * now (materialised). The caller holds the container's lock.
+ * now (materialised), and what is left to do, for the caller to run behind its answer: delete
+ * the victim's spare and end the entry. The caller holds the container's lock.
  */
-export async function materialise(ctx: OpContext, c: ContainerRecord, target: BranchRecord): Promise<BranchRecord> {
+export async function materialise(ctx: OpContext, c: ContainerRecord, target: BranchRecord):
+  Promise<{ branch: BranchRecord; finish?: () => Promise<void> }> {
   const { engine, progress } = ctx;
   await engine.cold.settle(target.id);
   const b = engine.store.branch(target.id) ?? target;
-  if (!b.cold) return b;
+  if (!b.cold) return { branch: b };
   const snapshotId = b.cold.snapshotId;
   const victim = await takeable(engine, c, b);
   const journal = victim ? takeVolume(engine, c, b, victim)
@@ -296,10 +298,8 @@ export async function materialise(ctx: OpContext, c: ContainerRecord, target: Br
     engine.store.putBranch(warm);
     engine.journalStepIn(journal, 'warm');
   });
-  // The victim's spare goes behind the answer (a deletion sweeps the chunk store); until it is
-  // gone the entry names it.
-  engine.background('ending a materialisation', () => recoverMaterialise(engine, journal));
-  return warm;
+  // Until the victim's spare is gone the entry names it.
+  return { branch: warm, finish: () => recoverMaterialise(engine, journal) };
 }
 
 /** The victim, once no dehydration of it runs, if it still is one. */

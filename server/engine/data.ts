@@ -192,8 +192,12 @@ export async function changesBeforeStop(engine: Engine, c: ContainerRecord, volu
   let why: string;
   try {
     if (!(await cluster.isRunning(spec))) return undefined;
+    const t0 = Date.now();
     const answer = await cluster.withLocalClient(spec, (client) => changesSoFar(client, since));
-    if (!('reason' in answer)) return answer;
+    if (!('reason' in answer)) {
+      log(`container ${c.owner}/${c.name}: volume ${volumeId}: ${answer.pages.pageCount} pages changed since ${since} up to ${answer.walFrom}, asked in ${Date.now() - t0} ms`);
+      return answer;
+    }
     why = answer.reason;
   } catch (err) {
     why = (err as Error).message;

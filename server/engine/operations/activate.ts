@@ -24,17 +24,31 @@ type Activate = JournalRecord<'activate'>;
  * branch; `switched` (the target is recorded active) rolls forward.
  */
 export async function activateBranch(ctx: OpContext, c: ContainerRecord, wanted: BranchRecord): Promise<void> {
-  const { engine, progress, caller } = ctx;
+  const { engine } = ctx;
   const from = activeBranch(engine, c);
   if (from.id === wanted.id) return;
-  const target = await materialise(ctx, c, wanted); // the same record when it has its volume
+  // Deletions (a victim's spare, a ready snapshot) sweep the chunk store: they go after the
+  // switch, not beside the start the user waits for.
+  const behind: Array<{ what: string; fn: () => Promise<void> }> = [];
+  try {
+    await activate(ctx, c, from, wanted, behind);
+  } finally {
+    for (const { what, fn } of behind) engine.background(what, fn);
+  }
+}
+
+async function activate(ctx: OpContext, c: ContainerRecord, from: BranchRecord, wanted: BranchRecord,
+  behind: Array<{ what: string; fn: () => Promise<void> }>): Promise<void> {
+  const { engine, progress, caller } = ctx;
+  const { branch: target, finish } = await materialise(ctx, c, wanted); // the same record when it has its volume
+  if (finish) behind.push({ what: 'ending a materialisation', fn: finish });
   await engine.checkpoints.written(target.volumeId); // left by a switch moments ago: still checkpointing
   let ready: string | undefined;
   const journal = engine.store.tx(() => {
     ready = dropReady(engine, target.id);
     return engine.journalBeginIn('activate', { containerId: c.id, fromId: from.id, toId: target.id });
   });
-  if (ready) engine.background(`releasing the ready snapshot of branch ${target.name}`, () => engine.releaseSnapshots([ready!]));
+  if (ready) behind.push({ what: `releasing the ready snapshot of branch ${target.name}`, fn: () => engine.releaseSnapshots([ready!]) });
   // Blocks: what the database says of its changed pages while it runs, noted after the stop, so
   // that the capture ahead of the branch it leaves reads only those (coldBranches.ts).
   const changes = engine.driver.noteStopped ? await changesBeforeStop(engine, c, from.volumeId) : undefined;
