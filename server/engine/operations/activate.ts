@@ -8,6 +8,8 @@ import type { BranchRecord, ContainerRecord } from '../records';
 import type { Recover } from './operation';
 
 type Activate = JournalRecord<'activate'>;
+/** Work an activation leaves to run in the background once it has answered. */
+type Behind = Array<{ what: string; fn: () => Promise<void> }>;
 
 /**
  * Make `target` the container's active branch. Every branch owns its volume, so
@@ -29,7 +31,7 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, wanted:
   if (from.id === wanted.id) return;
   // Deletions (a victim's spare, a ready snapshot) sweep the chunk store: they go after the
   // switch, not beside the start the user waits for.
-  const behind: Array<{ what: string; fn: () => Promise<void> }> = [];
+  const behind: Behind = [];
   try {
     await activate(ctx, c, from, wanted, behind);
   } finally {
@@ -38,7 +40,7 @@ export async function activateBranch(ctx: OpContext, c: ContainerRecord, wanted:
 }
 
 async function activate(ctx: OpContext, c: ContainerRecord, from: BranchRecord, wanted: BranchRecord,
-  behind: Array<{ what: string; fn: () => Promise<void> }>): Promise<void> {
+  behind: Behind): Promise<void> {
   const { engine, progress, caller } = ctx;
   const { branch: target, finish } = await materialise(ctx, c, wanted); // the same record when it has its volume
   if (finish) behind.push({ what: 'ending a materialisation', fn: finish });

@@ -24,7 +24,7 @@ import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
 import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { ChangedPages, formatLsn, isUnlogged, lsnValue, relationSegment, type ChangesSoFar } from '../postgres/walSummaries';
-import { walTail } from '../postgres/walRecords';
+import { walTail, type WalTail } from '../postgres/walRecords';
 import { copiedDuringBackup, scanWal } from './onlineBackup';
 import { CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
 import {
@@ -184,12 +184,13 @@ export class BlocksDriver implements VolumeDriver {
       const tally: Tally = { pages: 0, whole: 0, relationsWhole: 0 };
       let lsn = online?.startLsn;
       const { entries, files } = await VolumeTree.with(vol, async (tree) => {
-        if (online) return this.capture(tree, state.files, changes, tally, new Progress(progress), online);
-        changes = await this.noted(tree, volumeId, state);
-        // A stopped database's files are as its last checkpoint left them, and the summaries from
-        // that checkpoint's redo on name every page changed after: the copy's LSN. Else the last one.
-        const redo = (await readControlFile(tree))?.redo;
-        lsn = redo !== undefined ? formatLsn(redo) : state.lsn;
+        if (!online) {
+          changes = await this.noted(tree, volumeId, state);
+          // A stopped database's files are as its last checkpoint left them, and the summaries from
+          // that checkpoint's redo on name every page changed after: the copy's LSN. Else the last one.
+          const redo = (await readControlFile(tree))?.redo;
+          lsn = redo !== undefined ? formatLsn(redo) : state.lsn;
+        }
         return this.capture(tree, state.files, changes, tally, new Progress(progress), online);
       });
       const mib = (n: number) => (n / 1048576).toFixed(1);
@@ -383,8 +384,7 @@ export class BlocksDriver implements VolumeDriver {
    *  with `fallback`): compare or read changed files whole. */
   private async walAfterStop(tree: VolumeTree, volumeId: string, changes: ChangesSoFar, fallback: string):
     Promise<{ pages: ChangedPages; end: bigint } | undefined> {
-    const tail = await walTail((name, position, length) => readWalSegment(tree, name, position, length), lsnValue(changes.walFrom),
-      changes.timeline, changes.walSegmentSize).catch((err: Error) => ({ reason: `its WAL could not be read (${err.message})` }));
+    const tail = await readWalTail(tree, lsnValue(changes.walFrom), changes.timeline, changes.walSegmentSize);
     // The WAL read must reach at least what the server said it had written: ending sooner
     // would mean a record this reader did not understand, and pages it did not name.
     const short = !('reason' in tail) && tail.end < lsnValue(changes.flushed)
@@ -441,8 +441,7 @@ export class BlocksDriver implements VolumeDriver {
     };
     const control = await readControlFile(tree);
     if (!control) return why('it has no pg_control to check its noted pages against');
-    const tail = await walTail((name, position, length) => readWalSegment(tree, name, position, length), lsnValue(n.upTo),
-      n.timeline, n.walSegmentSize).catch((err: Error) => ({ reason: `its WAL could not be read (${err.message})` }));
+    const tail = await readWalTail(tree, lsnValue(n.upTo), n.timeline, n.walSegmentSize);
     if ('reason' in tail) return why(tail.reason);
     if (tail.end <= control.checkPoint) return why(`its WAL from the noted ${n.upTo} ends at ${formatLsn(tail.end)}, before its last checkpoint`);
     return ChangedPages.fromJSON(n.pages)?.plus(tail.rows);
@@ -696,6 +695,12 @@ async function readControlFile(tree: VolumeTree): Promise<{ checkPoint: bigint; 
   } finally {
     await fh.close();
   }
+}
+
+/** The pages the volume's WAL names from `from` on (walRecords.ts), or why not. */
+function readWalTail(tree: VolumeTree, from: bigint, tli: number, segmentSize: number): Promise<WalTail | { reason: string }> {
+  return walTail((name, position, length) => readWalSegment(tree, name, position, length), from, tli, segmentSize)
+    .catch((err: Error) => ({ reason: `its WAL could not be read (${err.message})` }));
 }
 
 /** Part of a WAL segment file of the volume; undefined when there is none. */
