@@ -6,6 +6,7 @@ import { newId, now } from './ids';
 import { Locks } from './locks';
 import { ColdBranches } from './coldBranches';
 import { Checkpoints } from './checkpoints';
+import { QuietCheckpoints } from './quietCheckpoints';
 import { Spares } from './spares';
 import type { PoolImage } from './poolImage';
 import type { PgBinaries } from './postgres/binaries';
@@ -80,6 +81,8 @@ export interface EngineConfig {
   /** How many branches of a container stay materialised on a driver that dehydrates
    *  (coldBranches.ts), the active one included; at least 1. */
   warmBranches: number;
+  /** How often running databases are looked at for a quiet checkpoint (quietCheckpoints.ts); 0: never. */
+  quietCheckpointMs: number;
 }
 
 /**
@@ -95,6 +98,8 @@ export class Engine {
   readonly cold = new ColdBranches(this);
   /** Checkpoints of branches a switch stopped at once (checkpoints.ts). */
   readonly checkpoints = new Checkpoints(this);
+  /** Checkpoints of running databases gone quiet (quietCheckpoints.ts). */
+  readonly quiet = new QuietCheckpoints(this);
   private listeners: Array<(p: ChangedParams, owner?: string) => void> = [];
 
   constructor(
@@ -237,7 +242,7 @@ export class Engine {
 
   /** How many background jobs (spare builds, dehydrations, checkpoints, chores, the driver's own) still run. */
   get backgroundJobs(): number {
-    return this.chores.size + this.spares.running + this.cold.running + this.checkpoints.running + (this.driver.backgroundJobs ?? 0);
+    return this.chores.size + this.spares.running + this.cold.running + this.checkpoints.running + this.quiet.running + (this.driver.backgroundJobs ?? 0);
   }
 
   // ------------------------------------------------------------ journal

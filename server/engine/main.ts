@@ -4,6 +4,7 @@ import type { DatabaseStart, DriverChoice } from '../protocol';
 import { isParseError, parseHostPort } from '../common/address';
 import { homeDirMode, homeFiles } from '../common/home';
 import { warmBranches } from './coldBranches';
+import { quietCheckpointMs } from './quietCheckpoints';
 import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
 import { newId, now } from './ids';
@@ -85,6 +86,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
       // On unless turned off: on blocks each spare is a full copy of a branch (docs/architecture.md).
       spares: process.env.SLIPSTREAM_SPARES !== 'off',
       warmBranches: warmBranches(process.env.SLIPSTREAM_WARM_BRANCHES),
+      quietCheckpointMs: quietCheckpointMs(process.env.SLIPSTREAM_QUIET_CHECKPOINT_MS),
     };
     const containerUids = owner !== undefined && (await canGiveFilesAway(settings.pool));
     const engine = new Engine(config, store, driver, bins, owner, containerUids);
@@ -98,6 +100,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     engine.startup = await startDatabases(engine, failedBefore);
     engine.spares.scheduleActive(); // recovery may have deleted a half-made one
     engine.cold.scheduleAll(); // K may have changed, or a crash cut a dehydration short
+    engine.quiet.start(engine.config.quietCheckpointMs);
     const server = new RpcServer(engine);
     await server.listenUnix(files.socket, { name: config.localOwner, admin: true });
     log(`listening on ${files.socket}`);
@@ -236,6 +239,7 @@ function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
       log(`${signal}: cancelling running operations, stopping databases, exiting`);
       await server.close();
       engine.stopping = true;
+      engine.quiet.stop();
       await stopDatabases(engine);
       if (server.busy > 0) {
         // They outlived the grace period. Exit as a crash would, without releasing the

@@ -75,6 +75,26 @@ describe('blocks: changed pages from WAL summaries', () => {
     assert.deepEqual((await amcheck(url)).problems, []);
   });
 
+  test('a database gone quiet is checkpointed, so a restore after the pause reads almost no WAL (quietCheckpoints.ts)', async () => {
+    e.ok('bookmark', 'create', 'before-quiet', '--container', 'qa');
+    const sums = logged(await e.checksum('qa'));
+    e.ok('bookmark', 'create', 'reset-point', '--container', 'qa'); // a spare may hold the latest
+    const quietBefore = logLines(/qa: its database went quiet/).length;
+    await e.sql('qa', "UPDATE accounts SET filler = 'quiet' WHERE aid % 3 = 0"); // tens of MiB of WAL
+    for (let waited = 0; logLines(/qa: its database went quiet/).length === quietBefore; waited += 250) {
+      assert.ok(waited < 60_000, `no quiet checkpoint within 60 s: ${logLines(/./).slice(-5).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(logLines(/qa: its database went quiet/).at(-1)!, /the WAL summaries reach it/);
+    await e.idle();
+    e.ok('restore', 'before-quiet', '--container', 'qa');
+    const line = logLines(/restoring in place: \d+ pages/).at(-1)!;
+    const wal = Number(/then ([\d.]+) MiB of WAL/.exec(line)?.[1]);
+    assert.ok(wal < 1, `the summaries named the update's pages, not the WAL read at the stop: ${line}`);
+    assert.deepEqual(logged(await e.checksum('qa')), sums);
+    assert.deepEqual((await amcheck(url)).problems, []);
+  });
+
   test('the WAL records name every page the WAL summaries name (walRecords.ts reads what the summarizer read)', async () => {
     const redo = async () => {
       await e.sql('qa', 'CHECKPOINT');

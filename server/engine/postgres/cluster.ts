@@ -8,6 +8,7 @@ import type { PgBinaries } from './binaries';
 import { SESSION_OPTIONS, serverOptions } from './fixedSettings';
 import { walOptions } from './walSettings';
 import { hbaPath, logPath, logSize, prepareRunDir, readLog, socketDir, tailLog, writeHba } from './runDir';
+import { launch, quit, runningPid } from './postmaster';
 import { scramVerifier } from './scram';
 
 /**
@@ -72,12 +73,18 @@ export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access 
   // external_pid_file is fixed like those in fixedSettings.ts, but per cluster: the container's own folder.
   const opts = serverCommandLine(spec, path.join(socketDir(spec), 'postmaster.pid'));
   const since = await logSize(spec);
-  await run(bins.pgCtl, ['start', '-w', '-t', '120', '-D', spec.dataDir, '-l', logPath(spec), '-o', opts], spec.owner,
-    `start PostgreSQL on port ${spec.port}`, () => tailLog(spec, 15, since)).catch(async (err: EngineError) => {
-    throw (await portTaken(spec, since)) ? new EngineError('PortInUse', `port ${spec.port} is taken by another program, so the database could not start. `
-      + `Find it with \`ss -ltnp 'sport = ${spec.port}'\` and stop it, then run the operation again or restart the engine.`) : err;
-  });
+  const launched = await launch(bins.postgres, spec.dataDir, opts, spec.owner, logPath(spec), START_TIMEOUT_MS);
+  if (launched.ready) return;
+  if (await portTaken(spec, since)) {
+    throw new EngineError('PortInUse', `port ${spec.port} is taken by another program, so the database could not start. `
+      + `Find it with \`ss -ltnp 'sport = ${spec.port}'\` and stop it, then run the operation again or restart the engine.`);
+  }
+  const said = await tailLog(spec, 15, since);
+  throw new PostgresFailed(`start PostgreSQL on port ${spec.port}`, postgresSaid(`${said}\n${launched.why}`), `${launched.why}\n${said}`);
 }
+
+/** As long as pg_ctl's -t 120 waited for a start. */
+const START_TIMEOUT_MS = 120_000;
 
 /** How long a server that is still recovering (it restarted itself after a crash, say a PANIC
  *  on a full pool) is waited for, as pg_ctl waits for a start. */
@@ -184,9 +191,11 @@ export async function stop(bins: PgBinaries, spec: ClusterSpec, mode: StopMode =
   return { clean: false, reason: stuck || said || 'the shutdown did not finish' };
 }
 
-function stopAtOnce(bins: PgBinaries, spec: ClusterSpec, since: number): Promise<void> {
-  return run(bins.pgCtl, ['stop', '-w', '-t', String(STOP_TIMEOUT_S), '-m', 'immediate', '-D', spec.dataDir], spec.owner,
-    `stop PostgreSQL on port ${spec.port} at once`, () => tailLog(spec, 15, since));
+async function stopAtOnce(bins: PgBinaries, spec: ClusterSpec, since: number): Promise<void> {
+  const why = await quit(bins.pgCtl, spec.dataDir, spec.owner, STOP_TIMEOUT_S * 1000);
+  if (!why) return;
+  const said = await tailLog(spec, 15, since);
+  throw new PostgresFailed(`stop PostgreSQL on port ${spec.port} at once`, postgresSaid(`${said}\n${why}`), `${why}\n${said}`);
 }
 
 /**
@@ -226,14 +235,7 @@ export function uncleanStop(reason: string, outcome: string): EngineError {
 /** Running means: postmaster.pid names a live process whose working directory is
  *  this data directory. A pid file copied into a snapshot names someone else. */
 export async function isRunning(spec: Pick<ClusterSpec, 'dataDir'>): Promise<boolean> {
-  const pid = await readPid(spec.dataDir);
-  if (!pid) return false;
-  try {
-    const cwd = await fs.promises.readlink(`/proc/${pid}/cwd`);
-    return path.resolve(cwd) === (await fs.promises.realpath(spec.dataDir));
-  } catch {
-    return false;
-  }
+  return (await runningPid(spec.dataDir)) !== undefined;
 }
 
 /** Set the superuser's password over the private socket; called after every start,
@@ -287,20 +289,6 @@ async function verifyServer(spec: ClusterSpec, client: Client): Promise<void> {
 
 export { logPath } from './runDir';
 
-async function readPid(dataDir: string): Promise<number | undefined> {
-  try {
-    // The tenant writes the data directory: never read through a symlink as root.
-    // Only the first line matters, and the tenant decides the file's size: read 32 bytes.
-    const fh = await fs.promises.open(path.join(dataDir, 'postmaster.pid'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-    const buf = Buffer.alloc(32);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0).finally(() => fh.close());
-    const first = buf.subarray(0, bytesRead).toString().split('\n')[0];
-    const pid = Number(first);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 async function removeStalePid(dataDir: string): Promise<void> {
   await fs.promises.rm(path.join(dataDir, 'postmaster.pid'), { force: true });

@@ -192,7 +192,9 @@ function bad(at: number, why: string): WalEnd {
 
 /** The pages named so far, each once: a busy page is named by thousands of records. */
 class Refs {
-  private readonly byFork = new Map<string, { key: SummaryRow; blocks: Set<number> }>();
+  /** By relfilenode and fork as one number (no string per reference); a list, since two
+   *  databases or tablespaces may use the same relfilenode. */
+  private readonly byFork = new Map<number, Array<{ key: SummaryRow; blocks: Set<number> }>>();
   private readonly limits: SummaryRow[] = [];
   /** The fork named last, compared by number: most references repeat the one before. */
   private last = { tablespace: -1, database: -1, relfilenode: -1, fork: -1, block: -1, blocks: new Set<number>() };
@@ -200,15 +202,23 @@ class Refs {
   add(tablespace: number, database: number, relfilenode: number, fork: number, block: number): void {
     const l = this.last;
     if (l.relfilenode !== relfilenode || l.fork !== fork || l.database !== database || l.tablespace !== tablespace) {
-      const id = `${tablespace}/${database}/${relfilenode}/${fork}`;
-      let entry = this.byFork.get(id);
-      if (!entry) this.byFork.set(id, (entry = { key: { tablespace, database, relfilenode, fork, block: 0, isLimit: false }, blocks: new Set() }));
-      this.last = { tablespace, database, relfilenode, fork, block: -1, blocks: entry.blocks };
+      this.last = { tablespace, database, relfilenode, fork, block: -1, blocks: this.blocksOf(tablespace, database, relfilenode, fork) };
     } else if (l.block === block) {
       return; // the same page again: rows on one page are changed one record after another
     }
     this.last.block = block;
     this.last.blocks.add(block);
+  }
+
+  private blocksOf(tablespace: number, database: number, relfilenode: number, fork: number): Set<number> {
+    const id = relfilenode * 16 + fork;
+    let list = this.byFork.get(id);
+    if (!list) this.byFork.set(id, (list = []));
+    const found = list.find(({ key }) => key.database === database && key.tablespace === tablespace);
+    if (found) return found.blocks;
+    const entry = { key: { tablespace, database, relfilenode, fork, block: 0, isLimit: false }, blocks: new Set<number>() };
+    list.push(entry);
+    return entry.blocks;
   }
 
   limit(tablespace: number, database: number, relfilenode: number): void {
@@ -217,7 +227,7 @@ class Refs {
 
   rows(): SummaryRow[] {
     const out: SummaryRow[] = [];
-    for (const { key, blocks } of this.byFork.values()) for (const block of blocks) out.push({ ...key, block });
+    for (const list of this.byFork.values()) for (const { key, blocks } of list) for (const block of blocks) out.push({ ...key, block });
     return out.concat(this.limits);
   }
 }

@@ -262,7 +262,8 @@ export function formatLsn(v: bigint): string {
   return `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
-async function waitForSummarizer(client: Client, tli: number, to: bigint, waitMs: number): Promise<true | string> {
+/** Wait until the summarizer has summarised WAL up to `to` on timeline `tli`; true, or why not. */
+export async function waitForSummarizer(client: Client, tli: number, to: bigint, waitMs: number): Promise<true | string> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const { rows } = await client.query(

@@ -68,6 +68,8 @@ interface Tally {
 /** Files hashed or restored at once: enough to overlap I/O with hashing on
  *  the main thread, few enough to bound memory (1 MiB read buffer each). */
 const FILE_CONCURRENCY = 8;
+/** Chunks of one file written at once by a restore. */
+const CHUNK_CONCURRENCY = 16;
 
 export interface BlocksStats extends ChunkStoreStats {
   /** Files and bytes read from volumes to (re)hash them. */
@@ -582,16 +584,17 @@ export class BlocksDriver implements VolumeDriver {
    */
   private async writeDelta(fh: fs.promises.FileHandle, t: FileEntry, have: string[], oldSize: number): Promise<void> {
     if (oldSize !== t.size) await fh.truncate(t.size);
-    for (let i = 0; i < t.chunks.length; i++) {
-      const want = t.chunks[i];
-      if (want === (have[i] ?? ZERO_CHUNK)) continue;
+    const differ = t.chunks.flatMap((want, i) => (want === (have[i] ?? ZERO_CHUNK) ? [] : [i]));
+    // Chunks are read and written CHUNK_CONCURRENCY at a time: one after another, each paid
+    // its read's and its write's trips through the thread pool (~0.4 ms a chunk).
+    await mapLimit(differ, CHUNK_CONCURRENCY, async (i) => {
       const offset = i * CHUNK_SIZE;
       const length = Math.min(CHUNK_SIZE, t.size - offset);
-      const data = await this.store.read(want, length);
+      const data = await this.store.read(t.chunks[i], length);
       let done = 0;
       while (done < length) done += (await fh.write(data, done, length - done, offset + done)).bytesWritten;
       this.counters.volumeBytesWritten += length;
-    }
+    });
   }
 
   // ------------------------------------------------------------ garbage collection
