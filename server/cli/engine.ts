@@ -101,7 +101,7 @@ function statusText(st: EngineStatus): string {
     ['started', shortTime(st.startedAt)],
     ['templates', String(st.templates)],
     ['containers', String(st.containers)],
-    ['background', st.backgroundJobs ? `${st.backgroundJobs} job(s): spares being built, branches being dehydrated, old volumes being deleted` : undefined],
+    ['background', st.backgroundJobs ? `${st.backgroundJobs} job(s): spares being built, branches being dehydrated, checkpoints, old volumes being deleted` : undefined],
     ['failed', st.failed.length ? `${st.failed.length}: ${st.failed.map((f) => f.container).join(', ')}` : undefined],
   ]) + st.failed.map((f) => `\n  ${f.container}: ${f.reason}. ${f.action}`).join('');
 }
