@@ -174,42 +174,50 @@ const MAX_ROWS = 8_000_000;
  * timeline), or why the summaries cannot say. Waits (up to `waitMs`) for the summarizer
  * to reach `upto`: a backup's start LSN is a checkpoint's redo point, where it ends a summary.
  */
-export async function changedPagesBetween(client: Client, since: string, upto: string, waitMs = 10_000):
+export async function changedPagesBetween(client: Client, since: string, upto: string, waitMs = 10_000, known?: Cluster):
   Promise<ChangedPages | { reason: string }> {
   const from = lsnValue(since);
   const to = lsnValue(upto);
   if (from > to) return { reason: `the last capture (${since}) is ahead of this one (${upto})` };
-  const tli = Number((await client.query('SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()')).rows[0].timeline_id);
-  const reached = await waitForSummarizer(client, tli, to, waitMs);
+  const cluster = known ?? await clusterOf(client);
+  const reached = await waitForSummarizer(client, cluster.tli, to, waitMs);
   if (reached !== true) return { reason: reached };
   const { rows } = await client.query(
     `SELECT tli::int AS tli, start_lsn::text AS start, end_lsn::text AS end FROM pg_catalog.pg_available_wal_summaries()
       WHERE end_lsn > $1::pg_lsn AND start_lsn < $2::pg_lsn ORDER BY start_lsn`, [since, upto]);
   const summaries = rows as Summary[];
-  const gap = coverageGap(summaries, tli, from, to);
+  const gap = coverageGap(summaries, cluster.tli, from, to);
   if (gap) return { reason: gap };
   const all: SummaryRow[] = [];
   for (const s of summaries) {
-    // Bounded: the answer comes from the tenant's own server, and the engine holds it in memory.
+    // One row per fork with its blocks as a list: thousands of rows cost the engine more to
+    // parse than the server to list. Bounded: the answer comes from the tenant's own server,
+    // and the engine holds it in memory.
     const r = await client.query(
       `SELECT reltablespace::int8::text AS ts, reldatabase::int8::text AS db, relfilenode::int8::text AS node,
-              relforknumber::int AS fork, relblocknumber::int8::text AS block, is_limit_block AS is_limit
-         FROM pg_catalog.pg_wal_summary_contents($1::int8, $2::pg_lsn, $3::pg_lsn) LIMIT $4`, [s.tli, s.start, s.end, MAX_ROWS - all.length + 1]);
-    if (all.length + r.rows.length > MAX_ROWS) return { reason: `the WAL summaries name more than ${MAX_ROWS} changed pages` };
+              relforknumber::int AS fork, is_limit_block AS is_limit, string_agg(relblocknumber::int8::text, ',') AS blocks
+         FROM (SELECT * FROM pg_catalog.pg_wal_summary_contents($1::int8, $2::pg_lsn, $3::pg_lsn) LIMIT $4) c
+        GROUP BY 1, 2, 3, 4, 5`, [s.tli, s.start, s.end, MAX_ROWS - all.length + 1]);
     for (const row of r.rows) {
-      all.push({ tablespace: Number(row.ts), database: Number(row.db), relfilenode: Number(row.node), fork: Number(row.fork), block: Number(row.block), isLimit: row.is_limit === true });
+      const blocks = String(row.blocks).split(',');
+      if (all.length + blocks.length > MAX_ROWS) return { reason: `the WAL summaries name more than ${MAX_ROWS} changed pages` };
+      const key = { tablespace: Number(row.ts), database: Number(row.db), relfilenode: Number(row.node), fork: Number(row.fork), isLimit: row.is_limit === true };
+      for (const block of blocks) all.push({ ...key, block: Number(block) });
     }
   }
-  const sizes = await sizesOf(client);
-  return ChangedPages.fromRows(all, sizes.blocksPerSegment, sizes.blockSize);
+  return ChangedPages.fromRows(all, cluster.blocksPerSegment, cluster.blockSize);
 }
 
-async function sizesOf(client: Client): Promise<{ blockSize: number; blocksPerSegment: number; walSegmentSize: number }> {
+/** What the page lists need to know of a cluster: its timeline and its sizes. */
+interface Cluster { tli: number; blockSize: number; blocksPerSegment: number; walSegmentSize: number }
+
+async function clusterOf(client: Client): Promise<Cluster> {
   // segment_size is in blocks: a relation file holds that many before the next segment.
-  const { rows } = await client.query(`SELECT current_setting('block_size')::int AS bs,
-    (SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'segment_size') AS segblocks,
+  const { rows } = await client.query(`SELECT (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()) AS tli,
+    current_setting('block_size')::int AS bs, (SELECT setting::int8 FROM pg_catalog.pg_settings WHERE name = 'segment_size') AS segblocks,
     pg_catalog.pg_size_bytes(current_setting('wal_segment_size')) AS walseg`);
-  return { blockSize: Number(rows[0].bs), blocksPerSegment: Number(rows[0].segblocks), walSegmentSize: Number(rows[0].walseg) };
+  const r = rows[0];
+  return { tli: Number(r.tli), blockSize: Number(r.bs), blocksPerSegment: Number(r.segblocks), walSegmentSize: Number(r.walseg) };
 }
 
 /**
@@ -230,20 +238,22 @@ export interface ChangesSoFar {
 }
 
 export async function changesSoFar(client: Client, since: string): Promise<ChangesSoFar | { reason: string }> {
-  const tli = Number((await client.query('SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()')).rows[0].timeline_id);
-  const flushed = String((await client.query('SELECT pg_catalog.pg_current_wal_flush_lsn()::text AS lsn')).rows[0].lsn);
-  const { rows } = await client.query('SELECT summarized_tli::int AS tli, summarized_lsn::text AS lsn FROM pg_catalog.pg_get_wal_summarizer_state()');
-  const s = rows[0] as { tli: number; lsn: string };
+  const cluster = await clusterOf(client);
+  const { rows } = await client.query(`SELECT pg_catalog.pg_current_wal_flush_lsn()::text AS flushed, summarized_tli::int AS tli,
+    summarized_lsn::text AS lsn FROM pg_catalog.pg_get_wal_summarizer_state()`);
+  const s = rows[0] as { flushed: string; tli: number; lsn: string };
+  const { flushed } = s;
+  const tli = cluster.tli;
   if (!isLsn(flushed)) return { reason: `pg_current_wal_flush_lsn answered ${JSON.stringify(flushed)}` };
   if (s.tli !== tli || !isLsn(s.lsn)) return { reason: `the WAL summarizer is on timeline ${s.tli}, the cluster on ${tli}` };
-  const sizes = await sizesOf(client);
+  const walSegmentSize = cluster.walSegmentSize;
   if (lsnValue(s.lsn) <= lsnValue(since)) {
-    const none = ChangedPages.fromRows([], sizes.blocksPerSegment, sizes.blockSize);
-    return { since, pages: none, walFrom: since, flushed, timeline: tli, walSegmentSize: sizes.walSegmentSize };
+    const none = ChangedPages.fromRows([], cluster.blocksPerSegment, cluster.blockSize);
+    return { since, pages: none, walFrom: since, flushed, timeline: tli, walSegmentSize };
   }
-  const pages = await changedPagesBetween(client, since, s.lsn, 0);
+  const pages = await changedPagesBetween(client, since, s.lsn, 0, cluster);
   if (!(pages instanceof ChangedPages)) return pages;
-  return { since, pages, walFrom: s.lsn, flushed, timeline: tli, walSegmentSize: sizes.walSegmentSize };
+  return { since, pages, walFrom: s.lsn, flushed, timeline: tli, walSegmentSize };
 }
 
 /** Why the summaries do not cover [from, to) on timeline `tli`, or undefined when they do. */
