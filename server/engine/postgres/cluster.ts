@@ -79,8 +79,9 @@ export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access 
     throw new EngineError('PortInUse', `port ${spec.port} is taken by another program, so the database could not start. `
       + `Find it with \`ss -ltnp 'sport = ${spec.port}'\` and stop it, then run the operation again or restart the engine.`);
   }
+  // What the server logged says why; how it ended (it exited, or never got ready) only when it logged nothing.
   const said = await tailLog(spec, 15, since);
-  throw new PostgresFailed(`start PostgreSQL on port ${spec.port}`, postgresSaid(`${said}\n${launched.why}`), `${launched.why}\n${said}`);
+  throw new PostgresFailed(`start PostgreSQL on port ${spec.port}`, postgresSaid(said.trim() ? said : launched.why), `${launched.why}\n${said}`);
 }
 
 /** As long as pg_ctl's -t 120 waited for a start. */
@@ -195,7 +196,7 @@ async function stopAtOnce(bins: PgBinaries, spec: ClusterSpec, since: number): P
   const why = await quit(bins.pgCtl, spec.dataDir, spec.owner, STOP_TIMEOUT_S * 1000);
   if (!why) return;
   const said = await tailLog(spec, 15, since);
-  throw new PostgresFailed(`stop PostgreSQL on port ${spec.port} at once`, postgresSaid(`${said}\n${why}`), `${why}\n${said}`);
+  throw new PostgresFailed(`stop PostgreSQL on port ${spec.port} at once`, postgresSaid(said.trim() ? `${said}\n${why}` : why), `${why}\n${said}`);
 }
 
 /**
