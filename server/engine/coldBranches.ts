@@ -1,7 +1,7 @@
 import { captureIdleVolume, cloneInto, dropVolumes } from './data';
 import type { Engine, OpContext, Progress } from './engine';
 import { log } from './engine';
-import { EngineError } from './errors';
+import { wholeNumberSetting } from './envSetting';
 import { faultPoint } from './faults';
 import { newId, now } from './ids';
 import * as cluster from './postgres/cluster';
@@ -44,13 +44,10 @@ export const DEFAULT_WARM_BRANCHES = 2;
 
 /** K from the engine's environment (SLIPSTREAM_WARM_BRANCHES): a whole number, at least 1. */
 export function warmBranches(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === '') return DEFAULT_WARM_BRANCHES;
-  const n = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
-    throw new EngineError('InvalidArgument', `SLIPSTREAM_WARM_BRANCHES must be a whole number of at least 1 (how many branches of `
-      + `a container stay materialised on the blocks driver), not "${raw}". Unset it for the default, ${DEFAULT_WARM_BRANCHES}.`);
-  }
-  return n;
+  return wholeNumberSetting('SLIPSTREAM_WARM_BRANCHES', raw, {
+    fallback: DEFAULT_WARM_BRANCHES, min: 1, kind: 'a whole number of at least 1',
+    what: 'how many branches of a container stay materialised on the blocks driver',
+  });
 }
 
 export class ColdBranches {

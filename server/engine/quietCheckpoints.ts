@@ -1,6 +1,6 @@
 import type { Engine } from './engine';
 import { log } from './engine';
-import { EngineError } from './errors';
+import { wholeNumberSetting } from './envSetting';
 import * as cluster from './postgres/cluster';
 import { lsnValue, waitForSummarizer } from './postgres/walSummaries';
 import type { ContainerRecord } from './records';
@@ -98,13 +98,10 @@ const SUMMARY_WAIT_MS = 10_000;
 
 /** How often the engine looks (SLIPSTREAM_QUIET_CHECKPOINT_MS; 0 turns it off). */
 export function quietCheckpointMs(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === '') return DEFAULT_LOOK_MS;
-  const n = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n)) {
-    throw new EngineError('InvalidArgument', `SLIPSTREAM_QUIET_CHECKPOINT_MS must be a whole number of milliseconds (how often the engine `
-      + `looks for a database gone quiet to checkpoint it; 0 never), not "${raw}". Unset it for the default, ${DEFAULT_LOOK_MS}.`);
-  }
-  return n;
+  return wholeNumberSetting('SLIPSTREAM_QUIET_CHECKPOINT_MS', raw, {
+    fallback: DEFAULT_LOOK_MS, min: 0, kind: 'a whole number of milliseconds',
+    what: 'how often the engine looks for a database gone quiet to checkpoint it; 0 never',
+  });
 }
 
 const DEFAULT_LOOK_MS = 2000;

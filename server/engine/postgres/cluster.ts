@@ -290,7 +290,6 @@ async function verifyServer(spec: ClusterSpec, client: Client): Promise<void> {
 
 export { logPath } from './runDir';
 
-
 async function removeStalePid(dataDir: string): Promise<void> {
   await fs.promises.rm(path.join(dataDir, 'postmaster.pid'), { force: true });
 }

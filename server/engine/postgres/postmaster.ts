@@ -41,14 +41,10 @@ function pidOf(lines: string[] | undefined): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-async function readPid(dataDir: string): Promise<number | undefined> {
-  return pidOf(await pidFile(dataDir));
-}
-
 /** The pid of the server running on the data directory: the one postmaster.pid names, if that
  *  process works in the directory (a stale file, or one naming another process, says no). */
 export async function runningPid(dataDir: string): Promise<number | undefined> {
-  const pid = await readPid(dataDir);
+  const pid = pidOf(await pidFile(dataDir));
   if (!pid) return undefined;
   try {
     const cwd = await fs.promises.readlink(`/proc/${pid}/cwd`);
