@@ -19,6 +19,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { after, before, test } from 'node:test';
+import { storedChunkIds } from '../../server/engine/volumes/blocks/chunkStore';
 import type { BookmarkInfo, ContainerInfo, EngineStatus } from '../../server/protocol';
 import { amcheck } from '../support/amcheck';
 import { FIXTURES, TestEngine, CLI, type CliResult } from '../support/engine';
@@ -66,7 +67,7 @@ test('a bookmark does not follow a file swapped for a symlink to the admin token
   // meanwhile, so only the driver's own checks stand between it and the link.
   asTenant(`mv tenant-new.dat tenant-new.real && ln -s ${q(path.join(e.home, 'admin-token'))} tenant-new.dat`);
   const r = await bookmark;
-  assert.equal(chunkStored(token), false, 'the admin token is not in the chunk store');
+  assert.equal(await chunkStored(token), false, 'the admin token is not in the chunk store');
   assert.equal(r.code, 1, `the bookmark must fail, not read through the link: ${r.stdout}`);
   assert.match(errorOf(r).message, /tenant-new\.dat became a symlink/);
   assert.ok(!e.ok<BookmarkInfo[]>('bookmark', 'list').some((b) => b.name === 'stolen'));
@@ -125,8 +126,8 @@ test(`a racer started from the database swaps files through ${ROUNDS} bookmarks 
       assert.equal(r.code, 0, `round ${i}: the racer was ended before the restore wrote anything: ${r.stdout}`);
       await intact(baselineSum);
     }
-    assert.equal(chunkStored(token), false, `round ${i}: the admin token is not in the chunk store`);
-    assert.equal(chunkStored('canary'), false, `round ${i}: nor the root-only file`);
+    assert.equal(await chunkStored(token), false, `round ${i}: the admin token is not in the chunk store`);
+    assert.equal(await chunkStored('canary'), false, `round ${i}: nor the root-only file`);
     assert.ok(fs.readFileSync(canary, 'utf8') === 'canary', `round ${i}: the root-only file is untouched`);
     assert.equal(fs.statSync(canary).uid, 0);
   }
@@ -185,9 +186,9 @@ function asTenantIn(dir: string, cmd: string): void {
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** A blocks chunk is named by the sha256 of its bytes: a small file read whole is one chunk. */
-function chunkStored(content: string): boolean {
+async function chunkStored(content: string): Promise<boolean> {
   const id = createHash('sha256').update(content).digest('hex');
-  return fs.existsSync(path.join(pool, 'chunks', id.slice(0, 2), id));
+  return (await storedChunkIds(path.join(pool, 'chunks'))).has(id);
 }
 
 /** Files of the tenant's own that the racer swaps: each a regular file at every scan. */

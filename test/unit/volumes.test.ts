@@ -14,7 +14,7 @@ import { test, type TestContext } from 'node:test';
 import type { DriverName } from '../../server/protocol';
 import { EngineError } from '../../server/engine/errors';
 import { BlocksDriver } from '../../server/engine/volumes/blocks';
-import { CHUNK_SIZE } from '../../server/engine/volumes/blocks/chunkStore';
+import { CHUNK_SIZE, storedChunkIds } from '../../server/engine/volumes/blocks/chunkStore';
 import type { FileOwner, VolumeDriver, VolumeProgress } from '../../server/engine/volumes/driver';
 import { createDriver, probeDriver } from '../../server/engine/volumes/index';
 import { mountLoopFs } from '../support/loopfs';
@@ -427,12 +427,9 @@ test('probe and explicit choice on a file system without clones', async (t) => {
 
 // ---------------------------------------------------------------- blocks only
 
+/** Chunks the pool's store holds, as its pack indexes (and any loose chunk files) say. */
 async function chunkFiles(pool: string): Promise<number> {
-  let n = 0;
-  for (const shard of await fs.promises.readdir(path.join(pool, 'chunks'))) {
-    n += (await fs.promises.readdir(path.join(pool, 'chunks', shard))).length;
-  }
-  return n;
+  return (await storedChunkIds(path.join(pool, 'chunks'))).size;
 }
 
 /** Age a file's times so it can never look "racy" (see StateStore.load). */
@@ -607,4 +604,71 @@ test('blocks: a full disk is a NoSpace error', async (t) => {
     execFileSync('umount', [dir]);
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
+});
+
+test('blocks: a capture is one pack; a crash before its index leaves nothing, a torn index record is ignored', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const driver = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
+  await driver.init();
+  await driver.createVolume('p');
+  const v = driver.volumePath('p');
+  await put(v, 'a.bin', bytes(1 * MiB, 40));
+  await driver.snapshot('p', 'p1');
+  const packs = path.join(env.pool, 'chunks', 'packs');
+  const names = () => fs.promises.readdir(packs).then((l) => l.sort());
+  assert.equal((await names()).length, 2, `one pack and its index: ${await names()}`);
+  const [idx] = (await names()).filter((n) => n.endsWith('.idx'));
+  // What a crash leaves: a pack no index names, and half a record appended to an index.
+  await fs.promises.writeFile(path.join(packs, 'zzz-crashed.pack'), bytes(256 * KiB, 41));
+  await fs.promises.appendFile(path.join(packs, idx), bytes(20, 42));
+  const again = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
+  await again.init();
+  assert.deepEqual(await names(), [idx.replace('.idx', '.pack'), idx].sort(), 'the unnamed pack is gone');
+  await again.restore('p-copy', 'p1');
+  assert.deepEqual(await fingerprint(again.volumePath('p-copy')), await fingerprint(v));
+  assert.equal(await chunkFiles(env.pool), 16);
+});
+
+test('blocks: a damaged pack fails the restore loudly instead of restoring wrong data', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const driver = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
+  await driver.init();
+  await driver.createVolume('d');
+  await put(driver.volumePath('d'), 'a.bin', bytes(512 * KiB, 43));
+  await driver.snapshot('d', 'd1');
+  const packs = path.join(env.pool, 'chunks', 'packs');
+  const [pack] = (await fs.promises.readdir(packs)).filter((n) => n.endsWith('.pack'));
+  const fh = await fs.promises.open(path.join(packs, pack), 'r+');
+  await fh.write(Buffer.from('x'), 0, 1, 200 * KiB);
+  await fh.close();
+  await assert.rejects(driver.restore('d-copy', 'd1'), /chunk [0-9a-f]{64} in the chunk store is damaged/);
+});
+
+test('blocks: snapshotLast takes big files into the store as they are; the snapshot restores byte for byte', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const driver = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
+  await driver.init();
+  await driver.createVolume('build');
+  const v = driver.volumePath('build');
+  const big = Buffer.concat([bytes(9 * MiB, 44), Buffer.alloc(1 * MiB), bytes(2 * MiB, 44)]); // zeros and a repeat inside
+  await put(v, 'base/1/16384', big);
+  await put(v, 'base/1/small', bytes(100 * KiB, 45));
+  const want = await fingerprint(v);
+  await driver.snapshotLast('build', 'tpl');
+  assert.equal(driver.stats.bytesAdopted, big.length, 'the big file was taken, not copied');
+  assert.ok(driver.stats.chunkBytesWritten <= 100 * KiB, `only the small file was copied: ${driver.stats.chunkBytesWritten} bytes`);
+  const packs = path.join(env.pool, 'chunks', 'packs');
+  const taken = (await fs.promises.readdir(packs)).filter((n) => n.endsWith('.pack'));
+  const modes = await Promise.all(taken.map((n) => fs.promises.stat(path.join(packs, n)).then((st) => st.mode & 0o777)));
+  assert.ok(modes.includes(0o400), `the taken file is read-only in the store: ${modes.map((m) => m.toString(8))}`);
+  await driver.deleteVolume('build');
+  await driver.restore('copy', 'tpl');
+  assert.deepEqual(await fingerprint(driver.volumePath('copy')), want);
+  // Deleting the snapshot frees the taken file with it.
+  await driver.deleteVolume('copy');
+  await driver.deleteSnapshot('tpl');
+  assert.deepEqual(await fs.promises.readdir(packs), []);
 });

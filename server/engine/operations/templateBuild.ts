@@ -47,7 +47,10 @@ export async function buildTemplateVersion<K extends BuildOp>(ctx: OpContext, op
     const stopped = await cluster.stop(engine.bins, spec);
     if (!stopped.clean) throw cluster.uncleanStop(stopped.reason, 'the build was rolled back');
     progress.report('taking the template snapshot', 92);
-    await engine.driver.snapshot(volumeId, snapshotId).catch((e) => { throw volumeError(e, 'the template snapshot failed'); });
+    // The build volume is deleted next: its files may become the snapshot's own.
+    const { driver } = engine;
+    await (driver.snapshotLast ? driver.snapshotLast(volumeId, snapshotId) : driver.snapshot(volumeId, snapshotId))
+      .catch((e) => { throw volumeError(e, 'the template snapshot failed'); });
     engine.journalStep(journal, 'snapshotted');
     await faultPoint('template-build:after-snapshot');
     commit(journal, snapshotId);

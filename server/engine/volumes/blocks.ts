@@ -9,12 +9,13 @@
  *   POOL/volumes/<id>            working directories (PostgreSQL data directories)
  *   POOL/volstate/<id>.json      per-volume state: stat + chunk ids of every file
  *   POOL/snapshots/<id>.manifest snapshots
- *   POOL/chunks/ab/<sha256>      chunk store (see blocks/chunkStore.ts)
+ *   POOL/chunks/packs/           chunk store: one pack per capture (see blocks/chunkStore.ts)
  *   POOL/tmp/                    temp files and trash; emptied by init()
  *
- * Crash safety: chunks, manifests and states are written tmp+rename. Order on
- * snapshot: chunks (made durable) -> manifest -> state. Order on restore: data
- * (made durable) -> state. A crash before the state is saved leaves the old
+ * Crash safety: a capture's chunks go to a pack of its own, fsynced, then indexed;
+ * manifests and states are written tmp+rename. Order on snapshot: pack (made
+ * durable) -> its index -> manifest -> state. Order on restore: data (made
+ * durable) -> state. A crash before the state is saved leaves the old
  * state, whose stats no longer match the files we touched, so a re-run rehashes
  * those files and converges.
  */
@@ -26,7 +27,9 @@ import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriv
 import { ChangedPages, formatLsn, isUnlogged, lsnValue, relationSegment, type ChangesSoFar } from '../postgres/walSummaries';
 import { walTail, type WalTail } from '../postgres/walRecords';
 import { copiedDuringBackup, scanWal, segmentStart } from './onlineBackup';
-import { CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, ZERO_CHUNK, type ChunkStoreStats } from './blocks/chunkStore';
+import {
+  CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, ZERO_CHUNK, type ChunkBatch, type ChunkReader, type ChunkStoreStats,
+} from './blocks/chunkStore';
 import {
   decodeManifest, encodeManifest, fileStateOf, newManifest, statMatches,
   type FileEntry, type FileState, type Manifest, type ManifestEntry, type VolumeState,
@@ -56,14 +59,25 @@ interface Describe {
   /** Every path the scan found (an `_init` fork marks an unlogged relation). */
   paths: Set<string>;
   tally: Tally;
+  /** Big files become packs as they are (snapshotLast). */
+  adopt: boolean;
+  /** Where the capture's new chunks go. */
+  batch: ChunkBatch;
 }
+
+type CaptureOptions = Pick<Describe, 'changes' | 'tally' | 'progress' | 'adopt' | 'batch'>;
 
 /** Bytes a capture read: chunks of changed pages, and whole files (relations among them). */
 interface Tally {
   pages: number;
   whole: number;
   relationsWhole: number;
+  /** Of `whole`, the bytes of files taken into the store as they are. */
+  adopted: number;
 }
+
+/** Files smaller than this are copied even by snapshotLast: taking one costs a process. */
+const ADOPT_MIN = 8 * 1024 * 1024;
 
 /** Files hashed or restored at once: enough to overlap I/O with hashing on
  *  the main thread, few enough to bound memory (1 MiB read buffer each). */
@@ -99,7 +113,7 @@ export class BlocksDriver implements VolumeDriver {
   constructor(opts: DriverOptions) {
     this.pool = path.resolve(opts.pool);
     this.tmp = path.join(this.pool, 'tmp');
-    this.store = new ChunkStore(path.join(this.pool, 'chunks'), this.tmp);
+    this.store = new ChunkStore(path.join(this.pool, 'chunks'));
     this.states = new StateStore(path.join(this.pool, 'volstate'), this.tmp);
     this.log = opts.log;
   }
@@ -172,7 +186,17 @@ export class BlocksDriver implements VolumeDriver {
 
   // ------------------------------------------------------------ snapshot
 
-  async snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress, online?: OnlineBackup): Promise<void> {
+  snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress, online?: OnlineBackup): Promise<void> {
+    return this.take(volumeId, snapshotId, progress, online, false);
+  }
+
+  /** Big files are not copied: each becomes a pack as it is (ChunkStore.adopt). */
+  snapshotLast(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void> {
+    return this.take(volumeId, snapshotId, progress, undefined, true);
+  }
+
+  private async take(volumeId: string, snapshotId: string, progress: VolumeProgress | undefined, online: OnlineBackup | undefined,
+    adopt: boolean): Promise<void> {
     const vol = this.volumePath(volumeId);
     const file = this.manifestPath(snapshotId);
     await guard(`snapshotting volume ${volumeId}`, () => this.lock.read(async () => {
@@ -183,8 +207,9 @@ export class BlocksDriver implements VolumeDriver {
       // A first capture still waits for the summarizer to reach the backup's start: the copy then
       // holds a summary that ends there, so the WAL before it is not copied (scanWal).
       if (online && !state.lsn) await online.changedSince(online.startLsn);
-      const tally: Tally = { pages: 0, whole: 0, relationsWhole: 0 };
+      const tally: Tally = { pages: 0, whole: 0, relationsWhole: 0, adopted: 0 };
       let lsn = online?.startLsn;
+      const batch = this.store.batch();
       const { entries, files } = await VolumeTree.with(vol, async (tree) => {
         let control: ControlFile | undefined;
         if (!online) {
@@ -194,13 +219,19 @@ export class BlocksDriver implements VolumeDriver {
           control = await readControlFile(tree);
           lsn = control ? formatLsn(control.redo) : state.lsn;
         }
-        return this.capture(tree, state.files, changes, tally, new Progress(progress), online ?? control);
+        return this.capture(tree, state.files, { changes, tally, progress: new Progress(progress), adopt, batch }, online ?? control);
+      }).then(async (captured) => {
+        await batch.seal();
+        return captured;
+      }, async (err: unknown) => {
+        await batch.abandon();
+        throw err;
       });
       const mib = (n: number) => (n / 1048576).toFixed(1);
       this.log?.(`snapshot ${snapshotId} of volume ${volumeId}: read ${mib(tally.pages + tally.whole)} MiB: `
         + (changes ? `${mib(tally.pages)} MiB for the ${changes.pageCount} changed pages the WAL ${online ? 'summaries name' : 'names'} since ${state.lsn}, ` : 'no WAL summaries to go by, ')
-        + `${mib(tally.whole)} MiB of files read whole, of which ${mib(tally.relationsWhole)} MiB of relations`);
-      await makeDurable(this.pool, this.store.takeWritten());
+        + `${mib(tally.whole)} MiB of files read whole, of which ${mib(tally.relationsWhole)} MiB of relations`
+        + (tally.adopted ? `; ${mib(tally.adopted)} MiB of files taken into the store as they are` : ''));
       await writeFileAtomic(file, encodeManifest(newManifest(entries, lsn)), this.tmp);
       // A stopped database's capture records its files exactly, from `lsn` on.
       await this.states.save(volumeId, { files, lsn });
@@ -218,8 +249,8 @@ export class BlocksDriver implements VolumeDriver {
   /** Describe the volume. Files whose stat matches the state reuse their chunk ids; of
    *  the others, only the chunks the WAL summaries name are read, where they can vouch
    *  for the rest (`changes`), else the whole file, and their new chunks are stored. */
-  private async capture(tree: VolumeTree, state: Map<string, FileState>, changes: ChangedPages | undefined, tally: Tally,
-    progress: Progress, how: OnlineBackup | ControlFile | undefined): Promise<{ entries: ManifestEntry[]; files: Map<string, FileState> }> {
+  private async capture(tree: VolumeTree, state: Map<string, FileState>, { changes, tally, progress, adopt, batch }: CaptureOptions,
+    how: OnlineBackup | ControlFile | undefined): Promise<{ entries: ManifestEntry[]; files: Map<string, FileState> }> {
     const online = how && 'finish' in how ? how : undefined;
     const control = how && 'finish' in how ? undefined : how;
     // A file written while a running database is copied can change again within its
@@ -231,14 +262,14 @@ export class BlocksDriver implements VolumeDriver {
     const files = new Map<string, FileState>();
     const entries: ManifestEntry[] = [];
     const paths = new Set(scanned.map((e) => e.rel));
-    const ctx: Describe = { tree, state, files, progress, online: online !== undefined, changes, paths, tally };
+    const ctx: Describe = { tree, state, files, progress, online: online !== undefined, changes, paths, tally, adopt, batch };
     if (!online) {
       await this.describeAll(ctx, control?.shutDown ? withoutStaleWal(scanned, control) : scanned, entries);
     } else {
       await this.describeAll(ctx, copiedDuringBackup(scanned), entries);
       const end = await online.finish();
       await this.describeAll(ctx, await scanWal(tree, online.startLsn, end.stopLsn), entries);
-      for (const [rel, data] of end.files) entries.push(await this.bufferEntry(rel, data));
+      for (const [rel, data] of end.files) entries.push(await this.bufferEntry(batch, rel, data));
       for (const [rel, f] of files) {
         if (BigInt(f.ctimeNs) < trustBefore && BigInt(f.mtimeNs) < trustBefore) continue;
         // Its stat cannot vouch for it; for a logged relation the summaries from this
@@ -265,12 +296,12 @@ export class BlocksDriver implements VolumeDriver {
   }
 
   /** A file that exists only in the snapshot (a backup label), stored like any other. */
-  private async bufferEntry(rel: string, data: Buffer): Promise<ManifestEntry> {
+  private async bufferEntry(batch: ChunkBatch, rel: string, data: Buffer): Promise<ManifestEntry> {
     const chunks: string[] = [];
     for (let off = 0; off < data.length; off += CHUNK_SIZE) {
       const part = data.subarray(off, off + CHUNK_SIZE);
       const id = chunkId(part);
-      await this.store.put(id, part);
+      await batch.put(id, part);
       chunks.push(id);
     }
     return { path: rel, type: 'file', mode: 0o600, size: data.length, chunks };
@@ -295,7 +326,9 @@ export class BlocksDriver implements VolumeDriver {
     // The state keeps the stat taken before reading: if the file changes while
     // we read it, its stat will differ next time and it is read again.
     const stale = known && staleChunks(ctx.changes, ctx.paths, e, known);
-    const { size, chunks, read } = stale ? await this.rehash(tree, e, known, stale, ownerUid) : await this.hash(tree, e, true, ownerUid);
+    const adopt = !stale && ctx.adopt && Number(e.st.size) >= ADOPT_MIN;
+    const { size, chunks, read } = stale ? await this.rehash(ctx, e, known, stale, ownerUid)
+      : adopt ? await this.adoptFile(ctx, e, ownerUid) : await this.hash(tree, e, ctx.batch, ownerUid);
     if (stale && read < size) ctx.tally.pages += read;
     else {
       ctx.tally.whole += read;
@@ -309,7 +342,7 @@ export class BlocksDriver implements VolumeDriver {
   /** The chunk ids of a file from the known ones, reading only the stale chunks (and
    *  storing them). A file shorter than its scan (a running database truncated it) is
    *  read whole instead. */
-  private async rehash(tree: VolumeTree, e: TreeEntry, known: FileState, stale: Set<number>, ownerUid?: number):
+  private async rehash({ tree, batch }: Describe, e: TreeEntry, known: FileState, stale: Set<number>, ownerUid?: number):
     Promise<{ size: number; chunks: string[]; read: number }> {
     const size = Number(e.st.size);
     const chunks = known.chunks.slice(0, chunkCount(size));
@@ -320,9 +353,9 @@ export class BlocksDriver implements VolumeDriver {
       for (const i of [...stale].filter((n) => n < chunkCount(size)).sort((a, b) => a - b)) {
         const length = Math.min(CHUNK_SIZE, size - i * CHUNK_SIZE);
         const data = buf.subarray(0, length);
-        if ((await readFull(fh, data, i * CHUNK_SIZE)) < length) return this.hash(tree, e, true, ownerUid);
+        if ((await readFull(fh, data, i * CHUNK_SIZE)) < length) return this.hash(tree, e, batch, ownerUid);
         chunks[i] = chunkId(data);
-        await this.store.put(chunks[i], data);
+        await batch.put(chunks[i], data);
         read += length;
       }
       this.counters.filesHashed++;
@@ -333,12 +366,28 @@ export class BlocksDriver implements VolumeDriver {
     }
   }
 
-  /** Chunk the file the scan saw; with `store`, save its new chunks in the chunk store. */
-  private async hash(tree: VolumeTree, e: TreeEntry, store: boolean, ownerUid?: number):
+  /** Chunk the file the scan saw and make it a pack as it is; store its chunks if it cannot be. */
+  private async adoptFile({ tree, tally, batch }: Describe, e: TreeEntry, ownerUid?: number):
     Promise<{ size: number; chunks: string[]; read: number }> {
     const fh = await tree.readFile(e, ownerUid);
     try {
-      const out = await chunkFile(fh, store ? (id, data) => this.store.put(id, data) : undefined);
+      let out = await chunkFile(fh);
+      if (await this.store.adopt(fh, out.chunks, out.size)) tally.adopted += out.size;
+      else out = await chunkFile(fh, (id, data) => batch.put(id, data));
+      this.counters.filesHashed++;
+      this.counters.bytesHashed += out.size;
+      return { ...out, read: out.size };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Chunk the file the scan saw; with a batch, save its new chunks in it. */
+  private async hash(tree: VolumeTree, e: TreeEntry, batch: ChunkBatch | undefined, ownerUid?: number):
+    Promise<{ size: number; chunks: string[]; read: number }> {
+    const fh = await tree.readFile(e, ownerUid);
+    try {
+      const out = await chunkFile(fh, batch ? (id, data) => batch.put(id, data) : undefined);
       this.counters.filesHashed++;
       this.counters.bytesHashed += out.size;
       return { ...out, read: out.size };
@@ -477,15 +526,20 @@ export class BlocksDriver implements VolumeDriver {
     const leaves = manifest.entries.filter((e) => e.type !== 'dir');
     for (const e of leaves) if (e.type === 'file') progress.addTotal(e.size);
     const files = new Map<string, FileState>();
+    const reader = this.store.reader();
     const one = async (e: ManifestEntry) => {
       if (e.type === 'symlink') return this.applySymlink(tree, e, current.get(e.path), owner);
       if (e.type !== 'file') return;
       const have = await this.currentChunks(tree, current.get(e.path), state.get(e.path), changes, paths);
-      files.set(e.path, await this.applyFile(tree, e, current.get(e.path), have, owner));
+      files.set(e.path, await this.applyFile(tree, e, current.get(e.path), have, { owner, reader }));
       progress.advance(e.size);
     };
-    await mapLimit(leaves.filter((e) => e.path !== CONTROL_FILE), FILE_CONCURRENCY, one);
-    for (const e of leaves) if (e.path === CONTROL_FILE) await one(e);
+    try {
+      await mapLimit(leaves.filter((e) => e.path !== CONTROL_FILE), FILE_CONCURRENCY, one);
+      for (const e of leaves) if (e.path === CONTROL_FILE) await one(e);
+    } finally {
+      await reader.close();
+    }
     // Modes last and children first, so a read-only directory never blocks
     // the writes into it.
     for (const d of [...dirs].reverse()) {
@@ -533,7 +587,7 @@ export class BlocksDriver implements VolumeDriver {
     if (!cur) return [];
     if (known && statMatches(known, cur.st)) return known.chunks;
     const stale = known && staleChunks(changes, paths, cur, known);
-    if (!stale || !known) return (await this.hash(tree, cur, false)).chunks;
+    if (!stale || !known) return (await this.hash(tree, cur, undefined)).chunks;
     const have = Array.from({ length: chunkCount(Number(cur.st.size)) }, (_, i) => known.chunks[i] ?? UNKNOWN);
     for (const i of stale) if (i < have.length) have[i] = UNKNOWN;
     return have;
@@ -544,12 +598,12 @@ export class BlocksDriver implements VolumeDriver {
    * are written, at their offset. Mode and owner are set through the open handle.
    */
   private async applyFile(tree: VolumeTree, t: FileEntry, cur: TreeEntry | undefined, have: string[],
-    owner: FileOwner | undefined): Promise<FileState> {
+    { owner, reader }: { owner: FileOwner | undefined; reader: ChunkReader }): Promise<FileState> {
     const unchanged = cur !== undefined && Number(cur.st.size) === t.size && sameIds(have, t.chunks);
     if (cur && unchanged && !needsFix(cur.st, t.mode, owner)) return fileStateOf(cur.st, t.chunks);
     const fh = await this.openForWrite(tree, t.path, cur, unchanged);
     try {
-      if (!unchanged) await this.writeDelta(fh, t, have, cur ? Number(cur.st.size) : 0);
+      if (!unchanged) await this.writeDelta(fh, t, have, cur ? Number(cur.st.size) : 0, reader);
       const before = await fh.stat({ bigint: true });
       if ((Number(before.mode) & 0o7777) !== t.mode) await fh.chmod(t.mode);
       if (owner && (Number(before.uid) !== owner.uid || Number(before.gid) !== owner.gid)) {
@@ -585,7 +639,7 @@ export class BlocksDriver implements VolumeDriver {
    * partial old last chunk has a different hash than any full chunk, so it is
    * rewritten whenever it must be.
    */
-  private async writeDelta(fh: fs.promises.FileHandle, t: FileEntry, have: string[], oldSize: number): Promise<void> {
+  private async writeDelta(fh: fs.promises.FileHandle, t: FileEntry, have: string[], oldSize: number, reader: ChunkReader): Promise<void> {
     if (oldSize !== t.size) await fh.truncate(t.size);
     const differ = t.chunks.flatMap((want, i) => (want === (have[i] ?? ZERO_CHUNK) ? [] : [i]));
     // Chunks are read and written CHUNK_CONCURRENCY at a time: one after another, each paid
@@ -593,7 +647,7 @@ export class BlocksDriver implements VolumeDriver {
     await mapLimit(differ, CHUNK_CONCURRENCY, async (i) => {
       const offset = i * CHUNK_SIZE;
       const length = Math.min(CHUNK_SIZE, t.size - offset);
-      const data = await this.store.read(t.chunks[i], length);
+      const data = await reader.read(t.chunks[i], length);
       let done = 0;
       while (done < length) done += (await fh.write(data, done, length - done, offset + done)).bytesWritten;
       this.counters.volumeBytesWritten += length;
@@ -623,8 +677,7 @@ export class BlocksDriver implements VolumeDriver {
       }
     }
     await this.states.referencedChunks(live);
-    for (const id of await this.store.list()) if (!live.has(id)) await this.store.remove(id);
-    this.store.forget();
+    await this.store.sweep(live);
     delete this.counters.gcSkipped;
   }
 }

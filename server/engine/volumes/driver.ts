@@ -48,6 +48,10 @@ export interface VolumeDriver {
    *  With `online`, PostgreSQL runs in a backup (see OnlineBackup); drivers with
    *  atomicSnapshot never get one. */
   snapshot(volumeId: string, snapshotId: string, progress?: VolumeProgress, online?: OnlineBackup): Promise<void>;
+  /** As snapshot() of a stopped volume that is deleted right after, never started again (a
+   *  template build's): the driver may make the volume's files the snapshot's own instead of
+   *  copying them (blocks). */
+  snapshotLast?(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void>;
   /** Make the volume's contents exactly those of the snapshot, creating the volume if missing.
    *  With an owner, every file of the volume is the owner's afterwards, whoever owned the
    *  snapshot: a bookmark of one container may be loaded into another's. */

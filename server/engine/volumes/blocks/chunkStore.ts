@@ -1,21 +1,29 @@
 /**
- * Content-addressed chunk store of the blocks driver:
- *   POOL/chunks/ab/<sha256 hex>   one file per distinct chunk, named by its hash
- * Identical chunks (across files, volumes and snapshots) are stored once.
- * All-zero chunks are never stored: they are recorded as ZERO_CHUNK.
+ * Content-addressed chunk store of the blocks driver. A chunk is named by its sha256 and
+ * stored once, whichever files, volumes and snapshots hold it; all-zero chunks are never
+ * stored (ZERO_CHUNK). Where:
+ *   POOL/chunks/packs/   pack files (packs.ts): new chunks are appended to the current pack,
+ *                        and seal() makes them durable with one fsync per pack and its index,
+ *                        not one file per chunk and a sync of the whole file system
+ *   POOL/chunks/ab/<id>  one file per chunk, as engines before packs stored them: still read
+ *                        and collected, never written
+ * A file that is about to be deleted (a template build's) can become a pack as it is
+ * (adopt): nothing is copied.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { findSystemTool } from '../../../common/executables';
 import { EngineError } from '../../errors';
-import { exists, tmpSuffix } from '../util';
+import { syncDir } from '../util';
+import { decodeRecords, encodeRecords, INDEX_SUFFIX, newPackName, PACK_SUFFIX, type PackEntry } from './packs';
 
 /**
  * Chunk size: 64 KiB, a multiple of PostgreSQL's 8 KiB page and of the usual
  * 4 KiB file-system block, so a dirty page never straddles two chunks.
  * Smaller chunks would track PostgreSQL's scattered page writes more finely,
- * but cost one chunk file per chunk: a 2.5 GB PGDATA is ~40k chunks at 64 KiB
- * versus ~320k at 8 KiB, with manifests and state files 8x larger. Bigger
+ * at the cost of manifests and state files 8x larger at 8 KiB. Bigger
  * chunks would multiply the bytes stored and rewritten per dirty page (at most
  * 8x here). 64 KiB is also a large enough read/write unit to run at disk speed.
  * Changing it makes existing manifests unreadable (they record the size).
@@ -44,118 +52,335 @@ export interface ChunkStoreStats {
   /** Chunks newly written to the store (dedup hits excluded). */
   chunksWritten: number;
   chunkBytesWritten: number;
+  /** Chunks stored by taking a whole file as a pack, and that file's bytes. */
+  chunksAdopted: number;
+  bytesAdopted: number;
   /** put() calls that found the chunk already stored. */
   chunksDeduped: number;
   chunksRead: number;
   chunksCollected: number;
 }
 
+/** A pack file on disk, and which of its bytes are indexed. */
+interface Pack {
+  name: string;
+  size: number;
+}
+
+interface Location {
+  pack: Pack;
+  offset: number;
+  length: number;
+}
+
 export class ChunkStore {
-  readonly stats: ChunkStoreStats = { chunksWritten: 0, chunkBytesWritten: 0, chunksDeduped: 0, chunksRead: 0, chunksCollected: 0 };
-  /** Ids known to be stored, to skip a stat per repeated chunk. Cleared by GC. */
-  private readonly known = new Set<string>();
-  private readonly pending = new Map<string, Promise<void>>();
-  /** Paths written since the last takeWritten(), for the fsync fallback. */
-  private written: string[] = [];
+  readonly stats: ChunkStoreStats = {
+    chunksWritten: 0, chunkBytesWritten: 0, chunksAdopted: 0, bytesAdopted: 0, chunksDeduped: 0, chunksRead: 0, chunksCollected: 0,
+  };
+  readonly packsDir: string;
+  private readonly packs = new Map<string, Pack>();
+  /** Where each durable chunk is: only sealed packs are in it. */
+  private readonly index = new Map<string, Location>();
+  /** Chunks stored one file each (before packs). */
+  private readonly loose = new Set<string>();
 
-  constructor(private readonly dir: string, private readonly tmpDir: string) {}
+  constructor(private readonly dir: string) {
+    this.packsDir = path.join(dir, 'packs');
+  }
 
-  /** Create the 256 shard folders up front so put() never has to. */
+  /** Read what is stored. A pack without an index is what a crash left before its seal:
+   *  nothing names its chunks, so it goes. */
   async init(): Promise<void> {
-    await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    for (let i = 0; i < 256; i++) {
-      await fs.promises.mkdir(path.join(this.dir, i.toString(16).padStart(2, '0')), { recursive: true, mode: 0o700 });
+    await fs.promises.mkdir(this.packsDir, { recursive: true, mode: 0o700 });
+    for (const shard of await fs.promises.readdir(this.dir)) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      for (const name of await fs.promises.readdir(path.join(this.dir, shard))) if (isChunkId(name)) this.loose.add(name);
+    }
+    const names = await fs.promises.readdir(this.packsDir);
+    for (const file of names.filter((n) => n.endsWith(PACK_SUFFIX)).sort()) {
+      const name = file.slice(0, -PACK_SUFFIX.length);
+      const entries = await fs.promises.readFile(this.indexPath(name)).then(decodeRecords, () => []);
+      if (entries.length) this.register(name, (await fs.promises.stat(this.packPath(name))).size, entries);
+      else await this.removePack(name);
+    }
+    for (const file of names.filter((n) => n.endsWith(INDEX_SUFFIX))) {
+      const name = file.slice(0, -INDEX_SUFFIX.length);
+      if (!this.packs.has(name)) await fs.promises.rm(this.indexPath(name), { force: true });
     }
   }
 
-  pathOf(id: string): string {
-    return path.join(this.dir, id.slice(0, 2), id);
+  /** Stored durably (or all zeros). */
+  has(id: string): boolean {
+    return id === ZERO_CHUNK || this.index.has(id) || this.loose.has(id);
   }
 
-  /** Store a chunk unless it is already there. Written to a temp file and
-   *  renamed, so a crash never leaves a torn chunk under its hash. */
-  async put(id: string, data: Buffer): Promise<void> {
-    if (id === ZERO_CHUNK) return;
-    const inFlight = this.pending.get(id);
-    if (this.known.has(id) || inFlight) {
-      this.stats.chunksDeduped++;
-      return inFlight;
-    }
-    // Files are chunked in parallel: a chunk two of them share is written
-    // once, and the second put() waits for the first.
-    const write = this.write(id, data).finally(() => this.pending.delete(id));
-    this.pending.set(id, write);
-    return write;
+  /** A pack of its own for one capture's new chunks (ChunkBatch). */
+  batch(): ChunkBatch {
+    return new ChunkBatch(this);
   }
 
-  private async write(id: string, data: Buffer): Promise<void> {
-    const final = this.pathOf(id);
-    if (await exists(final)) {
-      this.known.add(id);
-      this.stats.chunksDeduped++;
-      return;
-    }
-    const tmp = path.join(this.tmpDir, `chunk-${id.slice(0, 16)}.${tmpSuffix()}`);
+  /** Reads for one restore; close it when done. */
+  reader(): ChunkReader {
+    return new ChunkReader(this);
+  }
+
+  /** Where a durable chunk is; undefined for a loose one. */
+  locate(id: string): Location | undefined {
+    return this.index.get(id);
+  }
+
+  /** A sealed pack's chunks become readable (ChunkBatch.seal, adopt); with `moved`, from it
+   *  rather than where they were (sweep). */
+  register(name: string, size: number, entries: readonly PackEntry[], moved = false): void {
+    const pack = { name, size };
+    this.packs.set(name, pack);
+    for (const e of entries) if (moved || !this.index.has(e.id)) this.index.set(e.id, { pack, offset: e.offset, length: e.length });
+  }
+
+  /** Write a pack's index durably, after its bytes are. */
+  async writeIndex(name: string, entries: readonly PackEntry[]): Promise<void> {
+    const fh = await fs.promises.open(this.indexPath(name), 'wx', 0o600);
     try {
-      await fs.promises.writeFile(tmp, data, { flag: 'wx', mode: 0o600 });
-      await fs.promises.rename(tmp, final);
+      await fh.write(encodeRecords(entries));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await syncDir(this.packsDir);
+  }
+
+  /**
+   * Make the open file `fh` a pack as it is, with its `chunks` (as chunkFile said), instead of
+   * copying them: a hard link to the very file opened (`ln -L /proc/self/fd/3`, never a path
+   * that could have been swapped since), then made the engine's and read-only. Only for a
+   * file nothing writes again: the caller deletes the volume it is in right after. False,
+   * with nothing stored, when the file has other links or no link can be made (another file
+   * system, no `ln`): store its chunks instead.
+   */
+  async adopt(fh: fs.promises.FileHandle, chunks: readonly string[], size: number): Promise<boolean> {
+    const ln = findSystemTool('ln');
+    if (!ln || (await fh.stat()).nlink !== 1) return false;
+    const name = newPackName();
+    if (!(await linkOpenFile(ln, fh, this.packPath(name)))) return false;
+    const entries: PackEntry[] = [];
+    const seen = new Set<string>();
+    chunks.forEach((id, i) => {
+      if (this.has(id) || seen.has(id)) return;
+      seen.add(id);
+      entries.push({ id, offset: i * CHUNK_SIZE, length: Math.min(CHUNK_SIZE, size - i * CHUNK_SIZE) });
+    });
+    try {
+      // Its database synced it at its shutdown checkpoint: this fsync finds nothing to write.
+      await fh.sync();
+      if (process.getuid?.() === 0) await fh.chown(0, 0);
+      await fh.chmod(0o400);
+      await this.writeIndex(name, entries);
     } catch (err) {
-      // After ENOSPC above all, do not keep the partial file filling the disk.
-      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+      await this.removePack(name);
       throw err;
     }
-    this.known.add(id);
-    this.written.push(final);
-    this.stats.chunksWritten++;
-    this.stats.chunkBytesWritten += data.length;
+    this.register(name, size, entries);
+    this.stats.chunksAdopted += entries.length;
+    this.stats.bytesAdopted += size;
+    return true;
   }
 
-  /** Read a chunk and check it against its hash: a damaged store must fail
-   *  loudly rather than restore wrong data. */
-  async read(id: string, length: number): Promise<Buffer> {
-    if (id === ZERO_CHUNK) return ZERO_BUF.subarray(0, length);
-    let data: Buffer;
+  /**
+   * Delete what `live` does not name: loose chunks one by one; packs none of whose chunks is
+   * live (index first: a pack without one is removed by init); and packs mostly dead, whose
+   * live chunks are copied into a new pack first. Call it with no capture or restore running.
+   */
+  async sweep(live: ReadonlySet<string>): Promise<void> {
+    for (const id of [...this.loose]) {
+      if (live.has(id)) continue;
+      await fs.promises.rm(path.join(this.dir, id.slice(0, 2), id), { force: true });
+      this.loose.delete(id);
+      this.stats.chunksCollected++;
+    }
+    const bytes = new Map<Pack, { live: number; dead: number }>();
+    for (const [id, at] of this.index) {
+      const b = bytes.get(at.pack) ?? { live: 0, dead: 0 };
+      if (live.has(id)) b.live += at.length;
+      else b.dead += at.length;
+      bytes.set(at.pack, b);
+    }
+    const doomed = [...this.packs.values()].filter((p) => !bytes.get(p)?.live || bytes.get(p)!.dead >= bytes.get(p)!.live);
+    await this.copyLive(doomed, live);
+    for (const pack of doomed) {
+      await this.removePack(pack.name);
+      this.packs.delete(pack.name);
+      for (const [id, at] of [...this.index]) {
+        if (at.pack !== pack) continue;
+        this.index.delete(id);
+        if (!live.has(id)) this.stats.chunksCollected++;
+      }
+    }
+  }
+
+  /** The live chunks of packs about to go, into a new pack (sealed before they go). */
+  private async copyLive(doomed: readonly Pack[], live: ReadonlySet<string>): Promise<void> {
+    const going = new Set(doomed);
+    const keep = [...this.index].filter(([id, at]) => going.has(at.pack) && live.has(id));
+    if (!keep.length) return;
+    const reader = this.reader();
+    const batch = new ChunkBatch(this, true);
     try {
-      data = await fs.promises.readFile(this.pathOf(id));
+      for (const [id, at] of keep) await batch.put(id, await reader.read(id, at.length));
+      await batch.seal();
+    } catch (err) {
+      await batch.abandon();
+      throw err;
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /** Every stored chunk id, loose or packed. */
+  ids(): string[] {
+    return [...this.loose, ...this.index.keys()];
+  }
+
+  async readLoose(id: string): Promise<Buffer> {
+    try {
+      return await fs.promises.readFile(path.join(this.dir, id.slice(0, 2), id));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       throw new EngineError('VolumeFailed', `chunk ${id} is missing from the chunk store; the snapshot that needs it cannot be restored`);
     }
-    this.stats.chunksRead++;
-    if (data.length !== length || chunkId(data) !== id) {
-      throw new EngineError('VolumeFailed', `chunk ${id} in the chunk store is damaged; the snapshot that needs it cannot be restored`);
+  }
+
+  async removePack(name: string): Promise<void> {
+    await fs.promises.rm(this.indexPath(name), { force: true });
+    await fs.promises.rm(this.packPath(name), { force: true });
+  }
+
+  packPath(name: string): string {
+    return path.join(this.packsDir, name + PACK_SUFFIX);
+  }
+
+  private indexPath(name: string): string {
+    return path.join(this.packsDir, name + INDEX_SUFFIX);
+  }
+}
+
+/**
+ * One capture's new chunks, appended to a pack of its own: a crash or a failure leaves a
+ * pack no index names (abandon, or init, removes it), and deleting the capture later frees
+ * its pack whole. A chunk already durable in the store is not written again; one that only
+ * another capture's unsealed pack holds is, since that capture may yet fail.
+ */
+export class ChunkBatch {
+  private readonly name = newPackName();
+  private writer: Promise<fs.promises.FileHandle> | undefined;
+  private size = 0;
+  private readonly entries: PackEntry[] = [];
+  private readonly pending = new Map<string, Promise<void>>();
+
+  /** `copy`: every chunk put is written, even if stored (sweep moves chunks between packs). */
+  constructor(private readonly store: ChunkStore, private readonly copy = false) {}
+
+  /** Store a chunk unless it is already there. Durable once seal() has returned. */
+  async put(id: string, data: Buffer): Promise<void> {
+    if (id === ZERO_CHUNK) return;
+    const inFlight = this.pending.get(id);
+    if ((!this.copy && this.store.has(id)) || inFlight) {
+      this.store.stats.chunksDeduped++;
+      return inFlight;
     }
+    // Files are chunked in parallel: a chunk two of them share is written once.
+    const write = this.append(id, data);
+    this.pending.set(id, write);
+    return write;
+  }
+
+  private async append(id: string, data: Buffer): Promise<void> {
+    const offset = this.size;
+    this.size += data.length;
+    this.writer ??= fs.promises.open(this.store.packPath(this.name), 'wx', 0o600);
+    const fh = await this.writer;
+    let done = 0;
+    while (done < data.length) done += (await fh.write(data, done, data.length - done, offset + done)).bytesWritten;
+    this.entries.push({ id, offset, length: data.length });
+    this.store.stats.chunksWritten++;
+    this.store.stats.chunkBytesWritten += data.length;
+  }
+
+  /** Make every chunk put durable: the pack fsynced, then its index written and fsynced. */
+  async seal(): Promise<void> {
+    if (!this.writer) return;
+    const fh = await this.writer;
+    await fh.sync();
+    await fh.close();
+    this.writer = undefined;
+    await this.store.writeIndex(this.name, this.entries);
+    this.store.register(this.name, this.size, this.entries, this.copy);
+  }
+
+  /** Forget what was put: the capture failed. */
+  async abandon(): Promise<void> {
+    const writer = this.writer;
+    this.writer = undefined;
+    await (await writer?.catch(() => undefined))?.close();
+    await Promise.allSettled(this.pending.values());
+    await this.store.removePack(this.name);
+  }
+}
+
+/** Chunks read for one restore, each checked against its hash: a damaged store must fail
+ *  loudly rather than restore wrong data. Packs stay open until close(). */
+export class ChunkReader {
+  private readonly open = new Map<string, Promise<fs.promises.FileHandle>>();
+
+  constructor(private readonly store: ChunkStore) {}
+
+  async read(id: string, length: number): Promise<Buffer> {
+    if (id === ZERO_CHUNK) return ZERO_BUF.subarray(0, length);
+    const damaged = () => new EngineError('VolumeFailed', `chunk ${id} in the chunk store is damaged; the snapshot that needs it cannot be restored`);
+    const at = this.store.locate(id);
+    let data: Buffer;
+    if (at) {
+      if (at.length !== length) throw damaged();
+      data = Buffer.allocUnsafe(length);
+      let fh = this.open.get(at.pack.name);
+      if (!fh) this.open.set(at.pack.name, fh = fs.promises.open(this.store.packPath(at.pack.name), 'r'));
+      if ((await readFull(await fh, data, at.offset)) < length) throw damaged();
+    } else {
+      data = await this.store.readLoose(id);
+    }
+    this.store.stats.chunksRead++;
+    if (data.length !== length || chunkId(data) !== id) throw damaged();
     return data;
   }
 
-  /** Every stored chunk id (for the garbage collector's sweep). */
-  async list(): Promise<string[]> {
-    const ids: string[] = [];
-    for (const shard of await fs.promises.readdir(this.dir)) {
-      for (const name of await fs.promises.readdir(path.join(this.dir, shard))) {
-        if (isChunkId(name)) ids.push(name);
-      }
-    }
-    return ids;
+  async close(): Promise<void> {
+    for (const fh of this.open.values()) await (await fh.catch(() => undefined))?.close();
+    this.open.clear();
   }
+}
 
-  async remove(id: string): Promise<void> {
-    await fs.promises.rm(this.pathOf(id), { force: true });
-    this.known.delete(id);
-    this.stats.chunksCollected++;
+/** Every chunk id stored under `dir` (a pool's chunks/), read without changing anything: for
+ *  tests and diagnostics beside a running engine. */
+export async function storedChunkIds(dir: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const list = (d: string) => fs.promises.readdir(d).catch(() => [] as string[]);
+  for (const shard of (await list(dir)).filter((n) => /^[0-9a-f]{2}$/.test(n))) {
+    for (const name of await list(path.join(dir, shard))) if (isChunkId(name)) ids.add(name);
   }
+  const packs = path.join(dir, 'packs');
+  for (const name of (await list(packs)).filter((n) => n.endsWith(INDEX_SUFFIX))) {
+    for (const e of decodeRecords(await fs.promises.readFile(path.join(packs, name)))) ids.add(e.id);
+  }
+  return ids;
+}
 
-  /** Forget the cache of stored ids (after a sweep). */
-  forget(): void {
-    this.known.clear();
-  }
-
-  /** Paths written since the last call, for makeDurable()'s fsync fallback. */
-  takeWritten(): string[] {
-    const out = this.written;
-    this.written = [];
-    return out;
-  }
+/** Hard-link the file open as `fh` at `dest`: the child gets it as fd 3, and ln -L follows
+ *  /proc/self/fd/3 to that very file (linkat with AT_SYMLINK_FOLLOW). */
+function linkOpenFile(ln: string, fh: fs.promises.FileHandle, dest: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(ln, ['-L', '/proc/self/fd/3', dest], { stdio: ['ignore', 'ignore', 'ignore', fh.fd] });
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => resolve(code === 0));
+  });
 }
 
 /** Read `fh` from `pos` until `buf` is full or the file ends. */
