@@ -358,6 +358,18 @@ const scenarios: Record<string, Scenario> = {
       assert.equal(await sum('qa'), rewindTo, 'a restore cut inside the driver, before it wrote, finishes');
     },
   },
+  'chunks:before-index': {
+    setup: () => e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('before', 'cut pack')`).then(() => undefined),
+    args: ['bookmark', 'create', 'cut-pack', '--container', 'qa'],
+    check: async () => {
+      assert.ok(!e.ok<BookmarkInfo[]>('bookmark', 'list').some((b) => b.name === 'cut-pack'), 'a bookmark cut before its pack was indexed never shows');
+      const packs = path.join(e.home, 'pool', 'chunks', 'packs');
+      const names = fs.existsSync(packs) ? fs.readdirSync(packs) : [];
+      const unnamed = names.filter((n) => n.endsWith('.pack') && !names.includes(n.replace(/\.pack$/, '.idx')));
+      assert.deepEqual(unnamed, [], 'the pack no index names is gone after the restart');
+      await bookmark('cut-pack');
+    },
+  },
   'start:before-sanitise': {
     // Another container's bookmark is foreign data: it starts sealed, and dies before it is sanitised.
     args: ['restore', 'edge data', '--container', 'verify'],

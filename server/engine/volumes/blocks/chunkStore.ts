@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findSystemTool } from '../../../common/executables';
 import { EngineError } from '../../errors';
+import { faultPoint } from '../../faults';
 import { syncDir } from '../util';
 import { decodeRecords, encodeRecords, INDEX_SUFFIX, newPackName, PACK_SUFFIX, type PackEntry } from './packs';
 
@@ -312,6 +313,7 @@ export class ChunkBatch {
     await fh.sync();
     await fh.close();
     this.writer = undefined;
+    await faultPoint('chunks:before-index');
     await this.store.writeIndex(this.name, this.entries);
     this.store.register(this.name, this.size, this.entries, this.copy);
   }
