@@ -62,10 +62,9 @@ export interface ChunkStoreStats {
   chunksCollected: number;
 }
 
-/** A pack file on disk, and which of its bytes are indexed. */
+/** A pack file on disk (its path: ChunkStore.packPath). */
 interface Pack {
   name: string;
-  size: number;
 }
 
 interface Location {
@@ -101,7 +100,7 @@ export class ChunkStore {
     for (const file of names.filter((n) => n.endsWith(PACK_SUFFIX)).sort()) {
       const name = file.slice(0, -PACK_SUFFIX.length);
       const entries = await fs.promises.readFile(this.indexPath(name)).then(decodeRecords, () => []);
-      if (entries.length) this.register(name, (await fs.promises.stat(this.packPath(name))).size, entries);
+      if (entries.length) this.register(name, entries);
       else await this.removePack(name);
     }
     for (const file of names.filter((n) => n.endsWith(INDEX_SUFFIX))) {
@@ -132,8 +131,8 @@ export class ChunkStore {
 
   /** A sealed pack's chunks become readable (ChunkBatch.seal, adopt); with `moved`, from it
    *  rather than where they were (sweep). */
-  register(name: string, size: number, entries: readonly PackEntry[], moved = false): void {
-    const pack = { name, size };
+  register(name: string, entries: readonly PackEntry[], moved = false): void {
+    const pack = { name };
     this.packs.set(name, pack);
     for (const e of entries) if (moved || !this.index.has(e.id)) this.index.set(e.id, { pack, offset: e.offset, length: e.length });
   }
@@ -180,7 +179,7 @@ export class ChunkStore {
       await this.removePack(name);
       throw err;
     }
-    this.register(name, size, entries);
+    this.register(name, entries);
     this.stats.chunksAdopted += entries.length;
     this.stats.bytesAdopted += size;
     return true;
@@ -234,11 +233,6 @@ export class ChunkStore {
     } finally {
       await reader.close();
     }
-  }
-
-  /** Every stored chunk id, loose or packed. */
-  ids(): string[] {
-    return [...this.loose, ...this.index.keys()];
   }
 
   async readLoose(id: string): Promise<Buffer> {
@@ -315,7 +309,7 @@ export class ChunkBatch {
     this.writer = undefined;
     await faultPoint('chunks:before-index');
     await this.store.writeIndex(this.name, this.entries);
-    this.store.register(this.name, this.size, this.entries, this.copy);
+    this.store.register(this.name, this.entries, this.copy);
   }
 
   /** Forget what was put: the capture failed. */
