@@ -28,6 +28,7 @@ import { engineStarter } from './vscode/engineStarter';
 import { GitLink } from './vscode/git';
 import { HookRunner } from './vscode/hooks';
 import { EngineSwitcher, registerLinkHandler } from './vscode/links';
+import { MenuRows } from './vscode/menuRows';
 import { StatusBar } from './vscode/statusBar';
 import { TerminalEnv } from './vscode/terminalEnv';
 import { TimelinePanel } from './vscode/timelinePanel';
@@ -100,7 +101,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
     ['slipstream.sharedBookmarks', register(new EngineTree(new SharedBookmarksData(connection, log)))],
     ['slipstream.templates', register(new EngineTree(new TemplatesData(connection, log)))],
   ] as const;
-  for (const [id, provider] of trees) register(vscode.window.createTreeView(id, { treeDataProvider: provider, showCollapseAll: true }));
+  const views = trees.map(([id, provider]) =>
+    ({ id, data: provider.data, view: register(vscode.window.createTreeView(id, { treeDataProvider: provider, showCollapseAll: true })) }));
   register(new StatusBar(connection, workspace));
   const steps = register(new FirstSteps(connection, log));
   register(new ContextKeys(connection, workspace, steps));
@@ -112,7 +114,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
   const timeline = register(new TimelinePanel(context.extensionUri, connection, pickContainer, log));
 
   // Commands: the data commands (commands/index.ts), then those that move VS Code's own UI.
-  for (const d of registerDataCommands(session, log)) register(d);
+  const menuRows = new MenuRows(views);
+  for (const d of registerDataCommands(session, log, () => menuRows.find())) register(d);
   const windowCommands: Record<WindowCommandId, (arg: unknown) => unknown> = {
     'slipstream.timeline.open': (arg) => timeline.show(containerArg(arg) ?? workspace.snapshot.container?.name),
     'slipstream.showLog': () => output.show(true),
@@ -123,6 +126,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Slipst
     'slipstream.views.loadMore': async (row) => {
       for (const [, provider] of trees) if (await provider.data.loadMore(row)) return;
     },
+    'slipstream.views.focusedRow': menuRows.focusedRow,
     'slipstream.engine.start': () => startEngine(connection),
     'slipstream.engine.setToken': () => switcher.setTokenCommand(session),
     'slipstream.workspace.setup': async () => {

@@ -11,6 +11,11 @@
  * round trip. The whole tree is announced only when its top level changes or
  * the connection comes or goes. So a context-menu command finds its row.
  *
+ * VS Code still forgets the rows under an announced row until it has asked for
+ * their levels again (its extension host drops their handles first): a menu
+ * command run meanwhile gets no row. `redrawing` names those levels, so that
+ * the command can find its row once they are back (vscode/menuRows.ts).
+ *
  * Bookmark lists come a page at a time, newest first, with a "Load more…" row.
  * No `vscode`: tested under node:test against a real engine.
  */
@@ -54,6 +59,16 @@ export abstract class TreeData extends Disposable {
   private readonly pages = new Map<string, { params: BookmarkListParams; page: BookmarkPage; want: number }>();
   /** A longer page read by "Load more…", for the level's next read. */
   private readonly preloaded = new Map<string, BookmarkPage>();
+  /**
+   * Levels under an announced row that VS Code has not been answered for since: it knows none of
+   * their rows meanwhile. Each maps to its announcement's number, so an answer to an earlier ask
+   * does not clear a later announcement.
+   */
+  private readonly pendingLevels = new Map<string, number>();
+  private announcements = 0;
+  private readonly askedEmitter = this.register(new Emitter<void>());
+  /** Fires after VS Code asked for a level (answered or not). */
+  readonly onDidAsk = this.askedEmitter.event;
   private readonly updateSoon = debounce(() => void this.update(), 50);
   private readonly updateNow = coalesce(() => this.diffAll());
 
@@ -67,8 +82,21 @@ export abstract class TreeData extends Disposable {
 
   /** The children of `parent` (the top level without one). Empty while disconnected, so the welcome view shows. */
   async children(parent?: NodeDesc): Promise<NodeDesc[]> {
-    if (this.engine.state.kind !== 'connected') return [];
     const key = parent?.id ?? '';
+    const announced = this.pendingLevels.get(key);
+    try {
+      return await this.read(key, parent);
+    } finally {
+      // VS Code registers the rows once this has returned: a macrotask later they are surely known.
+      if (announced !== undefined && this.pendingLevels.get(key) === announced) {
+        this.pendingLevels.delete(key);
+        setTimeout(() => this.askedEmitter.fire());
+      }
+    }
+  }
+
+  private async read(key: string, parent?: NodeDesc): Promise<NodeDesc[]> {
+    if (this.engine.state.kind !== 'connected') return [];
     const kept = this.levels.get(key);
     if (kept?.fresh) {
       kept.fresh = false;
@@ -86,6 +114,16 @@ export abstract class TreeData extends Disposable {
     }
   }
 
+  /** The levels whose rows VS Code forgot when it was told to draw them again, and has not asked for since. */
+  get redrawing(): ReadonlySet<string> {
+    return new Set(this.pendingLevels.keys());
+  }
+
+  /** The level (its parent's id, '' for the top) that holds `row`, the very object VS Code was given. */
+  levelOf(row: unknown): string | undefined {
+    return [...this.levels].find(([, l]) => l.children.some((c) => c === row))?.[0];
+  }
+
   /** As `update`, after the same quiet time as an engine change (a change reloads the workspace too). */
   protected updateSoonFromWorkspace(): void {
     this.updateSoon();
@@ -99,6 +137,7 @@ export abstract class TreeData extends Disposable {
   /** Forgets everything, pages loaded included, and redraws the whole tree ("Reload Views"). */
   reload(): void {
     this.forget();
+    this.pendingLevels.clear();
     this.emitter.fire(undefined);
   }
 
@@ -180,8 +219,19 @@ export abstract class TreeData extends Disposable {
       else whole = true;
       this.dropHidden();
     }
+    this.announcements++;
+    if (whole) this.markRedrawn('');
+    else for (const n of changed) this.markRedrawn(n.id);
     if (whole) this.emitter.fire(undefined);
     else if (changed.size) this.emitter.fire([...changed]);
+  }
+
+  /** VS Code drops the rows under a row it draws again (`key` is that row's id), down to the last kept level. */
+  private markRedrawn(key: string): void {
+    const level = this.levels.get(key);
+    if (!level) return;
+    this.pendingLevels.set(key, this.announcements);
+    for (const child of level.children) this.markRedrawn(child.id);
   }
 
   /** Forgets levels whose parent row is gone (and theirs, and so on). */
@@ -193,6 +243,7 @@ export abstract class TreeData extends Disposable {
       for (const k of gone) {
         this.levels.delete(k);
         this.pages.delete(k);
+        this.pendingLevels.delete(k);
       }
     }
   }

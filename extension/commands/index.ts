@@ -49,6 +49,29 @@ export const commandHandlers = {
 export type CommandId = keyof typeof commandHandlers;
 
 /**
+ * The data commands a row's context menu offers. The menu runs each under a
+ * twin id of its own (`menuTwin`), hidden from the palette: a right-click
+ * focuses its row, so a twin that VS Code hands no row may take the focused one
+ * (vscode/menuRows.ts). An inline button or the palette focuses nothing, so
+ * they keep the plain id, which asks.
+ */
+export const menuCommandIds = [
+  'slipstream.bookmark.create', 'slipstream.branch.create', 'slipstream.switch', 'slipstream.reset', 'slipstream.refresh',
+  'slipstream.container.copyUrl', 'slipstream.container.openTerminal', 'slipstream.selectContainer', 'slipstream.container.delete',
+  'slipstream.branch.activate', 'slipstream.branch.delete',
+  'slipstream.bookmark.restore', 'slipstream.bookmark.branchHere', 'slipstream.bookmark.share', 'slipstream.bookmark.unshare',
+  'slipstream.bookmark.shareLink', 'slipstream.bookmark.delete',
+  'slipstream.provision', 'slipstream.template.refresh', 'slipstream.template.delete',
+] as const satisfies readonly CommandId[];
+
+export type MenuCommandId = typeof menuCommandIds[number];
+
+/** The id the context menu runs `id` under: `slipstream.x.y` → `slipstream.menu.x.y`. */
+export function menuTwin(id: MenuCommandId): string {
+  return id.replace(/^slipstream\./, 'slipstream.menu.');
+}
+
+/**
  * The commands that only move VS Code's own UI. extension.ts registers each
  * from a table typed by this list, so a missing or extra one does not compile;
  * test/extension/contributions.test.ts checks both lists against package.json.
@@ -58,6 +81,7 @@ export const windowCommandIds = [
   'slipstream.showLog',
   'slipstream.views.refresh',
   'slipstream.views.loadMore',
+  'slipstream.views.focusedRow',
   'slipstream.engine.start',
   'slipstream.engine.setToken',
   'slipstream.workspace.setup',

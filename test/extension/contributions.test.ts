@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { test } from 'node:test';
-import { commandHandlers, windowCommandIds } from '../../extension/commands';
+import { commandHandlers, menuCommandIds, menuTwin, windowCommandIds } from '../../extension/commands';
 import { contextKeys, contextKeyValues } from '../../extension/model/contextKeys';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -17,8 +17,8 @@ const ROOT = path.resolve(__dirname, '../../..');
 interface Step { id: string; title: string; description: string; media: { markdown?: string }; completionEvents?: string[] }
 interface Pkg {
   contributes: {
-    commands: Array<{ command: string }>;
-    menus: Record<string, Array<{ command: string; when?: string }>>;
+    commands: Array<{ command: string; title: string }>;
+    menus: Record<string, Array<{ command: string; when?: string; group?: string }>>;
     viewsWelcome: Array<{ contents: string; when?: string }>;
     walkthroughs: Array<{ id: string; steps: Step[] }>;
   };
@@ -26,7 +26,7 @@ interface Pkg {
 
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Pkg;
 const contributed = pkg.contributes.commands.map((c) => c.command);
-const registered = [...Object.keys(commandHandlers), ...windowCommandIds];
+const registered = [...Object.keys(commandHandlers), ...windowCommandIds, ...menuCommandIds.map(menuTwin)];
 
 /** The extension's TypeScript sources, by path relative to the repository. */
 function sources(dir = 'extension'): Map<string, string> {
@@ -60,6 +60,21 @@ test('every contributed command has a registered handler, and every registered h
   assert.deepEqual(difference(registered, contributed), [], 'registered by the extension, but not contributed in package.json');
   assert.equal(new Set(registered).size, registered.length, 'a command id is registered twice (commandHandlers and windowCommandIds)');
   assert.equal(new Set(contributed).size, contributed.length, 'a command is contributed twice');
+});
+
+test('a row\'s context menu runs the twins, each titled as its command and hidden from the palette; inline buttons the plain ids', () => {
+  const items = pkg.contributes.menus['view/item/context'];
+  const twins = new Map<string, string>(menuCommandIds.map((id) => [menuTwin(id), id]));
+  const title = (id: string) => pkg.contributes.commands.find((c) => c.command === id)?.title;
+  for (const [twin, id] of twins) assert.equal(title(twin), title(id), `${twin} is titled as ${id}`);
+  const hidden = pkg.contributes.menus.commandPalette.filter((m) => m.when === 'false').map((m) => m.command);
+  assert.deepEqual(difference([...twins.keys()], hidden), [], 'twins shown in the command palette');
+  const inline = items.filter((m) => m.group?.startsWith('inline'));
+  assert.deepEqual(inline.filter((m) => twins.has(m.command)), [], 'an inline button does not focus its row: it must not run a twin');
+  const menu = items.filter((m) => !m.group?.startsWith('inline'));
+  assert.deepEqual(menu.filter((m) => m.command in commandHandlers).map((m) => m.command), [],
+    'a context-menu entry runs a data command by its plain id: add it to menuCommandIds and use its twin');
+  assert.deepEqual(difference([...twins.keys()], menu.map((m) => m.command)), [], 'a twin no context menu uses');
 });
 
 test('the extension registers commands only from its two tables', () => {

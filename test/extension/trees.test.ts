@@ -139,6 +139,29 @@ describe('the Containers tree announces only what changed', () => {
     changes.length = 0;
   });
 
+  test('VS Code knows no row under an announced container until it asks for their levels again: `redrawing` names them', async () => {
+    const shown = await expandAll(tree);
+    const first = [...shown.values()].find((n) => n.label === 'first' && n.ref.kind === 'bookmark');
+    assert.ok(first);
+    assert.equal(tree.levelOf(first), 'branch:a/main');
+    assert.deepEqual([...tree.redrawing], [], 'every level was asked for');
+    e.ok('branch', 'create', 'side', '--container', 'a', '--from-template');
+    await eventually(() => changes.length > 0, 10_000, 'the tree to announce the new branch');
+    assert.deepEqual(changes[0]?.map((n) => n.id), ['container:a']);
+    assert.deepEqual([...tree.redrawing].sort(), ['branch:a/main', 'container:a'], 'the container\'s rows and its branch\'s bookmarks');
+    let asked = 0;
+    const sub = tree.onDidAsk(() => asked++);
+    await tree.children(shown.get('container:a'));
+    assert.deepEqual([...tree.redrawing], ['branch:a/main']);
+    await tree.children(shown.get('branch:a/main'));
+    assert.deepEqual([...tree.redrawing], []);
+    await eventually(() => asked === 2, 1000, 'one onDidAsk per level asked again');
+    assert.equal(tree.levelOf(first), 'branch:a/main', 'the same object, still on its level');
+    sub.dispose();
+    await quiet();
+    changes.length = 0;
+  });
+
   test('a bookmark whose branch is deleted shows under its container, newest first; the CLI pages them too', async () => {
     e.ok('branch', 'activate', 'feature', '--container', 'b');
     e.ok('bookmark', 'create', 'older', '--container', 'b');
