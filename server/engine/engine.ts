@@ -7,7 +7,7 @@ import { Locks } from './locks';
 import { ColdBranches } from './coldBranches';
 import { Checkpoints } from './checkpoints';
 import { QuietCheckpoints } from './quietCheckpoints';
-import { Spares } from './spares';
+import { Spares, type SparesSetting } from './spares';
 import type { PoolImage } from './poolImage';
 import type { PgBinaries } from './postgres/binaries';
 import * as cluster from './postgres/cluster';
@@ -75,9 +75,9 @@ export interface EngineConfig {
   dbListen: string;
   /** The loop-mounted image the pool is on, if it is. */
   poolImage?: PoolImage;
-  /** Keep a ready spare of each branch's reset point (spares.ts): one more volume per branch
-   *  that has been bookmarked or restored, a full copy on blocks. */
-  spares?: boolean;
+  /** Which branches keep a ready spare of their reset point (spares.ts); unset: the
+   *  driver's default, `on` where a spare is copy-on-write, `restored` where it is a full copy. */
+  spares?: SparesSetting;
   /** How many branches of a container stay materialised on a driver that dehydrates
    *  (coldBranches.ts), the active one included; at least 1. */
   warmBranches: number;

@@ -13,3 +13,13 @@ export function wholeNumberSetting(name: string, raw: string | undefined,
   }
   return n;
 }
+
+/** One of a few words, from the engine's environment; unset or empty gives undefined (the default). */
+export function choiceSetting<T extends string>(name: string, raw: string | undefined, choices: readonly T[], what: string): T | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const v = raw.trim() as T;
+  if (!choices.includes(v)) {
+    throw new EngineError('InvalidArgument', `${name} must be ${choices.join(', ')} (${what}), not "${raw}". Unset it for the default.`);
+  }
+  return v;
+}

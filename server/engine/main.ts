@@ -4,6 +4,7 @@ import type { DatabaseStart, DriverChoice } from '../protocol';
 import { isParseError, parseHostPort } from '../common/address';
 import { homeDirMode, homeFiles } from '../common/home';
 import { warmBranches } from './coldBranches';
+import { sparesSetting } from './spares';
 import { quietCheckpointMs } from './quietCheckpoints';
 import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
@@ -60,6 +61,12 @@ interface HomeSettings {
  */
 export async function runEngine(opts: EngineOptions): Promise<void> {
   const files = homeFiles(opts.home);
+  // First, so that a setting that is refused changes nothing.
+  const tunables = {
+    spares: sparesSetting(process.env.SLIPSTREAM_SPARES),
+    warmBranches: warmBranches(process.env.SLIPSTREAM_WARM_BRANCHES),
+    quietCheckpointMs: quietCheckpointMs(process.env.SLIPSTREAM_QUIET_CHECKPOINT_MS),
+  };
   const owner = resolvePgOwner();
   const bins = await pgBinariesFor(opts.pgBin, owner); // before the home: a start that cannot work changes nothing
   await fs.promises.mkdir(opts.home, { recursive: true, mode: homeDirMode() });
@@ -83,10 +90,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
       engineId: settings.engineId, home: opts.home, pool: settings.pool, runRoot, version,
       localOwner: settings.localOwner ?? currentUserName(), startedAt: now(), pgBinDirs: pgToolDirs(opts.pgBin), dbListen: opts.dbListen ?? '127.0.0.1',
       ...(poolImage ? { poolImage } : {}),
-      // On unless turned off: on blocks each spare is a full copy of a branch (docs/architecture.md).
-      spares: process.env.SLIPSTREAM_SPARES !== 'off',
-      warmBranches: warmBranches(process.env.SLIPSTREAM_WARM_BRANCHES),
-      quietCheckpointMs: quietCheckpointMs(process.env.SLIPSTREAM_QUIET_CHECKPOINT_MS),
+      ...tunables,
     };
     const containerUids = owner !== undefined && (await canGiveFilesAway(settings.pool));
     const engine = new Engine(config, store, driver, bins, owner, containerUids);

@@ -68,6 +68,9 @@ export interface BranchRecord {
   /** When it last stopped being (or became) the active branch; what decides which branches stay
    *  materialised. Absent in records made before it: their `createdAt` stands in. */
   lastActiveAt?: string;
+  /** A restore, reset or refresh has replaced its data at least once: on blocks only such a
+   *  branch gets a spare (spares.ts). */
+  rewound?: true;
   gitBranch?: string;
 }
 

@@ -2,6 +2,7 @@ import * as path from 'path';
 import { cloneInto, dropVolume, poolFreeBytes, ROOM_FOR_CAPTURE } from './data';
 import type { Engine, Progress } from './engine';
 import { log } from './engine';
+import { choiceSetting } from './envSetting';
 import { faultPoint } from './faults';
 import { newId } from './ids';
 import { removeRunDir } from './postgres/runDir';
@@ -13,8 +14,15 @@ import type { BranchRecord, ContainerRecord } from './records';
  * A ready spare of a branch's reset point (`baseSnapshotId`: its latest bookmark, restore,
  * refresh or reset), built in the background, so that restoring it again (story 1: bookmark,
  * break things, restore, break, restore...) or a reset is a swap: rewind.ts takes the spare's
- * volume instead of cloning. On blocks a spare is a full copy, so spares are a per-engine
- * setting (`EngineConfig.spares`), on unless the engine starts with SLIPSTREAM_SPARES=off.
+ * volume instead of cloning.
+ *
+ * Which branches get one is a per-engine setting (SLIPSTREAM_SPARES, `sparesSetting`). Where a
+ * spare is copy-on-write (btrfs, reflink) it costs almost nothing, and every branch that was
+ * bookmarked, restored or activated gets one (`on`). On blocks a spare is a full copy of the
+ * branch, and a restore without one rewrites the volume in place, by the pages that changed
+ * (rewind.ts); so there only a branch that has been restored, reset or refreshed gets one
+ * (`restored`): story 1's loop swaps from its second restore on, and a branch that is only
+ * bookmarked, switched to or left alone costs no second copy (tracker issue 12's storage).
  *
  * A build holds the container's lock only for its two short, synchronous metadata steps, not
  * for the clone: locks refuse rather than queue, so a lock held for a whole clone would turn
@@ -26,6 +34,14 @@ import type { BranchRecord, ContainerRecord } from './records';
  *   ready  the branch names the new spare: delete the spare it replaced
  * In both, `dropVolumeId` is the volume to delete, so recovery is one step.
  */
+export type SparesSetting = 'on' | 'restored' | 'off';
+
+/** SLIPSTREAM_SPARES from the engine's environment; unset: the driver decides (`Spares.wanted`). */
+export function sparesSetting(raw: string | undefined): SparesSetting | undefined {
+  return choiceSetting('SLIPSTREAM_SPARES', raw, ['on', 'restored', 'off'] as const,
+    'which branches keep a ready copy of their latest bookmark: every one, those restored at least once, or none');
+}
+
 export class Spares {
   private readonly builds = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
@@ -35,7 +51,7 @@ export class Spares {
   /** Build (or rebuild) the branch's spare in the background, if the engine keeps spares.
    *  Failures are logged, never surfaced: a missing spare only makes a restore clone. */
   schedule(branchId: string): void {
-    if (!this.engine.config.spares || this.engine.stopping) return;
+    if (!this.wanted(branchId) || this.engine.stopping) return;
     if (this.builds.has(branchId)) {
       this.again.add(branchId); // the running build may be for an older reset point
       return;
@@ -57,6 +73,13 @@ export class Spares {
       const b = s.branch(c.activeBranchId);
       if (b && b.spare?.snapshotId !== b.baseSnapshotId) this.schedule(b.id);
     }
+  }
+
+  /** Whether the branch should have a spare, by the engine's setting and its driver. */
+  private wanted(branchId: string): boolean {
+    const setting = this.engine.config.spares ?? (this.engine.driver.copyOnWrite ? 'on' : 'restored');
+    if (setting !== 'restored') return setting === 'on';
+    return this.engine.store.branch(branchId)?.rewound === true;
   }
 
   /** How many builds are under way. */

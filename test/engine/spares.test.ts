@@ -14,6 +14,8 @@ import { FIXTURES, TestEngine } from '../support/engine';
  * bookmark's data back, byte for byte and amcheck-clean; once the spare is ready, a restore
  * swaps it in instead of cloning (the engine log says so), and the spare is rebuilt behind it.
  * A reset takes the spare too. Deleting the branch or the container deletes its spare's volume.
+ * By default (SLIPSTREAM_SPARES unset), blocks builds a spare only for a branch that has been
+ * restored: there a spare is a full copy, and the first restore rewrites in place.
  */
 describe('ready spares of the latest bookmark', async () => {
   const sites = await driverSites(1024);
@@ -25,6 +27,7 @@ describe('ready spares of the latest bookmark', async () => {
         return;
       }
       sparesOn(site);
+      sparesByDefault(site);
     });
   }
 });
@@ -99,6 +102,48 @@ function sparesOn(site: DriverSite): void {
     assert.equal(volumes(), 2, 'the deleted branch\'s volume and spare are gone');
     e.ok('container', 'delete', 'qa');
     assert.equal(volumes(), 0, 'the container\'s volumes and spares are gone');
+  });
+}
+
+function sparesByDefault(site: DriverSite): void {
+  describe('by default', () => {
+    let e: TestEngine;
+    before(() => {
+      e = new TestEngine(fs.mkdtempSync(path.join(os.tmpdir(), 'slip-home-')), site.pool);
+      const args = ['engine', 'start', '--driver', site.driver, ...(site.pool ? ['--pool', site.pool] : [])];
+      const refused = e.cliWith({ SLIPSTREAM_SPARES: 'sometimes' }, ...args);
+      assert.notEqual(refused.code, 0, 'a setting that is not on, restored or off is refused');
+      assert.match(refused.stderr, /SLIPSTREAM_SPARES must be on, restored, off .*not "sometimes"/);
+      const started = e.cliWith({ SLIPSTREAM_SPARES: '' }, ...args);
+      assert.equal(started.code, 0, started.stderr);
+      e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+      e.ok('container', 'create', 'qa', '--template', 'employees');
+    });
+    after(async () => e?.destroy());
+
+    const fullCopies = site.driver === 'blocks';
+    test(fullCopies ? 'a bookmark alone makes no spare; the first restore does, and the second swaps it in'
+      : 'a bookmark makes a spare, and the first restore swaps it in', async () => {
+      const spareReady = () => e.ok<BranchInfo[]>('branch', 'list', '--container', 'qa').find((b) => b.active)!.spareReady === true;
+      const swaps = () => (fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8').match(/swaps in the ready spare/g) ?? []).length;
+      await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('kept', 'row')`);
+      const want = await e.checksum('qa');
+      e.ok('bookmark', 'create', 'kept', '--container', 'qa');
+      await e.idle();
+      assert.equal(spareReady(), !fullCopies, fullCopies ? 'no spare after a bookmark alone' : 'a spare after the bookmark');
+      for (let round = 1; round <= 2; round++) {
+        await e.sql('qa', 'DELETE FROM employees');
+        const before = swaps();
+        e.ok('restore', 'kept', '--container', 'qa');
+        assert.deepEqual(await e.checksum('qa'), want, `restore ${round}: every row is back`);
+        const check = await amcheck(e.ok<ConnectionInfo>('container', 'url', 'qa').url);
+        assert.deepEqual(check.problems, [], `restore ${round}: amcheck is clean`);
+        const swapped = !fullCopies || round > 1;
+        assert.equal(swaps(), before + (swapped ? 1 : 0), `restore ${round} ${swapped ? 'swapped in' : 'did not use'} a spare`);
+        await e.idle();
+        assert.equal(spareReady(), true, `restore ${round}: the spare is rebuilt behind it`);
+      }
+    });
   });
 }
 

@@ -161,7 +161,7 @@ async function commit(engine: Engine, journal: Rewind, user: string): Promise<vo
     const c = engine.store.container(d.containerId)!;
     const branch = engine.store.branch(d.branchId)!;
     oldBase = branch.baseSnapshotId;
-    engine.store.putBranch({ ...branch, baseSnapshotId: d.snapshotId });
+    engine.store.putBranch({ ...branch, baseSnapshotId: d.snapshotId, rewound: true });
     if (typeof d.templateVersion === 'number') engine.store.putContainer({ ...c, templateVersion: d.templateVersion });
     engine.journalStepIn(journal, 'committed', { oldBaseId: oldBase });
     const bookmark = d.bookmarkId ? { id: d.bookmarkId, name: d.bookmarkName ?? '' } : undefined;
