@@ -117,7 +117,10 @@ async function undoOnline(engine: Engine, c: ContainerRecord, snapshotId: string
 /** Copy the running database inside pg_backup_start/pg_backup_stop. */
 async function onlineCapture(engine: Engine, c: ContainerRecord, snapshotId: string, progress: Progress) {
   progress.report('starting an online backup');
+  const asked = performance.now();
   return withOnlineBackup(engine.clusterOf(c), snapshotId, async (online) => {
+    // pg_backup_start's checkpoint writes what the database changed since its last one.
+    log(`container ${c.name}: snapshot ${snapshotId}: the online backup started in ${Math.round(performance.now() - asked)} ms (its checkpoint)`);
     progress.report('copying the running database');
     await recordCapture(engine, c, snapshotId);
     await engine.driver.snapshot(engine.activeVolume(c), snapshotId, bytes(progress, 'online backup'), online)

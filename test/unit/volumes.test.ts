@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { DriverName } from '../../server/protocol';
 import { EngineError } from '../../server/engine/errors';
-import { BlocksDriver } from '../../server/engine/volumes/blocks';
+import { BlocksDriver, chunkRuns } from '../../server/engine/volumes/blocks';
 import { CHUNK_SIZE, storedChunkIds } from '../../server/engine/volumes/blocks/chunkStore';
 import type { FileOwner, VolumeDriver, VolumeProgress } from '../../server/engine/volumes/driver';
 import { createDriver, probeDriver } from '../../server/engine/volumes/index';
@@ -628,6 +628,50 @@ test('blocks: a capture is one pack; a crash before its index leaves nothing, a 
   await again.restore('p-copy', 'p1');
   assert.deepEqual(await fingerprint(again.volumePath('p-copy')), await fingerprint(v));
   assert.equal(await chunkFiles(env.pool), 16);
+});
+
+test('blocks: a capture bigger than a pack write restores byte for byte; stale chunks are read in runs', async (t) => {
+  assert.deepEqual(chunkRuns(new Set([7, 0, 1, 2, 5, 3, 40, 41]), 41, 3),
+    [{ first: 0, count: 3 }, { first: 3, count: 1 }, { first: 5, count: 1 }, { first: 7, count: 1 }, { first: 40, count: 1 }]);
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const driver = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
+  await driver.init();
+  await driver.createVolume('w');
+  const v = driver.volumePath('w');
+  // 9 MiB of distinct chunks and 3 MiB more in another file: the pack is written in several
+  // buffers, from two files at once, and a chunk both files hold is stored once.
+  const shared = bytes(64 * KiB, 47);
+  await put(v, 'base/1/a', Buffer.concat([bytes(9 * MiB, 46), shared]));
+  await put(v, 'base/1/b', Buffer.concat([shared, bytes(3 * MiB, 48)]));
+  await driver.snapshot('w', 'w1');
+  await driver.restore('w-copy', 'w1');
+  assert.deepEqual(await fingerprint(driver.volumePath('w-copy')), await fingerprint(v));
+  assert.equal(await chunkFiles(env.pool), (9 + 3) * 16 + 1, 'every distinct chunk once');
+});
+
+test('blocks: chunks that compress are stored compressed, restore byte for byte, and a damaged one fails loudly', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const driver = ownedBy(new BlocksDriver({ pool: env.pool }), OWNER);
+  await driver.init();
+  await driver.createVolume('z');
+  const v = driver.volumePath('z');
+  // Pages as PostgreSQL fills them: a few distinct bytes each, then padding.
+  const pages = Buffer.alloc(2 * MiB, ' ');
+  for (let at = 0; at < pages.length; at += 8 * KiB) bytes(64, at).copy(pages, at);
+  await put(v, 'base/1/pages', pages);
+  await driver.snapshot('z', 'z1');
+  const packs = path.join(env.pool, 'chunks', 'packs');
+  const [pack] = (await fs.promises.readdir(packs)).filter((n) => n.endsWith('.pack'));
+  const stored = (await fs.promises.stat(path.join(packs, pack))).size;
+  assert.ok(stored < (2 * MiB) / 4, `${stored} bytes stored for 2 MiB of pages`);
+  await driver.restore('z-copy', 'z1');
+  assert.deepEqual(await fingerprint(driver.volumePath('z-copy')), await fingerprint(v));
+  const fh = await fs.promises.open(path.join(packs, pack), 'r+');
+  await fh.write(Buffer.from('x'), 0, 1, 30); // inside the first chunk: every one is compressed
+  await fh.close();
+  await assert.rejects(driver.restore('z-again', 'z1'), /chunk [0-9a-f]{64} in the chunk store is damaged/);
 });
 
 test('blocks: a damaged pack fails the restore loudly instead of restoring wrong data', async (t) => {

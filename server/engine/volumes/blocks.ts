@@ -28,7 +28,7 @@ import { ChangedPages, formatLsn, isUnlogged, lsnValue, relationSegment, type Ch
 import { walTail, type WalTail } from '../postgres/walRecords';
 import { copiedDuringBackup, scanWal, segmentStart } from './onlineBackup';
 import {
-  CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, ZERO_CHUNK, type ChunkBatch, type ChunkReader, type ChunkStoreStats,
+  CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, READ_SIZE, ZERO_CHUNK, type ChunkBatch, type ChunkReader, type ChunkStoreStats,
 } from './blocks/chunkStore';
 import {
   decodeManifest, encodeManifest, fileStateOf, newManifest, statMatches,
@@ -203,35 +203,41 @@ export class BlocksDriver implements VolumeDriver {
       if (!(await exists(vol))) throw notFound(`volume ${volumeId}`);
       if (await exists(file)) throw new EngineError('VolumeFailed', `snapshot ${snapshotId} already exists`);
       const state = await this.states.load(volumeId);
+      const t = new Timings();
       let changes = online && state.lsn ? await this.changesSince(volumeId, online, state.lsn) : undefined;
       // A first capture still waits for the summarizer to reach the backup's start: the copy then
       // holds a summary that ends there, so the WAL before it is not copied (scanWal).
       if (online && !state.lsn) await online.changedSince(online.startLsn);
+      t.lap('summaries');
       const tally: Tally = { pages: 0, whole: 0, relationsWhole: 0, adopted: 0 };
       let lsn = online?.startLsn;
       const batch = this.store.batch();
-      const { entries, files } = await VolumeTree.with(vol, async (tree) => {
-        let control: ControlFile | undefined;
-        if (!online) {
-          changes = await this.noted(tree, volumeId, state);
-          // A stopped database's files are as its last checkpoint left them, and the summaries from
-          // that checkpoint's redo on name every page changed after: the copy's LSN. Else the last one.
-          control = await readControlFile(tree);
-          lsn = control ? formatLsn(control.redo) : state.lsn;
-        }
-        return this.capture(tree, state.files, { changes, tally, progress: new Progress(progress), adopt, batch }, online ?? control);
-      }).then(async (captured) => {
+      let captured: Awaited<ReturnType<BlocksDriver['capture']>>;
+      try {
+        captured = await VolumeTree.with(vol, async (tree) => {
+          let control: ControlFile | undefined;
+          if (!online) {
+            changes = await this.noted(tree, volumeId, state);
+            // A stopped database's files are as its last checkpoint left them, and the summaries from
+            // that checkpoint's redo on name every page changed after: the copy's LSN. Else the last one.
+            control = await readControlFile(tree);
+            lsn = control ? formatLsn(control.redo) : state.lsn;
+          }
+          return this.capture(tree, state.files, { changes, tally, progress: new Progress(progress), adopt, batch }, online ?? control);
+        });
+        t.lap('copy');
         await batch.seal();
-        return captured;
-      }, async (err: unknown) => {
+        t.lap('sync');
+      } catch (err) {
         await batch.abandon();
         throw err;
-      });
+      }
+      const { entries, files } = captured;
       const mib = (n: number) => (n / 1048576).toFixed(1);
       this.log?.(`snapshot ${snapshotId} of volume ${volumeId}: read ${mib(tally.pages + tally.whole)} MiB: `
         + (changes ? `${mib(tally.pages)} MiB for the ${changes.pageCount} changed pages the WAL ${online ? 'summaries name' : 'names'} since ${state.lsn}, ` : 'no WAL summaries to go by, ')
         + `${mib(tally.whole)} MiB of files read whole, of which ${mib(tally.relationsWhole)} MiB of relations`
-        + (tally.adopted ? `; ${mib(tally.adopted)} MiB of files taken into the store as they are` : ''));
+        + (tally.adopted ? `; ${mib(tally.adopted)} MiB of files taken into the store as they are` : '') + `; ${t}`);
       await writeFileAtomic(file, encodeManifest(newManifest(entries, lsn)), this.tmp);
       // A stopped database's capture records its files exactly, from `lsn` on.
       await this.states.save(volumeId, { files, lsn });
@@ -349,13 +355,18 @@ export class BlocksDriver implements VolumeDriver {
     let read = 0;
     const fh = await tree.readFile(e, ownerUid);
     try {
-      const buf = Buffer.allocUnsafe(CHUNK_SIZE);
-      for (const i of [...stale].filter((n) => n < chunkCount(size)).sort((a, b) => a - b)) {
-        const length = Math.min(CHUNK_SIZE, size - i * CHUNK_SIZE);
+      const buf = Buffer.allocUnsafe(READ_SIZE);
+      for (const run of chunkRuns(stale, chunkCount(size), READ_SIZE / CHUNK_SIZE)) {
+        const from = run.first * CHUNK_SIZE;
+        const length = Math.min(run.count * CHUNK_SIZE, size - from);
         const data = buf.subarray(0, length);
-        if ((await readFull(fh, data, i * CHUNK_SIZE)) < length) return this.hash(tree, e, batch, ownerUid);
-        chunks[i] = chunkId(data);
-        await batch.put(chunks[i], data);
+        if ((await readFull(fh, data, from)) < length) return this.hash(tree, e, batch, ownerUid);
+        for (let off = 0; off < length; off += CHUNK_SIZE) {
+          const chunk = data.subarray(off, Math.min(off + CHUNK_SIZE, length));
+          const i = run.first + off / CHUNK_SIZE;
+          chunks[i] = chunkId(chunk);
+          await batch.put(chunks[i], chunk);
+        }
         read += length;
       }
       this.counters.filesHashed++;
@@ -696,6 +707,18 @@ class Timings {
   toString(): string {
     return this.laps.join(', ');
   }
+}
+
+/** The stale chunks below `count`, in order, as runs of consecutive chunks of at most
+ *  `most`: one read each, not one per chunk. */
+export function chunkRuns(stale: ReadonlySet<number>, count: number, most: number): { first: number; count: number }[] {
+  const runs: { first: number; count: number }[] = [];
+  for (const i of [...stale].filter((n) => n < count).sort((a, b) => a - b)) {
+    const last = runs[runs.length - 1];
+    if (last && last.first + last.count === i && last.count < most) last.count++;
+    else runs.push({ first: i, count: 1 });
+  }
+  return runs;
 }
 
 /** A chunk whose content is not known: it never matches, so it is always written. */
