@@ -51,6 +51,13 @@ function bytes(n: number, seed: number): Buffer {
   return createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(n));
 }
 
+/** Bytes as PostgreSQL fills pages: a few distinct ones each 8 KiB, then padding. They compress. */
+function pagesLike(n: number, seed: number): Buffer {
+  const out = Buffer.alloc(n, ' ');
+  for (let at = 0; at < n; at += 8 * KiB) bytes(64, seed * 1e6 + at).copy(out, at);
+  return out;
+}
+
 /** mkdir -p, each new directory owned by the volume's owner. */
 async function mkdirs(root: string, rel: string): Promise<void> {
   let cur = root;
@@ -519,7 +526,7 @@ test('blocks: garbage collection keeps what manifests and volume states use', as
   await driver.init();
   await driver.createVolume('g');
   const v = driver.volumePath('g');
-  await put(v, 'shared', bytes(128 * KiB, 20));
+  await put(v, 'shared', pagesLike(128 * KiB, 20)); // compressed in the store: the sweep moves them as they are
   await put(v, 'unique', bytes(256 * KiB, 21));
   await age(path.join(v, 'shared'));
   await age(path.join(v, 'unique'));
@@ -657,10 +664,7 @@ test('blocks: chunks that compress are stored compressed, restore byte for byte,
   await driver.init();
   await driver.createVolume('z');
   const v = driver.volumePath('z');
-  // Pages as PostgreSQL fills them: a few distinct bytes each, then padding.
-  const pages = Buffer.alloc(2 * MiB, ' ');
-  for (let at = 0; at < pages.length; at += 8 * KiB) bytes(64, at).copy(pages, at);
-  await put(v, 'base/1/pages', pages);
+  await put(v, 'base/1/pages', pagesLike(2 * MiB, 50));
   await driver.snapshot('z', 'z1');
   const packs = path.join(env.pool, 'chunks', 'packs');
   const [pack] = (await fs.promises.readdir(packs)).filter((n) => n.endsWith('.pack'));

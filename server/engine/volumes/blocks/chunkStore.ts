@@ -49,8 +49,8 @@ async function compress(data: Buffer): Promise<Buffer | undefined> {
 }
 
 /** A compressed chunk's raw bytes; `damaged()` when they cannot be, or are not `length` long. */
-function uncompressed(data: Buffer, length: number, damaged: () => Error): Buffer {
-  if (data.length < 4 || data.readUInt32LE(0) !== length) throw damaged();
+function uncompressed(data: Buffer, length: number | undefined, damaged: () => Error): Buffer {
+  if (data.length < 4 || data.readUInt32LE(0) > CHUNK_SIZE || (length !== undefined && data.readUInt32LE(0) !== length)) throw damaged();
   try {
     return lz4.uncompressSync(data);
   } catch {
@@ -251,7 +251,7 @@ export class ChunkStore {
     const reader = this.reader();
     const batch = new ChunkBatch(this, true);
     try {
-      for (const [id, at] of keep) await batch.put(id, await reader.read(id, at.length));
+      for (const [id] of keep) await batch.put(id, await reader.read(id));
       await batch.seal();
     } catch (err) {
       await batch.abandon();
@@ -377,13 +377,14 @@ export class ChunkReader {
 
   constructor(private readonly store: ChunkStore) {}
 
-  async read(id: string, length: number): Promise<Buffer> {
+  /** `length`: the raw length a manifest records; undefined (sweep), whatever it is. */
+  async read(id: string, length?: number): Promise<Buffer> {
     if (id === ZERO_CHUNK) return ZERO_BUF.subarray(0, length);
     const damaged = () => new EngineError('VolumeFailed', `chunk ${id} in the chunk store is damaged; the snapshot that needs it cannot be restored`);
     const at = this.store.locate(id);
     let data: Buffer;
     if (at) {
-      if (!at.compressed && at.length !== length) throw damaged();
+      if (!at.compressed && length !== undefined && at.length !== length) throw damaged();
       data = Buffer.allocUnsafe(at.length);
       let fh = this.open.get(at.pack.name);
       if (!fh) this.open.set(at.pack.name, fh = fs.promises.open(this.store.packPath(at.pack.name), 'r'));
@@ -393,7 +394,7 @@ export class ChunkReader {
       data = await this.store.readLoose(id);
     }
     this.store.stats.chunksRead++;
-    if (data.length !== length || chunkId(data) !== id) throw damaged();
+    if ((length !== undefined && data.length !== length) || chunkId(data) !== id) throw damaged();
     return data;
   }
 
