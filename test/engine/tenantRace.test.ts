@@ -199,7 +199,9 @@ const RACED = ['tenant-a.dat', 'tenant-b.dat'];
 async function startRacer(targets: string[]): Promise<void> {
   const reset = RACED.map((f) => `[ -e ${f}.r ] && mv -f ${f}.r ${f}; rm -f ${f}.l`).join('; ');
   const swaps = RACED.map((f, i) => `ln -sf ${targets[i % targets.length]} ${f}.l; mv ${f} ${f}.r 2>/dev/null && mv ${f}.l ${f} && mv -f ${f}.r ${f}`).join('; ');
-  const racer = `${reset}; setsid sh -c "while :; do ${swaps}; done" >/dev/null 2>&1 </dev/null &`;
+  // `cat` first: the program reads what COPY writes before it exits, or PostgreSQL's write or
+  // close of the pipe can meet a program already gone ("Broken pipe"), failing the COPY.
+  const racer = `cat >/dev/null; ${reset}; setsid sh -c "while :; do ${swaps}; done" >/dev/null 2>&1 </dev/null &`;
   await e.sql('box', `COPY (SELECT 1) TO PROGRAM ${sqlLiteral(racer)}`);
   const seen = await waitFor(() => spawnSync('pgrep', ['-u', String(uid), '-f', RACED[0]]).status === 0);
   assert.ok(seen, 'the racer runs as the container\'s OS user');
