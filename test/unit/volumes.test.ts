@@ -14,7 +14,7 @@ import { test, type TestContext } from 'node:test';
 import type { DriverName } from '../../server/protocol';
 import { EngineError } from '../../server/engine/errors';
 import { BlocksDriver, chunkRuns } from '../../server/engine/volumes/blocks';
-import { CHUNK_SIZE, storedChunkIds } from '../../server/engine/volumes/blocks/chunkStore';
+import { CHUNK_SIZE, ChunkStore, chunkId, storedChunkIds } from '../../server/engine/volumes/blocks/chunkStore';
 import type { FileOwner, VolumeDriver, VolumeProgress } from '../../server/engine/volumes/driver';
 import { createDriver, probeDriver } from '../../server/engine/volumes/index';
 import { mountLoopFs } from '../support/loopfs';
@@ -526,7 +526,7 @@ test('blocks: garbage collection keeps what manifests and volume states use', as
   await driver.init();
   await driver.createVolume('g');
   const v = driver.volumePath('g');
-  await put(v, 'shared', pagesLike(128 * KiB, 20)); // compressed in the store: the sweep moves them as they are
+  await put(v, 'shared', pagesLike(128 * KiB, 20)); // compressed in the store: the sweep moves them, compressed again
   await put(v, 'unique', bytes(256 * KiB, 21));
   await age(path.join(v, 'shared'));
   await age(path.join(v, 'unique'));
@@ -676,6 +676,24 @@ test('blocks: chunks that compress are stored compressed, restore byte for byte,
   await fh.write(Buffer.from('x'), 0, 1, 30); // inside the first chunk: every one is compressed
   await fh.close();
   await assert.rejects(driver.restore('z-again', 'z1'), /chunk [0-9a-f]{64} in the chunk store is damaged/);
+});
+
+test('blocks: a pack that cannot be written fails its capture, and nothing else', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const store = new ChunkStore(path.join(env.pool, 'store'));
+  await store.init();
+  await fs.promises.rm(store.packsDir, { recursive: true }); // every pack write fails
+  const batch = store.batch();
+  // 60 KiB chunks that do not compress: one put overflows the 4 MiB buffer and does not wait.
+  const put60 = async (i: number) => { const d = bytes(60 * KiB, 60 + i); await batch.put(chunkId(d), d); };
+  const failed = (async () => {
+    for (let i = 0; i < 80; i++) await put60(i);
+    await new Promise((r) => setTimeout(r, 50));
+    await batch.seal();
+  })();
+  await assert.rejects(failed, /ENOENT/);
+  await batch.abandon();
 });
 
 test('blocks: a damaged pack fails the restore loudly instead of restoring wrong data', async (t) => {

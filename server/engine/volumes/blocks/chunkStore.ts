@@ -92,11 +92,9 @@ interface Pack {
   name: string;
 }
 
-interface Location {
+/** Where a chunk is: its pack, and its record's place and form there. */
+interface Location extends Omit<PackEntry, 'id'> {
   pack: Pack;
-  offset: number;
-  length: number;
-  compressed: boolean;
 }
 
 export class ChunkStore {
@@ -337,13 +335,19 @@ export class ChunkBatch {
     const at = this.size - this.buffered;
     this.buffer = Buffer.allocUnsafe(WRITE_SIZE);
     this.buffered = 0;
-    this.writer ??= fs.promises.open(this.store.packPath(this.name), 'wx', 0o600);
+    if (!this.writer) {
+      this.writer = fs.promises.open(this.store.packPath(this.name), 'wx', 0o600);
+      this.writer.catch(() => undefined); // failed, it fails the write below
+    }
     const writer = this.writer;
     this.writing = this.writing.then(async () => {
       const fh = await writer;
       let done = 0;
       while (done < data.length) done += (await fh.write(data, done, data.length - done, at + done)).bytesWritten;
     });
+    // A put that overflows the buffer does not wait for this write: a failure must not be an
+    // unhandled rejection (it would end the engine). The next waiting put, or seal(), throws it.
+    this.writing.catch(() => undefined);
     return this.writing;
   }
 
