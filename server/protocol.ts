@@ -186,6 +186,8 @@ export interface TimelineEvent {
   branch: string;
   bookmark?: { id: string; name: string };
   detail?: string;
+  /** A point-in-time restore: the moment the branch's data was rebuilt as of. */
+  moment?: string;
 }
 
 /** One page of a container's timeline, newest first. */
@@ -319,6 +321,19 @@ export interface BookmarkListParams {
 export interface BookmarkTagParams extends BookmarkRefParams { add?: string[]; remove?: string[] }
 export interface RestoreParams extends WithProgress { container: string; bookmark: string }
 export interface ContainerOpParams extends WithProgress { container: string }
+/** restore --at: `at` is ISO 8601 with a zone (`2026-12-01T19:40:05.250Z`, `…+01:00`) or
+ *  relative to the engine's clock (`-90s`, `-5m`, `-2h`, `-1d`). */
+export interface RestoreToMomentParams extends WithProgress { container: string; at: string }
+/** What a point-in-time restore rebuilt, and from what. */
+export interface MomentRestored {
+  branch: BranchInfo;
+  /** The moment, as the engine read it (UTC). */
+  moment: string;
+  /** The snapshot it started from: a bookmark, or one the engine captured itself. */
+  from: { snapshotId: string; at: string; bookmark?: string };
+  /** WAL replayed on that snapshot, in bytes, when the snapshot's WAL position is known. */
+  walReplayedBytes?: number;
+}
 export interface TimelineParams {
   container: string;
   /** At most this many (1–100000), newest first. Without it, 1000. */
@@ -468,6 +483,10 @@ export namespace RestoreRequest {
   export const method = 'restore';
   export const type = new RequestType<RestoreParams, BranchInfo, ErrorData>(method);
 }
+export namespace RestoreToMomentRequest {
+  export const method = 'restore/at';
+  export const type = new RequestType<RestoreToMomentParams, MomentRestored, ErrorData>(method);
+}
 export namespace ResetRequest {
   export const method = 'reset';
   export const type = new RequestType<ContainerOpParams, BranchInfo, ErrorData>(method);
@@ -514,5 +533,5 @@ export const allRequests = [
   BranchCreateRequest, BranchActivateRequest, BranchListRequest, BranchDeleteRequest, BranchLinkRequest, BranchUnlinkRequest,
   BookmarkCreateRequest, BookmarkListRequest, BookmarkShowRequest, BookmarkShareRequest,
   BookmarkUnshareRequest, BookmarkTagRequest, BookmarkDeleteRequest,
-  RestoreRequest, ResetRequest, RefreshRequest, TimelineRequest,
+  RestoreRequest, RestoreToMomentRequest, ResetRequest, RefreshRequest, TimelineRequest,
 ] as const;

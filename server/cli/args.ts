@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { formatEngineUrl, isParseError, MAX_PORT, MIN_CONTAINER_PORT, parseEngineUrl, parseHostPort } from '../common/address';
 import { parsePoolImageSize } from '../common/poolImage';
 import { hideSecrets } from '../common/redact';
+import { MOMENT_FORMS, parseMoment } from '../common/moments';
 import type {
   BookmarkCreateParams,
   BookmarkListParams,
@@ -24,6 +25,7 @@ import type {
   GitContext,
   NameParams,
   RestoreParams,
+  RestoreToMomentParams,
   SourceSpec,
   TemplateCreateParams,
   TimelineParams,
@@ -72,7 +74,7 @@ export interface CommandArgs {
   'bookmark delete': BookmarkRefParams;
   'bookmark link': BookmarkRefParams & { scheme: string };
   open: { link: string; container: string; branch?: string } & WithHooks;
-  restore: RestoreParams & WithHooks;
+  restore: (RestoreParams | RestoreToMomentParams) & WithHooks;
   reset: ContainerOpParams & WithHooks;
   refresh: ContainerOpParams & WithHooks;
   timeline: TimelineParams;
@@ -124,6 +126,8 @@ interface CommandSpec<K extends CommandId> {
   usage: string;
   summary: string;
   positionals: readonly string[];
+  /** The positionals may be left out (build() then says what the command needs). */
+  positionalsOptional?: true;
   options: Readonly<Record<string, OptionSpec>>;
   notes?: readonly string[];
   hidden?: boolean;
@@ -588,12 +592,29 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     },
   },
   restore: {
-    usage: 'B --container C [--hooks]',
-    summary: "Restore: rewind the container's active branch to a bookmark",
+    usage: 'B --container C [--hooks]  |  restore --at TIME --container C [--hooks]',
+    summary: "Restore: rewind the container's active branch to a bookmark, or to any moment of its history",
     positionals: ['B'],
-    options: { container: containerOpt('the container whose active branch is rewound'), hooks: hooksOpt('afterRestore') },
-    notes: [bookmarkRefNote, hooksNote],
-    build: (input) => ({ container: input.need('container', 'C'), bookmark: input.pos(0), ...hooksFrom(input) }),
+    positionalsOptional: true,
+    options: {
+      container: containerOpt('the container whose active branch is rewound'),
+      at: { type: 'string', arg: 'TIME', help: `the moment to rebuild, instead of a bookmark: ${MOMENT_FORMS}` },
+      hooks: hooksOpt('afterRestore'),
+    },
+    notes: [bookmarkRefNote, 'With --at, no bookmark is needed: the branch\'s archived WAL is replayed on the nearest snapshot before TIME. '
+      + 'A moment before the branch existed, in the future, or past retention is refused with the range that can be restored.', hooksNote],
+    build: (input) => {
+      const container = input.need('container', 'C');
+      const at = input.str('at');
+      if (at !== undefined) {
+        if (input.pos(0) !== undefined) throw new UsageError(`give a bookmark or --at, not both ('${input.pos(0)}' and --at ${at})`);
+        const parsed = parseMoment(at, Date.now());
+        if ('problem' in parsed) throw new UsageError(parsed.problem);
+        return { container, at, ...hooksFrom(input) };
+      }
+      if (input.pos(0) === undefined || input.pos(0) === '') throw new UsageError('missing B (a bookmark), or --at TIME');
+      return { container, bookmark: input.pos(0), ...hooksFrom(input) };
+    },
   },
   reset: {
     usage: '--container C [--hooks]',
@@ -859,7 +880,7 @@ function collect(tokens: Tokens, options: Readonly<Record<string, OptionSpec>>) 
 function checkPositionals(id: CommandId, positionals: readonly string[], lists: Record<string, string[]>): void {
   const wanted = specs[id].positionals;
   if (positionals.length > wanted.length) throw new UsageError(`unexpected argument '${positionals[wanted.length]}'`);
-  for (let i = 0; i < wanted.length; i++) {
+  for (let i = 0; i < wanted.length && !specs[id].positionalsOptional; i++) {
     if (positionals[i] === undefined || positionals[i] === '') {
       const absorbed = Object.keys(lists).find((name) => specs[id].options[name]?.absorb && lists[name].length > 0);
       throw new UsageError(`missing ${wanted[i]}${absorbed ? ` (put ${wanted[i]} before --${absorbed})` : ''}`);

@@ -1,5 +1,5 @@
 /** The operations on a container's active branch: restore, reset, refresh, and its timeline. */
-import { RefreshRequest, ResetRequest, RestoreRequest, TimelineRequest, type TimelineEvent, type TimelineParams } from '../protocol';
+import { RefreshRequest, ResetRequest, RestoreRequest, RestoreToMomentRequest, TimelineRequest, type TimelineEvent, type TimelineParams } from '../protocol';
 import type { HandlerTable } from './context';
 import { afterChange, planHooks } from './hooks';
 import { longTime, table } from './output';
@@ -7,6 +7,13 @@ import { longTime, table } from './output';
 export const opsCommands: HandlerTable<'restore' | 'reset' | 'refresh' | 'timeline'> = {
   restore: async (ctx, { hooks, ...params }) => {
     const plan = planHooks(hooks);
+    if ('at' in params) {
+      const r = await ctx.call(RestoreToMomentRequest.type, params, { progress: true });
+      const from = r.from.bookmark ? `bookmark ${r.from.bookmark}` : `the engine's capture of ${longTime(r.from.at)}`;
+      const wal = r.walReplayedBytes !== undefined ? `${(r.walReplayedBytes / 1048576).toFixed(1)} MiB of WAL replayed on ` : 'WAL replayed on ';
+      return afterChange(ctx, plan, { operation: 'restore', container: r.branch.container }, r,
+        `restored branch ${r.branch.name} of container ${r.branch.container} to ${longTime(r.moment)} (${r.moment}): ${wal}${from}`);
+    }
     const b = await ctx.call(RestoreRequest.type, params, { progress: true });
     return afterChange(ctx, plan, { operation: 'restore', container: b.container, bookmark: params.bookmark }, b,
       `restored bookmark ${params.bookmark} into branch ${b.name} of container ${b.container}`);

@@ -14,9 +14,11 @@ import * as cluster from './postgres/cluster';
 import { uidOwner } from './postgres/pgUser';
 import { clearForeign, hasForeignData } from './postgres/runDir';
 import { sanitise } from './postgres/sanitise';
+import type { Recovery } from './postgres/walArchive';
 import { endTenantProcesses } from './postgres/tenantProcesses';
 import { journalSnapshots, type FirstStep, type JournalData, type JournalOp, type JournalRecord, type JournalStep } from './journal';
 import type { ContainerRecord, EventRecord, StoredJournalEntry } from './records';
+import { anchorSnapshots, archiveDirForStart } from './spans';
 import { startFailure, stoppedOutside } from './startFailure';
 import type { Store } from './store';
 import { eventInfo } from './views';
@@ -152,12 +154,12 @@ export class Engine {
 
   /** Start (or adopt) a container's database. A start that fails is recorded on the container,
    *  so every view says `failed` and why until a later start works, which clears it. */
-  async startDatabase(c: ContainerRecord, volumeId?: string): Promise<void> {
+  async startDatabase(c: ContainerRecord, volumeId?: string, recovery?: Recovery): Promise<void> {
     if (this.stopping) {
       throw new EngineError('Cancelled', `the engine is stopping, so the database of "${c.name}" stays down; start the engine again and it comes back`);
     }
     const volume = volumeId ?? this.activeVolume(c);
-    const spec = this.clusterOf(c, volume);
+    const spec = { ...this.clusterOf(c, volume), archiveDir: await archiveDirForStart(this, c, volume), recovery };
     await this.checkpoints.written(volume);
     try {
       await this.startAndSanitise(c, spec);
@@ -281,7 +283,7 @@ export class Engine {
 
   /** Call inside a transaction. Returns the event to pass to notify(). */
   appendEvent(c: ContainerRecord, user: string, kind: EventKind, branch: string,
-    extra: Pick<EventRecord, 'bookmark' | 'detail'> = {}): TimelineEvent {
+    extra: Pick<EventRecord, 'bookmark' | 'detail' | 'moment'> = {}): TimelineEvent {
     const seq = this.store.nextEventSeq(c.id);
     const rec: EventRecord = { seq, at: now(), user, containerId: c.id, kind, branch, ...extra };
     this.store.putEvent(rec);
@@ -317,6 +319,7 @@ export class Engine {
       if (head) refs.add(head);
     }
     for (const b of s.allBookmarks()) refs.add(b.snapshotId);
+    for (const id of anchorSnapshots(s)) refs.add(id);
     for (const j of s.allJournalEntries()) journalSnapshots(j).forEach((id) => refs.add(id));
     return refs;
   }

@@ -75,6 +75,11 @@ type RewindEntry = {
     detail?: string; bookmarkId?: string; bookmarkName?: string;
     /** The branch's reset point before, to release once the old volume is gone (from `committed`). */
     oldBaseId?: string;
+    /** The span the new data begins (spans.ts); absent in entries of engines before spans. */
+    newSpanId?: string;
+    /** A point-in-time restore: the span whose WAL is replayed, and up to when. */
+    replaySpanId?: string;
+    moment?: string;
   };
   step: 'begin' | 'switched' | 'committed';
 };
@@ -115,6 +120,7 @@ const rewind: OpSpec<'restore'> = {
     containerId: 'string', branchId: 'string', snapshotId: 'string', event: 'string',
     oldVolumeId: 'string', newVolumeId: 'string', fromSpare: 'boolean?', templateVersion: 'number?',
     detail: 'string?', bookmarkId: 'string?', bookmarkName: 'string?', oldBaseId: 'string?',
+    newSpanId: 'string?', replaySpanId: 'string?', moment: 'string?',
   },
   snapshots: ['snapshotId', 'oldBaseId'],
 };

@@ -5,6 +5,7 @@ import { isParseError, parseHostPort } from '../common/address';
 import { homeDirMode, homeFiles } from '../common/home';
 import { warmBranches } from './coldBranches';
 import { sparesSetting } from './spares';
+import { sweepArchives } from './spans';
 import { quietCheckpointMs } from './quietCheckpoints';
 import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
@@ -104,6 +105,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     engine.startup = await startDatabases(engine, failedBefore);
     engine.spares.scheduleActive(); // recovery may have deleted a half-made one
     engine.cold.scheduleAll(); // K may have changed, or a crash cut a dehydration short
+    engine.background('deleting WAL archives no span names', () => sweepArchives(engine));
     engine.quiet.start(engine.config.quietCheckpointMs);
     const server = new RpcServer(engine);
     await server.listenUnix(files.socket, { name: config.localOwner, admin: true });

@@ -95,6 +95,33 @@ export interface BookmarkRecord {
   git?: GitContext;
 }
 
+/**
+ * One stretch of a branch's history whose WAL is unbroken: from when the branch's data was made
+ * (branch create) or replaced (restore, reset, refresh) to when it was replaced again. Its WAL is
+ * archived into its own folder (spans.ts), so any moment inside it can be rebuilt: the nearest
+ * anchor before the moment, plus that WAL replayed up to it (operations/pointInTime.ts). A
+ * restore starts a new span and ends the current one, which stays as the abandoned history
+ * until retention drops it.
+ */
+export interface SpanRecord {
+  id: string;
+  containerId: string;
+  branchId: string;
+  startedAt: string;
+  /** When its WAL was last flushed to the archive before the data was replaced; absent while current. */
+  endedAt?: string;
+  /** Snapshots of this span's data to replay from, oldest first: the one it began from, and the
+   *  engine's own captures. (Bookmarks taken of the branch inside the span are anchors too.) */
+  anchors: SpanAnchor[];
+}
+
+export interface SpanAnchor {
+  snapshotId: string;
+  /** When the snapshot's data is from (Captured.asOf): WAL committed later is replayed on it. */
+  at: string;
+  lsn?: string;
+}
+
 export interface EventRecord {
   seq: number;
   at: string;
@@ -104,6 +131,8 @@ export interface EventRecord {
   branch: string;
   bookmark?: { id: string; name: string };
   detail?: string;
+  /** A point-in-time restore's moment. */
+  moment?: string;
 }
 
 /** A multi-step operation, written before it touches disk or a process, removed in

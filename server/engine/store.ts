@@ -1,6 +1,6 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type {
-  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, StoredJournalEntry, TemplateRecord, UserRecord,
+  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, SpanRecord, StoredJournalEntry, TemplateRecord, UserRecord,
 } from './records';
 
 /**
@@ -20,6 +20,7 @@ export class Store {
   private readonly users: Database<UserRecord, string>;
   /** snapshot id → the container whose own volume it was captured from (Engine.isOwnSnapshot). */
   private readonly captures: Database<string, string>;
+  private readonly spans: Database<SpanRecord, string>;
   /** Bumped by every tx(): what a cache read at one version is still true at. */
   private version = 0;
   private bookmarkCache: { version: number; list: readonly BookmarkRecord[] } | undefined;
@@ -35,6 +36,7 @@ export class Store {
     this.meta = this.root.openDB({ name: 'meta' });
     this.users = this.root.openDB({ name: 'users' });
     this.captures = this.root.openDB({ name: 'captures' });
+    this.spans = this.root.openDB({ name: 'spans' });
   }
 
   tx<T>(fn: () => T): T {
@@ -88,6 +90,16 @@ export class Store {
   capturedFrom(snapshotId: string): string | undefined { return this.captures.get(snapshotId); }
   putCapture(snapshotId: string, containerId: string): void { this.captures.putSync(snapshotId, containerId); }
   removeCapture(snapshotId: string): void { this.captures.removeSync(snapshotId); }
+
+  span(id: string): SpanRecord | undefined { return this.spans.get(id); }
+  allSpans(): SpanRecord[] { return all(this.spans); }
+  putSpan(s: SpanRecord): void { this.spans.putSync(s.id, s); }
+  removeSpan(id: string): void { this.spans.removeSync(id); }
+
+  /** A branch's spans, oldest first. */
+  spansOf(branchId: string): SpanRecord[] {
+    return this.allSpans().filter((s) => s.branchId === branchId).sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0));
+  }
 
   /** Entries as stored; journal.ts reads them as their operations' records. */
   allJournalEntries(): StoredJournalEntry[] { return all(this.journal); }

@@ -122,5 +122,6 @@ export function eventInfo(e: EventRecord, containerName: string): TimelineEvent 
     seq: e.seq, at: e.at, user: e.user, container: containerName, kind: e.kind, branch: e.branch,
     ...(e.bookmark ? { bookmark: e.bookmark } : {}),
     ...(e.detail ? { detail: e.detail } : {}),
+    ...(e.moment ? { moment: e.moment } : {}),
   };
 }

@@ -91,7 +91,10 @@ test("nothing qa planted runs in dev's database: no archive command, no preload 
   console.log(`planted commands ran ${proofLines().length} times, ${proofLines().filter((l) => l === devDir).length} of them in dev's cluster (${devDir}): ${[...new Set(proofLines())].join(", ")}`);
   assert.deepEqual(proofLines().filter((l) => l === devDir), [], "qa's command ran in dev's cluster");
   const show = async (name: string) => (await dev.sql<Record<string, string>>('dev-box', `SHOW ${name}`))[0][name];
-  assert.equal(await show('archive_mode'), 'off');
+  // Archiving is the engine's: into the branch's own span folder (walArchive.ts), with no command.
+  assert.equal(await show('archive_mode'), 'on');
+  assert.equal(await show('archive_library'), 'basic_archive');
+  assert.match(await show('basic_archive.archive_directory'), /\/wal\/span_[0-9a-f]+$/);
   assert.match(await show('archive_command'), /^(|\(disabled\))$/);
   assert.equal(await show('session_preload_libraries'), '');
   assert.equal(await show('dynamic_library_path'), '$libdir');

@@ -3,6 +3,7 @@ import { captureFailed, captureIdleVolume, captureVolume, cloneInto, dropVolume 
 import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
+import { beginSpanIn } from '../spans';
 import { newId, now } from '../ids';
 import { activeBranch, findBookmark, findBranch, findContainer } from '../lookup';
 import type { BranchRecord, ContainerRecord } from '../records';
@@ -61,6 +62,7 @@ async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams 
   };
   const event = engine.store.tx(() => {
     engine.store.putBranch(branch);
+    beginSpanIn(engine.store, branch, newId('span'), { snapshotId: start.snapshotId });
     engine.journalEnd(journal);
     return engine.appendEvent(c, caller.name, 'branch-created', branch.name, originDetail(start.origin));
   });

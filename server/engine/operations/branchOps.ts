@@ -8,6 +8,7 @@ import { activateBranch } from './activate';
 import { operation, type Recover } from './operation';
 import { dropVolumes } from '../data';
 import type { JournalRecord } from '../journal';
+import { dropSpansIn, sweepArchives } from '../spans';
 
 function parseBranch(raw: unknown): BranchParams {
   const o = object(raw);
@@ -43,9 +44,11 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
       throw new EngineError('InUse', `branch "${b.name}" is the active branch of "${c.name}". Activate another branch first.`);
     }
     const info = branchInfo(engine.store, b);
+    const anchors = engine.store.spansOf(b.id).flatMap((s) => s.anchors.map((a) => a.snapshotId));
     let journal!: JournalRecord<'branch-delete'>;
     const event = engine.store.tx(() => {
       engine.store.removeBranch(b.id);
+      dropSpansIn(engine.store, [b.id]); // their anchors go as the journal's release finds them unnamed
       // In the same transaction: once no record names the volume, the journal does, till it is gone.
       journal = engine.journalBeginIn('branch-delete', {
         containerId: c.id, volumeId: b.volumeId, baseSnapshotId: b.baseSnapshotId,
@@ -56,6 +59,8 @@ export const branchDelete = operation(BranchDeleteRequest.type, parseBranch, asy
     });
     engine.notify('branch', c, event);
     await recoverBranchDelete(engine, journal);
+    await engine.releaseSnapshots(anchors);
+    engine.background('deleting the branch\'s WAL archive', () => sweepArchives(engine));
     return info;
   });
 });

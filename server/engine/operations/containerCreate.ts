@@ -4,6 +4,7 @@ import type { Engine, OpContext } from '../engine';
 import { EngineError, volumeError } from '../errors';
 import { newId, newPassword, now } from '../ids';
 import { faultPoint } from '../faults';
+import { beginSpanIn, dropSpansIn, sweepArchives } from '../spans';
 import { findTemplate } from '../lookup';
 import { allocatePort, unclaimPort } from '../ports';
 import { allocateUid, unclaimUid } from '../postgres/pgUser';
@@ -66,6 +67,7 @@ async function create(ctx: OpContext, template: TemplateRecord, name: string, po
     await engine.driver.restore(volumeId, version.snapshotId, { owner: engine.ownerOf(c) }).catch((e) => { throw volumeError(e, 'cloning the template failed'); });
     await faultPoint('container-create:after-clone');
     progress.report(`starting PostgreSQL on port ${port}`, 70);
+    engine.store.tx(() => beginSpanIn(engine.store, { id: c.activeBranchId, containerId: c.id }, newId('span'), { snapshotId: version.snapshotId }));
     await engine.startDatabase(c, volumeId);
   } catch (err) {
     await rollback(engine, journal);
@@ -97,7 +99,11 @@ async function rollback(engine: Engine, journal: JournalRecord<'container-create
   await removeRunDir(engine.clusterOf(stub, volumeId));
   release('ports', stub.port, engine.config.home);
   if (uid !== undefined) release('uids', uid, engine.config.home);
-  engine.store.tx(() => engine.journalEnd(journal));
+  engine.store.tx(() => {
+    dropSpansIn(engine.store, engine.store.allSpans().filter((s) => s.containerId === stub.id).map((s) => s.branchId));
+    engine.journalEnd(journal);
+  });
+  await sweepArchives(engine);
 }
 
 export const recoverContainerCreate: Recover<'container-create'> = rollback;

@@ -10,6 +10,7 @@ import { operation, type Recover } from './operation';
 import { pruneTemplateVersions } from './templatePrune';
 import { release } from '../reservations';
 import { faultPoint } from '../faults';
+import { dropSpansIn, sweepArchives } from '../spans';
 
 /** container delete NAME: stop its database, drop its branches and their volumes (spares too). Its
  *  bookmarks go too, unless another container has branched from one of them. */
@@ -46,6 +47,8 @@ async function finish(engine: Engine, journal: JournalRecord<'container-delete'>
         if (b.spare) { snaps.push(b.spare.snapshotId); volumes.push(b.spare.volumeId); }
         if (b.cold) snaps.push(b.cold.snapshotId); // its volume is gone: deleting it again is a no-op
         if (b.ready) snaps.push(b.ready.snapshotId);
+        for (const s of store.spansOf(b.id)) snaps.push(...s.anchors.map((a) => a.snapshotId));
+        dropSpansIn(store, [b.id]);
         store.removeBranch(b.id);
       }
       for (const b of store.bookmarksOf(c.id)) { snaps.push(b.snapshotId); store.removeBookmark(b.id); }
@@ -58,6 +61,7 @@ async function finish(engine: Engine, journal: JournalRecord<'container-delete'>
     for (const v of volumes) await engine.checkpoints.written(v).then(() => engine.driver.deleteVolume(v));
     await removeRunDir(engine.clusterOf(c, active));
     await engine.releaseSnapshots(snaps);
+    await sweepArchives(engine);
     await pruneTemplateVersions(engine, c.templateId);
     engine.notify('container', c);
   } else {

@@ -15,6 +15,7 @@ import { engineShutdown, engineStatus } from './engineOps';
 import { refresh } from './refresh';
 import { reset } from './reset';
 import { restore } from './restore';
+import { restoreToMoment } from './restoreToMoment';
 import { recoverRewind } from './rewind';
 import { finishSpareBuild } from '../spares';
 import { finishDehydrate, recoverMaterialise } from '../coldBranches';
@@ -33,7 +34,7 @@ export const operations: readonly Operation[] = [
   containerCreate, containerList, containerShow, containerDelete, containerStart, containerUrl,
   branchCreate, branchActivate, branchList, branchDelete, branchLink, branchUnlink,
   bookmarkCreate, bookmarkList, bookmarkShow, bookmarkShare, bookmarkUnshare, bookmarkTag, bookmarkDelete,
-  restore, reset, refresh, timeline,
+  restore, restoreToMoment, reset, refresh, timeline,
 ];
 
 /** Journal op name → how to finish or roll it back after a crash. A journaled operation

@@ -9,6 +9,8 @@ import { activeBranch } from '../lookup';
 import type { JournalRecord } from '../journal';
 import type { ContainerRecord, EventRecord } from '../records';
 import type { Recover } from './operation';
+import { abandonSpanIn, beginSpanIn, flushBeforeReplace, spanDir } from '../spans';
+import { writeRecoverySignal, type Recovery } from '../postgres/walArchive';
 
 type RewindOp = 'restore' | 'reset' | 'refresh';
 type Rewind = JournalRecord<RewindOp>;
@@ -36,6 +38,9 @@ export interface RewindPlan {
   extra?: Pick<EventRecord, 'bookmark' | 'detail'>;
   /** refresh moves the container to this template version. */
   templateVersion?: number;
+  /** A point-in-time restore: the snapshot is an anchor of this span, whose WAL is replayed on
+   *  it up to `moment` before the database opens (spans.ts, postgres/walArchive.ts). */
+  replay?: { spanId: string; moment: string };
 }
 
 /**
@@ -61,6 +66,7 @@ export async function rewind(ctx: OpContext, c: ContainerRecord, plan: RewindPla
       oldVolumeId: branch.volumeId, newVolumeId: spare?.volumeId ?? (rewrite ? branch.volumeId : newId('vol')), fromSpare: Boolean(spare),
       templateVersion: plan.templateVersion, detail: plan.extra?.detail,
       bookmarkId: plan.extra?.bookmark?.id, bookmarkName: plan.extra?.bookmark?.name,
+      newSpanId: newId('span'), replaySpanId: plan.replay?.spanId, moment: plan.replay?.moment,
     });
   });
   try {
@@ -85,15 +91,29 @@ async function build(engine: Engine, journal: Rewind, progress: Progress, change
     progress.report('swapping in the ready spare');
     log(`container ${c.owner}/${c.name}: ${journal.op} swaps in the ready spare ${journal.data.newVolumeId}`);
     await faultPoint('spare:before-swap');
-    return;
+    return replayOnStart(engine, c, journal);
   }
   if (inPlace(journal)) {
+    progress.report('archiving the WAL written so far');
+    await flushBeforeReplace(engine, c, journal.data.oldVolumeId);
     progress.report('stopping the database');
     await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
     await engine.checkpoints.written(journal.data.oldVolumeId); // no background checkpoint of it may still run
   }
   await cloneInto(engine, c, journal.data.newVolumeId, journal.data.snapshotId, progress, changes);
   await faultPoint('rewind:after-clone');
+  await replayOnStart(engine, c, journal);
+}
+
+/** A point-in-time restore's new volume replays the span's WAL at its first start. */
+async function replayOnStart(engine: Engine, c: ContainerRecord, journal: Rewind): Promise<void> {
+  if (journal.data.replaySpanId) await writeRecoverySignal(engine.driver.volumePath(journal.data.newVolumeId), engine.ownerOf(c));
+}
+
+/** What the first start of the new volume replays, for a point-in-time restore. */
+function replayOf(engine: Engine, journal: Rewind): Recovery | undefined {
+  const { replaySpanId, moment } = journal.data;
+  return replaySpanId && moment ? { fromDir: spanDir(engine, replaySpanId), target: moment } : undefined;
 }
 
 /** Stop the old database, point the branch at the new volume, start it, record, clean up.
@@ -101,14 +121,19 @@ async function build(engine: Engine, journal: Rewind, progress: Progress, change
  *  the next start finishes from the journal. */
 async function swap(engine: Engine, journal: Rewind, progress: Progress, user: string): Promise<void> {
   const c = engine.store.container(journal.data.containerId)!;
+  if (!inPlace(journal)) {
+    progress.report('archiving the WAL written so far');
+    await flushBeforeReplace(engine, c, journal.data.oldVolumeId);
+  }
   progress.report('stopping the database');
   // Its data is being thrown away, so no shutdown checkpoint; this also ends the tenant's programs.
   await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
   pointBranchAt(engine, journal, 'newVolumeId', 'switched');
   await faultPoint('load:before-start');
-  progress.report(`starting the database on port ${c.port}`);
+  progress.report(journal.data.moment ? `replaying the WAL up to ${journal.data.moment} and starting the database on port ${c.port}`
+    : `starting the database on port ${c.port}`);
   try {
-    await engine.startDatabase(c);
+    await engine.startDatabase(c, undefined, replayOf(engine, journal));
   } catch (err) {
     if (engine.stopping) throw err;
     progress.report('that failed; putting the previous data back');
@@ -127,6 +152,11 @@ function pointBranchAt(engine: Engine, journal: Rewind, which: 'oldVolumeId' | '
   engine.store.tx(() => {
     const branch = engine.store.branch(journal.data.branchId)!;
     engine.store.putBranch({ ...branch, volumeId: journal.data[which] });
+    const spanId = journal.data.newSpanId;
+    // The new data begins a span: from the snapshot, or (a point-in-time restore) from the
+    // capture the operation takes once the replay is done.
+    if (spanId && which === 'newVolumeId') beginSpanIn(engine.store, branch, spanId, journal.data.replaySpanId ? undefined : { snapshotId: journal.data.snapshotId });
+    if (spanId && which === 'oldVolumeId') abandonSpanIn(engine.store, spanId);
     engine.journalStepIn(journal, step);
   });
 }
@@ -165,7 +195,7 @@ async function commit(engine: Engine, journal: Rewind, user: string): Promise<vo
     if (typeof d.templateVersion === 'number') engine.store.putContainer({ ...c, templateVersion: d.templateVersion });
     engine.journalStepIn(journal, 'committed', { oldBaseId: oldBase });
     const bookmark = d.bookmarkId ? { id: d.bookmarkId, name: d.bookmarkName ?? '' } : undefined;
-    return engine.appendEvent(c, user, d.event, branch.name, { bookmark, detail: d.detail });
+    return engine.appendEvent(c, user, d.event, branch.name, { bookmark, detail: d.detail, ...(d.moment ? { moment: d.moment } : {}) });
   });
   engine.notify('branch', engine.store.container(d.containerId), event);
   await faultPoint('rewind:after-commit');
@@ -192,7 +222,7 @@ export const recoverRewind: Recover<RewindOp> = async (engine, journal) => {
   if (journal.step === 'switched') {
     // The old database was stopped before the switch was recorded; make sure, then go on.
     await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
-    await engine.startDatabase(c);
+    await engine.startDatabase(c, undefined, replayOf(engine, journal));
     await commit(engine, journal, user);
     return cleanUp(engine, journal);
   }

@@ -6,6 +6,7 @@ import { EngineError } from '../errors';
 import type { FileOwner } from '../volumes/driver';
 import type { PgBinaries } from './binaries';
 import { SESSION_OPTIONS, serverOptions } from './fixedSettings';
+import { archiveSettings, recoverySettings, type Recovery } from './walArchive';
 import { walOptions } from './walSettings';
 import { hbaPath, logPath, logSize, prepareRunDir, readLog, socketDir, tailLog, writeHba } from './runDir';
 import { launch, quit, runningPid } from './postmaster';
@@ -27,6 +28,10 @@ export interface ClusterSpec {
   owner?: FileOwner;
   /** The volume shares blocks with its clones (btrfs, reflink): WAL settings differ (walSettings.ts). */
   copyOnWrite: boolean;
+  /** Where PostgreSQL archives its WAL (walArchive.ts): the folder of the branch's current span. */
+  archiveDir?: string;
+  /** This start replays to a moment first (a point-in-time restore). */
+  recovery?: Recovery;
 }
 
 export const SUPERUSER = 'postgres';
@@ -120,7 +125,10 @@ function serverCommandLine(spec: ClusterSpec, pidFile: string): string {
     `-c unix_socket_directories='${socketDir(spec)}'`,
     `-c hba_file='${hbaPath(spec)}'`,
     `-c external_pid_file='${pidFile}'`,
-    ...serverOptions(),
+    ...serverOptions([
+      ...(spec.archiveDir ? archiveSettings(spec.archiveDir) : []),
+      ...(spec.recovery ? recoverySettings(spec.recovery) : []),
+    ]),
     ...walOptions(spec.copyOnWrite),
   ].join(' ');
 }

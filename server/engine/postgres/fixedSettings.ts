@@ -53,9 +53,11 @@ export const SERVER_FIXED: ReadonlyArray<readonly [string, string]> = [
   ['max_replication_slots', '10'],
 ];
 
-/** The `-o` options that fix SERVER_FIXED on the server's command line. */
-export function serverOptions(): string[] {
-  return SERVER_FIXED.map(([name, value]) => `-c ${name}=${quoteOption(value)}`);
+/** The `-o` options that fix SERVER_FIXED on the server's command line, with the engine's own
+ *  values for some of them (walArchive.ts: archiving and replay are the engine's to turn on). */
+export function serverOptions(own: ReadonlyArray<readonly [string, string]> = []): string[] {
+  const values = new Map([...SERVER_FIXED, ...own]);
+  return [...values].map(([name, value]) => `-c ${name}=${quoteOption(value)}`);
 }
 
 /**
@@ -83,7 +85,8 @@ export const SESSION_OPTIONS = [
 ].join(' ');
 
 /** pg_ctl hands -o to /bin/sh, so each value is single-quoted: `$libdir` stays literal
- *  and an empty value is still an argument. The values above hold no quote. */
+ *  and an empty value is still an argument. The values above hold no quote, nor do the
+ *  engine's own (walArchive.ts checks its paths). */
 function quoteOption(value: string): string {
   if (value.includes("'")) throw new Error(`fixed setting value ${value} must not contain a quote`);
   return `'${value}'`;

@@ -1,0 +1,92 @@
+import { RestoreToMomentRequest, type MomentRestored, type RestoreToMomentParams } from '../../protocol';
+import { parseMoment } from '../../common/moments';
+import { captureFailed, captureVolume } from '../data';
+import type { OpContext } from '../engine';
+import { EngineError } from '../errors';
+import { newId } from '../ids';
+import { activeBranch, findContainer } from '../lookup';
+import * as cluster from '../postgres/cluster';
+import { isLsn, lsnValue } from '../postgres/walSummaries';
+import type { ContainerRecord, SpanAnchor } from '../records';
+import { addAnchorIn, currentSpan, planMoment } from '../spans';
+import { branchInfo } from '../views';
+import { containerRef, object, optStr, str } from '../validate';
+import { operation } from './operation';
+import { recoverBookmarkCreate } from './bookmarkCreate';
+import { rewind } from './rewind';
+
+/**
+ * restore --at TIME --container C: rebuild the active branch's data as of a moment, with no
+ * bookmark needed. The moment's span (spans.ts) gives the nearest anchor before it; the anchor
+ * is restored like a bookmark (rewind.ts: a spare, a clone or a rewrite in place), and its
+ * first start replays the span's archived WAL up to the moment and promotes it onto a new
+ * timeline. The old data's WAL is archived first, so its history stays restorable: restoring
+ * back, then forward again, works. The new data begins a span of its own, anchored by a
+ * capture taken right after the start, which is also the branch's new reset point.
+ */
+export const restoreToMoment = operation(RestoreToMomentRequest.type, (raw): RestoreToMomentParams => {
+  const o = object(raw);
+  return { container: containerRef(o, 'container'), at: str(o, 'at', 64), workDoneToken: optStr(o, 'workDoneToken') };
+}, async (ctx: OpContext, p: RestoreToMomentParams): Promise<MomentRestored> => {
+  const { engine, caller } = ctx;
+  const parsed = parseMoment(p.at, Date.now());
+  if ('problem' in parsed) throw new EngineError('InvalidArgument', `${parsed.problem}; nothing was changed.`);
+  const { moment } = parsed;
+  const c = findContainer(engine, caller, p.container);
+  return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'restore', async () => {
+    const current = engine.store.container(c.id)!;
+    const { span, anchor } = planMoment(engine.store, activeBranch(engine, current), moment);
+    const bookmark = engine.store.bookmarksOf(c.id).find((b) => b.snapshotId === anchor.snapshotId);
+    await rewind(ctx, current, {
+      op: 'restore', event: 'restored', snapshotId: anchor.snapshotId,
+      extra: { detail: `to ${moment}, replayed from ${bookmark ? `bookmark ${bookmark.name}` : 'a capture'} of ${anchor.at}` },
+      replay: { spanId: span.id, moment },
+    });
+    const after = engine.store.container(c.id)!;
+    const walReplayedBytes = await replayedSince(ctx, after, anchor);
+    await anchorNewSpan(ctx, after);
+    return {
+      branch: branchInfo(engine.store, engine.store.branch(after.activeBranchId)!),
+      moment, from: { snapshotId: anchor.snapshotId, at: anchor.at, ...(bookmark ? { bookmark: bookmark.name } : {}) },
+      ...(walReplayedBytes !== undefined ? { walReplayedBytes } : {}),
+    };
+  });
+});
+
+/** How far the replay went past the anchor: the new timeline begins where it stopped. */
+async function replayedSince(ctx: OpContext, c: ContainerRecord, anchor: SpanAnchor): Promise<number | undefined> {
+  if (!anchor.lsn || !isLsn(anchor.lsn)) return undefined;
+  const lsn = await cluster.withLocalClient(ctx.engine.clusterOf(c), async (client) =>
+    String((await client.query('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn')).rows[0].lsn));
+  return isLsn(lsn) ? Math.max(0, Number(lsnValue(lsn) - lsnValue(anchor.lsn))) : undefined;
+}
+
+/**
+ * Capture the rebuilt data, the new span's first anchor and the branch's reset point. Journaled
+ * as a bookmark's capture: a crash before it is recorded drops the snapshot, and the span then
+ * waits for the next bookmark to become restorable (the data itself is safe either way).
+ */
+async function anchorNewSpan(ctx: OpContext, c: ContainerRecord): Promise<void> {
+  const { engine, progress } = ctx;
+  const branch = activeBranch(engine, c);
+  const span = currentSpan(engine.store, branch.id);
+  if (!span) return;
+  const snapshotId = newId('snap');
+  const journal = engine.journalBegin('bookmark-create', { containerId: c.id, snapshotId });
+  progress.report('capturing the restored data, so its own history can be restored');
+  let captured;
+  try {
+    captured = await captureVolume(engine, c, snapshotId, progress);
+  } catch (err) {
+    await recoverBookmarkCreate(engine, journal).catch(() => undefined);
+    throw await captureFailed(engine, c, 'the data was restored, but its capture for later restores was not taken', 'take a bookmark', err);
+  }
+  const oldBase = branch.baseSnapshotId;
+  engine.store.tx(() => {
+    addAnchorIn(engine.store, span.id, { snapshotId, at: captured.asOf, ...(captured.lsn ? { lsn: captured.lsn } : {}) });
+    engine.store.putBranch({ ...engine.store.branch(branch.id)!, baseSnapshotId: snapshotId });
+    engine.journalEnd(journal);
+  });
+  await engine.releaseSnapshots([oldBase]);
+  engine.spares.schedule(branch.id);
+}
