@@ -86,6 +86,9 @@ export async function flushBeforeReplace(engine: Engine, c: ClusterRef & { name:
   const t0 = performance.now();
   try {
     const flushed = await cluster.withLocalClient(spec, flushToArchive);
+    const branch = engine.store.branchesOf(c.id).find((b) => b.volumeId === volumeId);
+    const span = branch && currentSpan(engine.store, branch.id);
+    if (span) engine.store.tx(() => engine.store.putSpan({ ...span, flushedAt: flushed.at }));
     log(`container ${c.name}: WAL up to ${flushed.at} archived (segment ${flushed.segment}) in ${Math.round(performance.now() - t0)} ms`);
   } catch (err) {
     log(`container ${c.name}: the WAL could not be flushed to the archive before the data was replaced (${(err as Error).message}); its last moments cannot be restored`);
@@ -119,7 +122,10 @@ export function restorableRanges(store: Store, branchId: string, at = now()): Re
   const ranges: RestorableRange[] = [];
   for (const span of store.spansOf(branchId)) {
     const first = anchorsOf(store, span)[0];
-    if (first) ranges.push({ spanId: span.id, from: first.at, to: span.endedAt ?? at });
+    // An ended span's WAL reaches its last flush; one never flushed (its database was down, or
+    // the flush failed) is offered to its end, and a replay short of the moment fails its start.
+    const to = span.endedAt ? (span.flushedAt && span.flushedAt < span.endedAt ? span.flushedAt : span.endedAt) : at;
+    if (first && first.at <= to) ranges.push({ spanId: span.id, from: first.at, to });
   }
   return ranges;
 }
