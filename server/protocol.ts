@@ -94,6 +94,8 @@ export interface ContainerInfo {
   /** Set when `state` is `failed`. */
   failure?: ContainerFailure;
   createdAt: string;
+  /** container show only: its WAL archives, and the moments its active branch can be restored to. */
+  wal?: { bytes: number; restorable: RestorableRange[] } & WalKept;
 }
 
 export type ContainerState = 'running' | 'stopped' | 'failed';
@@ -219,6 +221,20 @@ export interface EngineStatus {
   /** Background jobs running now, engine-wide: spare builds, dehydrations, old volumes being
    *  deleted. 0 when the engine is idle. */
   backgroundJobs: number;
+  /** What the engine keeps of each branch's WAL for point-in-time restores. */
+  wal: WalKept;
+}
+
+export interface WalKept {
+  retentionHours: number;
+  /** Per container, in MiB; 0: no cap. */
+  capMb: number;
+}
+
+/** A stretch of a branch's history that `restore --at` can rebuild (ISO times, inclusive). */
+export interface RestorableRange {
+  from: string;
+  to: string;
 }
 
 export interface PoolImageStatus {

@@ -9,7 +9,7 @@ import {
   type ContainerInfo,
 } from '../protocol';
 import type { GroupHandlers } from './context';
-import { details, shortTime, table } from './output';
+import { details, longTime, shortTime, table } from './output';
 
 export const containerCommands: GroupHandlers<'container'> = {
   'container create': async (ctx, args) => {
@@ -72,5 +72,7 @@ function containerDetails(c: ContainerInfo): string {
     ['driver', c.driver],
     ['owner', c.owner],
     ['created', shortTime(c.createdAt)],
+    ['WAL archive', c.wal ? `${(c.wal.bytes / 1048576).toFixed(1)} MiB (kept ${c.wal.retentionHours} h, at most ${c.wal.capMb ? `${c.wal.capMb} MiB` : 'any size'})` : undefined],
+    ['restorable', c.wal ? (c.wal.restorable.map((r) => `${longTime(r.from)} … ${longTime(r.to)}`).join(', ') || 'no moment yet: from the next bookmark on') : undefined],
   ]);
 }

@@ -102,6 +102,7 @@ function statusText(st: EngineStatus): string {
     ['templates', String(st.templates)],
     ['containers', String(st.containers)],
     ['background', st.backgroundJobs ? `${st.backgroundJobs} job(s): spares being built, branches being dehydrated, checkpoints, old volumes being deleted` : undefined],
+    ['WAL kept', `${st.wal.retentionHours} h per branch, at most ${st.wal.capMb ? `${st.wal.capMb} MiB` : 'any size'} per container (point-in-time restores)`],
     ['failed', st.failed.length ? `${st.failed.length}: ${st.failed.map((f) => f.container).join(', ')}` : undefined],
   ]) + st.failed.map((f) => `\n  ${f.container}: ${f.reason}. ${f.action}`).join('');
 }

@@ -19,6 +19,7 @@ import { endTenantProcesses } from './postgres/tenantProcesses';
 import { journalSnapshots, type FirstStep, type JournalData, type JournalOp, type JournalRecord, type JournalStep } from './journal';
 import type { ContainerRecord, EventRecord, StoredJournalEntry } from './records';
 import { anchorSnapshots, archiveDirForStart } from './spans';
+import { WalRetention, type WalLimits } from './walRetention';
 import { startFailure, stoppedOutside } from './startFailure';
 import type { Store } from './store';
 import { eventInfo } from './views';
@@ -85,6 +86,8 @@ export interface EngineConfig {
   warmBranches: number;
   /** How often running databases are looked at for a quiet checkpoint (quietCheckpoints.ts); 0: never. */
   quietCheckpointMs: number;
+  /** How long and how much WAL is kept for point-in-time restores (walRetention.ts). */
+  wal: WalLimits;
 }
 
 /**
@@ -102,6 +105,8 @@ export class Engine {
   readonly checkpoints = new Checkpoints(this);
   /** Checkpoints of running databases gone quiet (quietCheckpoints.ts). */
   readonly quiet = new QuietCheckpoints(this);
+  /** Pruning of the WAL archives (walRetention.ts). */
+  readonly walRetention = new WalRetention(this);
   private listeners: Array<(p: ChangedParams, owner?: string) => void> = [];
 
   constructor(
@@ -244,7 +249,7 @@ export class Engine {
 
   /** How many background jobs (spare builds, dehydrations, checkpoints, chores, the driver's own) still run. */
   get backgroundJobs(): number {
-    return this.chores.size + this.spares.running + this.cold.running + this.checkpoints.running + this.quiet.running + (this.driver.backgroundJobs ?? 0);
+    return this.chores.size + this.spares.running + this.cold.running + this.checkpoints.running + this.quiet.running + this.walRetention.running + (this.driver.backgroundJobs ?? 0);
   }
 
   // ------------------------------------------------------------ journal

@@ -5,7 +5,7 @@ import { isParseError, parseHostPort } from '../common/address';
 import { homeDirMode, homeFiles } from '../common/home';
 import { warmBranches } from './coldBranches';
 import { sparesSetting } from './spares';
-import { sweepArchives } from './spans';
+import { walLimits } from './walRetention';
 import { quietCheckpointMs } from './quietCheckpoints';
 import { Engine, log, type EngineConfig } from './engine';
 import { EngineError } from './errors';
@@ -67,6 +67,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     spares: sparesSetting(process.env.SLIPSTREAM_SPARES),
     warmBranches: warmBranches(process.env.SLIPSTREAM_WARM_BRANCHES),
     quietCheckpointMs: quietCheckpointMs(process.env.SLIPSTREAM_QUIET_CHECKPOINT_MS),
+    wal: walLimits(process.env),
   };
   const owner = resolvePgOwner();
   const bins = await pgBinariesFor(opts.pgBin, owner); // before the home: a start that cannot work changes nothing
@@ -105,7 +106,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     engine.startup = await startDatabases(engine, failedBefore);
     engine.spares.scheduleActive(); // recovery may have deleted a half-made one
     engine.cold.scheduleAll(); // K may have changed, or a crash cut a dehydration short
-    engine.background('deleting WAL archives no span names', () => sweepArchives(engine));
+    engine.walRetention.start(); // also deletes archives no span names
     engine.quiet.start(engine.config.quietCheckpointMs);
     const server = new RpcServer(engine);
     await server.listenUnix(files.socket, { name: config.localOwner, admin: true });
@@ -246,6 +247,7 @@ function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
       await server.close();
       engine.stopping = true;
       engine.quiet.stop();
+      engine.walRetention.stop();
       await stopDatabases(engine);
       if (server.busy > 0) {
         // They outlived the grace period. Exit as a crash would, without releasing the

@@ -28,6 +28,48 @@ describe('point-in-time restore', async () => {
   }
 });
 
+describe('WAL retention: a container over its cap drops its oldest history, never a bookmark', () => {
+  let e: TestEngine;
+  before(async () => {
+    e = await TestEngine.start({ driver: 'blocks' });
+    await e.stop();
+    e.ok('engine', 'start', '--driver', 'blocks');
+    e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+  });
+  after(async () => e?.destroy());
+
+  test('the cap drops the abandoned history; the bookmark taken in it still restores byte for byte', async () => {
+    await e.stop();
+    const started = e.cliWith({ SLIPSTREAM_WAL_CAP_MB: '40' }, 'engine', 'start', '--driver', 'blocks');
+    assert.equal(started.code, 0, started.stderr);
+    const st = e.ok<{ wal: { retentionHours: number; capMb: number } }>('engine', 'status');
+    assert.deepEqual(st.wal, { retentionHours: 168, capMb: 40 });
+    e.ok('container', 'create', 'qa', '--template', 'employees');
+    await e.sql('qa', 'CREATE TABLE marks (n int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
+    await e.sql('qa', 'INSERT INTO marks (n) VALUES (1)');
+    const early = (await e.sql<{ m: Date }>('qa', 'SELECT clock_timestamp() AS m'))[0].m.toISOString();
+    e.ok('bookmark', 'create', 'kept', '--container', 'qa');
+    const kept = await e.checksum('qa');
+    // About 60 MiB of WAL: more than the cap, all of it in this first span.
+    await e.sql('qa', "CREATE TABLE churn AS SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 100000) g");
+    await e.sql('qa', 'INSERT INTO marks (n) VALUES (2)');
+    const late = (await e.sql<{ m: Date }>('qa', 'SELECT clock_timestamp() AS m'))[0].m.toISOString();
+    const lateSums = await e.checksum('qa');
+    await new Promise((r) => setTimeout(r, 150));
+    e.ok('restore', '--at', late, '--container', 'qa'); // ends the first span and starts pruning
+    assert.deepEqual(await e.checksum('qa'), lateSums);
+    await e.idle();
+    const show = e.ok<{ wal: { bytes: number; capMb: number; restorable: Array<{ from: string; to: string }> } }>('container', 'show', 'qa');
+    assert.ok(show.wal.bytes <= 40 * 1048576, `the archive is within the cap: ${show.wal.bytes} bytes`);
+    assert.ok(show.wal.restorable.every((r) => r.from > early), `the first span is gone: ${JSON.stringify(show.wal.restorable)}`);
+    assert.match(e.fails('InvalidArgument', 'restore', '--at', early, '--container', 'qa').message, /outside what can be restored/);
+    e.ok('restore', 'kept', '--container', 'qa');
+    assert.deepEqual(await e.checksum('qa'), kept, 'the bookmark of the dropped history restores byte for byte');
+    const check = await amcheck(e.ok<ConnectionInfo>('container', 'url', 'qa').url);
+    assert.deepEqual(check.problems, []);
+  });
+});
+
 interface Mark { n: number; moment: string; rows: number[]; sums: Record<string, string> }
 
 function momentsOn(site: DriverSite): void {

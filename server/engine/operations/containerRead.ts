@@ -1,5 +1,6 @@
 import { ContainerListRequest, ContainerShowRequest, ContainerUrlRequest, type NameParams } from '../../protocol';
 import type { OpContext } from '../engine';
+import { restorableRanges } from '../spans';
 import { findContainer } from '../lookup';
 import { DATABASE, SUPERUSER } from '../postgres/cluster';
 import { connectHost, containerView } from '../views';
@@ -14,8 +15,12 @@ export const containerList = operation(ContainerListRequest.type, () => ({}), as
     .filter((c) => engine.canSee(caller, c.owner))
     .map((c) => containerView(engine, c))));
 
-export const containerShow = operation(ContainerShowRequest.type, parseName, async ({ engine, caller }: OpContext, p: NameParams) =>
-  containerView(engine, findContainer(engine, caller, p.name)));
+export const containerShow = operation(ContainerShowRequest.type, parseName, async ({ engine, caller }: OpContext, p: NameParams) => {
+  const c = findContainer(engine, caller, p.name);
+  const spans = engine.store.allSpans().filter((s) => s.containerId === c.id);
+  const restorable = restorableRanges(engine.store, c.activeBranchId).map(({ from, to }) => ({ from, to }));
+  return { ...await containerView(engine, c), wal: { bytes: await engine.walRetention.bytesOf(spans), restorable, ...engine.config.wal } };
+});
 
 /** container url NAME: the connection string. Only the owner is told the password. */
 export const containerUrl = operation(ContainerUrlRequest.type, parseName, async ({ engine, caller }: OpContext, p: NameParams) => {

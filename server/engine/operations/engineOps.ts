@@ -21,6 +21,7 @@ export const engineStatus = operation(EngineStatusRequest.type, () => ({}), asyn
   failed: await failedContainers(engine, caller),
   startup: engine.startup.filter((d) => engine.canSee(caller, d.owner)),
   backgroundJobs: engine.backgroundJobs,
+  wal: engine.config.wal,
 }));
 
 /** The caller's containers whose database should run and does not, with why. */

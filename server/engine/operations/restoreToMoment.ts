@@ -33,7 +33,7 @@ export const restoreToMoment = operation(RestoreToMomentRequest.type, (raw): Res
   if ('problem' in parsed) throw new EngineError('InvalidArgument', `${parsed.problem}; nothing was changed.`);
   const { moment } = parsed;
   const c = findContainer(engine, caller, p.container);
-  return engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'restore', async () => {
+  const restored = await engine.locks.with(`container:${c.id}`, `container "${c.name}"`, 'restore', async () => {
     const current = engine.store.container(c.id)!;
     const { span, anchor } = planMoment(engine.store, activeBranch(engine, current), moment);
     const bookmark = engine.store.bookmarksOf(c.id).find((b) => b.snapshotId === anchor.snapshotId);
@@ -51,6 +51,8 @@ export const restoreToMoment = operation(RestoreToMomentRequest.type, (raw): Res
       ...(walReplayedBytes !== undefined ? { walReplayedBytes } : {}),
     };
   });
+  engine.walRetention.schedule(); // once the lock is free: one more span, so the cap may drop older history
+  return restored;
 });
 
 /** How far the replay went past the anchor: the new timeline begins where it stopped. */
