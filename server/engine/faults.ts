@@ -36,6 +36,8 @@ export type FaultPoint =
   | 'branch-create:after-clone'
   | 'container-delete:after-forget'
   | 'load:before-start'
+  // A point-in-time restore's first start: PostgreSQL is replaying the archived WAL.
+  | 'replay:during'
   // A pool image (poolImage.ts): made whole but not mounted, and mounted before the
   // settings of the home record it. The engine dies while starting, so poolImage.test.ts
   // runs these.

@@ -346,6 +346,25 @@ const scenarios: Record<string, Scenario> = {
       assert.deepEqual([last?.kind, last?.user], ['restored', 'engine (recovery)']);
     },
   },
+  'replay:during': {
+    // A point-in-time restore's first start is replaying the WAL when the engine dies: its server
+    // goes on alone (or, after a power cut, replays again at the next start), and recovery
+    // finishes the restore to the same moment.
+    setup: async () => {
+      await e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('at', 'the moment')`);
+      moment = (await e.sql<{ m: Date }>('qa', 'SELECT clock_timestamp() AS m'))[0].m.toISOString();
+      rewindTo = await sum('qa');
+      await new Promise((r) => setTimeout(r, 150));
+      await e.sql('qa', `DELETE FROM employees WHERE id % 3 = 0`);
+    },
+    get args() { return ['restore', '--at', moment, '--container', 'qa']; },
+    check: async () => {
+      assert.equal(e.ok<ContainerInfo>('container', 'show', 'qa').state, 'running');
+      assert.equal(await sum('qa'), rewindTo, 'the data is as it was at the moment');
+      const last = e.ok<{ events: Array<{ kind: string; user: string; moment?: string }> }>('timeline', '--container', 'qa').events[0];
+      assert.deepEqual([last?.kind, last?.user, last?.moment], ['restored', 'engine (recovery)', moment]);
+    },
+  },
   'volume:after-scan': {
     setup: () => e.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('before', 'cut snapshot')`).then(() => undefined),
     args: ['bookmark', 'create', 'cut-in-driver', '--container', 'qa'],
@@ -394,6 +413,7 @@ let emptySum = '';
 let thawedSum = '';
 let pusherSum = '';
 let rewindTo = '';
+let moment = '';
 let doomedPort = 0;
 
 before(async () => {

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Client } from 'pg';
 import { EngineError } from '../errors';
+import { faultPoint } from '../faults';
 import type { FileOwner } from '../volumes/driver';
 import type { PgBinaries } from './binaries';
 import { SESSION_OPTIONS, serverOptions } from './fixedSettings';
@@ -78,7 +79,8 @@ export async function start(bins: PgBinaries, spec: ClusterSpec, access: Access 
   // external_pid_file is fixed like those in fixedSettings.ts, but per cluster: the container's own folder.
   const opts = serverCommandLine(spec, path.join(socketDir(spec), 'postmaster.pid'));
   const since = await logSize(spec);
-  const launched = await launch(bins.postgres, spec.dataDir, opts, spec.owner, logPath(spec), START_TIMEOUT_MS);
+  const launched = await launch(bins.postgres, spec.dataDir, opts, spec.owner, logPath(spec), START_TIMEOUT_MS,
+    spec.recovery ? () => faultPoint('replay:during') : undefined);
   if (launched.ready) return;
   if (await portTaken(spec, since)) {
     throw new EngineError('PortInUse', `port ${spec.port} is taken by another program, so the database could not start. `

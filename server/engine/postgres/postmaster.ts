@@ -63,7 +63,7 @@ export type Launched = { ready: true } | { ready: false; why: string };
  * engine: an engine that restarts adopts it (cluster.start).
  */
 export async function launch(postgres: string, dataDir: string, options: string, owner: FileOwner | undefined,
-  log: string, timeoutMs: number): Promise<Launched> {
+  log: string, timeoutMs: number, launched?: () => Promise<void>): Promise<Launched> {
   // The engine's own runtime directory holds the log: opened without following a symlink.
   const out = await fs.promises.open(log, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
   let exited: string | undefined;
@@ -79,6 +79,7 @@ export async function launch(postgres: string, dataDir: string, options: string,
   } finally {
     await out.close();
   }
+  await launched?.();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited) return { ready: false, why: exited };
