@@ -113,7 +113,7 @@ export interface ContainerFailure {
 export type BranchOrigin =
   | { kind: 'template'; template: string; version: number }
   | { kind: 'bookmark'; bookmarkId: string; bookmark: string }
-  | { kind: 'branch'; branch: string };
+  | { kind: 'branch'; branch: string; at?: string };
 
 export interface BranchInfo {
   id: string;
@@ -302,7 +302,9 @@ export interface TemplateCreateParams extends WithProgress { name: string; sourc
 export interface ContainerCreateParams extends WithProgress { name: string; template: string; port?: number }
 /** Where a new branch's data comes from: the template's latest version, a bookmark, or a
  *  branch's current data. */
-export type BranchFrom = { kind: 'template' } | { kind: 'bookmark'; bookmark: string } | { kind: 'branch'; branch: string };
+export type BranchFrom = { kind: 'template' } | { kind: 'bookmark'; bookmark: string } | { kind: 'branch'; branch: string }
+  /** A branch's data as of a moment of its history (RestoreToMomentParams' forms); the active branch's without `branch`. */
+  | { kind: 'moment'; at: string; branch?: string };
 export interface BranchCreateParams extends WithProgress {
   container: string;
   name: string;

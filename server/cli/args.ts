@@ -256,6 +256,13 @@ function branchFrom(input: Input): BranchCreateParams['from'] {
   const given = [bookmark !== undefined && '--from-bookmark', branch !== undefined && '--from-branch', template && '--from-template']
     .filter((g): g is string => typeof g === 'string');
   if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together: give one starting point`);
+  const at = input.str('at');
+  if (at !== undefined) {
+    if (bookmark !== undefined || template) throw new UsageError('--at takes a moment of a branch\'s history: use it alone or with --from-branch');
+    const parsed = parseMoment(at, Date.now());
+    if ('problem' in parsed) throw new UsageError(parsed.problem);
+    return { kind: 'moment', at, ...(branch !== undefined ? { branch } : {}) };
+  }
   if (bookmark !== undefined) return { kind: 'bookmark', bookmark };
   if (branch !== undefined) return { kind: 'branch', branch };
   if (template) return { kind: 'template' };
@@ -400,7 +407,7 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     build: (input) => ({ name: input.pos(0) }),
   },
   'branch create': {
-    usage: 'NAME --container C [--from-branch NAME | --from-bookmark B | --from-template] [--activate]',
+    usage: 'NAME --container C [--from-branch NAME | --from-bookmark B | --from-template] [--at TIME] [--activate]',
     summary: "Create a branch (a line of data history) from the active branch's data, another branch, a bookmark or the template",
     positionals: ['NAME'],
     options: {
@@ -408,6 +415,7 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
       'from-bookmark': { type: 'string', arg: 'B', help: "start from a bookmark (yours or a shared one)" },
       'from-branch': { type: 'string', arg: 'NAME', help: "start from another branch's current data" },
       'from-template': { type: 'boolean', help: "start from the template's latest version (fresh data)" },
+      at: { type: 'string', arg: 'TIME', help: `start from the branch's data as of a moment (the active branch's without --from-branch): ${MOMENT_FORMS}` },
       activate: { type: 'boolean', help: 'make it the active branch (the database restarts on the same port)' },
       hooks: hooksOpt('afterSwitch'),
     },

@@ -111,7 +111,7 @@ export interface SpanRecord {
   /** When its data was replaced: moments before it are in the archive (see flushedAt); absent while current. */
   endedAt?: string;
   /** The commit time of the engine's last flush of its WAL to the archive (spans.ts,
-   *  flushBeforeReplace): the end of what an ended span can be restored to. */
+   *  flushWal): the end of what an ended span can be restored to. */
   flushedAt?: string;
   /** Snapshots of this span's data to replay from, oldest first: the one it began from, and the
    *  engine's own captures. (Bookmarks taken of the branch inside the span are anchors too.) */

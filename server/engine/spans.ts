@@ -76,11 +76,12 @@ export async function archiveDirForStart(engine: Engine, c: ClusterRef & { activ
 }
 
 /**
- * Before a branch's database stops for good (its data is being replaced): put its WAL in the
- * archive, so the span about to end can be restored to up to now. A database that is down has
- * nothing more to give; a flush that fails costs only the last seconds' moments (logged).
+ * Put a running branch's WAL in the archive, so its span can be restored to up to now: before
+ * its database stops for good (its data is being replaced), or before a branch is made from a
+ * moment of it. A database that is down has nothing more to give; a flush that fails costs
+ * only the last seconds' moments (logged).
  */
-export async function flushBeforeReplace(engine: Engine, c: ClusterRef & { name: string }, volumeId: string): Promise<void> {
+export async function flushWal(engine: Engine, c: ClusterRef & { name: string }, volumeId: string): Promise<void> {
   const spec = engine.clusterOf(c, volumeId);
   if (!(await cluster.isRunning(spec))) return;
   const t0 = performance.now();

@@ -135,6 +135,20 @@ function momentsOn(site: DriverSite): void {
     await restoreTo(marks.find((m) => m.n === 2)!, 'after a restart, to the second');
   });
 
+  test('branch create --at: a new branch from a moment of the active branch, and of an inactive one', async () => {
+    const m2 = marks.find((m) => m.n === 2)!;
+    const m4 = marks.find((m) => m.n === 4)!;
+    e.ok('branch', 'create', 'then', '--container', 'qa', '--at', m2.moment, '--activate');
+    assert.deepEqual(await e.checksum('qa'), m2.sums, 'the new branch holds the data as of the moment');
+    assert.deepEqual(await markRows(), m2.rows);
+    // main is inactive now: its history is still there to branch from.
+    const b = e.ok<{ origin: { kind: string; branch: string; at?: string } }>('branch', 'create', 'then4', '--container', 'qa', '--from-branch', 'main', '--at', m4.moment, '--activate');
+    assert.deepEqual(b.origin, { kind: 'branch', branch: 'main', at: m4.moment });
+    assert.deepEqual(await e.checksum('qa'), m4.sums);
+    assert.deepEqual((await amcheck(e.ok<ConnectionInfo>('container', 'url', 'qa').url)).problems, []);
+    e.ok('branch', 'activate', 'main', '--container', 'qa');
+  });
+
   test('the timeline marks each point-in-time restore', () => {
     const page = e.ok<TimelinePage>('timeline', '--container', 'qa');
     const moments = page.events.filter((ev) => ev.kind === 'restored' && ev.moment).map((ev) => ev.moment);

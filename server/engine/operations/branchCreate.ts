@@ -3,7 +3,10 @@ import { captureFailed, captureIdleVolume, captureVolume, cloneInto, dropVolume 
 import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
-import { beginSpanIn } from '../spans';
+import { beginSpanIn, flushWal, planMoment, spanDir } from '../spans';
+import { parseMoment } from '../../common/moments';
+import * as cluster from '../postgres/cluster';
+import { prepareArchiveDir, writeRecoverySignal } from '../postgres/walArchive';
 import { newId, now } from '../ids';
 import { activeBranch, findBookmark, findBranch, findContainer } from '../lookup';
 import type { BranchRecord, ContainerRecord } from '../records';
@@ -42,12 +45,14 @@ async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams 
   const { engine, caller, progress } = ctx;
   const volumeId = newId('vol');
   const cold = !engine.driver.copyOnWrite;
-  const capture = p.from.kind === 'branch' ? newId('snap') : undefined;
+  const capture = p.from.kind === 'branch' || p.from.kind === 'moment' ? newId('snap') : undefined;
+  const spanId = newId('span');
   const journal = engine.journalBegin('branch-create', { containerId: c.id, volumeId, snapshotId: capture });
   let start: { snapshotId: string; origin: BranchOrigin };
   try {
-    start = await startingPoint(ctx, c, p.from, capture);
-    if (!cold) {
+    const from = p.from;
+    start = from.kind === 'moment' ? await fromMoment(ctx, c, from, { volumeId, snapshotId: capture!, spanId }) : await startingPoint(ctx, c, from, capture);
+    if (!cold && from.kind !== 'moment') {
       progress.report(`making the volume of branch "${p.name}"`);
       await cloneInto(engine, c, volumeId, start.snapshotId, progress);
     }
@@ -58,11 +63,11 @@ async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams 
   }
   const branch: BranchRecord = {
     id: newId('br'), containerId: c.id, name: p.name, origin: start.origin, createdAt: now(),
-    volumeId, baseSnapshotId: start.snapshotId, ...(cold ? { cold: { snapshotId: start.snapshotId } } : {}),
+    volumeId, baseSnapshotId: start.snapshotId, ...(cold && p.from.kind !== 'moment' ? { cold: { snapshotId: start.snapshotId } } : {}),
   };
   const event = engine.store.tx(() => {
     engine.store.putBranch(branch);
-    beginSpanIn(engine.store, branch, newId('span'), { snapshotId: start.snapshotId });
+    beginSpanIn(engine.store, branch, spanId, { snapshotId: start.snapshotId });
     engine.journalEnd(journal);
     return engine.appendEvent(c, caller.name, 'branch-created', branch.name, originDetail(start.origin));
   });
@@ -70,7 +75,38 @@ async function create(ctx: OpContext, c: ContainerRecord, p: BranchCreateParams 
   return branch;
 }
 
-async function startingPoint(ctx: OpContext, c: ContainerRecord, from: BranchFrom, capture?: string)
+/**
+ * A branch's data as of a moment: the nearest anchor before it cloned into the new volume, the
+ * source span's WAL replayed on it up to the moment by a server of its own with no port
+ * (cluster.checkpointAlone; its archive is already the new branch's span), then captured: the
+ * new branch's reset point and first anchor. The volume stays materialised even on blocks.
+ */
+async function fromMoment(ctx: OpContext, c: ContainerRecord, from: { at: string; branch?: string },
+  made: { volumeId: string; snapshotId: string; spanId: string }): Promise<{ snapshotId: string; origin: BranchOrigin }> {
+  const { engine, progress } = ctx;
+  const parsed = parseMoment(from.at, Date.now());
+  if ('problem' in parsed) throw new EngineError('InvalidArgument', `${parsed.problem}; nothing was changed.`);
+  const source = from.branch ? findBranch(engine, c, from.branch) : activeBranch(engine, c);
+  const { span, anchor } = planMoment(engine.store, source, parsed.moment);
+  if (!span.endedAt && source.id === c.activeBranchId) await flushWal(engine, c, source.volumeId);
+  progress.report(`making the volume from the snapshot of ${anchor.at}`);
+  await cloneInto(engine, c, made.volumeId, anchor.snapshotId, progress);
+  const owner = engine.ownerOf(c);
+  await writeRecoverySignal(engine.driver.volumePath(made.volumeId), owner);
+  const archiveDir = spanDir(engine, made.spanId);
+  await prepareArchiveDir(archiveDir, owner);
+  progress.report(`replaying the WAL of branch "${source.name}" up to ${parsed.moment}`);
+  const spec = { ...engine.clusterOf(c, made.volumeId), archiveDir, recovery: { fromDir: spanDir(engine, span.id), target: parsed.moment } };
+  await cluster.checkpointAlone(engine.bins, spec, async () => undefined).catch((err: Error) => {
+    if (!/recovery ended before configured recovery target/.test(err.message)) throw err;
+    throw new EngineError('InvalidArgument', `the archived WAL of branch "${source.name}" does not reach ${parsed.moment} yet: the rest is in its volume `
+      + `until it runs again. Activate branch "${source.name}", then create the branch again. Nothing was changed.`);
+  });
+  await captureIdleVolume(engine, c, made.volumeId, made.snapshotId, progress);
+  return { snapshotId: made.snapshotId, origin: { kind: 'branch', branch: source.name, at: parsed.moment } };
+}
+
+async function startingPoint(ctx: OpContext, c: ContainerRecord, from: Exclude<BranchFrom, { kind: 'moment' }>, capture?: string)
   : Promise<{ snapshotId: string; origin: BranchOrigin }> {
   const { engine } = ctx;
   const template = engine.store.template(c.templateId)!;
@@ -99,7 +135,7 @@ function originDetail(origin: BranchOrigin) {
   switch (origin.kind) {
     case 'template': return { detail: `from template ${origin.template} v${origin.version}` };
     case 'bookmark': return { detail: `from bookmark ${origin.bookmark}`, bookmark: { id: origin.bookmarkId, name: origin.bookmark } };
-    case 'branch': return { detail: `from branch ${origin.branch}` };
+    case 'branch': return { detail: origin.at ? `from branch ${origin.branch} as of ${origin.at}` : `from branch ${origin.branch}` };
   }
 }
 
@@ -112,7 +148,8 @@ function parse(raw: unknown): BranchCreateParams {
   else if (kind === 'template') from = { kind };
   else if (kind === 'bookmark') from = { kind, bookmark: str(f, 'bookmark', 256) };
   else if (kind === 'branch') from = { kind, branch: existingName(f, 'branch', 'branch') };
-  else throw new EngineError('InvalidArgument', `"from.kind" must be template, bookmark or branch, not "${kind}".`);
+  else if (kind === 'moment') from = { kind, at: str(f, 'at', 64), ...(f.branch === undefined || f.branch === null ? {} : { branch: existingName(f, 'branch', 'branch') }) };
+  else throw new EngineError('InvalidArgument', `"from.kind" must be template, bookmark, branch or moment, not "${kind}".`);
   return {
     container: containerRef(o, 'container'), name: name(o, 'name', 'branch'), ...(from ? { from } : {}),
     activate: optBool(o, 'activate'), workDoneToken: optStr(o, 'workDoneToken'),

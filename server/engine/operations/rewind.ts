@@ -9,7 +9,7 @@ import { activeBranch } from '../lookup';
 import type { JournalRecord } from '../journal';
 import type { ContainerRecord, EventRecord } from '../records';
 import type { Recover } from './operation';
-import { abandonSpanIn, beginSpanIn, flushBeforeReplace, spanDir } from '../spans';
+import { abandonSpanIn, beginSpanIn, flushWal, spanDir } from '../spans';
 import { writeRecoverySignal, type Recovery } from '../postgres/walArchive';
 
 type RewindOp = 'restore' | 'reset' | 'refresh';
@@ -95,7 +95,7 @@ async function build(engine: Engine, journal: Rewind, progress: Progress, change
   }
   if (inPlace(journal)) {
     progress.report('archiving the WAL written so far');
-    await flushBeforeReplace(engine, c, journal.data.oldVolumeId);
+    await flushWal(engine, c, journal.data.oldVolumeId);
     progress.report('stopping the database');
     await engine.stopDatabase(c, { volumeId: journal.data.oldVolumeId, immediate: true });
     await engine.checkpoints.written(journal.data.oldVolumeId); // no background checkpoint of it may still run
@@ -123,7 +123,7 @@ async function swap(engine: Engine, journal: Rewind, progress: Progress, user: s
   const c = engine.store.container(journal.data.containerId)!;
   if (!inPlace(journal)) {
     progress.report('archiving the WAL written so far');
-    await flushBeforeReplace(engine, c, journal.data.oldVolumeId);
+    await flushWal(engine, c, journal.data.oldVolumeId);
   }
   progress.report('stopping the database');
   // Its data is being thrown away, so no shutdown checkpoint; this also ends the tenant's programs.

@@ -10,7 +10,7 @@ import { SESSION_OPTIONS, serverOptions } from './fixedSettings';
 import { archiveSettings, recoverySettings, type Recovery } from './walArchive';
 import { walOptions } from './walSettings';
 import { hbaPath, logPath, logSize, prepareRunDir, readLog, socketDir, tailLog, writeHba } from './runDir';
-import { launch, quit, runningPid } from './postmaster';
+import { launch, quit, runningPid, untilReady } from './postmaster';
 import { scramVerifier } from './scram';
 
 /**
@@ -229,6 +229,10 @@ export async function checkpointAlone(bins: PgBinaries, spec: ClusterSpec, while
       await stop(bins, alone, 'immediate').catch(() => undefined);
       throw err;
     });
+  if (spec.recovery && !(await untilReady(spec.dataDir, START_TIMEOUT_MS))) {
+    await stop(bins, alone, 'immediate').catch(() => undefined);
+    throw new PostgresFailed('replay the WAL without a port', 'the server did not finish its replay', await tailLog(spec, 15, since));
+  }
   await whileUp();
   const stopped = await stop(bins, alone);
   if (!stopped.clean) throw new Error(`its shutdown checkpoint did not finish: ${stopped.reason}`);

@@ -91,6 +91,21 @@ export async function launch(postgres: string, dataDir: string, options: string,
 }
 
 /**
+ * Wait until the running server's postmaster.pid says `ready`: pg_ctl's `-w` also takes the
+ * `standby` it writes while a replay runs, and a server stopped then, in the middle of its
+ * promotion, restarts into plain crash recovery that replays past the moment (seen here).
+ */
+export async function untilReady(dataDir: string, timeoutMs: number): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+    const lines = await pidFile(dataDir);
+    if (!pidOf(lines)) return false;
+    if (lines?.[STATUS_LINE]?.trim() === 'ready') return true;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  return false;
+}
+
+/**
  * Stop the server at once (SIGQUIT: no shutdown checkpoint; the next start replays the WAL),
  * sent by `pg_ctl kill` as `owner`, and wait until it is gone. Says why not, if it is not.
  */
