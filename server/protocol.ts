@@ -197,6 +197,8 @@ export interface TimelinePage {
   events: TimelineEvent[];
   /** Pass it as `before` for the next, older page. Absent when no older events are left. */
   before?: number;
+  /** What each branch can be restored to with `restore --at` (oldest first), now. */
+  restorable: Array<{ branch: string; ranges: RestorableRange[] }>;
 }
 
 export interface EngineStatus {

@@ -154,6 +154,11 @@ function momentsOn(site: DriverSite): void {
     const moments = page.events.filter((ev) => ev.kind === 'restored' && ev.moment).map((ev) => ev.moment);
     assert.ok(moments.length >= 6, `point-in-time restores on the timeline: ${moments.join(', ')}`);
     assert.ok(moments.includes(marks.find((m) => m.n === 2)!.moment));
+    // And what each branch can be restored to: main's spans, oldest first, ending now.
+    const main = page.restorable.find((r) => r.branch === 'main')!;
+    assert.ok(main.ranges.length >= 6, JSON.stringify(page.restorable));
+    assert.ok(main.ranges.some((r) => r.from <= marks[0].moment && marks[0].moment <= r.to), 'the first moment is inside a range');
+    assert.ok(main.ranges.every((r, i) => r.from <= r.to && (i === 0 || main.ranges[i - 1].from <= r.from)));
   });
 
   test('moments that cannot be restored are refused with the range, and change nothing', async () => {

@@ -144,7 +144,7 @@ test('timeline pages: older pages stay when newer events arrive; a gap is read a
     const events: TimelineEvent[] = [];
     for (let seq = before - 1; seq >= 1 && events.length < limit; seq--) events.push(ev(seq));
     const oldest = events[events.length - 1]?.seq ?? 1;
-    return oldest > 1 ? { events, before: oldest } : { events };
+    return oldest > 1 ? { events, before: oldest, restorable: [] } : { events, restorable: [] };
   };
   const seqs = (p: TimelinePages) => p.events.map((e) => e.seq);
   const pages = new TimelinePages();

@@ -2,6 +2,7 @@ import { TimelineRequest, type TimelinePage, type TimelineParams } from '../../p
 import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { findContainer } from '../lookup';
+import { restorableRanges } from '../spans';
 import { containerRef, object, optInt } from '../validate';
 import { eventInfo } from '../views';
 import { operation } from './operation';
@@ -29,5 +30,8 @@ export const timeline = operation(TimelineRequest.type, (raw): TimelineParams =>
   // One more than asked says whether an older page exists, without a second read.
   const read = engine.store.eventsOf(c.id, limit + 1, p.before);
   const events = read.slice(0, limit).map((e) => eventInfo(e, c.name));
-  return read.length > limit ? { events, before: events[events.length - 1].seq } : { events };
+  const restorable = engine.store.branchesOf(c.id).map((b) => ({
+    branch: b.name, ranges: restorableRanges(engine.store, b.id).map(({ from, to }) => ({ from, to })),
+  }));
+  return read.length > limit ? { events, before: events[events.length - 1].seq, restorable } : { events, restorable };
 });
