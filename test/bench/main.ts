@@ -56,7 +56,7 @@ async function run(opts: BenchOptions, workDir: string, t0: number): Promise<Ben
   const imageMiB = Math.max(2048, Math.ceil((largest * 16) / 2 ** 20));
   const sites = [];
   for (const driver of opts.drivers) sites.push(await runSite({
-    driver, workDir, imageMiB, masters, seeds, runs: opts.runs, pattern: opts.pattern, storagePatterns: opts.storagePatterns, log,
+    driver, workDir, imageMiB, masters, seeds, runs: opts.runs, pattern: opts.pattern, storagePatterns: opts.storagePatterns, lightWriteSeconds: opts.mode === 'quick' ? 10 : 60, log,
   }));
   log(`engine costs: listing ${opts.bookmarks} bookmarks`);
   const listing = await measureListing(workDir, opts.bookmarks, opts.listRequests);

@@ -65,9 +65,15 @@ export class PgCluster {
     await this.pg('initdb', ['-D', this.dataDir, '-U', 'postgres', '-E', 'UTF8', '--no-locale', '-A', 'trust', '--no-sync']);
   }
 
-  async start(): Promise<void> {
+  /** `options`: more server options, as pg_ctl's -o takes them. */
+  async start(options: string[] = []): Promise<void> {
     await this.pg('pg_ctl', ['start', '-w', '-t', '300', '-D', this.dataDir, '-l', `${this.socketDir}/log`,
-      '-o', `-p ${this.port} -k ${this.socketDir} -c listen_addresses=''`]);
+      '-o', [`-p ${this.port} -k ${this.socketDir} -c listen_addresses=''`, ...options].join(' ')]);
+  }
+
+  /** A client of its own, for a workload that holds a connection. */
+  connect(database = 'postgres'): Client {
+    return this.client(database);
   }
 
   /** A fast shutdown: what the engine does before it snapshots or loads a volume. */

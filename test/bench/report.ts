@@ -56,13 +56,14 @@ function siteSection(r: BenchResults, site: SiteResult): string {
   });
   const peers = [small, large].map((d) => {
     const p = site.runs[d].peers;
-    return [d, fig(p.floor), fig(p.createdb), `${fig(p.copy)}, ${p.copyMode}`, `${s(site.runs[d].template.seconds)} s`];
+    const tps = p.archiving ? `${p.archiving.off.toFixed(0)} / ${p.archiving.on.toFixed(0)}` : '–';
+    return [d, fig(p.floor), fig(p.createdb), `${fig(p.copy)}, ${p.copyMode}`, `${s(site.runs[d].template.seconds)} s`, tps];
   });
   return [
     `## ${site.driver} (on ${site.fsType}${site.engineUser ? `, engine as ${site.engineUser}` : ''})`,
     `Ratios on ${large}: "× floor" is the operation's time over one fast stop + start (lower is better); "faster than" columns are the peer's time over the operation's (higher is better).`,
     table(['operation', small, large, `${large}/${small}`, '× floor', 'faster than CREATE DATABASE', 'faster than cp -a', 'faster than pg_dump/restore'], rows),
-    table(['peers on ' + (site.fsType ?? ''), 'floor: fast stop + start', 'CREATE DATABASE … FILE_COPY', 'cp -a of the data directory', 'template build (engine)'], peers),
+    table(['peers on ' + (site.fsType ?? ''), 'floor: fast stop + start', 'CREATE DATABASE … FILE_COPY', 'cp -a of the data directory', 'template build (engine)', 'TPS without / with WAL archiving'], peers),
   ].join('\n\n');
 }
 

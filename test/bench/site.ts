@@ -22,6 +22,8 @@ export interface SitePlan {
   runs: number;
   pattern: ChangePattern;
   storagePatterns: ChangePattern[];
+  /** How long the light writes before a point-in-time restore run. */
+  lightWriteSeconds: number;
   log: (s: string) => void;
 }
 
@@ -60,7 +62,7 @@ export async function runSite(plan: SitePlan): Promise<SiteResult> {
       const peers = await measurePeers(site, m, plan.runs, plan.pattern, log);
       templates[m.ds.name] ??= await buildTemplate(engine, m.ds, plan.seeds[m.ds.name]);
       log(`  ${describe(m.ds)}: Slipstream (template built in ${templates[m.ds.name].seconds.toFixed(1)} s)`);
-      const ops = await measureOps(engine, m.ds, templates[m.ds.name].name, { runs: plan.runs, pattern: plan.pattern }, log);
+      const ops = await measureOps(engine, m.ds, templates[m.ds.name].name, { runs: plan.runs, pattern: plan.pattern, lightWriteSeconds: plan.lightWriteSeconds }, log);
       result.runs[m.ds.name] = { template: templates[m.ds.name], ops, peers };
     }
     await settle();

@@ -8,20 +8,21 @@
  */
 import {
   BookmarkCreateRequest, BookmarkDeleteRequest, BranchActivateRequest, BranchCreateRequest, BranchDeleteRequest,
-  ContainerCreateRequest, ContainerDeleteRequest, RefreshRequest, RestoreRequest,
+  ContainerCreateRequest, ContainerDeleteRequest, RefreshRequest, RestoreRequest, RestoreToMomentRequest,
 } from '../../server/protocol';
 import { changeStatement, type ChangePattern, type Dataset } from './dataset';
 import type { BenchEngine } from './engine';
 import { timed } from './exec';
 import { repeat, type Summary } from './stats';
 
-export const OPS = ['bookmark', 'restore', 'restoreCold', 'branch', 'switch', 'refresh'] as const;
+export const OPS = ['bookmark', 'restore', 'restoreCold', 'restoreAt', 'branch', 'switch', 'refresh'] as const;
 export type OpName = (typeof OPS)[number];
 
 export const OP_LABELS: Record<OpName, string> = {
   bookmark: 'bookmark the running database',
   restore: 'restore the latest bookmark after a 1% change (its spare ready)',
   restoreCold: 'restore an older bookmark after a 1% change (no spare)',
+  restoreAt: 'restore to a moment: the last bookmark, then light writes for a minute (10 s in --quick)',
   branch: 'branch from a bookmark and activate it',
   switch: 'switch between two branches 1% apart',
   refresh: 'refresh from the template',
@@ -36,10 +37,12 @@ export interface OpFigures {
   sessionSurvivedBookmarks?: boolean;
 }
 
-type Ctx = { engine: BenchEngine; ds: Dataset; container: string; runs: number; pattern: ChangePattern; log: (s: string) => void };
+type Ctx = {
+  engine: BenchEngine; ds: Dataset; container: string; runs: number; pattern: ChangePattern; lightWriteSeconds: number; log: (s: string) => void;
+};
 
 export async function measureOps(engine: BenchEngine, ds: Dataset, template: string,
-  how: { runs: number; pattern: ChangePattern }, log: (s: string) => void): Promise<OpFigures> {
+  how: { runs: number; pattern: ChangePattern; lightWriteSeconds: number }, log: (s: string) => void): Promise<OpFigures> {
   const container = `c-${ds.name}`;
   const containerCreate = await timed(() => engine.request(ContainerCreateRequest.type, { name: container, template }));
   const ctx: Ctx = { engine, ds, container, ...how, log };
@@ -51,6 +54,7 @@ export async function measureOps(engine: BenchEngine, ds: Dataset, template: str
   log(`    a session open across ${how.runs} bookmarks ${sessionSurvivedBookmarks ? 'survived' : 'was cut'}`);
   ops.restore = await step(ctx, 'restore', () => restores(ctx));
   ops.restoreCold = await step(ctx, 'restoreCold', () => coldRestores(ctx));
+  ops.restoreAt = await step(ctx, 'restoreAt', () => momentRestores(ctx));
   ops.branch = await step(ctx, 'branch', () => branches(ctx));
   const sw = await engine.peakRssDuring(() => step(ctx, 'switch', () => switches(ctx)));
   ops.switch = sw.result;
@@ -99,6 +103,26 @@ async function restores(ctx: Ctx): Promise<Summary> {
  *  serves it: the data is cloned into a new volume while the old database runs. */
 function coldRestores(ctx: Ctx): Promise<Summary> {
   return repeat(ctx.runs, () => change(ctx), (i) => timed(() => restore(ctx, (i + 1) % 2)));
+}
+
+/**
+ * Issue 13's case: a user who forgot to bookmark. Before each timed run: the 1% change, a bookmark
+ * (the nearest snapshot), then light writes (one single-row update every half second) for a
+ * minute, and the moment just after them. The timed run rebuilds that moment: the bookmark's data,
+ * that minute of WAL replayed on it, and the capture of the result.
+ */
+function momentRestores(ctx: Ctx): Promise<Summary> {
+  let moment = '';
+  return repeat(ctx.runs, async (i) => {
+    await change(ctx);
+    await ctx.engine.request(BookmarkCreateRequest.type, { container: ctx.container, name: `${ctx.ds.name}-at-${i}` });
+    for (const end = Date.now() + ctx.lightWriteSeconds * 1000; Date.now() < end;) {
+      await ctx.engine.sql(ctx.container, [`UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = ${1 + Math.floor(Math.random() * ctx.ds.scale * 100000)}`]);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    moment = new Date().toISOString();
+    await ctx.engine.idle();
+  }, () => timed(() => ctx.engine.request(RestoreToMomentRequest.type, { container: ctx.container, at: moment })));
 }
 
 /** Leaves the last two branches, the pair the switch runs go back and forth between. */

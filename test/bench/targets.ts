@@ -46,6 +46,14 @@ function driverTargets(site: SiteResult, small: string, large: string): TargetRe
   vsFloor('restore', 2, 'restore with its spare ready');
   // The issue sets no cold-restore target on blocks: it copies the whole data directory.
   if (site.driver !== 'blocks') vsFloor('restoreCold', 3, 'restore, cold');
+  // Issue 13: a point-in-time restore with a minute of light writes after the nearest snapshot.
+  vsFloor('restoreAt', 3, 'point-in-time restore, a minute of light writes after the bookmark');
+  const tps = L.peers.archiving;
+  if (tps) {
+    const cost = 1 - tps.on / tps.off;
+    out.push({ target: `${site.driver}: WAL archiving costs <= 5% of TPS (${large}, TPC-B-like, 4 clients)`,
+      measured: `${(cost * 100).toFixed(1)}% (${tps.off.toFixed(0)} tps without, ${tps.on.toFixed(0)} with)`, met: cost <= 0.05 });
+  }
   for (const op of ['switch', 'restore'] as OpName[]) {
     const growth = L.ops.ops[op].median / S.ops.ops[op].median;
     out.push({ target: `${site.driver}: ${op} ${large}/${small} <= 1.5`, measured: `${growth.toFixed(2)}`, met: growth <= 1.5 });
