@@ -123,6 +123,9 @@ test('reading from the middle, from a page boundary inside a record, and across 
   const last = buildWal(2, [{ refs: [{ rel: [1663, 5, 1], block: 0 }] }, { rmid: 0, info: 0x40, main: 0 }]);
   const t = await walTail(reader(last.files), BigInt(2 * SEG + 40), TLI, SEG);
   assert.equal('end' in t && t.end, BigInt(3 * SEG));
+  // Nearly all of that stretch is the rest of the segment the switch ended, never read.
+  const skipped = 'skipped' in t ? t.skipped : 0;
+  assert.ok(skipped > SEG - PAGE && skipped < SEG, `skipped ${skipped} of a ${SEG}-byte segment`);
   // A page boundary inside the big record: reading starts with the record after it.
   const inside = BigInt(Math.floor(lsns[1] / PAGE + 1) * PAGE);
   const fromInside = await walTail(reader(files), inside, TLI, SEG);
@@ -136,11 +139,11 @@ test('the WAL ends at a record that does not point back, at zeros, at a missing 
   assert.deepEqual(keys('rows' in t1 ? t1.rows : []), ['5/9/0/0', '5/9/0/1']);
   assert.equal('end' in t1 && t1.end, BigInt(broken.lsns[2]));
   const t2 = await walTail(reader(new Map()), 40n, TLI, SEG);
-  assert.deepEqual(t2, { rows: [], end: 40n }, 'no segment: nothing to read');
+  assert.deepEqual(t2, { rows: [], end: 40n, skipped: 0 }, 'no segment: nothing to read');
   const whole = buildWal(0, recs);
   const seg = whole.files.values().next().value!;
   seg.writeBigUInt64LE(12345n, 8); // the first page claims another address: a recycled segment
-  assert.deepEqual(await walTail(reader(whole.files), 40n, TLI, SEG), { rows: [], end: 40n });
+  assert.deepEqual(await walTail(reader(whole.files), 40n, TLI, SEG), { rows: [], end: 40n, skipped: 0 });
 });
 
 test('a record it cannot read whole is refused with a reason, never skipped', async () => {

@@ -60,6 +60,9 @@ export interface WalTail {
   rows: SummaryRow[];
   /** Where the WAL ends: the first LSN past its last record. */
   end: bigint;
+  /** Bytes of that stretch never read: the rest of each segment a switch record ended (the
+   *  engine's flush to the WAL archive switches before every restore). */
+  skipped: number;
 }
 
 /** At most this much WAL is read: past it, the summarizer was far behind and whole files are cheaper. */
@@ -76,7 +79,7 @@ export async function walTail(read: SegmentReader, from: bigint, tli: number, se
   if (from > BigInt(Number.MAX_SAFE_INTEGER)) return { reason: `the LSN ${formatLsn(from)} is beyond what this reader handles` };
   try {
     const tail = await scan(new WalStream(read, tli, segmentSize), Number(from));
-    return { rows: tail.rows, end: BigInt(tail.end) };
+    return { rows: tail.rows, end: BigInt(tail.end), skipped: tail.skipped };
   } catch (err) {
     if (err instanceof WalEnd) return { reason: err.message };
     throw err;
@@ -86,9 +89,10 @@ export async function walTail(read: SegmentReader, from: bigint, tli: number, se
 /** Thrown when the WAL cannot be read as expected; the caller falls back. */
 class WalEnd extends Error {}
 
-async function scan(wal: WalStream, from: number): Promise<{ rows: SummaryRow[]; end: number }> {
+async function scan(wal: WalStream, from: number): Promise<{ rows: SummaryRow[]; end: number; skipped: number }> {
   const refs = new Refs();
-  const done = (end: number) => ({ rows: refs.rows(), end });
+  let skipped = 0;
+  const done = (end: number) => ({ rows: refs.rows(), end, skipped });
   let pos = await wal.recordStart(from);
   let prev: number | undefined;
   for (;;) {
@@ -119,6 +123,7 @@ async function scan(wal: WalStream, from: number): Promise<{ rows: SummaryRow[];
     // A switch record ends its segment (the server's flush position moves to its end): the
     // next record starts the next segment, if any was written yet.
     const segment = wal.nextSegment(pos);
+    skipped += Math.max(0, segment - (pos + totLen));
     pos = await wal.recordStart(segment);
     if (pos === undefined) return done(segment);
   }

@@ -448,7 +448,7 @@ export class BlocksDriver implements VolumeDriver {
    *  it stopped, and the WAL after that (walRecords.ts), which ends at `end`. Undefined (logged,
    *  with `fallback`): compare or read changed files whole. */
   private async walAfterStop(tree: VolumeTree, volumeId: string, changes: ChangesSoFar, fallback: string):
-    Promise<{ pages: ChangedPages; end: bigint } | undefined> {
+    Promise<{ pages: ChangedPages; end: bigint; skipped: number } | undefined> {
     const tail = await readWalTail(tree, lsnValue(changes.walFrom), changes.timeline, changes.walSegmentSize);
     // The WAL read must reach at least what the server said it had written: ending sooner
     // would mean a record this reader did not understand, and pages it did not name.
@@ -458,14 +458,14 @@ export class BlocksDriver implements VolumeDriver {
       this.log?.(`volume ${volumeId}: ${'reason' in tail ? tail.reason : short}; ${fallback}`);
       return undefined;
     }
-    return { pages: changes.pages.plus(tail.rows), end: tail.end };
+    return { pages: changes.pages.plus(tail.rows), end: tail.end, skipped: tail.skipped };
   }
 
   private async changedInPlace(tree: VolumeTree, volumeId: string, changes: ChangesSoFar): Promise<ChangedPages | undefined> {
     const found = await this.walAfterStop(tree, volumeId, changes, 'files changed since the last capture are compared whole');
     if (!found) return undefined;
     this.log?.(`volume ${volumeId}: restoring in place: ${found.pages.pageCount} pages changed since ${changes.since} `
-      + `(the WAL summaries up to ${changes.walFrom}, then ${((Number(found.end - lsnValue(changes.walFrom))) / 1048576).toFixed(1)} MiB of WAL)`);
+      + `(the WAL summaries up to ${changes.walFrom}, then ${((Number(found.end - lsnValue(changes.walFrom)) - found.skipped) / 1048576).toFixed(1)} MiB of WAL)`);
     return found.pages;
   }
 
