@@ -23,7 +23,9 @@ export function graphWidth(lanes: number): number {
   return Math.min(Math.max(lanes, 1), MAX_LANES) * LANE_WIDTH;
 }
 
-export function rowGraph(row: TimelineRow | undefined, alive: number[], laneCount: number, activeLane: number, opts: { now?: boolean; top?: boolean; bottom?: boolean } = {}): SVGSVGElement {
+/** `restorable`: the lanes whose branch can be restored to this row's moment (drawn wider). */
+export function rowGraph(row: TimelineRow | undefined, alive: number[], laneCount: number, activeLane: number,
+  opts: { now?: boolean; top?: boolean; bottom?: boolean; restorable?: number[] } = {}): SVGSVGElement {
   const width = graphWidth(laneCount);
   const mid = ROW_HEIGHT / 2;
   const g = svg('svg', { width, height: ROW_HEIGHT, viewBox: `0 0 ${width} ${ROW_HEIGHT}`, 'aria-hidden': 'true', class: 'graph' });
@@ -35,7 +37,7 @@ export function rowGraph(row: TimelineRow | undefined, alive: number[], laneCoun
     const y2 = starts || opts.bottom ? mid : ROW_HEIGHT;
     g.append(svg('line', {
       x1: laneX(lane), x2: laneX(lane), y1: opts.top ? mid : y1, y2,
-      class: `lane ${laneClass(lane)}${lane === activeLane ? ' active' : ''}`,
+      class: `lane ${laneClass(lane)}${lane === activeLane ? ' active' : ''}${opts.restorable?.includes(lane) ? ' restorable' : ''}`,
     }));
   }
   if (opts.now) {

@@ -6,17 +6,21 @@
  *
  * Keyboard: the event list is one tab stop; ↑/↓/Home/End/PageUp/PageDown move,
  * Enter or Space opens a bookmark's details, whose action buttons follow in
- * tab order; Escape goes back to the list; "/" focuses the filter. "Load older
+ * tab order, or on any other event picks its moment in the time selector
+ * (moment.ts), whose moment field takes the focus; Escape goes back to the list; "/" focuses the filter. "Load older
  * events" follows the list in tab order; once the page is in, focus moves to
  * its first row.
  */
 import { el } from './dom';
 import { graphWidth, laneClass, rowGraph } from './graph';
+import { momentPanel, restorableLanes, type MomentChoice } from './moment';
 import { isToWebview, type BookmarkAction, type ToWebview, type TimelineBookmark, type TimelineModel, type TimelineRow } from './protocol';
 import { vscodeApi } from './vscodeApi';
 
 interface State {
   selected?: string;
+  /** The moment picked in the time selector, shown when no bookmark is selected. */
+  moment?: MomentChoice;
   filter?: string;
   /** Kept so that VS Code can hand the panel back to the extension after a window reload. */
   container?: string;
@@ -40,7 +44,7 @@ window.addEventListener('message', (e: MessageEvent<unknown>) => {
   if (loaded) loadingOlder = undefined;
   if (msg.type === 'model') {
     model = msg.model;
-    if (state.container !== model.container) save({ container: model.container, selected: undefined });
+    if (state.container !== model.container) save({ container: model.container, selected: undefined, moment: undefined });
   } else status = { connected: msg.connected, message: msg.message };
   render();
   if (loaded?.focused && msg.type === 'model') focusFirstOlder(loaded.below);
@@ -127,7 +131,7 @@ function fillList(ol: HTMLElement, m: TimelineModel): void {
   const laneCount = m.lanes.length;
   const liveNow = m.lanes.filter((l) => !l.deleted).map((l) => l.index);
   const nowRow = el('li', { class: 'row now', role: 'presentation' },
-    rowGraph(undefined, liveNow, laneCount, activeLane, { now: true, top: true }),
+    rowGraph(undefined, liveNow, laneCount, activeLane, { now: true, top: true, restorable: restorableLanes(m, m.generatedAt) }),
     el('span', { class: 'when' }, 'now'),
     el('span', { class: 'what' }, `Active branch ${m.activeBranch}`));
   ol.append(nowRow);
@@ -181,7 +185,7 @@ function rowItem(m: TimelineModel, r: TimelineRow, laneCount: number, activeLane
     tabindex: r.seq === focusedSeq ? 0 : -1,
     title: `${r.title} — ${r.user}, ${new Date(r.at).toLocaleString()}${r.detail ? ` — ${r.detail}` : ''}`,
   },
-  rowGraph(r, r.alive, laneCount, activeLane, { bottom: last }),
+  rowGraph(r, r.alive, laneCount, activeLane, { bottom: last, restorable: restorableLanes(m, r.at) }),
   el('time', { class: 'when', datetime: r.at }, relative(r.at)),
   el('span', { class: 'what' }, r.title),
   el('span', { class: `chip small ${laneClass(r.lane)}` }, r.branch),
@@ -221,19 +225,37 @@ function onListKey(e: KeyboardEvent, ol: HTMLElement): void {
   e.preventDefault();
 }
 
+/** A bookmark's row opens its details; any other row picks its moment in the time selector. */
 function activate(r: TimelineRow, fromKeyboard = false): void {
   focusedSeq = r.seq;
-  save({ selected: r.bookmarkId });
+  if (r.bookmarkId) save({ selected: r.bookmarkId });
+  else save({ selected: undefined, moment: { at: r.at, branch: branchWithHistory(r.branch) } });
   render();
-  if (fromKeyboard && r.bookmarkId) document.querySelector<HTMLElement>('#details button')?.focus();
+  if (fromKeyboard) document.querySelector<HTMLElement>(r.bookmarkId ? '#details button' : '#moment-at')?.focus();
   else document.getElementById(`ev-${r.seq}`)?.focus();
+}
+
+/** The branch itself when it has history to restore, else the active one. */
+function branchWithHistory(branch: string): string {
+  return model?.restorable.some((x) => x.branch === branch && x.ranges.length) ? branch : model?.activeBranch ?? branch;
+}
+
+function chooseMoment(next: MomentChoice): void {
+  const focused = document.activeElement?.id;
+  save({ moment: next });
+  render();
+  if (focused) document.getElementById(focused)?.focus();
 }
 
 function details(m: TimelineModel): HTMLElement {
   const bm = state.selected ? m.bookmarks[state.selected] : undefined;
   const aside = el('aside', { id: 'details', 'aria-label': 'Bookmark details', 'aria-live': 'polite' });
   if (!bm) {
-    aside.append(el('p', { class: 'hint' }, 'Select a bookmark (◆) to see its details and actions.'));
+    aside.append(el('p', { class: 'hint' }, 'Select a bookmark (◆) to see its details and actions, or any other event to pick its moment.'));
+    // No moment picked yet: a minute ago on the active branch, a common "I forgot to bookmark" case.
+    const moment = state.moment && m.restorable.some((r) => r.branch === state.moment!.branch) ? state.moment
+      : { at: new Date(Date.parse(m.generatedAt) - 60_000).toISOString(), branch: m.activeBranch };
+    aside.append(momentPanel(m, moment, (msg) => api.postMessage(msg), chooseMoment));
     return aside;
   }
   aside.addEventListener('keydown', (e) => {

@@ -68,8 +68,19 @@ export interface TimelineModel {
   bookmarks: Record<string, TimelineBookmark>;
   /** Older events than the last row exist; `loadOlder` asks for the next page of them. */
   older: boolean;
+  /** What each branch can be restored to (`restore --at`), oldest range first. */
+  restorable: TimelineRestorable[];
   generatedAt: string;
 }
+
+export interface TimelineRestorable {
+  branch: string;
+  /** Column of `branch`. */
+  lane: number;
+  ranges: Array<{ from: string; to: string }>;
+}
+
+export type MomentAction = 'restore' | 'branch';
 
 export type BookmarkAction = 'restore' | 'branch' | 'share' | 'unshare' | 'copyLink' | 'delete';
 export const BOOKMARK_ACTIONS: readonly BookmarkAction[] = ['restore', 'branch', 'share', 'unshare', 'copyLink', 'delete'];
@@ -84,12 +95,14 @@ export type FromWebview =
   | { type: 'ready' }
   | { type: 'action'; action: BookmarkAction; bookmarkId: string }
   | { type: 'pickContainer' }
-  | { type: 'loadOlder' };
+  | { type: 'loadOlder' }
+  /** Restore the active branch to `at` (ISO), or branch from `branch` as of it. */
+  | { type: 'moment'; action: MomentAction; at: string; branch: string };
 
 /** The panel trusts nothing a webview posts until it has this shape. */
 export function isFromWebview(value: unknown): value is FromWebview {
   if (!value || typeof value !== 'object' || !('type' in value)) return false;
-  const msg = value as { type: unknown; action?: unknown; bookmarkId?: unknown };
+  const msg = value as { type: unknown; action?: unknown; bookmarkId?: unknown; at?: unknown; branch?: unknown };
   switch (msg.type) {
     case 'ready':
     case 'pickContainer':
@@ -97,6 +110,9 @@ export function isFromWebview(value: unknown): value is FromWebview {
       return true;
     case 'action':
       return typeof msg.bookmarkId === 'string' && BOOKMARK_ACTIONS.includes(msg.action as BookmarkAction);
+    case 'moment':
+      return (msg.action === 'restore' || msg.action === 'branch') && typeof msg.at === 'string' && msg.at.length <= 64
+        && typeof msg.branch === 'string' && msg.branch.length <= 256;
     default:
       return false;
   }

@@ -9,6 +9,7 @@ import { isCancelled, userMessage } from '../model/errors';
 import { createBookmark, deleteBookmark, restore, share, unshare } from './bookmarks';
 import { activateBranch, branchFromBookmark, createBranch, deleteBranch } from './branches';
 import { copyUrl, deleteContainer, openTerminal, provision, selectContainer } from './containers';
+import { branchFromMoment, restoreToMoment } from './moments';
 import { refresh, reset } from './operations';
 import { openBookmarkLink, shareLink } from './links';
 import { Dismissed } from './pickers';
@@ -38,6 +39,8 @@ export const commandHandlers = {
   /** The earlier id of "Share Bookmark Link", kept so existing callers still work. */
   'slipstream.bookmark.copyLink': shareLink,
   'slipstream.bookmark.openLink': (s, _ref, arg) => openBookmarkLink(s, typeof arg === 'string' ? arg : undefined),
+  'slipstream.restoreToMoment': restoreToMoment,
+  'slipstream.branchFromMoment': branchFromMoment,
   'slipstream.reset': reset,
   'slipstream.refresh': refresh,
   'slipstream.switch': switchBranch,

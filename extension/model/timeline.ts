@@ -3,7 +3,7 @@
  * row per event (newest first), bookmarks as points. Pure, so node:test
  * checks the layout against a real engine's events.
  */
-import type { BookmarkInfo, BranchInfo, ContainerInfo, TimelineEvent } from '../../server/protocol';
+import type { BookmarkInfo, BranchInfo, ContainerInfo, TimelineEvent, TimelinePage } from '../../server/protocol';
 import type { TimelineBookmark, TimelineLane, TimelineModel, TimelineRow } from '../../webview/protocol';
 
 /** Events per page the panel asks the engine for. */
@@ -17,6 +17,8 @@ export function timelineModel(input: {
   user?: string;
   /** The engine has older events than these (the webview offers to load them). */
   older?: boolean;
+  /** What each branch can be restored to, from the newest page. */
+  restorable?: TimelinePage['restorable'];
   now?: Date;
 }): TimelineModel {
   const { container, branches, user } = input;
@@ -71,6 +73,7 @@ export function timelineModel(input: {
     rows,
     bookmarks,
     older: input.older ?? false,
+    restorable: (input.restorable ?? []).filter((r) => laneOf.has(r.branch)).map((r) => ({ ...r, lane: laneOf.get(r.branch)! })),
     generatedAt: (input.now ?? new Date()).toISOString(),
   };
 }

@@ -45,7 +45,7 @@ export class TimelinePanel extends Disposable {
   private model: TimelineModel | undefined;
   private pages = new TimelinePages();
   /** What the last reload read besides events, to draw an older page with. */
-  private read: { container: ContainerInfo; branches: BranchInfo[]; bookmarks: BookmarkInfo[] } | undefined;
+  private read: { container: ContainerInfo; branches: BranchInfo[]; bookmarks: BookmarkInfo[]; restorable: TimelinePage['restorable'] } | undefined;
   private loadingOlder = false;
   private readonly reloadSoon = debounce(() => void this.reload(), 100);
 
@@ -143,6 +143,15 @@ export class TimelinePanel extends Disposable {
         if (name) await this.show(name);
         return;
       }
+      case 'moment': {
+        if (!this.model) return;
+        const active = msg.branch === this.model.activeBranch;
+        const command = msg.action === 'restore' ? 'slipstream.restoreToMoment' : 'slipstream.branchFromMoment';
+        // A restore rewinds the active branch only; a branch may start from any branch's history.
+        if (msg.action === 'restore' && !active) return;
+        await vscode.commands.executeCommand(command, { container: this.model.container, at: msg.at, ...(active ? {} : { branch: msg.branch }) });
+        return;
+      }
       case 'action': {
         const bm = this.model?.bookmarks[msg.bookmarkId];
         if (!bm || bm.deleted) return;
@@ -174,7 +183,7 @@ export class TimelinePanel extends Disposable {
       }
       if (name !== this.container) return; // another container was chosen meanwhile
       this.pages.takeNewest(container.id, fresh);
-      this.read = { container, branches, bookmarks };
+      this.read = { container, branches, bookmarks, restorable: newest.restorable };
       this.postModel();
     } catch (err) {
       this.postError(err);
@@ -206,9 +215,9 @@ export class TimelinePanel extends Disposable {
 
   private postModel(): void {
     if (!this.read || this.pages.container !== this.read.container.id) return;
-    const { container, branches, bookmarks } = this.read;
+    const { container, branches, bookmarks, restorable } = this.read;
     this.model = timelineModel({
-      container, branches, bookmarks, events: this.pages.events, user: this.engine.status?.user, older: this.pages.older !== undefined,
+      container, branches, bookmarks, restorable, events: this.pages.events, user: this.engine.status?.user, older: this.pages.older !== undefined,
     });
     this.post({ type: 'model', model: this.model });
   }
