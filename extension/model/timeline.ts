@@ -109,7 +109,7 @@ export function eventTitle(e: TimelineEvent): string {
     case 'bookmark-unshared': return `Unshared ${bm}`;
     case 'bookmark-tagged': return `Tagged ${bm}`;
     case 'bookmark-deleted': return `Deleted bookmark ${bm}`;
-    case 'restored': return `Restored to ${bm}`;
+    case 'restored': return e.moment ? `Restored to ${new Date(e.moment).toLocaleString()}` : `Restored to ${bm}`;
     case 'reset': return 'Reset';
     case 'refreshed': return 'Refreshed';
     // An engine newer than this extension may log kinds it does not know yet.

@@ -79,6 +79,10 @@ test('command arguments and webview messages are narrowed, not trusted', () => {
   assert.equal(isFromWebview({ type: 'action', action: 'restore', bookmarkId: 'b1' }), true);
   assert.equal(isFromWebview({ type: 'action', action: 'drop table', bookmarkId: 'b1' }), false);
   assert.equal(isFromWebview({ type: 'action', action: 'restore' }), false);
+  assert.equal(isFromWebview({ type: 'moment', action: 'restore', at: '2026-12-01T19:40:05.000Z', branch: 'main' }), true);
+  assert.equal(isFromWebview({ type: 'moment', action: 'drop', at: '2026-12-01T19:40:05.000Z', branch: 'main' }), false);
+  assert.equal(isFromWebview({ type: 'moment', action: 'branch', at: 42, branch: 'main' }), false);
+  assert.equal(isFromWebview({ type: 'moment', action: 'branch', at: 'x'.repeat(65), branch: 'main' }), false);
   assert.equal(isFromWebview(null), false);
   assert.equal(isToWebview({ type: 'status', connected: false }), true);
   assert.equal(isToWebview({ type: 'model' }), false);
