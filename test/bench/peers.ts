@@ -53,13 +53,13 @@ export async function measurePeers(site: Site, master: Master, runs: number, pat
 
 /** The engine's WAL settings (walSettings.ts) on both sides; only archiving differs. */
 const ENGINE_WAL = ['-c wal_compression=pglz', '-c summarize_wal=on', '-c wal_log_hints=on'];
-const TPS_SECONDS = 15;
+const TPS_SECONDS = 20;
 
 /**
  * What archiving every WAL segment costs a busy database: a TPC-B-like load (pgbench's default
  * transaction, from Node, 4 clients) without archiving and with the engine's (basic_archive into a
- * folder on the same file system), twice each, alternated so a checkpoint or the disk's mood
- * weighs on both sides alike. The cluster is left running without archiving.
+ * folder on the same file system), three times each, alternated and each after a checkpoint, so
+ * the disk's mood weighs on both sides alike. The cluster is left running without archiving.
  */
 async function archivingCost(pg: PgCluster, dir: string, scale: number, log: (s: string) => void): Promise<{ off: number; on: number }> {
   const archive = path.join(dir, 'wal-archive');
@@ -67,9 +67,11 @@ async function archivingCost(pg: PgCluster, dir: string, scale: number, log: (s:
   if (pg.owner) await fs.promises.chown(archive, pg.owner.uid, pg.owner.gid);
   const modes = { off: ENGINE_WAL, on: [...ENGINE_WAL, '-c archive_mode=on', '-c archive_library=basic_archive', `-c basic_archive.archive_directory=${archive}`] };
   const tps = { off: [] as number[], on: [] as number[] };
-  for (const mode of ['off', 'on', 'off', 'on'] as const) {
+  for (const mode of ['off', 'on', 'off', 'on', 'off', 'on'] as const) {
     await pg.stop();
     await pg.start(modes[mode]);
+    // Each run starts right after a checkpoint: the same burst of full-page images on both sides.
+    await pg.sql(['CHECKPOINT']);
     tps[mode].push(await tpcb(pg, scale, TPS_SECONDS));
   }
   await pg.stop();

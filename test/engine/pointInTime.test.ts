@@ -106,6 +106,8 @@ function momentsOn(site: DriverSite): void {
     assert.deepEqual(await markRows(), m.rows, `${what}: the rows committed by then, no more`);
     const check = await amcheck(e.ok<ConnectionInfo>('container', 'url', 'qa').url);
     assert.deepEqual(check.problems, [], `${what}: amcheck is clean`);
+    // The new history is restorable once the engine's capture of it, in the background, is done.
+    await e.idle();
     return r;
   }
 

@@ -1,7 +1,7 @@
 import { RestoreToMomentRequest, type MomentRestored, type RestoreToMomentParams } from '../../protocol';
 import { parseMoment } from '../../common/moments';
-import { captureFailed, captureVolume } from '../data';
-import type { OpContext } from '../engine';
+import { captureVolume } from '../data';
+import { log, type Engine, type OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { newId } from '../ids';
 import { activeBranch, findContainer } from '../lookup';
@@ -22,7 +22,9 @@ import { rewind } from './rewind';
  * first start replays the span's archived WAL up to the moment and promotes it onto a new
  * timeline. The old data's WAL is archived first, so its history stays restorable: restoring
  * back, then forward again, works. The new data begins a span of its own, anchored by a
- * capture taken right after the start, which is also the branch's new reset point.
+ * capture taken in the background once the answer is sent, which is also the branch's new
+ * reset point: its history is restorable from then on (an operation on the container waits
+ * for that capture rather than being refused).
  */
 export const restoreToMoment = operation(RestoreToMomentRequest.type, (raw): RestoreToMomentParams => {
   const o = object(raw);
@@ -44,14 +46,16 @@ export const restoreToMoment = operation(RestoreToMomentRequest.type, (raw): Res
     });
     const after = engine.store.container(c.id)!;
     const walReplayedBytes = await replayedSince(ctx, after, anchor);
-    await anchorNewSpan(ctx, after);
     return {
       branch: branchInfo(engine.store, engine.store.branch(after.activeBranchId)!),
       moment, from: { snapshotId: anchor.snapshotId, at: anchor.at, ...(bookmark ? { bookmark: bookmark.name } : {}) },
       ...(walReplayedBytes !== undefined ? { walReplayedBytes } : {}),
     };
   });
-  engine.walRetention.schedule(); // once the lock is free: one more span, so the cap may drop older history
+  // Once the lock is free, taken again at once: no operation can come between.
+  engine.background(`capturing container "${c.name}" after its point-in-time restore`, async () =>
+    engine.locks.background(`container:${c.id}`, `container "${c.name}"`, 'capture after a point-in-time restore', () => anchorNewSpan(engine, c.id)));
+  engine.walRetention.schedule(); // one more span, so the cap may drop older history
   return restored;
 });
 
@@ -68,20 +72,21 @@ async function replayedSince(ctx: OpContext, c: ContainerRecord, anchor: SpanAnc
  * as a bookmark's capture: a crash before it is recorded drops the snapshot, and the span then
  * waits for the next bookmark to become restorable (the data itself is safe either way).
  */
-async function anchorNewSpan(ctx: OpContext, c: ContainerRecord): Promise<void> {
-  const { engine, progress } = ctx;
+async function anchorNewSpan(engine: Engine, containerId: string): Promise<void> {
+  const c = engine.store.container(containerId);
+  if (!c) return;
   const branch = activeBranch(engine, c);
   const span = currentSpan(engine.store, branch.id);
   if (!span) return;
   const snapshotId = newId('snap');
   const journal = engine.journalBegin('bookmark-create', { containerId: c.id, snapshotId });
-  progress.report('capturing the restored data, so its own history can be restored');
   let captured;
   try {
-    captured = await captureVolume(engine, c, snapshotId, progress);
+    captured = await captureVolume(engine, c, snapshotId, { report: () => undefined });
   } catch (err) {
     await recoverBookmarkCreate(engine, journal).catch(() => undefined);
-    throw await captureFailed(engine, c, 'the data was restored, but its capture for later restores was not taken', 'take a bookmark', err);
+    log(`container ${c.name}: the capture after its point-in-time restore failed, so its new history is restorable from its next bookmark on: ${(err as Error).message}`);
+    return;
   }
   const oldBase = branch.baseSnapshotId;
   engine.store.tx(() => {

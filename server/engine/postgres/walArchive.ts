@@ -82,8 +82,8 @@ export async function writeRecoverySignal(dataDir: string, owner: FileOwner | un
   }
 }
 
-/** How long archiving the last segment may take before a flush gives up. */
-const FLUSH_TIMEOUT_MS = 30_000;
+/** How long archiving the last segment may take before a flush gives up (it waits in a restore). */
+const FLUSH_TIMEOUT_MS = 10_000;
 
 /**
  * Put everything written so far into the archive: a transaction that commits now (replay to a
@@ -96,17 +96,18 @@ export async function flushToArchive(client: Client): Promise<{ at: string; segm
   const { rows } = await client.query('SELECT pg_catalog.pg_current_xact_id()::text AS xid, pg_catalog.clock_timestamp() AS at');
   await client.query('COMMIT');
   const at = (rows[0].at as Date).toISOString();
-  const sw = await client.query('SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal()) AS segment');
+  const sw = await client.query('SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal()) AS segment, pg_catalog.clock_timestamp() AS switched');
   const segment = String(sw.rows[0].segment);
+  const switched = sw.rows[0].switched as Date;
   const deadline = Date.now() + FLUSH_TIMEOUT_MS;
   for (;;) {
-    const st = await client.query('SELECT last_archived_wal, last_failed_wal FROM pg_catalog.pg_stat_archiver');
-    const archived = st.rows[0].last_archived_wal as string | null;
+    const st = await client.query('SELECT last_archived_wal, last_failed_wal, last_failed_time FROM pg_catalog.pg_stat_archiver');
+    const { last_archived_wal: archived, last_failed_wal: failed, last_failed_time: failedAt } = st.rows[0] as
+      { last_archived_wal: string | null; last_failed_wal: string | null; last_failed_time: Date | null };
     if (archived && archived >= segment) return { at, segment };
-    if (Date.now() > deadline) {
-      const failed = st.rows[0].last_failed_wal as string | null;
-      throw new Error(`the WAL segment ${segment} was not archived within ${FLUSH_TIMEOUT_MS / 1000} s${failed ? ` (the archiver last failed on ${failed}; the database log says why)` : ''}`);
-    }
+    // A failure since the switch (a full pool, a folder gone) would only repeat: do not wait it out.
+    if (failed && failedAt && failedAt >= switched) throw new Error(`archiving the WAL segment ${failed} failed (the database log says why)`);
+    if (Date.now() > deadline) throw new Error(`the WAL segment ${segment} was not archived within ${FLUSH_TIMEOUT_MS / 1000} s`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
