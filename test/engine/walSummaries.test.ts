@@ -177,7 +177,7 @@ describe('blocks: changed pages from WAL summaries', () => {
     await e.sql('qa', 'DROP TABLE hinted');
   });
 
-  test(`${CYCLES} random cycles of changes, bookmarks, restores and branches: every restore is its bookmark's data, and amcheck finds nothing`, async () => {
+  test(`${CYCLES} random cycles of changes, bookmarks, restores (to bookmarks and to moments) and branches: every restore is its data, and amcheck finds nothing`, async () => {
     const rand = prng(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
     const made: Array<{ name: string; sums: Record<string, string> }> = [];
@@ -191,6 +191,10 @@ describe('blocks: changed pages from WAL summaries', () => {
     const leave = async () => left.set(active, logged(await e.checksum('qa')));
     let summarised = 0;
     let restores = 0;
+    let momentRestores = 0;
+    // Each branch's moments, noted after the changes of a cycle, with its data then: a point-in-time
+    // restore to one must give exactly that data (issue 13), whatever happened since.
+    const moments = new Map<string, Array<{ at: string; sums: Record<string, string> }>>();
     const restoresBefore = pageRestores();
     const changes: Array<() => string> = [
       () => `UPDATE accounts SET abalance = abalance + 1 WHERE aid % ${50 + Math.floor(rand() * 200)} = ${Math.floor(rand() * 50)}`,
@@ -206,7 +210,10 @@ describe('blocks: changed pages from WAL summaries', () => {
     ];
     for (let i = 0; i < CYCLES; i++) {
       for (let n = 1 + Math.floor(rand() * 3); n > 0; n--) await e.sql('qa', pick(changes)());
-      const action = made.length === 0 ? 'bookmark' : pick(['bookmark', 'bookmark', 'restore', 'branch', 'activate']);
+      const noted = (await e.sql<{ m: Date }>('qa', 'SELECT clock_timestamp() AS m'))[0].m.toISOString();
+      moments.set(active, [...(moments.get(active) ?? []), { at: noted, sums: logged(await e.checksum('qa')) }]);
+      await new Promise((r) => setTimeout(r, 20)); // the next commit is after the moment
+      const action = made.length === 0 ? 'bookmark' : pick(['bookmark', 'bookmark', 'restore', 'moment', 'branch', 'activate']);
       if (action === 'bookmark') {
         const name = `c${i}`;
         e.ok('bookmark', 'create', name, '--container', 'qa');
@@ -220,6 +227,13 @@ describe('blocks: changed pages from WAL summaries', () => {
         assert.deepEqual(logged(sums), b.sums, `cycle ${i}: restore ${b.name} (seed ${SEED})`);
         assert.match(sums[UNLOGGED], /^0:/, 'the unlogged table starts empty');
         assert.deepEqual((await amcheck(url)).problems, [], `cycle ${i}: amcheck after restore ${b.name} (seed ${SEED})`);
+      } else if (action === 'moment') {
+        const m = pick(moments.get(active)!);
+        e.ok('restore', '--at', m.at, '--container', 'qa');
+        momentRestores++;
+        assert.deepEqual(logged(await e.checksum('qa')), m.sums, `cycle ${i}: restore to ${m.at} on ${active} (seed ${SEED})`);
+        assert.deepEqual((await amcheck(url)).problems, [], `cycle ${i}: amcheck after the restore to ${m.at} (seed ${SEED})`);
+        await e.idle(); // the new history is restorable once its capture is done
       } else if (action === 'branch') {
         const b = pick(made);
         await leave();
@@ -244,6 +258,6 @@ describe('blocks: changed pages from WAL summaries', () => {
     const inPlace = pageRestores() - restoresBefore;
     assert.ok(restores === 0 || inPlace > 0, 'some restores rewrote only the pages the WAL named');
     console.log(`# ${CYCLES} cycles (seed ${SEED}): ${made.length} bookmarks, ${summarised} of them from the WAL summaries; `
-      + `${restores} restores, ${inPlace} of them in place by changed pages; ${branches - 1} branches, ${activations} switches back`);
+      + `${restores} restores, ${inPlace} of them in place by changed pages; ${momentRestores} restores to a moment; ${branches - 1} branches, ${activations} switches back`);
   });
 });
