@@ -72,7 +72,9 @@ test('events appended while paging show up on the next first page, never in the 
 });
 
 test('a bad cursor or limit is refused with a clear error, and nothing changes', async () => {
-  const before0 = JSON.stringify(e.ok<TimelinePage>('timeline', '--container', 'qa'));
+  // The events, and the cursor: the restorable ranges end "now", which moves.
+  const page = () => { const { restorable: _now, ...rest } = e.ok<TimelinePage>('timeline', '--container', 'qa'); return JSON.stringify(rest); };
+  const before0 = page();
   const newest = JSON.parse(before0).events[0].seq as number;
   const refused = e.fails('InvalidArgument', 'timeline', '--container', 'qa', '--before', String(newest + 1000));
   assert.equal(refused.message,
@@ -88,7 +90,7 @@ test('a bad cursor or limit is refused with a clear error, and nothing changes',
   const usage = e.cli('timeline', '--container', 'qa', '--before', 'newest');
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /timeline: --before must be an integer from 1 to \d+, not 'newest'/);
-  assert.equal(JSON.stringify(e.ok<TimelinePage>('timeline', '--container', 'qa')), before0, 'the timeline is as it was');
+  assert.equal(page(), before0, 'the timeline is as it was');
 });
 
 test('the CLI pages with --limit and --before: --json gives the cursor, the table ends with the next command', () => {
