@@ -131,6 +131,11 @@ export function restorableRanges(store: Store, branchId: string, at = now()): Re
   return ranges;
 }
 
+/** The ranges as the protocol gives them (timeline, container show): without the spans' ids. */
+export function restorableForClients(store: Store, branchId: string): Array<{ from: string; to: string }> {
+  return restorableRanges(store, branchId).map(({ from, to }) => ({ from, to }));
+}
+
 /** The span holding `moment` and its nearest anchor at or before it; a clear error naming the
  *  ranges that can be restored when there is none. */
 export function planMoment(store: Store, branch: BranchRecord, moment: string): MomentPlan {

@@ -6,16 +6,10 @@
  * checked in the database. Clicking an event picks its moment.
  */
 import * as assert from 'assert';
+import { localInput } from '../../webview/localTime';
 import { employeesEngine } from './support/data';
 import { e2eTest } from './support/session';
 import { until, waitFor } from './support/workbench';
-
-/** What a datetime-local input holds for an ISO moment, in this machine's zone (the browser's too). */
-function localInput(iso: string): string {
-  const d = new Date(iso);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
 
 e2eTest('e2e 9: restore to a moment picked in the timeline webview, with no bookmark', 'moment', async (run) => {
   const { home, engine } = employeesEngine(run);

@@ -201,3 +201,30 @@ test('a symlink planted in the runtime directory is not followed by root', async
     fs.rmSync(secret, { force: true });
   }
 });
+
+// A restore to a moment writes recovery.signal into a copy of the tenant's data, where any name
+// may already be a link the tenant left before the bookmark.
+test('a recovery.signal symlink in the data is replaced, not written through, by a restore to a moment', async (tt) => {
+  if (process.getuid?.() !== 0) return tt.skip('needs root: only a root engine runs a container as an OS user of its own');
+  qa.ok('container', 'create', 'qa-signal', '--template', 'employees');
+  const victim = `/tmp/slip-tenant-signal-${tag}`;
+  fs.writeFileSync(victim, 'victim\n', { mode: 0o600 });
+  try {
+    const signal = path.join(await dataDir(qa, 'qa-signal'), 'recovery.signal');
+    // The link dangles for the tenant's user (it cannot read the root-only file), yet names it.
+    await qa.sql('qa-signal', ran(`ln -sfn ${victim} ${signal}`));
+    assert.ok(fs.lstatSync(signal).isSymbolicLink(), 'the container\'s user could not plant the link');
+    qa.ok('bookmark', 'create', 'with-link', '--container', 'qa-signal');
+    await qa.sql('qa-signal', `INSERT INTO employees (first_name, last_name) VALUES ('by', 'moment')`);
+    await new Promise((r) => setTimeout(r, 50));
+    const moment = new Date().toISOString();
+    await qa.sql('qa-signal', `DELETE FROM employees WHERE first_name = 'by'`);
+    qa.ok('restore', '--at', moment, '--container', 'qa-signal');
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'victim\n', 'root wrote through a planted recovery.signal');
+    assert.equal(fs.statSync(victim).uid, 0, 'root gave a file away through a planted recovery.signal');
+    const back = await qa.sql<{ n: string }>('qa-signal', `SELECT count(*) AS n FROM employees WHERE first_name = 'by'`);
+    assert.equal(Number(back[0].n), 1, 'the restore to the moment did not bring the row back');
+  } finally {
+    fs.rmSync(victim, { force: true });
+  }
+});

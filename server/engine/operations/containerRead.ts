@@ -1,6 +1,6 @@
 import { ContainerListRequest, ContainerShowRequest, ContainerUrlRequest, type NameParams } from '../../protocol';
 import type { OpContext } from '../engine';
-import { restorableRanges } from '../spans';
+import { restorableForClients } from '../spans';
 import { findContainer } from '../lookup';
 import { DATABASE, SUPERUSER } from '../postgres/cluster';
 import { connectHost, containerView } from '../views';
@@ -18,7 +18,7 @@ export const containerList = operation(ContainerListRequest.type, () => ({}), as
 export const containerShow = operation(ContainerShowRequest.type, parseName, async ({ engine, caller }: OpContext, p: NameParams) => {
   const c = findContainer(engine, caller, p.name);
   const spans = engine.store.allSpans().filter((s) => s.containerId === c.id);
-  const restorable = restorableRanges(engine.store, c.activeBranchId).map(({ from, to }) => ({ from, to }));
+  const restorable = restorableForClients(engine.store, c.activeBranchId);
   return { ...await containerView(engine, c), wal: { bytes: await engine.walRetention.bytesOf(spans), restorable, ...engine.config.wal } };
 });
 

@@ -2,7 +2,7 @@ import { TimelineRequest, type TimelinePage, type TimelineParams } from '../../p
 import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { findContainer } from '../lookup';
-import { restorableRanges } from '../spans';
+import { restorableForClients } from '../spans';
 import { containerRef, object, optInt } from '../validate';
 import { eventInfo } from '../views';
 import { operation } from './operation';
@@ -31,7 +31,7 @@ export const timeline = operation(TimelineRequest.type, (raw): TimelineParams =>
   const read = engine.store.eventsOf(c.id, limit + 1, p.before);
   const events = read.slice(0, limit).map((e) => eventInfo(e, c.name));
   const restorable = engine.store.branchesOf(c.id).map((b) => ({
-    branch: b.name, ranges: restorableRanges(engine.store, b.id).map(({ from, to }) => ({ from, to })),
+    branch: b.name, ranges: restorableForClients(engine.store, b.id),
   }));
   return read.length > limit ? { events, before: events[events.length - 1].seq, restorable } : { events, restorable };
 });

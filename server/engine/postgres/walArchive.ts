@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Client } from 'pg';
 import type { FileOwner } from '../volumes/driver';
+import { fixVolumeDir, replaceWithEmptyFile } from '../volumes/volumeFiles';
 
 /**
  * A branch's WAL, kept so any moment of its history can be rebuilt (docs/architecture.md,
@@ -57,29 +58,21 @@ function checkedPath(p: string): string {
 }
 
 /** Make the archive folder, the container's user's own (PostgreSQL writes it), not readable by
- *  others. The folder of all archives is the engine's: others may pass through it, not list it. */
+ *  others. The folder of all archives is the engine's: others may pass through it, not list
+ *  it, and nobody else can put a link in it. The span's folder is still opened without
+ *  following one before its mode and owner are set (fixVolumeDir). */
 export async function prepareArchiveDir(dir: string, owner: FileOwner | undefined): Promise<void> {
   await fs.promises.mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
   await fs.promises.chmod(path.dirname(dir), 0o711);
   await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-  if (owner) await fs.promises.chown(dir, owner.uid, owner.gid);
+  await fixVolumeDir(dir, owner);
 }
 
-/**
- * Write `recovery.signal` into a volume that is not running: its next start replays. The
- * volume holds the tenant's files, so an existing name (perhaps a symlink) is removed first,
- * and the new file is created, never opened through a link.
- */
-export async function writeRecoverySignal(dataDir: string, owner: FileOwner | undefined): Promise<void> {
-  const file = path.join(dataDir, 'recovery.signal');
-  await fs.promises.rm(file, { force: true });
-  const fh = await fs.promises.open(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-  try {
-    if (owner) await fh.chown(owner.uid, owner.gid);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+/** Write `recovery.signal` into a volume that is not running: its next start replays. The
+ *  volume holds the tenant's files, so whatever has that name goes first, without a link
+ *  being followed (volumeFiles.replaceWithEmptyFile). */
+export function writeRecoverySignal(dataDir: string, owner: FileOwner | undefined): Promise<void> {
+  return replaceWithEmptyFile(dataDir, 'recovery.signal', owner);
 }
 
 /** How long archiving the last segment may take before a flush gives up (it waits in a restore). */

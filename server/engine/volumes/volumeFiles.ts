@@ -384,6 +384,25 @@ export async function removeTree(p: string, trashDir: string): Promise<void> {
   await removeIn(trashDir, trash);
 }
 
+/**
+ * Create the empty file `name` in a volume's top directory, in place of whatever the tenant
+ * left under that name (a symlink, a directory). The directory is opened without following
+ * a link and the file is created through the handle with O_EXCL: a name the tenant swaps in
+ * meanwhile fails the call instead of being written through.
+ */
+export async function replaceWithEmptyFile(dir: string, name: string, owner: FileOwner | undefined): Promise<void> {
+  await withDir(dir, async (d) => {
+    await removeEntry(d, name);
+    const fh = await fs.promises.open(d.at(name), O.O_WRONLY | O.O_CREAT | O.O_EXCL | O.O_NOFOLLOW, 0o600);
+    try {
+      if (owner) await fh.chown(owner.uid, owner.gid);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
+}
+
 /** Empty a pool folder of crash leftovers (init(), while the engine holds its lock). */
 export async function clearDir(dir: string, filter: (name: string) => boolean = () => true): Promise<void> {
   await withDir(dir, async (d) => {
