@@ -95,7 +95,12 @@ export interface ContainerInfo {
   failure?: ContainerFailure;
   createdAt: string;
   /** container show only: its WAL archives, and the moments its active branch can be restored to. */
-  wal?: { bytes: number; restorable: RestorableRange[] } & WalKept;
+  wal?: {
+    bytes: number;
+    restorable: RestorableRange[];
+    /** The newest snapshot of the active branch's current history: a restore to a moment after it replays the WAL from there. */
+    newestAnchorAt?: string;
+  } & WalKept;
 }
 
 export type ContainerState = 'running' | 'stopped' | 'failed';
@@ -231,6 +236,8 @@ export interface WalKept {
   retentionHours: number;
   /** Per container, in MiB; 0: no cap. */
   capMb: number;
+  /** How often a running branch that wrote WAL is captured for point-in-time restores; 0: never. */
+  captureSeconds: number;
 }
 
 /** A stretch of a branch's history that `restore --at` can rebuild (ISO times, inclusive). */

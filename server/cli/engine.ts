@@ -103,6 +103,7 @@ function statusText(st: EngineStatus): string {
     ['containers', String(st.containers)],
     ['background', st.backgroundJobs ? `${st.backgroundJobs} job(s): spares being built, branches being dehydrated, checkpoints, old volumes being deleted` : undefined],
     ['WAL kept', `${st.wal.retentionHours} h per branch, at most ${st.wal.capMb ? `${st.wal.capMb} MiB` : 'any size'} per container (point-in-time restores)`],
+    ['Captured', st.wal.captureSeconds ? `every ${st.wal.captureSeconds} s while a branch writes (a point-in-time restore replays at most that much WAL)` : 'only at operations and bookmarks (SLIPSTREAM_WAL_CAPTURE_SECONDS=0)'],
     ['failed', st.failed.length ? `${st.failed.length}: ${st.failed.map((f) => f.container).join(', ')}` : undefined],
   ]) + st.failed.map((f) => `\n  ${f.container}: ${f.reason}. ${f.action}`).join('');
 }

@@ -20,6 +20,7 @@ import { journalSnapshots, type FirstStep, type JournalData, type JournalOp, typ
 import type { ContainerRecord, EventRecord, StoredJournalEntry } from './records';
 import { anchorSnapshots, archiveDirForStart } from './spans';
 import { WalRetention, type WalLimits } from './walRetention';
+import { IntervalCapture } from './anchors';
 import { startFailure, stoppedOutside } from './startFailure';
 import type { Store } from './store';
 import { eventInfo } from './views';
@@ -107,6 +108,8 @@ export class Engine {
   readonly quiet = new QuietCheckpoints(this);
   /** Pruning of the WAL archives (walRetention.ts). */
   readonly walRetention = new WalRetention(this);
+  /** The engine's own captures of running branches, for point-in-time restores (anchors.ts). */
+  readonly intervalCapture = new IntervalCapture(this);
   private listeners: Array<(p: ChangedParams, owner?: string) => void> = [];
 
   constructor(
@@ -249,7 +252,7 @@ export class Engine {
 
   /** How many background jobs (spare builds, dehydrations, checkpoints, chores, the driver's own) still run. */
   get backgroundJobs(): number {
-    return this.chores.size + this.spares.running + this.cold.running + this.checkpoints.running + this.quiet.running + this.walRetention.running + (this.driver.backgroundJobs ?? 0);
+    return this.chores.size + this.spares.running + this.cold.running + this.checkpoints.running + this.quiet.running + this.walRetention.running + this.intervalCapture.running + (this.driver.backgroundJobs ?? 0);
   }
 
   // ------------------------------------------------------------ journal

@@ -107,6 +107,7 @@ export async function runEngine(opts: EngineOptions): Promise<void> {
     engine.spares.scheduleActive(); // recovery may have deleted a half-made one
     engine.cold.scheduleAll(); // K may have changed, or a crash cut a dehydration short
     engine.walRetention.start(); // also deletes archives no span names
+    engine.intervalCapture.start();
     engine.quiet.start(engine.config.quietCheckpointMs);
     const server = new RpcServer(engine);
     await server.listenUnix(files.socket, { name: config.localOwner, admin: true });
@@ -248,6 +249,7 @@ function untilStopped(engine: Engine, server: RpcServer): Promise<void> {
       engine.stopping = true;
       engine.quiet.stop();
       engine.walRetention.stop();
+      engine.intervalCapture.stop();
       await stopDatabases(engine);
       if (server.busy > 0) {
         // They outlived the grace period. Exit as a crash would, without releasing the

@@ -24,6 +24,8 @@ export interface WalLimits {
   retentionHours: number;
   /** Per container, in MiB; 0: no cap. */
   capMb: number;
+  /** How often the engine captures an anchor of a running branch that wrote WAL (anchors.ts); 0: never. */
+  captureSeconds: number;
 }
 
 export function walLimits(env: NodeJS.ProcessEnv): WalLimits {
@@ -33,6 +35,9 @@ export function walLimits(env: NodeJS.ProcessEnv): WalLimits {
     }),
     capMb: wholeNumberSetting('SLIPSTREAM_WAL_CAP_MB', env.SLIPSTREAM_WAL_CAP_MB, {
       fallback: 4096, min: 0, kind: 'a whole number of MiB', what: 'the most WAL kept per container for point-in-time restores; 0 no cap',
+    }),
+    captureSeconds: wholeNumberSetting('SLIPSTREAM_WAL_CAPTURE_SECONDS', env.SLIPSTREAM_WAL_CAPTURE_SECONDS, {
+      fallback: 3600, min: 0, kind: 'a whole number of seconds', what: 'how often a running branch that wrote WAL is captured, so a point-in-time restore replays at most that much; 0 never',
     }),
   };
 }

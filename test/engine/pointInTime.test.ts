@@ -42,8 +42,8 @@ describe('WAL retention: a container over its cap drops its oldest history, neve
     await e.stop();
     const started = e.cliWith({ SLIPSTREAM_WAL_CAP_MB: '40' }, 'engine', 'start', '--driver', 'blocks');
     assert.equal(started.code, 0, started.stderr);
-    const st = e.ok<{ wal: { retentionHours: number; capMb: number } }>('engine', 'status');
-    assert.deepEqual(st.wal, { retentionHours: 168, capMb: 40 });
+    const st = e.ok<{ wal: { retentionHours: number; capMb: number; captureSeconds: number } }>('engine', 'status');
+    assert.deepEqual(st.wal, { retentionHours: 168, capMb: 40, captureSeconds: 3600 });
     e.ok('container', 'create', 'qa', '--template', 'employees');
     await e.sql('qa', 'CREATE TABLE marks (n int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
     await e.sql('qa', 'INSERT INTO marks (n) VALUES (1)');
@@ -67,6 +67,52 @@ describe('WAL retention: a container over its cap drops its oldest history, neve
     assert.deepEqual(await e.checksum('qa'), kept, 'the bookmark of the dropped history restores byte for byte');
     const check = await amcheck(e.ok<ConnectionInfo>('container', 'url', 'qa').url);
     assert.deepEqual(check.problems, []);
+  });
+});
+
+describe('the engine captures a running branch at an interval, so a replay starts from the newest capture', () => {
+  let e: TestEngine;
+  before(async () => {
+    e = await TestEngine.start({ driver: 'blocks' });
+    await e.stop();
+    const started = e.cliWith({ SLIPSTREAM_WAL_CAPTURE_SECONDS: '2' }, 'engine', 'start', '--driver', 'blocks');
+    assert.equal(started.code, 0, started.stderr);
+    e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+  });
+  after(async () => e?.destroy());
+
+  type Show = { wal: { newestAnchorAt?: string; captureSeconds: number } };
+  const newestAnchor = () => e.ok<Show>('container', 'show', 'iv').wal.newestAnchorAt;
+
+  test('a branch that writes gets a new anchor; one that does not, none; a restore replays from the newest', async () => {
+    assert.equal(e.ok<{ wal: { captureSeconds: number } }>('engine', 'status').wal.captureSeconds, 2);
+    e.ok('container', 'create', 'iv', '--template', 'employees');
+    const created = newestAnchor();
+    assert.ok(created, "the branch's first snapshot is its first anchor");
+    // About 6 MiB of WAL: more than the engine captures for. No autovacuum: its WAL would count as writes.
+    await new Promise((r) => setTimeout(r, 1500)); // the engine's first look at the new branch
+    await e.sql('iv', "CREATE TABLE churn WITH (autovacuum_enabled = off) AS SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 10000) g");
+    let captured: string | undefined;
+    for (let i = 0; i < 100 && !(captured && captured > created); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      captured = newestAnchor();
+    }
+    assert.ok(captured && captured > created, `no capture within 20 s of writing WAL (newest anchor ${captured}, created ${created})`);
+    await e.sql('iv', 'UPDATE employees SET salary = salary + 1 WHERE id % 3 = 0');
+    const moment = (await e.sql<{ m: Date }>('iv', 'SELECT clock_timestamp() AS m'))[0].m.toISOString();
+    const sums = await e.checksum('iv');
+    await new Promise((r) => setTimeout(r, 150));
+    await e.sql('iv', 'DELETE FROM employees');
+    const r = e.ok<MomentRestored>('restore', '--at', moment, '--container', 'iv');
+    assert.ok(r.from.at >= captured && !r.from.bookmark, `replayed from the interval's capture (${captured}), not from ${r.from.at}`);
+    assert.deepEqual(await e.checksum('iv'), sums, 'every table as it was at the moment');
+    assert.deepEqual((await amcheck(e.ok<ConnectionInfo>('container', 'url', 'iv').url)).problems, []);
+    // The restore's own capture is the new history's anchor; idle since, the branch gets no other.
+    await e.idle();
+    const afterRestore = newestAnchor();
+    await new Promise((r) => setTimeout(r, 5000));
+    const log = fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8').split('\n').filter((l) => l.includes('captured an anchor')).join('\n');
+    assert.equal(newestAnchor(), afterRestore, `an idle branch was captured again:\n${log}`);
   });
 });
 

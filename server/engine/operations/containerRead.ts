@@ -1,6 +1,6 @@
 import { ContainerListRequest, ContainerShowRequest, ContainerUrlRequest, type NameParams } from '../../protocol';
 import type { OpContext } from '../engine';
-import { restorableForClients } from '../spans';
+import { anchorsOf, currentSpan, restorableForClients } from '../spans';
 import { findContainer } from '../lookup';
 import { DATABASE, SUPERUSER } from '../postgres/cluster';
 import { connectHost, containerView } from '../views';
@@ -19,7 +19,10 @@ export const containerShow = operation(ContainerShowRequest.type, parseName, asy
   const c = findContainer(engine, caller, p.name);
   const spans = engine.store.allSpans().filter((s) => s.containerId === c.id);
   const restorable = restorableForClients(engine.store, c.activeBranchId);
-  return { ...await containerView(engine, c), wal: { bytes: await engine.walRetention.bytesOf(spans), restorable, ...engine.config.wal } };
+  const current = currentSpan(engine.store, c.activeBranchId);
+  const newestAnchorAt = current && anchorsOf(engine.store, current).pop()?.at;
+  const wal = { bytes: await engine.walRetention.bytesOf(spans), restorable, ...(newestAnchorAt ? { newestAnchorAt } : {}), ...engine.config.wal };
+  return { ...await containerView(engine, c), wal };
 });
 
 /** container url NAME: the connection string. Only the owner is told the password. */

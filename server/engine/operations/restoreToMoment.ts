@@ -1,18 +1,16 @@
 import { RestoreToMomentRequest, type MomentRestored, type RestoreToMomentParams } from '../../protocol';
 import { parseMoment } from '../../common/moments';
-import { captureVolume } from '../data';
-import { log, type Engine, type OpContext } from '../engine';
+import { captureAnchor } from '../anchors';
+import type { OpContext } from '../engine';
 import { EngineError } from '../errors';
-import { newId } from '../ids';
 import { activeBranch, findContainer } from '../lookup';
 import * as cluster from '../postgres/cluster';
 import { isLsn, lsnValue } from '../postgres/walSummaries';
 import type { ContainerRecord, SpanAnchor } from '../records';
-import { addAnchorIn, currentSpan, planMoment } from '../spans';
+import { planMoment } from '../spans';
 import { branchInfo } from '../views';
 import { containerRef, object, optStr, str } from '../validate';
 import { operation } from './operation';
-import { recoverBookmarkCreate } from './bookmarkCreate';
 import { rewind } from './rewind';
 
 /**
@@ -54,7 +52,7 @@ export const restoreToMoment = operation(RestoreToMomentRequest.type, (raw): Res
   });
   // Once the lock is free, taken again at once: no operation can come between.
   engine.background(`capturing container "${c.name}" after its point-in-time restore`, async () => {
-    await engine.locks.background(`container:${c.id}`, `container "${c.name}"`, 'capture after a point-in-time restore', () => anchorNewSpan(engine, c.id));
+    await engine.locks.background(`container:${c.id}`, `container "${c.name}"`, 'capture after a point-in-time restore', () => captureAnchor(engine, c.id, { resetPoint: true, why: 'after its point-in-time restore' }).then(() => undefined));
     // After the capture, not during it: pruning skips a container whose lock is held. One more
     // span, so the cap may now drop older history.
     engine.walRetention.schedule();
@@ -68,35 +66,4 @@ async function replayedSince(ctx: OpContext, c: ContainerRecord, anchor: SpanAnc
   const lsn = await cluster.withLocalClient(ctx.engine.clusterOf(c), async (client) =>
     String((await client.query('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn')).rows[0].lsn));
   return isLsn(lsn) ? Math.max(0, Number(lsnValue(lsn) - lsnValue(anchor.lsn))) : undefined;
-}
-
-/**
- * Capture the rebuilt data, the new span's first anchor and the branch's reset point. Journaled
- * as a bookmark's capture: a crash before it is recorded drops the snapshot, and the span then
- * waits for the next bookmark to become restorable (the data itself is safe either way).
- */
-async function anchorNewSpan(engine: Engine, containerId: string): Promise<void> {
-  const c = engine.store.container(containerId);
-  if (!c) return;
-  const branch = activeBranch(engine, c);
-  const span = currentSpan(engine.store, branch.id);
-  if (!span) return;
-  const snapshotId = newId('snap');
-  const journal = engine.journalBegin('bookmark-create', { containerId: c.id, snapshotId });
-  let captured;
-  try {
-    captured = await captureVolume(engine, c, snapshotId, { report: () => undefined });
-  } catch (err) {
-    await recoverBookmarkCreate(engine, journal).catch(() => undefined);
-    log(`container ${c.name}: the capture after its point-in-time restore failed, so its new history is restorable from its next bookmark on: ${(err as Error).message}`);
-    return;
-  }
-  const oldBase = branch.baseSnapshotId;
-  engine.store.tx(() => {
-    addAnchorIn(engine.store, span.id, { snapshotId, at: captured.asOf, ...(captured.lsn ? { lsn: captured.lsn } : {}) });
-    engine.store.putBranch({ ...engine.store.branch(branch.id)!, baseSnapshotId: snapshotId });
-    engine.journalEnd(journal);
-  });
-  await engine.releaseSnapshots([oldBase]);
-  engine.spares.schedule(branch.id);
 }
