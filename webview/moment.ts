@@ -46,7 +46,7 @@ export function momentPanel(m: TimelineModel, choice: MomentChoice, post: (msg: 
 
   section.append(el('p', { class: 'hint', id: 'moment-ranges' }, ranges.length
     ? `Can be restored to: ${ranges.map((r) => `${time(r.from)} – ${time(r.to)}`).join('; ')}`
-    : `Branch ${choice.branch} has no moment that can be restored yet (from its next bookmark on).`));
+    : `Branch ${choice.branch} has no moment that can be restored yet (from its next bookmark or capture on).`));
   section.append(around(m, choice));
 
   const buttons: HTMLElement[] = [];

@@ -73,7 +73,7 @@ function containerDetails(c: ContainerInfo): string {
     ['owner', c.owner],
     ['created', shortTime(c.createdAt)],
     ['WAL archive', c.wal ? `${(c.wal.bytes / 1048576).toFixed(1)} MiB (kept ${c.wal.retentionHours} h, at most ${c.wal.capMb ? `${c.wal.capMb} MiB` : 'any size'})` : undefined],
-    ['restorable', c.wal ? (c.wal.restorable.map((r) => `${longTime(r.from)} … ${longTime(r.to)}`).join(', ') || 'no moment yet: from the next bookmark on') : undefined],
+    ['restorable', c.wal ? (c.wal.restorable.map((r) => `${longTime(r.from)} … ${longTime(r.to)}`).join(', ') || 'no moment yet: from the next bookmark or capture on') : undefined],
     ['replays from', c.wal?.newestAnchorAt ? `${longTime(c.wal.newestAnchorAt)} (the newest snapshot; a restore to a later moment replays the WAL after it)` : undefined],
   ]);
 }

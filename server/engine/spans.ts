@@ -143,7 +143,7 @@ export function planMoment(store: Store, branch: BranchRecord, moment: string): 
   const ranges = restorableRanges(store, branch.id, current);
   const said = ranges.length
     ? `Branch "${branch.name}" can be restored to ${ranges.map((r) => `${r.from} … ${r.to}`).join(', ')}`
-    : `Branch "${branch.name}" has no moment that can be restored yet: its WAL is archived from its next bookmark on`;
+    : `Branch "${branch.name}" has no moment that can be restored yet: from its next bookmark, or the engine's next capture of it while it writes`;
   if (moment > current) throw new EngineError('InvalidArgument', `${moment} is in the future (it is ${current} now); nothing was changed. ${said}.`);
   const range = ranges.find((r) => moment >= r.from && moment <= r.to);
   if (!range) throw new EngineError('InvalidArgument', `${moment} is outside what can be restored; nothing was changed. ${said}.`);

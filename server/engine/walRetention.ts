@@ -14,7 +14,7 @@ import { anchorsOf, spanDir, sweepArchives } from './spans';
  *   before the window's start (replay starts there, so nothing older is read again);
  * - then, while a container's archives exceed the cap, its oldest history: ended spans first,
  *   then the current span up to its next anchor, and at last the current span's whole
- *   archive (it is restorable again from its next bookmark or restore).
+ *   archive (it is restorable again from its next bookmark, restore or interval capture).
  * Bookmarks never depend on the archive: each holds the WAL it needs, so pruning never breaks
  * one. Anchors are released through Engine.releaseSnapshots, which keeps any snapshot a
  * bookmark, a branch or a journal entry still names.
@@ -101,7 +101,7 @@ export class WalRetention {
       else if (next) await this.cut(oldest, next.at);
       else {
         log(`container ${name}: its WAL archive (${(bytes / 1048576).toFixed(0)} MiB) is over the cap of ${capMb} MiB with nothing older to drop; `
-          + 'the current history is restorable again from its next bookmark or restore');
+          + 'the current history is restorable again from its next bookmark, restore or the engine\'s next capture of it');
         await this.clear(oldest);
         return;
       }
