@@ -145,7 +145,12 @@ function momentsOn(site: DriverSite): void {
     return (await e.sql<{ n: number }>('qa', 'SELECT n FROM marks ORDER BY n')).map((x) => x.n);
   }
 
+  /** The engine log's lines saying a capture could not go by the WAL summaries. */
+  const wholeReads = () => fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8').split('\n')
+    .filter((l) => l.includes('files changed since the last capture are read whole'));
+
   async function restoreTo(m: Mark, what: string): Promise<MomentRestored> {
+    const whole = wholeReads().length;
     const r = e.ok<MomentRestored>('restore', '--at', m.moment, '--container', 'qa');
     assert.equal(r.moment, m.moment);
     assert.deepEqual(await e.checksum('qa'), m.sums, `${what}: every table as it was at ${m.moment}`);
@@ -154,6 +159,8 @@ function momentsOn(site: DriverSite): void {
     assert.deepEqual(check.problems, [], `${what}: amcheck is clean`);
     // The new history is restorable once the engine's capture of it, in the background, is done.
     await e.idle();
+    // That capture goes by the WAL summaries of the replayed timeline and the new one (blocks).
+    if (site.driver === 'blocks') assert.deepEqual(wholeReads().slice(whole), [], `${what}: the capture after it read files whole`);
     return r;
   }
 

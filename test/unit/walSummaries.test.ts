@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { scanWal, segmentStart } from '../../server/engine/volumes/onlineBackup';
 import { VolumeTree } from '../../server/engine/volumes/volumeFiles';
 import { decodeState } from '../../server/engine/volumes/blocks/manifest';
-import { ChangedPages, coverageGap, isUnlogged, lsnValue, relationSegment, summaryEnd } from '../../server/engine/postgres/walSummaries';
+import { ChangedPages, isUnlogged, lsnValue, parseHistory, relationSegment, summariesCovering, summaryEnd } from '../../server/engine/postgres/walSummaries';
 
 const row = (o: Partial<{ tablespace: number; database: number; relfilenode: number; fork: number; block: number; isLimit: boolean }>) =>
   ({ tablespace: 1663, database: 5, relfilenode: 16384, fork: 0, block: 0, isLimit: false, ...o });
@@ -52,15 +52,32 @@ test('noted pages survive the state file as they were; a damaged note is dropped
   assert.equal(decodeState(JSON.stringify(noLsn)).noted, undefined, 'a note means nothing without the LSN it counts from');
 });
 
-test('summaries must cover the range on one timeline, without a gap', () => {
+test('summaries must cover the range on the cluster\'s own history, without a gap', () => {
   const s = (start: string, end: string, tli = 1) => ({ tli, start, end });
   const from = lsnValue('0/1000000');
   const to = lsnValue('0/5000000');
-  assert.equal(coverageGap([s('0/800000', '0/3000000'), s('0/3000000', '0/6000000')], 1, from, to), undefined);
-  assert.match(coverageGap([s('0/1000000', '0/3000000'), s('0/3800000', '0/6000000')], 1, from, to)!, /no WAL summary covers 0\/3000000 to 0\/3800000/);
-  assert.match(coverageGap([s('0/1000000', '0/4000000')], 1, from, to)!, /no WAL summary covers 0\/4000000 to 0\/5000000/);
-  assert.match(coverageGap([s('0/1000000', '0/6000000', 2)], 1, from, to)!, /timeline 2/);
-  assert.match(coverageGap([], 1, from, to)!, /no WAL summary covers/);
+  const gap = (list: ReturnType<typeof s>[], tli = 1, ends?: ReadonlyMap<number, bigint>) => {
+    const r = summariesCovering(list, tli, from, to, ends);
+    return 'reason' in r ? r.reason : undefined;
+  };
+  assert.equal(gap([s('0/800000', '0/3000000'), s('0/3000000', '0/6000000')]), undefined);
+  assert.match(gap([s('0/1000000', '0/3000000'), s('0/3800000', '0/6000000')])!, /no WAL summary covers 0\/3000000 to 0\/3800000/);
+  assert.match(gap([s('0/1000000', '0/4000000')])!, /covers 0\/4000000 to 0\/5000000/);
+  assert.match(gap([s('0/1000000', '0/6000000', 2)])!, /no WAL summary of this history/, 'another timeline says nothing of this one');
+  assert.match(gap([])!, /covers/);
+  // After a point-in-time restore: timeline 1 up to the switch point 0/3000000, then timeline 2.
+  const ends = parseHistory('1\t0/3000000\tbefore 2026-12-04 03:00:00+00\n');
+  assert.deepEqual([...ends], [[1, lsnValue('0/3000000')]]);
+  const chain = [s('0/800000', '0/3800000', 1), s('0/3000000', '0/6000000', 2)];
+  const used = summariesCovering(chain, 2, from, to, ends);
+  assert.deepEqual('use' in used && used.use, chain, 'the ancestor up to its end, then the current timeline');
+  assert.match(gap(chain, 2)!, /covers 0\/1000000 to 0\/3000000 on timeline 2/, 'without the history, the ancestor does not count');
+  // The ancestor's WAL past the switch point was restored but never replayed: it covers nothing.
+  assert.match(gap([s('0/800000', '0/2000000', 1), s('0/2000000', '0/3800000', 1), s('0/3800000', '0/6000000', 2)], 2, ends)!,
+    /covers 0\/3000000 to 0\/3800000/);
+  assert.equal(gap([s('0/800000', '0/3000000', 1), s('0/3000000', '0/3800000', 1), s('0/3000000', '0/6000000', 2)], 2, ends), undefined,
+    'a summary of the ancestor past its end is skipped');
+  assert.match(gap([s('0/800000', '0/6000000', 3)], 2, ends)!, /no WAL summary of this history/, 'a timeline not in the history');
 });
 
 test('LSNs, summary file names, unlogged relations', () => {

@@ -5,10 +5,11 @@
  * file instead of the whole file (issue "ext4 without root", docs/architecture.md
  * "Changed pages from WAL summaries").
  *
- * The summaries are trusted only where they are complete: one timeline, no gap between
- * `since` and `upto`, and the summarizer past `upto`. Anything else (a summary removed
- * after wal_summary_keep_time, a start that skipped WAL, another timeline) answers with
- * a reason, and the caller reads whole files: slower, never wrong.
+ * The summaries are trusted only where they are complete: the cluster's own history (its
+ * timeline, and after a point-in-time restore its ancestors up to where each ended), no gap
+ * between `since` and `upto`, and the summarizer past `upto`. Anything else (a summary
+ * removed after wal_summary_keep_time, a start that skipped WAL) answers with a reason, and
+ * the caller reads whole files: slower, never wrong.
  *
  * What summaries do not say, and so what is never vouched for here: the free space map
  * and visibility map forks (not fully WAL-logged), unlogged and temporary relations (no
@@ -185,11 +186,12 @@ export async function changedPagesBetween(client: Client, since: string, upto: s
   const { rows } = await client.query(
     `SELECT tli::int AS tli, start_lsn::text AS start, end_lsn::text AS end FROM pg_catalog.pg_available_wal_summaries()
       WHERE end_lsn > $1::pg_lsn AND start_lsn < $2::pg_lsn ORDER BY start_lsn`, [since, upto]);
-  const summaries = rows as Summary[];
-  const gap = coverageGap(summaries, cluster.tli, from, to);
-  if (gap) return { reason: gap };
+  const ends = cluster.tli > 1 ? await timelineEnds(client, cluster.tli) : new Map<number, bigint>();
+  if (typeof ends === 'string') return { reason: ends };
+  const covering = summariesCovering(rows as Summary[], cluster.tli, from, to, ends);
+  if ('reason' in covering) return covering;
   const all: SummaryRow[] = [];
-  for (const s of summaries) {
+  for (const s of covering.use) {
     // One row per fork with its blocks as a list: thousands of rows cost the engine more to
     // parse than the server to list. Bounded: the answer comes from the tenant's own server,
     // and the engine holds it in memory.
@@ -206,6 +208,19 @@ export async function changedPagesBetween(client: Client, since: string, upto: s
     }
   }
   return ChangedPages.fromRows(all, cluster.blocksPerSegment, cluster.blockSize);
+}
+
+/** The ends of the current timeline's ancestors, from its history file (the engine connects as
+ *  superuser), or why they cannot be read. The file is the tenant's: a forged one can only make
+ *  the tenant's own capture miss pages of its own history. */
+async function timelineEnds(client: Client, tli: number): Promise<TimelineEnds | string> {
+  const name = `pg_wal/${tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
+  try {
+    const { rows } = await client.query('SELECT pg_catalog.pg_read_file($1) AS text', [name]);
+    return parseHistory(String(rows[0].text));
+  } catch (err) {
+    return `the history of timeline ${tli} could not be read (${(err as Error).message})`;
+  }
 }
 
 /** What the page lists need to know of a cluster: its timeline and its sizes. */
@@ -256,16 +271,49 @@ export async function changesSoFar(client: Client, since: string): Promise<Chang
   return { since, pages, walFrom: s.lsn, flushed, timeline: tli, walSegmentSize };
 }
 
-/** Why the summaries do not cover [from, to) on timeline `tli`, or undefined when they do. */
-export function coverageGap(summaries: readonly Summary[], tli: number, from: bigint, to: bigint): string | undefined {
-  let covered = from;
-  for (const s of summaries) {
-    if (s.tli !== tli) return `a summary of timeline ${s.tli} lies in the range (the cluster is on ${tli})`;
-    if (lsnValue(s.start) > covered) return `no WAL summary covers ${formatLsn(covered)} to ${s.start}`;
-    const end = lsnValue(s.end);
-    if (end > covered) covered = end;
+/**
+ * Where each earlier timeline of the cluster's history ends (its switch point), from the
+ * current timeline's history file: after a point-in-time restore the data came from an
+ * ancestor timeline up to that point, then from the current one (`tli`: no end).
+ */
+export type TimelineEnds = ReadonlyMap<number, bigint>;
+
+/** Read a timeline history file (`<parent tli>\t<switch point>\t<reason>` per line, timeline.c). */
+export function parseHistory(text: string): TimelineEnds {
+  const ends = new Map<number, bigint>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\d+)\s+([0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8})/.exec(line);
+    if (m) ends.set(Number(m[1]), lsnValue(m[2]));
   }
-  return covered >= to ? undefined : `no WAL summary covers ${formatLsn(covered)} to ${formatLsn(to)}`;
+  return ends;
+}
+
+/** The part of a summary that describes this cluster's own history, or undefined: a summary
+ *  of an ancestor timeline counts up to that timeline's end (past it, it summarised WAL that
+ *  was restored from the archive but never replayed: extra pages, harmless, yet no cover). */
+function ownPart(s: Summary, tli: number, ends: TimelineEnds): { start: bigint; end: bigint } | undefined {
+  const start = lsnValue(s.start);
+  const end = lsnValue(s.end);
+  if (s.tli === tli) return { start, end };
+  const ended = ends.get(s.tli);
+  if (ended === undefined || start >= ended) return undefined; // not this history, or past its end
+  return { start, end: end < ended ? end : ended };
+}
+
+/** The summaries of this cluster's history (timeline `tli` and its ancestors) that cover
+ *  [from, to) without a gap, or why they do not. */
+export function summariesCovering(summaries: readonly Summary[], tli: number, from: bigint, to: bigint, ends: TimelineEnds = new Map()):
+  { use: Summary[] } | { reason: string } {
+  let covered = from;
+  const use: Summary[] = [];
+  for (const s of summaries) {
+    const part = ownPart(s, tli, ends);
+    if (!part) continue;
+    if (part.start > covered) return { reason: `no WAL summary covers ${formatLsn(covered)} to ${s.start} on timeline ${s.tli}` };
+    if (part.end > covered) covered = part.end;
+    use.push(s);
+  }
+  return covered >= to ? { use } : { reason: `no WAL summary of this history (timeline ${tli}${ends.size ? ` and ${[...ends.keys()].join(', ')}` : ''}) covers ${formatLsn(covered)} to ${formatLsn(to)}` };
 }
 
 export function formatLsn(v: bigint): string {
