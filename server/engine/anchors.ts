@@ -6,6 +6,7 @@ import { recoverBookmarkCreate } from './operations/bookmarkCreate';
 import * as cluster from './postgres/cluster';
 import { isLsn, lsnValue } from './postgres/walSummaries';
 import type { ContainerRecord } from './records';
+import { Rounds } from './rounds';
 import { addAnchorIn, anchorsOf, currentSpan } from './spans';
 
 /**
@@ -58,37 +59,21 @@ export async function captureAnchor(engine: Engine, containerId: string, opts: {
 }
 
 /** Seconds between the engine's own captures of a running branch; 0: none. */
-export class IntervalCapture {
-  private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> | undefined;
+export class IntervalCapture extends Rounds {
   /** Per current span: its newest anchor when first looked at, and the WAL position then. */
   private readonly seen = new Map<string, { snapshotId: string; lsn: bigint }>();
 
-  constructor(private readonly engine: Engine) {}
+  constructor(engine: Engine) {
+    super(engine, 'the engine\'s capture round');
+  }
 
   start(): void {
     const seconds = this.engine.config.wal.captureSeconds;
-    if (!seconds) return;
     // Look twice per interval (at most once a minute): an anchor is at most 1.5 intervals old.
-    this.timer = setInterval(() => this.schedule(), Math.min(seconds * 500, 60_000));
-    this.timer.unref();
+    if (seconds) this.every(Math.min(seconds * 500, 60_000));
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  get running(): number {
-    return this.round ? 1 : 0;
-  }
-
-  schedule(): void {
-    if (this.round || this.engine.stopping) return;
-    this.round = this.captureDue().catch((err) => log(`the engine's capture round failed: ${(err as Error).message}`))
-      .finally(() => (this.round = undefined));
-  }
-
-  private async captureDue(): Promise<void> {
+  protected async round(): Promise<void> {
     this.forgetEnded();
     for (const c of this.engine.store.allContainers()) {
       if (this.engine.stopping) return;

@@ -4,6 +4,7 @@ import type { Engine } from './engine';
 import { log } from './engine';
 import { wholeNumberSetting } from './envSetting';
 import type { SpanRecord } from './records';
+import { Rounds } from './rounds';
 import { anchorsOf, spanDir, sweepArchives } from './spans';
 
 /**
@@ -46,34 +47,17 @@ export function walLimits(env: NodeJS.ProcessEnv): WalLimits {
 const MARGIN_MS = 60_000;
 const EVERY_MS = 5 * 60_000;
 
-export class WalRetention {
-  private timer: NodeJS.Timeout | undefined;
-  private pruning: Promise<void> | undefined;
-
-  constructor(private readonly engine: Engine) {}
+export class WalRetention extends Rounds {
+  constructor(engine: Engine) {
+    super(engine, 'pruning WAL archives');
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.schedule(), EVERY_MS);
-    this.timer.unref();
+    this.every(EVERY_MS);
     this.schedule();
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  get running(): number {
-    return this.pruning ? 1 : 0;
-  }
-
-  /** Prune soon, unless a prune already runs. */
-  schedule(): void {
-    if (this.pruning || this.engine.stopping) return;
-    this.pruning = this.pruneAll().catch((err) => log(`pruning WAL archives failed: ${(err as Error).message}`))
-      .finally(() => (this.pruning = undefined));
-  }
-
-  private async pruneAll(): Promise<void> {
+  protected async round(): Promise<void> {
     for (const c of this.engine.store.allContainers()) {
       if (this.engine.stopping) return;
       // Not while an operation runs on it (a restore may be reading its archive); the next round

@@ -116,6 +116,41 @@ describe('the engine captures a running branch at an interval, so a replay start
   });
 });
 
+describe('an in-place restore whose replay fails says how to get the data back, and that works', () => {
+  let e: TestEngine;
+  before(async () => {
+    e = await TestEngine.start({ driver: 'blocks' });
+    e.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+  });
+  after(async () => e?.destroy());
+
+  test('the first history\'s WAL is deleted (as the tenant could); restoring into it fails; the hint brings the data back', async () => {
+    e.ok('container', 'create', 'ip', '--template', 'employees');
+    await e.sql('ip', "INSERT INTO employees (first_name, last_name) VALUES ('first', 'history')");
+    const m1 = (await e.sql<{ m: Date }>('ip', 'SELECT clock_timestamp() AS m'))[0].m.toISOString();
+    await new Promise((r) => setTimeout(r, 150));
+    e.ok('restore', '--at', m1, '--container', 'ip'); // the second history begins
+    await e.idle();
+    await e.sql('ip', "INSERT INTO employees (first_name, last_name) VALUES ('second', 'history')");
+    const sums = await e.checksum('ip');
+    const current = (await e.sql<{ d: string }>('ip', "SELECT current_setting('basic_archive.archive_directory') AS d"))[0].d;
+    const others = fs.readdirSync(path.dirname(current)).map((n) => path.join(path.dirname(current), n)).filter((d) => d !== current);
+    assert.equal(others.length, 1, `one abandoned history: ${others.join(', ')}`);
+    const segments = fs.readdirSync(others[0]).filter((f) => /^[0-9A-F]{24}$/.test(f));
+    assert.ok(segments.length > 0, 'the first history archived its WAL');
+    for (const f of segments) fs.rmSync(path.join(others[0], f));
+
+    const r = e.cli('restore', '--at', m1, '--container', 'ip');
+    const error = (r.json as { error?: { code: string; message: string } } | undefined)?.error;
+    assert.equal(r.code, 1, `the restore without its WAL did not fail: ${r.stdout} ${r.stderr}`);
+    const hint = /`slipstream restore --at (\S+) --container ip`/.exec(error?.message ?? '');
+    assert.ok(hint, `the error says how to get the data back: ${error?.message}`);
+    e.ok('restore', '--at', hint[1], '--container', 'ip');
+    assert.deepEqual(await e.checksum('ip'), sums, 'the data as it was before the failed restore');
+    assert.deepEqual((await amcheck(e.ok<ConnectionInfo>('container', 'url', 'ip').url)).problems, []);
+  });
+});
+
 interface Mark { n: number; moment: string; rows: number[]; sums: Record<string, string> }
 
 function momentsOn(site: DriverSite): void {

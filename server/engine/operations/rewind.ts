@@ -9,7 +9,8 @@ import { activeBranch } from '../lookup';
 import type { JournalRecord } from '../journal';
 import type { ContainerRecord, EventRecord } from '../records';
 import type { Recover } from './operation';
-import { abandonSpanIn, beginSpanIn, flushWal, spanDir } from '../spans';
+import { abandonSpanIn, beginSpanIn, currentSpan, flushWal, spanDir } from '../spans';
+import { shellWord } from '../startFailure';
 import { writeRecoverySignal, type Recovery } from '../postgres/walArchive';
 
 type RewindOp = 'restore' | 'reset' | 'refresh';
@@ -167,8 +168,20 @@ async function failed(engine: Engine, journal: Rewind, err: unknown): Promise<un
   const restarted = await rollBack(engine, journal).then(() => true, () => false);
   if (restarted || !inPlace(journal)) return err;
   const message = `${(err as Error).message}. The ${journal.op} was rewriting the branch's data in place, so its previous data is gone `
-    + 'and its database cannot start on what is there now: run the restore again, or restore another bookmark';
+    + `and its database cannot start on what is there now: ${wayBack(engine, journal)}`;
   return new EngineError(err instanceof EngineError ? err.code : 'VolumeFailed', message);
+}
+
+/** What brings the branch's data back after an in-place rewind failed. Its old history's WAL was
+ *  flushed to the archive before the rewrite (rollBack made that span current again), so a
+ *  restore to the moment of that flush rebuilds the data as it was. A flush older than this
+ *  operation (this one's failed) would miss what came after it: then only the general advice. */
+function wayBack(engine: Engine, journal: Rewind): string {
+  const c = engine.store.container(journal.data.containerId);
+  const flushedAt = c && currentSpan(engine.store, journal.data.branchId)?.flushedAt;
+  if (!c || !flushedAt || flushedAt < journal.startedAt) return 'run the restore again, or restore another bookmark';
+  return `its history up to ${flushedAt} is still archived, so \`slipstream restore --at ${flushedAt} --container ${shellWord(c.name)}\` `
+    + 'brings back the data it had; or restore a bookmark';
 }
 
 /** Drop the new volume and run the old one: the rewind never happened. */
