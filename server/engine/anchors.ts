@@ -26,14 +26,13 @@ const MIN_NEW_WAL = 1 << 20;
 
 /** Capture the active branch's data as an anchor of its current span, under the container's
  *  lock (the caller holds it). Journaled as a bookmark's capture: a crash before it is
- *  recorded drops the snapshot. Returns false when there was nothing to capture or it failed
- *  (logged: the data itself is safe either way). */
-export async function captureAnchor(engine: Engine, containerId: string, opts: { resetPoint: boolean; why: string }): Promise<boolean> {
+ *  recorded drops the snapshot. A failure is logged: the data itself is safe either way. */
+export async function captureAnchor(engine: Engine, containerId: string, opts: { resetPoint: boolean; why: string }): Promise<void> {
   const c = engine.store.container(containerId);
-  if (!c) return false;
+  if (!c) return;
   const branch = activeBranch(engine, c);
   const span = currentSpan(engine.store, branch.id);
-  if (!span || branch.cold) return false;
+  if (!span || branch.cold) return;
   const snapshotId = newId('snap');
   const journal = engine.journalBegin('bookmark-create', { containerId: c.id, snapshotId });
   let captured;
@@ -42,7 +41,7 @@ export async function captureAnchor(engine: Engine, containerId: string, opts: {
   } catch (err) {
     await recoverBookmarkCreate(engine, journal).catch(() => undefined);
     log(`container ${c.name}: the capture ${opts.why} failed; its history is restorable from its previous anchor or its next bookmark: ${(err as Error).message}`);
-    return false;
+    return;
   }
   const oldBase = branch.baseSnapshotId;
   engine.store.tx(() => {
@@ -55,7 +54,6 @@ export async function captureAnchor(engine: Engine, containerId: string, opts: {
     await engine.releaseSnapshots([oldBase]);
     engine.spares.schedule(branch.id);
   }
-  return true;
 }
 
 /** Seconds between the engine's own captures of a running branch; 0: none. */
@@ -85,7 +83,7 @@ export class IntervalCapture extends Rounds {
       const key = `container:${c.id}`;
       if (this.engine.locks.isHeld(key)) continue;
       await this.engine.locks.background(key, `container "${c.name}"`, 'capture for point-in-time restores',
-        () => captureAnchor(this.engine, c.id, { resetPoint: false, why }).then(() => undefined));
+        () => captureAnchor(this.engine, c.id, { resetPoint: false, why }));
     }
     this.engine.walRetention.schedule(); // a new anchor may let a span be cut
   }
@@ -120,6 +118,9 @@ export class IntervalCapture extends Rounds {
 
   /** Forget the spans no longer current (replaced or dropped). */
   private forgetEnded(): void {
-    for (const id of this.seen.keys()) if (this.engine.store.span(id)?.endedAt !== undefined || !this.engine.store.span(id)) this.seen.delete(id);
+    for (const id of this.seen.keys()) {
+      const span = this.engine.store.span(id);
+      if (!span || span.endedAt) this.seen.delete(id);
+    }
   }
 }

@@ -52,7 +52,7 @@ export const restoreToMoment = operation(RestoreToMomentRequest.type, (raw): Res
   });
   // Once the lock is free, taken again at once: no operation can come between.
   engine.background(`capturing container "${c.name}" after its point-in-time restore`, async () => {
-    await engine.locks.background(`container:${c.id}`, `container "${c.name}"`, 'capture after a point-in-time restore', () => captureAnchor(engine, c.id, { resetPoint: true, why: 'after its point-in-time restore' }).then(() => undefined));
+    await engine.locks.background(`container:${c.id}`, `container "${c.name}"`, 'capture after a point-in-time restore', () => captureAnchor(engine, c.id, { resetPoint: true, why: 'after its point-in-time restore' }));
     // After the capture, not during it: pruning skips a container whose lock is held. One more
     // span, so the cap may now drop older history.
     engine.walRetention.schedule();
