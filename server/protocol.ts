@@ -30,6 +30,8 @@ export const ErrorCodes = {
   NoSpace: -33013,
   Unauthorized: -33014,
   Forbidden: -33015,
+  /** An S3-compatible remote refused or failed a request (remotes: bookmark push and pull). */
+  RemoteFailed: -33016,
   Internal: -33099,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCodes;
@@ -72,6 +74,8 @@ export interface TemplateInfo {
   versions: TemplateVersionInfo[];
   createdAt: string;
   owner: string;
+  /** The remote its versions were pulled from: it cannot be refreshed here. */
+  pulledFrom?: string;
 }
 
 export interface ContainerInfo {
@@ -166,6 +170,49 @@ export interface BookmarkInfo {
   git?: GitContext;
   /** Branches (in any container) created from this bookmark. */
   dependents: number;
+  /** A bookmark pulled from a remote: which, when, and who made it on the engine it came from. */
+  pulled?: { remote: string; at: string; owner: string };
+}
+
+/** An S3-compatible place bookmarks are pushed to and pulled from. Never its credentials:
+ *  the engine takes those from the standard AWS environment variables and profile files. */
+export interface RemoteInfo {
+  name: string;
+  /** s3://BUCKET/PREFIX */
+  url: string;
+  endpoint?: string;
+  region?: string;
+  createdAt: string;
+}
+
+/** A bookmark as a remote holds it (bookmark list --remote). */
+export interface RemoteBookmarkInfo {
+  id: string;
+  name: string;
+  template: string;
+  templateVersion: number;
+  container: string;
+  branch: string;
+  owner: string;
+  tags: string[];
+  note: string;
+  createdAt: string;
+  pushedAt: string;
+  git?: GitContext;
+}
+
+/** What a push or pull moved. */
+export interface TransferInfo {
+  bookmark: BookmarkInfo;
+  remote: string;
+  /** Chunks (64 KiB of a file, before compression) the bookmark and its template version hold, zeros excepted. */
+  chunks: number;
+  /** Chunks that crossed the network, and their bytes on the wire (compressed). */
+  chunksMoved: number;
+  bytesMoved: number;
+  /** The template version crossed too (it was not on the other side yet). */
+  templateMoved: boolean;
+  seconds: number;
 }
 
 export type EventKind =
@@ -361,6 +408,11 @@ export interface MomentRestored {
   /** WAL replayed on that snapshot, in bytes, when the snapshot's WAL position is known. */
   walReplayedBytes?: number;
 }
+export interface RemoteAddParams { name: string; url: string; endpoint?: string; region?: string }
+export interface RemoteRefParams { remote: string }
+export interface BookmarkPushParams extends WithProgress { bookmark: string; container?: string; remote: string }
+/** `bookmark`: the remote bookmark's id, or a name unique on the remote. */
+export interface BookmarkPullParams extends WithProgress { bookmark: string; remote: string }
 export interface TimelineParams {
   container: string;
   /** At most this many (1–100000), newest first. Without it, 1000. */
@@ -527,6 +579,36 @@ export namespace TimelineRequest {
   export const type = new RequestType<TimelineParams, TimelinePage, ErrorData>(method);
 }
 
+export namespace RemoteAddRequest {
+  export const method = 'remote/add';
+  export const type = new RequestType<RemoteAddParams, RemoteInfo, ErrorData>(method);
+}
+export namespace RemoteListRequest {
+  export const method = 'remote/list';
+  export const type = new RequestType<Record<string, never>, RemoteInfo[], ErrorData>(method);
+}
+export namespace RemoteRemoveRequest {
+  export const method = 'remote/remove';
+  export const type = new RequestType<NameParams, RemoteInfo, ErrorData>(method);
+}
+/** What a remote holds: its bookmarks, oldest first. */
+export namespace RemoteBookmarksRequest {
+  export const method = 'remote/bookmarks';
+  export const type = new RequestType<RemoteRefParams, RemoteBookmarkInfo[], ErrorData>(method);
+}
+/** Upload what the remote lacks of a bookmark and its template version; the bookmark's
+ *  record is written last, so a half push is never visible. */
+export namespace BookmarkPushRequest {
+  export const method = 'bookmark/push';
+  export const type = new RequestType<BookmarkPushParams, TransferInfo, ErrorData>(method);
+}
+/** Bring a remote bookmark and its template version here, fetching only the chunks this
+ *  engine lacks: an ordinary local bookmark afterwards. */
+export namespace BookmarkPullRequest {
+  export const method = 'bookmark/pull';
+  export const type = new RequestType<BookmarkPullParams, TransferInfo, ErrorData>(method);
+}
+
 // ---------------------------------------------------------------- notifications
 
 /** Sent to every connected client after any change, so trees and timelines update live. */
@@ -561,4 +643,5 @@ export const allRequests = [
   BookmarkCreateRequest, BookmarkListRequest, BookmarkShowRequest, BookmarkShareRequest,
   BookmarkUnshareRequest, BookmarkTagRequest, BookmarkDeleteRequest,
   RestoreRequest, RestoreToMomentRequest, ResetRequest, RefreshRequest, TimelineRequest,
+  RemoteAddRequest, RemoteListRequest, RemoteRemoveRequest, RemoteBookmarksRequest, BookmarkPushRequest, BookmarkPullRequest,
 ] as const;

@@ -13,6 +13,8 @@ import { MOMENT_FORMS, parseMoment } from '../common/moments';
 import type {
   BookmarkCreateParams,
   BookmarkListParams,
+  BookmarkPullParams,
+  BookmarkPushParams,
   BookmarkRefParams,
   BookmarkTagParams,
   BranchCreateParams,
@@ -24,6 +26,7 @@ import type {
   DriverChoice,
   GitContext,
   NameParams,
+  RemoteAddParams,
   RestoreParams,
   RestoreToMomentParams,
   SourceSpec,
@@ -66,13 +69,18 @@ export interface CommandArgs {
   'branch unlink': BranchParams;
   /** `git` holds only the --git-* overrides; the handler adds what the current git repository says. */
   'bookmark create': { params: BookmarkCreateParams; git: GitContext };
-  'bookmark list': BookmarkListParams;
+  'bookmark list': BookmarkListParams & { remote?: string };
   'bookmark show': BookmarkRefParams;
   'bookmark share': BookmarkRefParams;
   'bookmark unshare': BookmarkRefParams;
   'bookmark tag': BookmarkTagParams;
   'bookmark delete': BookmarkRefParams;
   'bookmark link': BookmarkRefParams & { scheme: string };
+  'bookmark push': BookmarkPushParams;
+  'bookmark pull': BookmarkPullParams;
+  'remote add': RemoteAddParams;
+  'remote list': NoArgs;
+  'remote remove': NameParams;
   open: { link: string; container: string; branch?: string } & WithHooks;
   restore: (RestoreParams | RestoreToMomentParams) & WithHooks;
   reset: ContainerOpParams & WithHooks;
@@ -499,10 +507,11 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     },
   },
   'bookmark list': {
-    usage: '[--container C [--branch B | --orphaned]] [--shared] [--newest] [--limit N [--after ID]]',
-    summary: 'List the bookmarks you can see, oldest first: yours and shared ones',
+    usage: '[--container C [--branch B | --orphaned]] [--shared] [--newest] [--limit N [--after ID]] | --remote R',
+    summary: 'List the bookmarks you can see, oldest first: yours and shared ones (or those a remote holds)',
     positionals: [],
     options: {
+      remote: { type: 'string', arg: 'R', help: 'list what remote R holds instead (alone)' },
       container: containerOpt('only bookmarks taken in this container'),
       branch: { type: 'string', arg: 'B', help: 'with --container: only those taken on this branch' },
       orphaned: { type: 'boolean', help: 'with --container: only those whose branch was deleted' },
@@ -512,6 +521,13 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
       after: { type: 'string', arg: 'ID', help: 'the page after the one that ended with bookmark ID' },
     },
     build: (input) => {
+      const remote = input.str('remote');
+      if (remote !== undefined) {
+        const others = ['container', 'branch', 'limit', 'after'].filter((o) => input.str(o) !== undefined)
+          .concat(['orphaned', 'shared', 'newest'].filter((o) => input.flag(o)));
+        if (others.length) throw new UsageError(`--remote lists a remote's bookmarks and takes no --${others.join(', --')}`);
+        return { remote };
+      }
       const container = input.str('container');
       const branch = input.str('branch');
       const limit = input.int('limit', 1, 10_000);
@@ -583,6 +599,51 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     },
     notes: [bookmarkRefNote, 'Whoever opens the link must be able to reach this engine: use a team engine for links shared between machines.'],
     build: (input) => ({ ...bookmarkRef(input), scheme: input.str('scheme') ?? 'vscode' }),
+  },
+  'bookmark push': {
+    usage: 'B --remote R [--container C]',
+    summary: 'Upload a bookmark (and its template version) to a remote: only what the remote lacks',
+    positionals: ['B'],
+    options: { remote: { type: 'string', arg: 'R', help: 'the remote (see remote list)' }, container: scopeOpt },
+    notes: [bookmarkRefNote, 'An interrupted push keeps what it uploaded; pushing again sends the rest. The bookmark shows on the remote only once all of it is there.'],
+    build: (input) => ({ ...bookmarkRef(input), remote: input.need('remote', 'R') }),
+  },
+  'bookmark pull': {
+    usage: 'B --remote R',
+    summary: 'Bring a bookmark from a remote into this engine: only the chunks this engine lacks cross the network',
+    positionals: ['B'],
+    options: { remote: { type: 'string', arg: 'R', help: 'the remote (see remote list)' } },
+    notes: ["B is the remote bookmark's id, or a name unique on the remote (see bookmark list --remote R). Its template version comes too when this engine lacks it."],
+    build: (input) => ({ bookmark: input.pos(0), remote: input.need('remote', 'R') }),
+  },
+  'remote add': {
+    usage: 'NAME s3://BUCKET[/PREFIX] [--endpoint URL] [--region R]',
+    summary: 'Add an S3-compatible remote that bookmarks are pushed to and pulled from (admins)',
+    positionals: ['NAME', 'URL'],
+    options: {
+      endpoint: { type: 'string', arg: 'URL', help: 'an S3-compatible store other than AWS: MinIO, Ceph RGW, R2… (http(s)://HOST[:PORT])' },
+      region: { type: 'string', arg: 'R', help: 'the bucket\'s region (default: $AWS_REGION, else us-east-1)' },
+    },
+    notes: ['Credentials are never given here: the engine reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE and ~/.aws, from its own environment. The bucket must answer before the remote is added.'],
+    build: (input) => {
+      const endpoint = input.str('endpoint');
+      const region = input.str('region');
+      return { name: input.pos(0), url: input.pos(1), ...(endpoint !== undefined ? { endpoint } : {}), ...(region !== undefined ? { region } : {}) };
+    },
+  },
+  'remote list': {
+    usage: '',
+    summary: 'List the remotes',
+    positionals: [],
+    options: {},
+    build: noArgs,
+  },
+  'remote remove': {
+    usage: 'NAME',
+    summary: 'Forget a remote (what it holds stays there) (admins)',
+    positionals: ['NAME'],
+    options: {},
+    build: (input) => ({ name: input.pos(0) }),
   },
   open: {
     usage: 'LINK --container C [--branch NAME] [--hooks]',
@@ -704,6 +765,7 @@ const groups: Readonly<Record<string, GroupInfo>> = {
   container: { title: 'Containers', summary: 'A container is your workspace made from a template: one PostgreSQL on a fixed port.' },
   branch: { title: 'Branches', summary: 'A branch is a line of data history inside a container; exactly one is active.' },
   bookmark: { title: 'Bookmarks', summary: 'A bookmark is an immutable, named snapshot of a branch, private or shared.' },
+  remote: { title: 'Remotes', summary: 'A remote is S3-compatible object storage that bookmarks travel through between engines.' },
   user: { title: 'Users', summary: 'Users of a team engine (engine start --listen): each has a token; admins manage templates and users.' },
 };
 const operationsTitle = "Operations on a container's active branch";

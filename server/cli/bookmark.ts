@@ -4,7 +4,6 @@ import { promisify } from 'util';
 import {
   BookmarkCreateRequest,
   BookmarkDeleteRequest,
-  BookmarkListRequest,
   BookmarkShareRequest,
   BookmarkShowRequest,
   BookmarkTagRequest,
@@ -12,24 +11,21 @@ import {
   type BookmarkInfo,
   type GitContext,
 } from '../protocol';
-import type { GroupHandlers } from './context';
+import type { CommandId } from './args';
+import type { HandlerTable } from './context';
 import { bookmarkLink } from './link';
 import { details, shortTime, table } from './output';
 
 const run = promisify(execFile);
 
-export const bookmarkCommands: GroupHandlers<'bookmark'> = {
+/** Those that may reach a remote (list, push, pull) are in remote.ts. */
+export const bookmarkCommands: HandlerTable<Exclude<Extract<CommandId, `bookmark ${string}`>, 'bookmark list' | 'bookmark push' | 'bookmark pull'>> = {
   'bookmark link': bookmarkLink,
   'bookmark create': async (ctx, { params, git }) => {
     const merged = { ...(await currentGit(process.cwd())), ...git };
     const withGit = Object.keys(merged).length > 0 ? { ...params, git: merged } : params;
     const b = await ctx.call(BookmarkCreateRequest.type, withGit, { progress: true });
     ctx.emit(b, `created bookmark ${b.name} (${b.id}) of branch ${b.branch} in container ${b.container}, ${b.shared ? 'shared' : 'private'}`);
-    return 0;
-  },
-  'bookmark list': async (ctx, args) => {
-    const list = await ctx.call(BookmarkListRequest.type, args);
-    ctx.emit(list, bookmarkTable(list));
     return 0;
   },
   'bookmark show': async (ctx, args) => {
@@ -75,7 +71,7 @@ export async function currentGit(cwd: string): Promise<GitContext> {
   return git;
 }
 
-function bookmarkTable(list: readonly BookmarkInfo[]): string {
+export function bookmarkTable(list: readonly BookmarkInfo[]): string {
   if (list.length === 0) return 'no bookmarks; create one with: slipstream bookmark create NAME --container C';
   const rows = list.map((b) => [b.id, b.name, b.branch, b.container, b.shared ? 'yes' : 'no', b.tags.join(','), shortTime(b.createdAt)]);
   return table(['ID', 'NAME', 'BRANCH', 'CONTAINER', 'SHARED', 'TAGS', 'CREATED'], rows);
@@ -99,5 +95,6 @@ function bookmarkDetails(b: BookmarkInfo): string {
     ['git commit', b.git?.commit],
     ['git remote', b.git?.remote],
     ['branches from it', String(b.dependents)],
+    ['pulled from', b.pulled ? `remote ${b.pulled.remote}, ${shortTime(b.pulled.at)} (made there by ${b.pulled.owner})` : undefined],
   ]);
 }

@@ -16,6 +16,7 @@ import { openCommands } from './link';
 import { CliError, writeError, type Io } from './output';
 import { templateCommands } from './template';
 import { userCommands } from './user';
+import { remoteCommands } from './remote';
 
 const handlers: HandlerTable<CommandId> = {
   ...engineCommands,
@@ -25,6 +26,7 @@ const handlers: HandlerTable<CommandId> = {
   ...bookmarkCommands,
   ...opsCommands,
   ...userCommands,
+  ...remoteCommands,
   ...openCommands,
 };
 

@@ -328,8 +328,26 @@ export class Engine {
     }
     for (const b of s.allBookmarks()) refs.add(b.snapshotId);
     for (const id of anchorSnapshots(s)) refs.add(id);
+    for (const id of this.reading.keys()) refs.add(id);
     for (const j of s.allJournalEntries()) journalSnapshots(j).forEach((id) => refs.add(id));
     return refs;
+  }
+
+  /** Snapshots being read outside any lock (a push), with how many readers each. */
+  private readonly reading = new Map<string, number>();
+
+  /** Run `fn` with the snapshots kept from deletion; those released meanwhile go after. */
+  async whileReading<T>(ids: readonly string[], fn: () => Promise<T>): Promise<T> {
+    for (const id of ids) this.reading.set(id, (this.reading.get(id) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      for (const id of ids) {
+        const n = this.reading.get(id)! - 1;
+        if (n) this.reading.set(id, n); else this.reading.delete(id);
+      }
+      await this.releaseSnapshots(ids);
+    }
   }
 
   /** Delete the given snapshots that nothing references any more. Failures are only

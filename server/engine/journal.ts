@@ -32,6 +32,13 @@ export interface JournalOps {
     step: 'begin';
   };
   'bookmark-create': { data: { containerId: string; snapshotId: string }; step: 'begin' };
+  /** operations/bookmarkPull.ts: the volume written for the bookmark and the snapshot taken of
+   *  it, and the same for its template version when that came too. No record names them until
+   *  the entry ends. */
+  'bookmark-pull': {
+    data: { volumeId: string; snapshotId: string; templateVolumeId?: string; templateSnapshotId?: string };
+    step: 'begin';
+  };
   /** 0.1: `captureId`, the old branch's head, captured before the switch. */
   activate: { data: { containerId: string; fromId: string; toId: string; captureId?: string }; step: 'begin' | 'switched' };
   restore: RewindEntry;
@@ -142,6 +149,10 @@ const specs: { [K in JournalOp]: OpSpec<K> } = {
     snapshots: ['baseSnapshotId', 'spareSnapshotId', 'coldSnapshotId', 'readySnapshotId'],
   },
   'bookmark-create': { fields: { containerId: 'string', snapshotId: 'string' }, snapshots: ['snapshotId'] },
+  'bookmark-pull': {
+    fields: { volumeId: 'string', snapshotId: 'string', templateVolumeId: 'string?', templateSnapshotId: 'string?' },
+    snapshots: ['snapshotId', 'templateSnapshotId'],
+  },
   activate: { fields: { containerId: 'string', fromId: 'string', toId: 'string', captureId: 'string?' }, snapshots: ['captureId'] },
   restore: rewind,
   reset: rewind,

@@ -15,6 +15,8 @@ export interface TemplateRecord {
   owner: string;
   createdAt: string;
   versions: TemplateVersionRecord[];
+  /** Versions pulled from this remote (bookmark pull): the source stayed on the engine that built it. */
+  pulledFrom?: string;
 }
 
 export interface ContainerRecord {
@@ -93,6 +95,20 @@ export interface BookmarkRecord {
   asOf?: string;
   lsn?: string;
   git?: GitContext;
+  /** Pulled from a remote: its container and branch live on the engine that made it, and
+   *  `owner` there made it (the local owner is who pulled it). */
+  pulled?: { remote: string; at: string; owner: string; container: string };
+}
+
+/** An S3-compatible remote (remotes/). Credentials are never stored: the AWS SDK finds them. */
+export interface RemoteRecord {
+  name: string;
+  bucket: string;
+  /** Empty, or ends with '/'. */
+  prefix: string;
+  endpoint?: string;
+  region?: string;
+  createdAt: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type {
-  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, SpanRecord, StoredJournalEntry, TemplateRecord, UserRecord,
+  BookmarkRecord, BranchRecord, ContainerRecord, EventRecord, RemoteRecord, SpanRecord, StoredJournalEntry, TemplateRecord, UserRecord,
 } from './records';
 
 /**
@@ -21,6 +21,7 @@ export class Store {
   /** snapshot id → the container whose own volume it was captured from (Engine.isOwnSnapshot). */
   private readonly captures: Database<string, string>;
   private readonly spans: Database<SpanRecord, string>;
+  private readonly remotes: Database<RemoteRecord, string>;
   /** Bumped by every tx(): what a cache read at one version is still true at. */
   private version = 0;
   private bookmarkCache: { version: number; list: readonly BookmarkRecord[] } | undefined;
@@ -37,6 +38,7 @@ export class Store {
     this.users = this.root.openDB({ name: 'users' });
     this.captures = this.root.openDB({ name: 'captures' });
     this.spans = this.root.openDB({ name: 'spans' });
+    this.remotes = this.root.openDB({ name: 'remotes' });
   }
 
   tx<T>(fn: () => T): T {
@@ -90,6 +92,11 @@ export class Store {
   capturedFrom(snapshotId: string): string | undefined { return this.captures.get(snapshotId); }
   putCapture(snapshotId: string, containerId: string): void { this.captures.putSync(snapshotId, containerId); }
   removeCapture(snapshotId: string): void { this.captures.removeSync(snapshotId); }
+
+  remote(name: string): RemoteRecord | undefined { return this.remotes.get(name); }
+  allRemotes(): RemoteRecord[] { return all(this.remotes); }
+  putRemote(r: RemoteRecord): void { this.remotes.putSync(r.name, r); }
+  removeRemote(name: string): void { this.remotes.removeSync(name); }
 
   span(id: string): SpanRecord | undefined { return this.spans.get(id); }
   allSpans(): SpanRecord[] { return all(this.spans); }

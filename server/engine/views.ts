@@ -24,6 +24,7 @@ export function templateInfo(store: Store, t: TemplateRecord): TemplateInfo {
       usedBy: containers.filter((c) => c.templateVersion === v.version).length
         + bookmarks.filter((b) => b.templateVersion === v.version).length,
     })),
+    ...(t.pulledFrom ? { pulledFrom: t.pulledFrom } : {}),
   };
 }
 
@@ -101,7 +102,7 @@ export function bookmarkInfo(store: Store, b: BookmarkRecord, lookups = bookmark
   return {
     id: b.id,
     name: b.name,
-    container: lookups.containerNames.get(b.containerId) ?? b.containerId,
+    container: lookups.containerNames.get(b.containerId) ?? b.pulled?.container ?? b.containerId,
     branch: b.branchName,
     template: lookups.templateNames.get(b.templateId) ?? b.templateId,
     owner: b.owner,
@@ -114,6 +115,7 @@ export function bookmarkInfo(store: Store, b: BookmarkRecord, lookups = bookmark
     ...(b.lsn ? { lsn: b.lsn } : {}),
     ...(b.git ? { git: b.git } : {}),
     dependents: lookups.dependents.get(b.id) ?? 0,
+    ...(b.pulled ? { pulled: { remote: b.pulled.remote, at: b.pulled.at, owner: b.pulled.owner } } : {}),
   };
 }
 

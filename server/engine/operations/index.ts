@@ -3,6 +3,9 @@ import type { Engine } from '../engine';
 import type { Operation, Recover } from './operation';
 import { recoverActivate } from './activate';
 import { bookmarkCreate, recoverBookmarkCreate } from './bookmarkCreate';
+import { bookmarkPull, recoverBookmarkPull } from './bookmarkPull';
+import { bookmarkPush } from './bookmarkPush';
+import { remoteAdd, remoteBookmarkList, remoteList, remoteRemove } from './remoteOps';
 import { bookmarkDelete, bookmarkList, bookmarkShare, bookmarkShow, bookmarkTag, bookmarkUnshare } from './bookmarkOps';
 import { branchCreate, recoverBranchCreate } from './branchCreate';
 import { branchActivate, branchDelete, branchList, recoverBranchDelete } from './branchOps';
@@ -35,6 +38,7 @@ export const operations: readonly Operation[] = [
   branchCreate, branchActivate, branchList, branchDelete, branchLink, branchUnlink,
   bookmarkCreate, bookmarkList, bookmarkShow, bookmarkShare, bookmarkUnshare, bookmarkTag, bookmarkDelete,
   restore, restoreToMoment, reset, refresh, timeline,
+  remoteAdd, remoteList, remoteRemove, remoteBookmarkList, bookmarkPush, bookmarkPull,
 ];
 
 /** Journal op name → how to finish or roll it back after a crash. A journaled operation
@@ -48,6 +52,7 @@ export const recoveries: { [K in JournalOp]: Recover<K> } = {
   'branch-create': recoverBranchCreate,
   'branch-delete': recoverBranchDelete,
   'bookmark-create': recoverBookmarkCreate,
+  'bookmark-pull': recoverBookmarkPull,
   activate: recoverActivate,
   restore: recoverRewind,
   reset: recoverRewind,

@@ -1,5 +1,6 @@
 import { TemplateRefreshRequest, type NameParams, type WithProgress } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
+import { EngineError } from '../errors';
 import { now } from '../ids';
 import { findTemplate } from '../lookup';
 import type { JournalRecord } from '../journal';
@@ -16,6 +17,9 @@ export const templateRefresh = operation(TemplateRefreshRequest.type, parse, asy
   const { engine } = ctx;
   engine.requireAdmin(ctx.caller, 'refresh templates');
   const template = findTemplate(engine, p.name);
+  if (template.pulledFrom) {
+    throw new EngineError('InvalidArgument', `template "${template.name}" was pulled from remote "${template.pulledFrom}": its source is on the engine that built it. Refresh it there, push a bookmark of the new version, and pull that here.`);
+  }
   await validateSource(template.source);
   return engine.locks.with(`template:${template.name}`, `template "${template.name}"`, 'template refresh', async () => {
     await buildTemplateVersion(ctx, 'template-refresh', { templateId: template.id }, template.source,

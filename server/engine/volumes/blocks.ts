@@ -23,6 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
+import type { SnapshotEntry, SnapshotReader } from './snapshotReader';
 import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { ChangedPages, formatLsn, isUnlogged, lsnValue, relationSegment, type ChangesSoFar } from '../postgres/walSummaries';
 import { walTail, type WalTail } from '../postgres/walRecords';
@@ -170,6 +171,37 @@ export class BlocksDriver implements VolumeDriver {
       await fs.promises.rm(file, { force: true });
       await syncDir(path.dirname(file));
       await this.lock.write(() => this.collectGarbage());
+    });
+  }
+
+  /** From the manifest and the chunk store, under the shared lock so no sweep runs meanwhile. */
+  async readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>): Promise<T> {
+    const manifest = await guard(`reading snapshot ${snapshotId}`, () => this.readManifest(this.manifestPath(snapshotId), snapshotId));
+    const chunks = new Map(manifest.entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.chunks] as const] : [])));
+    const sizes = new Map(manifest.entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.size] as const] : [])));
+    const entries = manifest.entries.map((e): SnapshotEntry => (e.type === 'file' ? { path: e.path, type: 'file', mode: e.mode, size: e.size } : e));
+    return this.lock.read(async () => {
+      const reader = this.store.reader();
+      try {
+        return await fn({
+          entries,
+          chunks: async (file, each) => {
+            const ids = chunks.get(file.path)!;
+            for (let i = 0; i < ids.length; i++) {
+              const length = Math.min(CHUNK_SIZE, file.size - i * CHUNK_SIZE);
+              await each(i, ids[i], () => reader.read(ids[i], length));
+            }
+          },
+          readChunk: async (rel, index) => {
+            const ids = chunks.get(rel);
+            const size = sizes.get(rel);
+            if (!ids || size === undefined || index >= ids.length) throw new Error(`${rel} has no chunk ${index} in snapshot ${snapshotId}`);
+            return reader.read(ids[index], Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE));
+          },
+        });
+      } finally {
+        await reader.close();
+      }
     });
   }
 

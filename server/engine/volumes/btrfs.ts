@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findSystemTool } from '../../common/executables';
 import { EngineError } from '../errors';
+import { readFolderSnapshot, type SnapshotReader } from './snapshotReader';
 import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { checkId, ensurePoolDirs, exists, guard, notFound, run } from './util';
 import { allocatedBytes, checkCanCreate, chownTree, clearDir, fixVolumeDir, removeTree } from './volumeFiles';
@@ -104,6 +105,12 @@ export class BtrfsDriver implements VolumeDriver {
   async deleteSnapshot(snapshotId: string): Promise<void> {
     const snap = this.snapshotPath(snapshotId);
     await guard(`deleting snapshot ${snapshotId}`, () => this.removeSubvolume(snap));
+  }
+
+  async readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>): Promise<T> {
+    const snap = this.snapshotPath(snapshotId);
+    if (!(await exists(snap))) throw notFound(`snapshot ${snapshotId}`);
+    return readFolderSnapshot(snap, fn);
   }
 
   async hasSnapshot(snapshotId: string): Promise<boolean> {

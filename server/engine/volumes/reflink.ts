@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
+import { readFolderSnapshot, type SnapshotReader } from './snapshotReader';
 import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { Compactor } from './compaction';
 import { copiedDuringBackup, scanWal } from './onlineBackup';
@@ -124,6 +125,12 @@ export class ReflinkDriver implements VolumeDriver {
   async deleteSnapshot(snapshotId: string): Promise<void> {
     const snap = this.snapshotPath(snapshotId);
     await guard(`deleting snapshot ${snapshotId}`, () => this.compactor.hold(snapshotId, () => removeTree(snap, path.join(this.pool, 'tmp')), true));
+  }
+
+  async readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>): Promise<T> {
+    const snap = this.snapshotPath(snapshotId);
+    if (!(await exists(snap))) throw notFound(`snapshot ${snapshotId}`);
+    return readFolderSnapshot(snap, fn);
   }
 
   async hasSnapshot(snapshotId: string): Promise<boolean> {

@@ -1,0 +1,77 @@
+import { BookmarkPushRequest, type BookmarkPushParams, type TransferInfo } from '../../protocol';
+import type { OpContext } from '../engine';
+import { EngineError } from '../errors';
+import { findBookmark, findContainer } from '../lookup';
+import { now } from '../ids';
+import { openRemote, remoteTemplateVersion } from '../remotes/catalog';
+import { bookmarkKey, templateKey, type RemoteBookmark, type RemoteTemplateVersion } from '../remotes/format';
+import { Packer, remoteChunks } from '../remotes/packs';
+import { pushSnapshot } from '../remotes/push';
+import { RemoteClient } from '../remotes/s3';
+import { Tally } from '../remotes/transfer';
+import { bookmarkInfo } from '../views';
+import { containerRef, existingName, object, optStr, str } from '../validate';
+import { operation } from './operation';
+import { findRemote } from './remoteOps';
+
+/**
+ * bookmark push B --remote R: upload what the remote lacks of the bookmark and of the template
+ * version it came from, then the bookmark's record, last: until then the remote shows nothing
+ * of it. Chunks already there (from any engine's push, or an interrupted one) are not sent.
+ * Nothing changes locally, so no lock is held: the snapshots are kept from deletion meanwhile.
+ */
+export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkPushParams => {
+  const o = object(raw);
+  return {
+    bookmark: str(o, 'bookmark', 256), container: o.container === undefined ? undefined : containerRef(o, 'container'),
+    remote: existingName(o, 'remote', 'remote'), workDoneToken: optStr(o, 'workDoneToken'),
+  };
+}, async ({ engine, caller, progress, signal }: OpContext, p: BookmarkPushParams): Promise<TransferInfo> => {
+  const remote = findRemote(engine, p.remote);
+  const bm = findBookmark(engine, caller, p.bookmark, p.container ? findContainer(engine, caller, p.container) : undefined);
+  const template = engine.store.template(bm.templateId);
+  const version = template?.versions.find((v) => v.version === bm.templateVersion);
+  if (!template || !version) {
+    throw new EngineError('NotFound', `bookmark "${bm.name}" came from template version ${bm.templateVersion}, which this engine no longer has; it cannot be pushed.`);
+  }
+  const client = new RemoteClient(remote, signal);
+  const tally = new Tally(progress, 'pushing');
+  let templateMoved = false;
+  try {
+    progress.report(`reaching remote "${remote.name}"`);
+    await openRemote(client, true);
+    progress.report('reading what the remote holds');
+    const known = new Set((await remoteChunks(client)).keys());
+    const packer = new Packer(client, (bytes, chunks) => { tally.bytesMoved += bytes; tally.chunksMoved += chunks; });
+    await engine.whileReading([bm.snapshotId, version.snapshotId], async () => {
+      if (!(await remoteTemplateVersion(client, template.id, version.version))) {
+        const files = await pushSnapshot(engine.driver, version.snapshotId, client, known, packer, tally, `template "${template.name}" v${version.version}`, signal);
+        const record: RemoteTemplateVersion = {
+          format: 'slipstream-template-version', version: 1,
+          template: { id: template.id, name: template.name, version: version.version, createdAt: version.createdAt }, files,
+        };
+        await client.put(templateKey(template.id, version.version), Buffer.from(JSON.stringify(record)), 'application/json');
+        templateMoved = true;
+      }
+      const files = await pushSnapshot(engine.driver, bm.snapshotId, client, known, packer, tally, `bookmark "${bm.name}"`, signal);
+      const c = engine.store.container(bm.containerId);
+      const record: RemoteBookmark = {
+        format: 'slipstream-bookmark', version: 1,
+        bookmark: {
+          id: bm.id, name: bm.name, owner: bm.pulled?.owner ?? bm.owner, container: c?.name ?? bm.pulled?.container ?? bm.containerId,
+          branch: bm.branchName, tags: bm.tags, note: bm.note, createdAt: bm.createdAt, consistency: bm.consistency,
+          ...(bm.asOf ? { asOf: bm.asOf } : {}), ...(bm.lsn ? { lsn: bm.lsn } : {}), ...(bm.git ? { git: bm.git } : {}),
+        },
+        template: { id: template.id, name: template.name, version: version.version }, files, pushedAt: now(),
+      };
+      await client.put(bookmarkKey(bm.id), Buffer.from(JSON.stringify(record)), 'application/json');
+    });
+  } finally {
+    client.destroy();
+  }
+  progress.report(`pushed bookmark "${bm.name}"`, 100);
+  return {
+    bookmark: bookmarkInfo(engine.store, bm), remote: remote.name, chunks: tally.chunks, chunksMoved: tally.chunksMoved,
+    bytesMoved: tally.bytesMoved, templateMoved, seconds: tally.seconds,
+  };
+});

@@ -1,0 +1,185 @@
+/**
+ * What a remote holds, under its prefix. Everything is content-addressed or written once:
+ *
+ *   slipstream-remote.json                 what this is: {format, version, chunkSize}
+ *   packs/<name>.pack                      chunks end to end, each LZ4-compressed where it pays
+ *   packs/<name>.idx                       which chunk is where in that pack; written after the pack,
+ *                                          so a chunk counts as present only once all of it is there
+ *   files/<sha256>.json.gz                 a data directory: entries, and each file's chunk ids;
+ *                                          gzipped JSON, named by the hash of the JSON
+ *   templates/<template id>/<version>.json a template version: its name and its files
+ *   bookmarks/<bookmark id>.json           a bookmark: its metadata, template version and files.
+ *                                          Written last: until it exists the bookmark is not there
+ *
+ * A chunk is 64 KiB of a file (the blocks driver's chunks: the same ids), named by its sha256;
+ * zero chunks are never stored. Everything read back is validated here before it drives a
+ * write: a remote is another machine's data, and may be damaged or hostile.
+ */
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { Consistency, GitContext } from '../../protocol';
+import { EngineError } from '../errors';
+import { CHUNK_SIZE, chunkCount, isChunkId, ZERO_CHUNK } from '../volumes/blocks/chunkStore';
+import type { SnapshotEntry } from '../volumes/snapshotReader';
+
+export const MARKER = 'slipstream-remote.json';
+export const packKey = (name: string) => `packs/${name}.pack`;
+export const indexKey = (name: string) => `packs/${name}.idx`;
+export const filesKey = (hash: string) => `files/${hash}.json.gz`;
+export const templateKey = (templateId: string, version: number) => `templates/${templateId}/${version}.json`;
+export const bookmarkKey = (bookmarkId: string) => `bookmarks/${bookmarkId}.json`;
+
+export interface Marker { format: 'slipstream-remote'; version: 1; chunkSize: number }
+export const newMarker = (): Marker => ({ format: 'slipstream-remote', version: 1, chunkSize: CHUNK_SIZE });
+
+/** A chunk in a pack: bytes [offset, offset + length), LZ4 (its raw length first) when compressed. */
+export interface PackedChunk { id: string; offset: number; length: number; compressed: boolean }
+export interface PackIndex { format: 'slipstream-pack-index'; version: 1; pack: string; chunks: PackedChunk[] }
+
+export type FilesEntry = Exclude<SnapshotEntry, { type: 'file' }> | (Extract<SnapshotEntry, { type: 'file' }> & { chunks: string[] });
+export interface Files { format: 'slipstream-files'; version: 1; chunkSize: number; entries: FilesEntry[] }
+
+export interface RemoteTemplateVersion {
+  format: 'slipstream-template-version'; version: 1;
+  template: { id: string; name: string; version: number; createdAt: string };
+  files: string;
+}
+
+export interface RemoteBookmark {
+  format: 'slipstream-bookmark'; version: 1;
+  bookmark: {
+    id: string; name: string; owner: string; container: string; branch: string; tags: string[]; note: string;
+    createdAt: string; consistency: Consistency; asOf?: string; lsn?: string; git?: GitContext;
+  };
+  template: { id: string; name: string; version: number };
+  files: string;
+  pushedAt: string;
+}
+
+/** Gzipped JSON, and the hash of the JSON that names it (files/). Chunk ids are hex: gzip
+ *  halves them. */
+export function encodeFiles(entries: FilesEntry[]): { hash: string; body: Buffer } {
+  const files: Files = { format: 'slipstream-files', version: 1, chunkSize: CHUNK_SIZE, entries };
+  const json = Buffer.from(JSON.stringify(files));
+  return { hash: createHash('sha256').update(json).digest('hex'), body: gzipSync(json) };
+}
+
+// ------------------------------------------------------------------------ reading back
+
+function damaged(what: string, why: string): EngineError {
+  return new EngineError('RemoteFailed', `${what} on the remote is damaged (${why}); nothing was changed here. Push the bookmark again from the engine that made it.`);
+}
+
+type Raw = Record<string, unknown>;
+function parse(what: string, body: Buffer): Raw {
+  try {
+    const v: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Raw;
+  } catch { /* reported below */ }
+  throw damaged(what, 'not JSON');
+}
+
+const isStr = (v: unknown, max = 4096): v is string => typeof v === 'string' && v.length <= max;
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const ID = (prefix: string) => new RegExp(`^${prefix}_[0-9a-f]{12}$`);
+const isHash = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+
+function expect(what: string, ok: boolean, why: string): void {
+  if (!ok) throw damaged(what, why);
+}
+
+export function decodeMarker(body: Buffer): Marker {
+  const o = parse('the remote\'s marker', body);
+  if (o.format !== 'slipstream-remote') {
+    throw new EngineError('RemoteFailed', `the remote's ${MARKER} is not a Slipstream remote's; pick an empty prefix for the remote.`);
+  }
+  if (o.version !== 1 || o.chunkSize !== CHUNK_SIZE) {
+    throw new EngineError('RemoteFailed', `the remote was written by a newer Slipstream (format ${String(o.version)}, chunks of ${String(o.chunkSize)} bytes); upgrade this engine.`);
+  }
+  return o as unknown as Marker;
+}
+
+export function decodePackIndex(name: string, body: Buffer): PackIndex {
+  const what = `pack index ${name}`;
+  const o = parse(what, body);
+  expect(what, o.format === 'slipstream-pack-index' && o.version === 1 && o.pack === name && Array.isArray(o.chunks), 'not a pack index');
+  const chunks = (o.chunks as unknown[]).map((c): PackedChunk => {
+    const ok = Array.isArray(c) && c.length === 4 && isHash(c[0]) && isInt(c[1]) && isInt(c[2]) && c[2] > 0 && c[2] <= CHUNK_SIZE + 64
+      && (c[3] === 0 || c[3] === 1);
+    expect(what, ok, 'a bad entry');
+    const [id, offset, length, compressed] = c as [string, number, number, number];
+    return { id, offset, length, compressed: compressed === 1 };
+  });
+  return { format: 'slipstream-pack-index', version: 1, pack: name, chunks };
+}
+
+export function encodePackIndex(pack: string, chunks: readonly PackedChunk[]): Buffer {
+  return Buffer.from(JSON.stringify({
+    format: 'slipstream-pack-index', version: 1, pack, chunks: chunks.map((c) => [c.id, c.offset, c.length, c.compressed ? 1 : 0]),
+  }));
+}
+
+/** A relative path that stays inside the volume. */
+const isSafeRelPath = (p: unknown): p is string =>
+  typeof p === 'string' && p.length > 0 && p.length <= 4096 && !p.includes('\0') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+
+/** Files, checked against the hash that names them, with every path inside the volume, sorted,
+ *  and every parent a directory listed before it (so no write can pass through a symlink). */
+export function decodeFiles(hash: string, gz: Buffer): Files {
+  const what = `file list ${hash.slice(0, 12)}`;
+  let body: Buffer;
+  try {
+    body = gunzipSync(gz, { maxOutputLength: 512 * 1024 * 1024 });
+  } catch {
+    throw damaged(what, 'not gzip');
+  }
+  expect(what, createHash('sha256').update(body).digest('hex') === hash, 'its hash does not match its name');
+  const o = parse(what, body);
+  expect(what, o.format === 'slipstream-files' && o.version === 1 && o.chunkSize === CHUNK_SIZE && Array.isArray(o.entries), 'not a file list');
+  const dirs = new Set<string>(['']);
+  let last = '';
+  const entries = (o.entries as Raw[]).map((e): FilesEntry => {
+    expect(what, typeof e === 'object' && e !== null && isSafeRelPath(e.path) && isInt(e.mode) && (e.mode as number) <= 0o7777, 'a bad entry');
+    const p = e.path as string;
+    expect(what, p > last, 'entries out of order');
+    expect(what, dirs.has(p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : ''), `${p} is not inside a listed directory`);
+    last = p;
+    const mode = (e.mode as number) & 0o777; // never setuid, setgid or sticky from a remote
+    if (e.type === 'dir') { dirs.add(p); return { path: p, type: 'dir', mode }; }
+    if (e.type === 'symlink') {
+      expect(what, isStr(e.target) && (e.target as string).length > 0 && !(e.target as string).includes('\0'), 'a bad symlink');
+      return { path: p, type: 'symlink', mode, target: e.target as string };
+    }
+    expect(what, e.type === 'file' && isInt(e.size) && Array.isArray(e.chunks) && (e.chunks as unknown[]).length === chunkCount(e.size as number)
+      && (e.chunks as unknown[]).every((c) => typeof c === 'string' && isChunkId(c)), `a bad file entry ${p}`);
+    return { path: p, type: 'file', mode, size: e.size as number, chunks: e.chunks as string[] };
+  });
+  return { format: 'slipstream-files', version: 1, chunkSize: CHUNK_SIZE, entries };
+}
+
+export function decodeTemplateVersion(key: string, body: Buffer): RemoteTemplateVersion {
+  const o = parse(key, body);
+  const t = o.template as Raw | undefined;
+  expect(key, o.format === 'slipstream-template-version' && o.version === 1 && isHash(o.files) && typeof t === 'object' && t !== null
+    && isStr(t.id, 64) && ID('tpl').test(t.id as string) && isStr(t.name, 1024) && isInt(t.version) && (t.version as number) >= 1 && isStr(t.createdAt, 64),
+  'not a template version');
+  return o as unknown as RemoteTemplateVersion;
+}
+
+export function decodeBookmark(key: string, body: Buffer): RemoteBookmark {
+  const o = parse(key, body);
+  const b = o.bookmark as Raw | undefined;
+  const t = o.template as Raw | undefined;
+  const okBookmark = typeof b === 'object' && b !== null && isStr(b.id, 64) && ID('bm').test(b.id as string) && isStr(b.name, 1024)
+    && isStr(b.owner, 1024) && isStr(b.container, 1024) && isStr(b.branch, 1024) && Array.isArray(b.tags) && (b.tags as unknown[]).every((x) => isStr(x, 1024))
+    && isStr(b.note, 10_000) && isStr(b.createdAt, 64) && ['clean-shutdown', 'atomic-snapshot', 'online-backup'].includes(b.consistency as string)
+    && (b.asOf === undefined || isStr(b.asOf, 64)) && (b.lsn === undefined || isStr(b.lsn, 32))
+    && (b.git === undefined || (typeof b.git === 'object' && b.git !== null && Object.values(b.git).every((x) => isStr(x, 1024))));
+  const okTemplate = typeof t === 'object' && t !== null && isStr(t.id, 64) && ID('tpl').test(t.id as string) && isStr(t.name, 1024)
+    && isInt(t.version) && (t.version as number) >= 1;
+  expect(key, o.format === 'slipstream-bookmark' && o.version === 1 && okBookmark && okTemplate && isHash(o.files) && isStr(o.pushedAt, 64), 'not a bookmark');
+  return o as unknown as RemoteBookmark;
+}
+
+export const isBookmarkId = (s: string) => ID('bm').test(s);
+export { ZERO_CHUNK };

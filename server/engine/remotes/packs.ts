@@ -1,0 +1,108 @@
+/**
+ * Chunks travel in packs: a few thousand compressed chunks in one object, so a push of gigabytes
+ * is tens of uploads rather than tens of thousands, and a pull reads them back in byte ranges.
+ * A pack's index is written after the pack; an interrupted push leaves whole packs with their
+ * indexes, which the next push finds and does not send again.
+ */
+import * as lz4 from 'lz4-napi';
+import { wholeNumberSetting } from '../envSetting';
+import { newPackName } from '../volumes/blocks/packs';
+import { decodePackIndex, encodePackIndex, indexKey, packKey, type PackedChunk } from './format';
+import type { RemoteClient } from './s3';
+
+/** A pack is sent once it holds this much (32 MiB; tests make it smaller to interrupt a push
+ *  between packs); two are in flight at most. */
+const packSize = () => wholeNumberSetting('SLIPSTREAM_REMOTE_PACK_MIB', process.env.SLIPSTREAM_REMOTE_PACK_MIB,
+  { fallback: 32, min: 1, kind: 'a whole number of MiB', what: 'how big a pack of chunks sent to a remote grows' }) * 1024 * 1024;
+const PACKS_IN_FLIGHT = 2;
+const INDEX_READS = 8;
+
+export interface Located extends PackedChunk { pack: string }
+
+/** Every chunk the remote holds, by id: the indexes of all its packs. */
+export async function remoteChunks(client: RemoteClient): Promise<Map<string, Located>> {
+  const names = (await client.list('packs/')).filter((k) => k.endsWith('.idx')).map((k) => k.slice(0, -'.idx'.length));
+  const out = new Map<string, Located>();
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++];
+      const body = await client.get(indexKey(name));
+      if (!body) continue; // removed meanwhile
+      for (const c of decodePackIndex(name, body).chunks) out.set(c.id, { ...c, pack: name });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(INDEX_READS, names.length) }, worker));
+  return out;
+}
+
+/** LZ4 when it saves an eighth or more, as the blocks driver's chunk store does. */
+async function encodeChunk(raw: Buffer): Promise<{ data: Buffer; compressed: boolean }> {
+  const packed = await lz4.compress(raw);
+  return packed.length <= raw.length - raw.length / 8 ? { data: packed, compressed: true } : { data: raw, compressed: false };
+}
+
+/** A chunk's raw bytes from its pack bytes; undefined when they are not what the id says. */
+export function decodeChunk(c: PackedChunk, bytes: Buffer, verify: (raw: Buffer) => boolean): Buffer | undefined {
+  let raw: Buffer;
+  try {
+    raw = c.compressed ? lz4.uncompressSync(bytes) : bytes;
+  } catch {
+    return undefined;
+  }
+  return verify(raw) ? raw : undefined;
+}
+
+/** Collects new chunks into packs and uploads them, PACKS_IN_FLIGHT at a time. */
+export class Packer {
+  private parts: Buffer[] = [];
+  private chunks: PackedChunk[] = [];
+  private size = 0;
+  private readonly added = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+  private readonly packSize = packSize();
+
+  constructor(private readonly client: RemoteClient, private readonly uploaded: (bytes: number, chunks: number) => void) {}
+
+  has(id: string): boolean {
+    return this.added.has(id);
+  }
+
+  async add(id: string, raw: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.added.has(id)) return;
+    this.added.add(id);
+    const { data, compressed } = await encodeChunk(raw);
+    this.chunks.push({ id, offset: this.size, length: data.length, compressed });
+    this.parts.push(data);
+    this.size += data.length;
+    if (this.size >= this.packSize) await this.send();
+  }
+
+  /** Send what is left and wait for every upload. */
+  async finish(): Promise<void> {
+    await this.send();
+    await Promise.allSettled([...this.inFlight]);
+    if (this.failure) throw this.failure;
+  }
+
+  private async send(): Promise<void> {
+    if (this.chunks.length === 0) return;
+    const body = Buffer.concat(this.parts);
+    const chunks = this.chunks;
+    this.parts = [];
+    this.chunks = [];
+    this.size = 0;
+    while (this.inFlight.size >= PACKS_IN_FLIGHT) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+    const name = newPackName();
+    const upload = (async () => {
+      await this.client.put(packKey(name), body);
+      await this.client.put(indexKey(name), encodePackIndex(name, chunks), 'application/json');
+      this.uploaded(body.length, chunks.length);
+    })().catch((err: unknown) => { this.failure ??= err; });
+    this.inFlight.add(upload);
+    void upload.finally(() => this.inFlight.delete(upload));
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * One file list down into a new volume: directories, symlinks and files made through handles
+ * that never follow a link; then every chunk a local snapshot already holds copied from it (the
+ * snapshots this engine pushed to or pulled from the remote: their file lists say which chunk is
+ * where); then the rest fetched from the remote's packs in byte ranges. Every chunk is checked
+ * against its hash before it is written. Only the chunks no local snapshot holds cross the network.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { EngineError } from '../errors';
+import { CHUNK_SIZE } from '../volumes/blocks/chunkStore';
+import type { FileOwner, VolumeDriver } from '../volumes/driver';
+import { VolumeTree } from '../volumes/volumeFiles';
+import { packKey, ZERO_CHUNK, type Files } from './format';
+import { decodeChunk, type Located } from './packs';
+import type { RemoteClient } from './s3';
+import type { Tally } from './transfer';
+
+/** Ranges of a pack read in one GET: chunks at most GAP apart, up to RANGE bytes. */
+const GAP = 256 * 1024;
+const RANGE = 8 * 1024 * 1024;
+const RANGES_IN_FLIGHT = 4;
+
+/** Where a chunk goes: a file of the list, and the chunk's index in it. */
+type Spot = { path: string; index: number; length: number };
+
+/** A local snapshot, and the file list the remote holds for it. */
+export interface LocalSource { snapshotId: string; files: Files }
+
+export interface PullInto {
+  driver: VolumeDriver;
+  volumeId: string;
+  owner: FileOwner | undefined;
+  /** Local snapshots whose contents the remote describes (the same template version or bookmark). */
+  local: readonly LocalSource[];
+  client: RemoteClient;
+  chunks: ReadonlyMap<string, Located>;
+  tally: Tally;
+  what: string;
+  signal: AbortSignal;
+}
+
+export async function pullFiles(files: Files, into: PullInto): Promise<void> {
+  const wanted = new Map<string, Spot[]>();
+  for (const e of files.entries) {
+    if (e.type !== 'file') continue;
+    e.chunks.forEach((id, index) => {
+      if (id === ZERO_CHUNK) return; // a new file reads as zeros where nothing is written
+      into.tally.chunks++;
+      const spots = wanted.get(id) ?? [];
+      spots.push({ path: e.path, index, length: Math.min(CHUNK_SIZE, e.size - index * CHUNK_SIZE) });
+      wanted.set(id, spots);
+    });
+  }
+  await VolumeTree.with(into.driver.volumePath(into.volumeId), async (tree) => {
+    const writer = new ChunkWriter(tree);
+    try {
+      await makeEntries(tree, files, into.owner);
+      await copyFromLocal(into, wanted, writer);
+      await fetchMissing(into, wanted, writer);
+    } finally {
+      await writer.close();
+    }
+    await tree.syncDirs();
+  });
+}
+
+async function makeEntries(tree: VolumeTree, files: Files, owner: FileOwner | undefined): Promise<void> {
+  for (const e of files.entries) {
+    if (e.type === 'dir') {
+      await tree.mkdir(e.path, e.mode);
+      await tree.fixDir(e.path, e.mode, owner);
+    } else if (e.type === 'symlink') {
+      await tree.symlink(e.target, e.path, owner);
+    } else {
+      const fh = await tree.openFile(e.path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, e.mode);
+      try {
+        await fh.truncate(e.size);
+        await fh.chmod(e.mode);
+        if (owner) await fh.chown(owner.uid, owner.gid);
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+}
+
+/** Every wanted chunk a local snapshot holds, read from it (no network), and no longer wanted.
+ *  A local chunk that does not match its id is left to the remote. */
+async function copyFromLocal(into: PullInto, wanted: Map<string, Spot[]>, writer: ChunkWriter): Promise<void> {
+  for (const source of into.local) {
+    const here: { id: string; path: string; index: number }[] = [];
+    const seen = new Set<string>();
+    for (const e of source.files.entries) {
+      if (e.type !== 'file') continue;
+      e.chunks.forEach((id, index) => {
+        if (wanted.has(id) && !seen.has(id)) { seen.add(id); here.push({ id, path: e.path, index }); }
+      });
+    }
+    if (here.length === 0) continue;
+    await into.driver.readSnapshot(source.snapshotId, async (reader) => {
+      for (const c of here) {
+        if (into.signal.aborted) throw cancelled();
+        const raw = await reader.readChunk(c.path, c.index).catch(() => undefined);
+        if (!raw || createHash('sha256').update(raw).digest('hex') !== c.id) continue;
+        for (const s of wanted.get(c.id)!) await writer.write(s, raw);
+        wanted.delete(c.id);
+      }
+    });
+  }
+}
+
+/** The rest from the remote, pack by pack, in ranges; each chunk checked against its id. */
+async function fetchMissing(into: PullInto, wanted: Map<string, Spot[]>, writer: ChunkWriter): Promise<void> {
+  const ranges = planRanges(into, wanted);
+  const total = ranges.reduce((n, r) => n + (r.end - r.start), 0);
+  let done = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < ranges.length) {
+      const r = ranges[next++];
+      if (into.signal.aborted) throw cancelled();
+      const bytes = await into.client.get(packKey(r.pack), { start: r.start, end: r.end });
+      if (!bytes || bytes.length !== r.end - r.start) throw damagedPack(r.pack, 'it is shorter than its index says');
+      for (const c of r.chunks) {
+        const raw = decodeChunk(c, bytes.subarray(c.offset - r.start, c.offset - r.start + c.length),
+          (b) => createHash('sha256').update(b).digest('hex') === c.id);
+        if (!raw) throw damagedPack(r.pack, `chunk ${c.id.slice(0, 12)} does not match its hash`);
+        for (const s of wanted.get(c.id)!) await writer.write(s, raw);
+        into.tally.chunksMoved++;
+      }
+      into.tally.bytesMoved += bytes.length;
+      done += bytes.length;
+      into.tally.report(into.what, done, total);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, ranges.length) }, worker));
+}
+
+interface Range { pack: string; start: number; end: number; chunks: Located[] }
+
+function planRanges(into: PullInto, wanted: Map<string, Spot[]>): Range[] {
+  const byPack = new Map<string, Located[]>();
+  for (const id of wanted.keys()) {
+    const at = into.chunks.get(id);
+    if (!at) {
+      throw new EngineError('RemoteFailed', `the remote lacks chunk ${id.slice(0, 12)} that the bookmark needs (a pack was deleted, or a push never finished its packs); nothing was changed here. Push the bookmark again from the engine that made it.`);
+    }
+    byPack.set(at.pack, [...(byPack.get(at.pack) ?? []), at]);
+  }
+  const ranges: Range[] = [];
+  for (const [pack, list] of byPack) {
+    list.sort((a, b) => a.offset - b.offset);
+    let cur: Range | undefined;
+    for (const c of list) {
+      if (cur && c.offset - cur.end <= GAP && c.offset + c.length - cur.start <= RANGE) {
+        cur.end = Math.max(cur.end, c.offset + c.length);
+        cur.chunks.push(c);
+      } else {
+        cur = { pack, start: c.offset, end: c.offset + c.length, chunks: [c] };
+        ranges.push(cur);
+      }
+    }
+  }
+  return ranges;
+}
+
+/** Writes chunks into the new volume's files one at a time (fetches overlap, writes need not),
+ *  keeping a few files open; each is synced before it is closed. */
+class ChunkWriter {
+  private readonly open = new Map<string, Promise<fs.promises.FileHandle>>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly tree: VolumeTree) {}
+
+  write(s: Spot, raw: Buffer): Promise<void> {
+    const done = this.queue.then(() => this.writeNow(s, raw));
+    this.queue = done.catch(() => undefined);
+    return done;
+  }
+
+  private async writeNow(s: Spot, raw: Buffer): Promise<void> {
+    if (raw.length !== s.length) throw new EngineError('RemoteFailed', `a chunk of ${s.path} has the wrong length; nothing was changed here.`);
+    let fh = this.open.get(s.path);
+    if (!fh) {
+      if (this.open.size >= 64) await this.closeOne();
+      fh = this.tree.openFile(s.path, fs.constants.O_WRONLY);
+      this.open.set(s.path, fh);
+    }
+    const handle = await fh;
+    let done = 0;
+    while (done < raw.length) done += (await handle.write(raw, done, raw.length - done, s.index * CHUNK_SIZE + done)).bytesWritten;
+  }
+
+  private async closeOne(): Promise<void> {
+    const [path, fh] = this.open.entries().next().value as [string, Promise<fs.promises.FileHandle>];
+    this.open.delete(path);
+    const h = await fh;
+    await h.sync();
+    await h.close();
+  }
+
+  /** Flush every file written to disk, and close them. */
+  async close(): Promise<void> {
+    await this.queue;
+    for (const fh of this.open.values()) {
+      const h = await fh.catch(() => undefined);
+      if (h) { await h.sync().catch(() => undefined); await h.close(); }
+    }
+    this.open.clear();
+  }
+}
+
+const cancelled = () => new EngineError('Cancelled', 'the pull was cancelled; nothing was changed here.');
+const damagedPack = (pack: string, why: string) =>
+  new EngineError('RemoteFailed', `pack ${pack} on the remote is damaged (${why}); nothing was changed here. Push the bookmark again from the engine that made it.`);

@@ -1,0 +1,39 @@
+/**
+ * One snapshot up to a remote: read its files chunk by chunk, pack the chunks the remote lacks,
+ * then write its file list (content-addressed, so an unchanged list is not sent twice).
+ */
+import { EngineError } from '../errors';
+import { CHUNK_SIZE } from '../volumes/blocks/chunkStore';
+import type { VolumeDriver } from '../volumes/driver';
+import { encodeFiles, filesKey, ZERO_CHUNK, type FilesEntry } from './format';
+import type { Packer } from './packs';
+import type { RemoteClient } from './s3';
+import type { Tally } from './transfer';
+
+/** Returns the hash that names the snapshot's file list on the remote. */
+export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, client: RemoteClient,
+  known: ReadonlySet<string>, packer: Packer, tally: Tally, what: string, signal: AbortSignal): Promise<string> {
+  const entries = await driver.readSnapshot(snapshotId, async (reader) => {
+    const total = reader.entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
+    let done = 0;
+    const out: FilesEntry[] = [];
+    for (const e of reader.entries) {
+      if (e.type !== 'file') { out.push(e); continue; }
+      const chunks: string[] = [];
+      await reader.chunks(e, async (i, id, data) => {
+        chunks.push(id);
+        if (id !== ZERO_CHUNK) tally.chunks++;
+        if (id !== ZERO_CHUNK && !known.has(id) && !packer.has(id)) await packer.add(id, await data());
+        done += Math.min(CHUNK_SIZE, e.size - i * CHUNK_SIZE);
+        tally.report(what, done, total);
+        if (signal.aborted) throw new EngineError('Cancelled', 'the push was cancelled; what was uploaded is kept, and the next push does not send it again.');
+      });
+      out.push({ ...e, chunks });
+    }
+    return out;
+  });
+  await packer.finish();
+  const { hash, body } = encodeFiles(entries);
+  if (!(await client.exists(filesKey(hash)))) await client.put(filesKey(hash), body, 'application/gzip');
+  return hash;
+}

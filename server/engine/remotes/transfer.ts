@@ -1,0 +1,32 @@
+/** How far a push or pull has got, in bytes and time left, for the operation's progress. */
+import type { Progress } from '../engine';
+
+const MB = 1024 * 1024;
+
+export class Tally {
+  chunks = 0;
+  chunksMoved = 0;
+  bytesMoved = 0;
+  private readonly started = Date.now();
+  private lastReport = 0;
+
+  constructor(private readonly progress: Progress, private readonly verb: 'pushing' | 'pulling') {}
+
+  /** `done` of `total` bytes; `what` names the step. Reported at most twice a second. */
+  report(what: string, done: number, total: number, force = false): void {
+    const t = Date.now();
+    if (!force && t - this.lastReport < 500) return;
+    this.lastReport = t;
+    const elapsed = (t - this.started) / 1000;
+    const left = done > 0 && total > done ? ((total - done) * elapsed) / done : 0;
+    const eta = left > 0 ? `, about ${left < 90 ? `${Math.ceil(left)} s` : `${Math.ceil(left / 60)} min`} left` : '';
+    const pct = total > 0 ? Math.min(99, Math.floor((done / total) * 100)) : undefined;
+    this.progress.report(`${this.verb} ${what}: ${mb(done)} of ${mb(total)}${this.bytesMoved ? `, ${mb(this.bytesMoved)} ${this.verb === 'pushing' ? 'sent' : 'received'}` : ''}${eta}`, pct);
+  }
+
+  get seconds(): number {
+    return (Date.now() - this.started) / 1000;
+  }
+}
+
+export const mb = (n: number) => `${(n / MB).toFixed(n < 10 * MB ? 1 : 0)} MB`;

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { BookmarkInfo, BranchInfo, ConnectionInfo, RemoteBookmarkInfo, RemoteInfo, TemplateInfo, TransferInfo } from '../../server/protocol';
+import { amcheck } from '../support/amcheck';
+import { CLI, FIXTURES, TestEngine } from '../support/engine';
+import { mountLoopFs, type LoopFs } from '../support/loopfs';
+import { BUCKET, S3_ENV, S3Server } from '../support/s3server';
+
+/**
+ * Issue 15: bookmarks travel between engines through a real S3-compatible server (s3rver, in a
+ * process of its own on 127.0.0.1). Engine A (blocks driver) is the team host where QA bookmarks;
+ * engine B (btrfs where the machine can mount it, else blocks) is the reviewer's laptop.
+ */
+let s3: S3Server;
+let a: TestEngine;
+let b: TestEngine;
+let btrfs: LoopFs | undefined;
+const homes: string[] = [];
+
+async function startEngine(env: Record<string, string>, driver: string, pool?: string): Promise<TestEngine> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slip-home-'));
+  homes.push(home);
+  const e = new TestEngine(home, pool);
+  const r = e.cliWith(env, 'engine', 'start', '--driver', driver, ...(pool ? ['--pool', pool] : []));
+  assert.equal(r.code, 0, r.stderr);
+  return e;
+}
+
+const addRemote = (e: TestEngine, name = 'team', prefix = 'qa') =>
+  e.ok<RemoteInfo>('remote', 'add', name, `s3://${BUCKET}/${prefix}`, '--endpoint', s3.endpoint);
+
+before(async () => {
+  s3 = await S3Server.start();
+  // Small packs, so a push can be interrupted between two of them.
+  a = await startEngine({ ...S3_ENV, SLIPSTREAM_REMOTE_PACK_MIB: '1' }, 'blocks');
+  const mount = await mountLoopFs('btrfs', 2048);
+  if ('skip' in mount) console.log(`engine B runs the blocks driver: ${mount.skip}`);
+  else btrfs = mount;
+  b = await startEngine(S3_ENV, btrfs ? 'btrfs' : 'blocks', btrfs && `${btrfs.dir}/pool`);
+  a.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
+  a.ok('container', 'create', 'qa', '--template', 'employees');
+  // About 40 MB that compresses poorly, so packs and ratios mean something.
+  await a.sql('qa', `CREATE TABLE events (id int PRIMARY KEY, payload text);
+    INSERT INTO events SELECT g, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) FROM generate_series(1, 300000) g`);
+  // As data loaded long ago is: hint bits set and tuples frozen, so a first read does not rewrite every page.
+  await a.sql('qa', 'VACUUM (FREEZE, ANALYZE) events');
+  await a.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('Bug', '1234')`);
+  a.ok('bookmark', 'create', 'bug 1234', '--container', 'qa', '--tag', 'qa', '--note', 'orders vanish');
+  addRemote(a);
+  addRemote(b);
+});
+
+after(async () => {
+  for (const e of [a, b]) await e?.stop();
+  await s3?.stop();
+  await btrfs?.cleanup();
+  for (const h of homes) fs.rmSync(h, { recursive: true, force: true });
+  if (s3) fs.rmSync(s3.dir, { recursive: true, force: true });
+});
+
+/** Who the engine's local clients are (its OS user). */
+const me = (e: TestEngine) => e.ok<{ name: string }>('whoami').name;
+
+const packBytes = (server: S3Server) => server.objects('qa/packs/').filter((k) => k.endsWith('.pack'))
+  .reduce((n, k) => n + fs.statSync(server.objectFile(k)).size, 0);
+
+test('an interrupted push shows nothing on the remote, and the next push sends only the rest', async () => {
+  const child = spawn(process.execPath, [CLI, '--home', a.home, '--json', 'bookmark', 'push', 'bug 1234', '--remote', 'team'],
+    { env: { ...process.env, SLIPSTREAM_HOME: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => child.on('exit', r));
+  for (const end = Date.now() + 120_000; s3.objects('qa/packs/').filter((k) => k.endsWith('.idx')).length < 3;) {
+    assert.ok(Date.now() < end, 'no pack reached the remote within 120 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, 'the push was interrupted');
+  assert.deepEqual(s3.objects('qa/bookmarks/'), [], 'no bookmark record after an interrupted push');
+  assert.deepEqual(a.ok<RemoteBookmarkInfo[]>('bookmark', 'list', '--remote', 'team'), []);
+  const packsBefore = s3.objects('qa/packs/').filter((k) => k.endsWith('.idx')).length;
+
+  const t = a.ok<TransferInfo>('bookmark', 'push', 'bug 1234', '--remote', 'team');
+  assert.ok(t.chunksMoved > 0 && t.chunksMoved < t.chunks, `the resumed push sent ${t.chunksMoved} of ${t.chunks} chunks`);
+  assert.ok(packsBefore >= 3);
+  const listed = a.ok<RemoteBookmarkInfo[]>('bookmark', 'list', '--remote', 'team');
+  assert.deepEqual(listed.map((x) => [x.name, x.template, x.owner, x.container, x.tags, x.note]),
+    [['bug 1234', 'employees', me(a), 'qa', ['qa'], 'orders vanish']]);
+
+  const again = a.ok<TransferInfo>('bookmark', 'push', 'bug 1234', '--remote', 'team');
+  assert.equal(again.chunksMoved, 0, 'a second push of the same bookmark sends no chunk');
+  assert.equal(again.templateMoved, false);
+});
+
+test('a reviewer pulls the bookmark into an engine that never saw the template: byte for byte, amcheck clean', async () => {
+  const t = b.ok<TransferInfo>('bookmark', 'pull', 'bug 1234', '--remote', 'team');
+  assert.equal(t.templateMoved, true);
+  assert.deepEqual(t.bookmark.pulled && [t.bookmark.pulled.remote, t.bookmark.pulled.owner], ['team', me(a)]);
+  assert.equal(t.bookmark.container, 'qa');
+  const tpl = b.ok<TemplateInfo[]>('template', 'list');
+  assert.deepEqual(tpl.map((x) => [x.name, x.pulledFrom]), [['employees', 'team']]);
+  b.ok('container', 'create', 'review', '--template', 'employees');
+  const br = b.ok<BranchInfo>('branch', 'create', 'bug', '--container', 'review', '--from-bookmark', t.bookmark.id, '--activate');
+  assert.equal(br.active, true);
+  assert.deepEqual(await b.checksum('review'), await a.checksum('qa'));
+  assert.deepEqual((await amcheck(b.ok<ConnectionInfo>('container', 'url', 'review').url)).problems, []);
+  const refused = b.fails('InvalidArgument', 'template', 'refresh', 'employees');
+  assert.match(refused.message, /pulled from remote "team"/);
+
+  const twice = b.ok<TransferInfo>('bookmark', 'pull', t.bookmark.id, '--remote', 'team');
+  assert.equal(twice.chunksMoved, 0, 'pulling a bookmark that is here already moves nothing');
+});
+
+test('after a 1% change a push and a pull move a few percent of the bytes', async () => {
+  const first = packBytes(s3);
+  await a.sql('qa', 'UPDATE events SET payload = upper(payload) WHERE id <= 3000');
+  a.ok('bookmark', 'create', 'bug 1234 later', '--container', 'qa');
+  const pushed = a.ok<TransferInfo>('bookmark', 'push', 'bug 1234 later', '--remote', 'team');
+  const pushRatio = pushed.bytesMoved / first;
+  console.log(`push after a 1% change: ${pushed.bytesMoved} of ${first} bytes (${(pushRatio * 100).toFixed(1)}%), ${pushed.chunksMoved} of ${pushed.chunks} chunks`);
+  assert.ok(pushRatio < 0.1, `the second push sent ${(pushRatio * 100).toFixed(1)}% of the first`);
+
+  const pulled = b.ok<TransferInfo>('bookmark', 'pull', 'bug 1234 later', '--remote', 'team');
+  assert.equal(pulled.templateMoved, false);
+  console.log(`pull after a 1% change: ${pulled.bytesMoved} bytes, ${pulled.chunksMoved} of ${pulled.chunks} chunks`);
+  assert.ok(pulled.bytesMoved / first < 0.1, `the second pull received ${pulled.bytesMoved} bytes of ${first}`);
+  b.ok('branch', 'create', 'later', '--container', 'review', '--from-bookmark', pulled.bookmark.id, '--activate');
+  assert.deepEqual(await b.checksum('review'), await a.checksum('qa'));
+  assert.deepEqual((await amcheck(b.ok<ConnectionInfo>('container', 'url', 'review').url)).problems, []);
+});
+
+test('bad credentials, a missing bucket and bad remotes give clear errors and change nothing', async () => {
+  const c = await startEngine({ ...S3_ENV, AWS_ACCESS_KEY_ID: 'nobody' }, 'blocks');
+  try {
+    const creds = c.fails('RemoteFailed', 'remote', 'add', 'team', `s3://${BUCKET}/qa`, '--endpoint', s3.endpoint);
+    assert.match(creds.message, /refused the engine's credentials .*AWS_ACCESS_KEY_ID/);
+    const bucket = a.fails('RemoteFailed', 'remote', 'add', 'gone', 's3://no-such-bucket/x', '--endpoint', s3.endpoint);
+    assert.match(bucket.message, /the bucket "no-such-bucket" does not exist/);
+    assert.deepEqual(c.ok<RemoteInfo[]>('remote', 'list'), []);
+    assert.deepEqual(a.ok<RemoteInfo[]>('remote', 'list').map((r) => r.name), ['team']);
+    for (const [args, pattern] of [
+      [['remote', 'add', 'x', 'http://bucket'], /expected s3:\/\/BUCKET/],
+      [['remote', 'add', 'x', 's3://B'], /is not a bucket name/],
+      [['remote', 'add', 'x', `s3://${BUCKET}/a/../b`], /"\.\." segment/],
+      [['remote', 'add', 'x', `s3://${BUCKET}`, '--endpoint', 'http://key:secret@127.0.0.1:1'], /must not carry credentials/],
+      [['remote', 'add', 'team', `s3://${BUCKET}/qa`, '--endpoint', s3.endpoint], /exists already/],
+      [['bookmark', 'pull', 'bm_000000000000', '--remote', 'team'], /holds no bookmark bm_000000000000/],
+      [['bookmark', 'pull', 'bug 1234', '--remote', 'nowhere'], /remote "nowhere" not found/],
+    ] as const) {
+      const r = a.cli(...args);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, pattern);
+    }
+    assert.deepEqual(a.ok<RemoteInfo[]>('remote', 'list').map((r) => r.name), ['team']);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a corrupted object on the remote is caught by its hash on pull, and nothing is kept', async () => {
+  const c = await startEngine(S3_ENV, 'blocks');
+  try {
+    addRemote(c);
+    const packs = s3.objects('qa/packs/').filter((k) => k.endsWith('.pack'));
+    const victim = packs.map((k) => s3.objectFile(k)).sort((x, y) => fs.statSync(y).size - fs.statSync(x).size)[0];
+    const original = fs.readFileSync(victim);
+    const damaged = Buffer.from(original);
+    for (let i = 100; i < damaged.length; i += 4096) damaged[i] ^= 0x5a;
+    fs.writeFileSync(victim, damaged);
+    try {
+      const err = c.fails('RemoteFailed', 'bookmark', 'pull', 'bug 1234', '--remote', 'team');
+      assert.match(err.message, /is damaged \(chunk [0-9a-f]{12} does not match its hash\)/);
+      assert.deepEqual(c.ok<BookmarkInfo[]>('bookmark', 'list'), []);
+      assert.deepEqual(c.ok<TemplateInfo[]>('template', 'list'), []);
+      assert.deepEqual(fs.readdirSync(path.join(c.home, 'pool', 'volumes')), [], 'the pull left no volume behind');
+    } finally {
+      fs.writeFileSync(victim, original);
+    }
+    const t = c.ok<TransferInfo>('bookmark', 'pull', 'bug 1234', '--remote', 'team');
+    assert.equal(t.bookmark.name, 'bug 1234');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a full remote refuses the push with NoSpace, and nothing shows there or changes here', async () => {
+  // s3rver itself dies when its disk fills (an unhandled ENOSPC), so its process refuses writes
+  // past a quota instead, with the answer Ceph RGW gives (403 QuotaExceeded).
+  const full = await S3Server.start({ quotaBytes: 8 * 2 ** 20 });
+  try {
+    a.ok('remote', 'add', 'small', `s3://${BUCKET}/qa`, '--endpoint', full.endpoint);
+    const before = a.ok<BookmarkInfo[]>('bookmark', 'list');
+    const err = a.fails('NoSpace', 'bookmark', 'push', 'bug 1234', '--remote', 'small');
+    assert.match(err.message, /is full/);
+    assert.deepEqual(full.objects('qa/bookmarks/'), []);
+    assert.deepEqual(a.ok<BookmarkInfo[]>('bookmark', 'list'), before);
+  } finally {
+    a.cli('remote', 'remove', 'small');
+    await full.stop();
+    fs.rmSync(full.dir, { recursive: true, force: true });
+  }
+});
