@@ -409,7 +409,8 @@ export interface MomentRestored {
   walReplayedBytes?: number;
 }
 export interface RemoteAddParams { name: string; url: string; endpoint?: string; region?: string }
-export interface RemoteRefParams { remote: string }
+/** `bookmark`: only this one (an id), to show before a pull. */
+export interface RemoteBookmarksParams { remote: string; bookmark?: string }
 export interface BookmarkPushParams extends WithProgress { bookmark: string; container?: string; remote: string }
 /** `bookmark`: the remote bookmark's id, or a name unique on the remote. */
 export interface BookmarkPullParams extends WithProgress { bookmark: string; remote: string }
@@ -594,7 +595,7 @@ export namespace RemoteRemoveRequest {
 /** What a remote holds: its bookmarks, oldest first. */
 export namespace RemoteBookmarksRequest {
   export const method = 'remote/bookmarks';
-  export const type = new RequestType<RemoteRefParams, RemoteBookmarkInfo[], ErrorData>(method);
+  export const type = new RequestType<RemoteBookmarksParams, RemoteBookmarkInfo[], ErrorData>(method);
 }
 /** Upload what the remote lacks of a bookmark and its template version; the bookmark's
  *  record is written last, so a half push is never visible. */

@@ -7,10 +7,14 @@
  */
 import { hasErrorCode } from '../../server/common/client';
 import { freeBranchName } from '../../server/common/freeNames';
-import { bookmarkMarkdown, isEngineUrl, LinkError, parseBookmarkLink, type BookmarkLink } from '../../server/common/links';
+import { bookmarkMarkdown, isEngineUrl, LinkError, parseBookmarkLink, sameRemote, type BookmarkLink, type LinkRemote } from '../../server/common/links';
 import {
+  BookmarkPullRequest,
   BookmarkShareRequest,
   BookmarkShowRequest,
+  RemoteBookmarksRequest,
+  RemoteListRequest,
+  type RemoteInfo,
   BranchCreateRequest,
   BranchListRequest,
   ContainerListRequest,
@@ -77,21 +81,9 @@ export async function openBookmarkLink(s: Session, text?: string): Promise<Opene
     if (err instanceof LinkError) throw new Error(`Not a bookmark link: ${err.message} Nothing was changed.`);
     throw err;
   }
-  if (!(await ensureEngine(s, link))) return undefined;
-  const engineName = s.engineRef?.() ?? 'this engine';
-
-  let bm: BookmarkInfo;
-  try {
-    bm = await s.engine.request(BookmarkShowRequest.type, { bookmark: link.bookmarkId });
-  } catch (err) {
-    if (hasErrorCode(err, 'NotFound', 'Forbidden')) {
-      throw new Error(`Bookmark ${link.bookmarkId} was not found on ${engineName}: it was deleted, or it is private (its owner must share it first). Nothing was changed.`);
-    }
-    throw err;
-  }
-
-  const ok = await s.ui.choose(`Open bookmark "${bm.name}" by ${bm.owner}?`, [BRANCH_AND_ACTIVATE], { modal: true, detail: describeBookmark(bm) });
-  if (ok !== BRANCH_AND_ACTIVATE) return undefined;
+  const remote = link.remote && !(await isThisEngine(s, link)) ? await remoteOf(s, link.remote) : undefined;
+  const bm = remote ? await pullAfterYes(s, link.bookmarkId, remote) : await showAndAsk(s, link);
+  if (!bm) return undefined;
 
   const container = await ownContainer(s, bm);
   if (!container) return undefined;
@@ -119,8 +111,52 @@ export async function openBookmarkLink(s: Session, text?: string): Promise<Opene
   return { bookmark: bm, branch, container: container.name };
 }
 
+/** The bookmark of a link to this engine (or one it can connect to), once the user said yes. */
+async function showAndAsk(s: Session, link: BookmarkLink): Promise<BookmarkInfo | undefined> {
+  if (!(await ensureEngine(s, link))) return undefined;
+  const engineName = s.engineRef?.() ?? 'this engine';
+  let bm: BookmarkInfo;
+  try {
+    bm = await s.engine.request(BookmarkShowRequest.type, { bookmark: link.bookmarkId });
+  } catch (err) {
+    if (hasErrorCode(err, 'NotFound', 'Forbidden')) {
+      throw new Error(`Bookmark ${link.bookmarkId} was not found on ${engineName}: it was deleted, or it is private (its owner must share it first). Nothing was changed.`);
+    }
+    throw err;
+  }
+  const ok = await s.ui.choose(`Open bookmark "${bm.name}" by ${bm.owner}?`, [BRANCH_AND_ACTIVATE], { modal: true, detail: describeBookmark(bm) });
+  return ok === BRANCH_AND_ACTIVATE ? bm : undefined;
+}
+
+/** A link to another engine's bookmark on a remote: show what the remote says of it, and once
+ *  the user said yes, pull it into this engine (only the chunks it lacks). */
+async function pullAfterYes(s: Session, bookmarkId: string, remote: RemoteInfo): Promise<BookmarkInfo | undefined> {
+  const [info] = await s.engine.request(RemoteBookmarksRequest.type, { remote: remote.name, bookmark: bookmarkId });
+  const ok = await s.ui.choose(`Open bookmark "${info.name}" by ${info.owner}?`, [BRANCH_AND_ACTIVATE], {
+    modal: true, detail: `${describeBookmark({ ...info, template: `${info.template} v${info.templateVersion}` })}\n\nIt is pulled from remote ${remote.name} (${remote.url}) first.`,
+  });
+  if (ok !== BRANCH_AND_ACTIVATE) return undefined;
+  const pulled = await s.ui.withProgress(`Pulling ${info.name} from ${remote.name}`, true, (report, signal) =>
+    s.engine.request(BookmarkPullRequest.type, { bookmark: bookmarkId, remote: remote.name }, { onProgress: report, signal }));
+  return pulled.bookmark;
+}
+
+/** This engine's remote of the link's location: it pulls with its own credentials. */
+async function remoteOf(s: Session, where: LinkRemote): Promise<RemoteInfo> {
+  const mine = (await s.engine.request(RemoteListRequest.type, {})).find((r) => sameRemote(r, where));
+  if (mine) return mine;
+  const add = `slipstream remote add NAME ${where.url}${where.endpoint ? ` --endpoint ${where.endpoint}` : ''}`;
+  throw new Error(`This bookmark is on the remote ${where.url}${where.endpoint ? ` at ${where.endpoint}` : ''}, which this engine does not know. `
+    + `Add it, with its AWS credentials in the engine's environment: ${add}. Nothing was changed.`);
+}
+
+async function isThisEngine(s: Session, link: BookmarkLink): Promise<boolean> {
+  if (!link.engine || link.engine === s.engineRef?.()) return true;
+  return !isEngineUrl(link.engine) && isConnectedEngine(s, link.engine);
+}
+
 /** What the confirmation shows: everything the reviewer needs to decide. */
-export function describeBookmark(bm: BookmarkInfo): string {
+export function describeBookmark(bm: Pick<BookmarkInfo, 'owner' | 'template' | 'container' | 'branch' | 'note' | 'tags' | 'git' | 'createdAt'>): string {
   return [
     `Owner: ${bm.owner}`,
     `Template: ${bm.template} (taken in ${bm.container}, branch ${bm.branch})`,

@@ -75,7 +75,7 @@ export interface CommandArgs {
   'bookmark unshare': BookmarkRefParams;
   'bookmark tag': BookmarkTagParams;
   'bookmark delete': BookmarkRefParams;
-  'bookmark link': BookmarkRefParams & { scheme: string };
+  'bookmark link': BookmarkRefParams & { scheme: string; remote?: string };
   'bookmark push': BookmarkPushParams;
   'bookmark pull': BookmarkPullParams;
   'remote add': RemoteAddParams;
@@ -590,15 +590,19 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     build: bookmarkRef,
   },
   'bookmark link': {
-    usage: 'B [--container C] [--scheme vscode]',
+    usage: 'B [--container C] [--remote R] [--scheme vscode]',
     summary: 'Share a bookmark and print its link and a Markdown line for a pull-request comment',
     positionals: ['B'],
     options: {
       container: scopeOpt,
+      remote: { type: 'string', arg: 'R', help: 'push the bookmark to remote R first; the link names R, and other engines pull it from there' },
       scheme: { type: 'string', arg: 'SCHEME', help: 'the editor the link opens: vscode (default), vscode-insiders, code-oss…' },
     },
-    notes: [bookmarkRefNote, 'Whoever opens the link must be able to reach this engine: use a team engine for links shared between machines.'],
-    build: (input) => ({ ...bookmarkRef(input), scheme: input.str('scheme') ?? 'vscode' }),
+    notes: [bookmarkRefNote, 'Whoever opens the link must be able to reach this engine, or, with --remote, have a remote of the same location (with their own credentials).'],
+    build: (input) => {
+      const remote = input.str('remote');
+      return { ...bookmarkRef(input), scheme: input.str('scheme') ?? 'vscode', ...(remote !== undefined ? { remote } : {}) };
+    },
   },
   'bookmark push': {
     usage: 'B --remote R [--container C]',
@@ -650,11 +654,12 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     summary: 'Open a bookmark link (or id): branch from the bookmark into your container and activate it',
     positionals: ['LINK'],
     options: {
-      container: containerOpt('your container, made from the same template as the bookmark'),
+      container: containerOpt('your container, made from the same template as the bookmark (for a bookmark pulled from a remote, made when you have none by this name)'),
       branch: { type: 'string', arg: 'NAME', help: "the new branch's name (default: from the bookmark's name)" },
       hooks: hooksOpt('afterSwitch'),
     },
-    notes: ['For a link to a team engine, pass --engine and --token (or set SLIPSTREAM_ENGINE and SLIPSTREAM_TOKEN).', hooksNote],
+    notes: ['For a link to a team engine, pass --engine and --token (or set SLIPSTREAM_ENGINE and SLIPSTREAM_TOKEN).',
+      "A link that names a remote (bookmark link --remote) and another engine is pulled from this engine's remote of the same location first: only the chunks this engine lacks cross the network.", hooksNote],
     build: (input) => {
       const branch = input.str('branch');
       return { link: input.pos(0), container: input.need('container', 'C'), ...(branch ? { branch } : {}), ...hooksFrom(input) };

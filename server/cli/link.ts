@@ -1,9 +1,10 @@
 /** Bookmark links from the command line: `bookmark link B` and `open LINK --container C`. */
 import { freeBranchName } from '../common/freeNames';
-import { buildBookmarkLink, bookmarkMarkdown, LinkError, parseBookmarkLink, type BookmarkLink } from '../common/links';
+import { buildBookmarkLink, bookmarkMarkdown, LinkError, parseBookmarkLink, sameRemote, type BookmarkLink, type LinkRemote } from '../common/links';
 import {
-  BookmarkShareRequest, BookmarkShowRequest, BranchCreateRequest, BranchListRequest, EngineStatusRequest,
-  type BookmarkRefParams,
+  BookmarkPullRequest, BookmarkPushRequest, BookmarkShareRequest, BookmarkShowRequest, BranchCreateRequest, BranchListRequest,
+  ContainerCreateRequest, ContainerListRequest, EngineStatusRequest, RemoteListRequest, WhoAmIRequest,
+  type BookmarkInfo, type BookmarkRefParams, type ContainerInfo,
 } from '../protocol';
 import { publisher, name as packageName } from '../../package.json';
 import type { Context, Handler, HandlerTable } from './context';
@@ -12,12 +13,20 @@ import { CliError } from './output';
 
 const EXTENSION_ID = `${publisher}.${packageName}`;
 
-/** bookmark link B: shares the bookmark (a link to a private one opens for nobody) and prints both forms. */
+/** bookmark link B [--remote R]: shares the bookmark (a link to a private one opens for nobody) and
+ *  prints both forms. With a remote, pushes it there first, and the link names the remote, so
+ *  that engines which cannot reach this one pull it from there. */
 export const bookmarkLink: Handler<'bookmark link'> = async (ctx, args) => {
   const ref: BookmarkRefParams = { bookmark: args.bookmark, ...(args.container ? { container: args.container } : {}) };
   let bm = await ctx.call(BookmarkShowRequest.type, ref);
   if (!bm.shared) bm = await ctx.call(BookmarkShareRequest.type, { bookmark: bm.id });
-  const link = buildBookmarkLink({ scheme: args.scheme, extensionId: EXTENSION_ID, engine: await engineRef(ctx), bookmarkId: bm.id });
+  let remote: LinkRemote | undefined;
+  if (args.remote) {
+    await ctx.call(BookmarkPushRequest.type, { bookmark: bm.id, remote: args.remote }, { progress: true });
+    const r = (await ctx.call(RemoteListRequest.type, {})).find((x) => x.name === args.remote)!;
+    remote = { url: r.url, ...(r.endpoint ? { endpoint: r.endpoint } : {}) };
+  }
+  const link = buildBookmarkLink({ scheme: args.scheme, extensionId: EXTENSION_ID, engine: await engineRef(ctx), bookmarkId: bm.id, ...(remote ? { remote } : {}) });
   const markdown = bookmarkMarkdown(bm.name, link);
   ctx.emit({ link, markdown, bookmark: bm }, `${link}\n${markdown}`);
   return 0;
@@ -28,13 +37,15 @@ export const openCommands: HandlerTable<'open'> = {
   open: async (ctx, args) => {
     const plan = planHooks(args.hooks);
     const link = parse(args.link);
-    await checkSameEngine(ctx, link);
-    const bm = await ctx.call(BookmarkShowRequest.type, { bookmark: link.bookmarkId });
+    const pulled = Boolean(link.remote) && !(await isThisEngine(ctx, link));
+    const bm = await (pulled ? pullFirst(ctx, link, link.remote!) : here(ctx, link));
+    const made = pulled ? await containerFor(ctx, args.container, bm) : undefined;
     const branch = args.branch ?? freeBranchName(bm.name, await branchNames(ctx, args.container));
     const created = await ctx.call(BranchCreateRequest.type,
       { container: args.container, name: branch, from: { kind: 'bookmark', bookmark: bm.id }, activate: true }, { progress: true });
     return afterChange(ctx, plan, { operation: 'activate', container: created.container }, created, [
       `opened bookmark ${bm.name} (${bm.id}) by ${bm.owner}${bm.note ? `: ${bm.note}` : ''}`,
+      ...(made ? [`container ${made.name} was made from template ${made.template} for it (port ${made.port})`] : []),
       `branch ${created.name} of container ${created.container} now has its data and is active`,
       ...(bm.git?.commit ? [`it was taken on git ${bm.git.branch ?? ''} ${bm.git.commit}; check it out with: git checkout ${bm.git.commit}`] : []),
     ].join('\n'));
@@ -54,6 +65,39 @@ function parse(text: string): BookmarkLink {
     if (err instanceof LinkError) throw new CliError('InvalidArgument', err.message);
     throw err;
   }
+}
+
+/** Your container C, made from the pulled bookmark's template when you have none by that name
+ *  (a reviewer's engine that just pulled the bookmark and its template has no container yet). */
+async function containerFor(ctx: Context, name: string, bm: BookmarkInfo): Promise<ContainerInfo | undefined> {
+  const me = (await ctx.call(WhoAmIRequest.type, {})).name;
+  const mine = (await ctx.call(ContainerListRequest.type, {})).filter((c) => c.owner === me);
+  if (name.includes('/') || mine.some((c) => c.name === name)) return undefined;
+  return ctx.call(ContainerCreateRequest.type, { name, template: bm.template }, { progress: true });
+}
+
+/** The bookmark of a link to this engine. */
+async function here(ctx: Context, link: BookmarkLink): Promise<BookmarkInfo> {
+  await checkSameEngine(ctx, link);
+  return ctx.call(BookmarkShowRequest.type, { bookmark: link.bookmarkId });
+}
+
+/** A link to another engine that names a remote: pull the bookmark from this engine's remote
+ *  of that location (with this engine's credentials), then open it like any other. */
+async function pullFirst(ctx: Context, link: BookmarkLink, remote: LinkRemote): Promise<BookmarkInfo> {
+  const mine = (await ctx.call(RemoteListRequest.type, {})).find((r) => sameRemote(r, remote));
+  if (!mine) {
+    throw new CliError('NotFound', `this link's bookmark is on the remote ${remote.url}${remote.endpoint ? ` at ${remote.endpoint}` : ''}, which this engine does not know. `
+      + `Add it (its AWS credentials must be in the engine's environment): slipstream remote add NAME ${remote.url}${remote.endpoint ? ` --endpoint ${remote.endpoint}` : ''}`);
+  }
+  const t = await ctx.call(BookmarkPullRequest.type, { bookmark: link.bookmarkId, remote: mine.name }, { progress: true });
+  return t.bookmark;
+}
+
+async function isThisEngine(ctx: Context, link: BookmarkLink): Promise<boolean> {
+  if (!link.engine) return true;
+  const { engineId } = await ctx.call(EngineStatusRequest.type, {});
+  return link.engine === engineId || (ctx.target.kind === 'tcp' && link.engine === ctx.target.url);
 }
 
 /** A link names its engine by URL or, when made over the engine host's Unix socket, by

@@ -20,6 +20,8 @@ let a: TestEngine;
 let b: TestEngine;
 let btrfs: LoopFs | undefined;
 const homes: string[] = [];
+/** Every table's checksum in bookmark "bug 1234". */
+let bugData: Record<string, string>;
 
 async function startEngine(env: Record<string, string>, driver: string, pool?: string): Promise<TestEngine> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'slip-home-'));
@@ -50,6 +52,7 @@ before(async () => {
   await a.sql('qa', 'VACUUM (FREEZE, ANALYZE) events');
   await a.sql('qa', `INSERT INTO employees (first_name, last_name) VALUES ('Bug', '1234')`);
   a.ok('bookmark', 'create', 'bug 1234', '--container', 'qa', '--tag', 'qa', '--note', 'orders vanish');
+  bugData = await a.checksum('qa');
   addRemote(a);
   addRemote(b);
 });
@@ -104,7 +107,7 @@ test('a reviewer pulls the bookmark into an engine that never saw the template: 
   b.ok('container', 'create', 'review', '--template', 'employees');
   const br = b.ok<BranchInfo>('branch', 'create', 'bug', '--container', 'review', '--from-bookmark', t.bookmark.id, '--activate');
   assert.equal(br.active, true);
-  assert.deepEqual(await b.checksum('review'), await a.checksum('qa'));
+  assert.deepEqual(await b.checksum('review'), bugData);
   assert.deepEqual((await amcheck(b.ok<ConnectionInfo>('container', 'url', 'review').url)).problems, []);
   const refused = b.fails('InvalidArgument', 'template', 'refresh', 'employees');
   assert.match(refused.message, /pulled from remote "team"/);
@@ -129,6 +132,27 @@ test('after a 1% change a push and a pull move a few percent of the bytes', asyn
   b.ok('branch', 'create', 'later', '--container', 'review', '--from-bookmark', pulled.bookmark.id, '--activate');
   assert.deepEqual(await b.checksum('review'), await a.checksum('qa'));
   assert.deepEqual((await amcheck(b.ok<ConnectionInfo>('container', 'url', 'review').url)).problems, []);
+});
+
+test('a reviewer on another engine opens a link that names the remote: pulled, then branched, byte for byte', async () => {
+  const { link } = a.ok<{ link: string }>('bookmark', 'link', 'bug 1234', '--remote', 'team');
+  assert.match(link, /&remote=s3%3A%2F%2Fslipstream-test%2Fqa%2F&endpoint=http%3A%2F%2F127\.0\.0\.1%3A\d+$/);
+  const d = await startEngine(S3_ENV, 'blocks');
+  try {
+    const unknown = d.cli('open', link, '--container', 'review');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /which this engine does not know\. Add it .*slipstream remote add NAME s3:\/\/slipstream-test\/qa\/ --endpoint http/);
+    assert.deepEqual(d.ok<BookmarkInfo[]>('bookmark', 'list'), []);
+    addRemote(d, 'shared');
+    const br = d.ok<BranchInfo>('open', link, '--container', 'review');
+    assert.equal(br.active, true);
+    assert.deepEqual(await d.checksum('review'), bugData);
+    assert.deepEqual((await amcheck(d.ok<ConnectionInfo>('container', 'url', 'review').url)).problems, []);
+    const [bm] = d.ok<BookmarkInfo[]>('bookmark', 'list');
+    assert.deepEqual([bm.name, bm.pulled?.remote, bm.template], ['bug 1234', 'shared', 'employees']);
+  } finally {
+    await d.stop();
+  }
 });
 
 test('bad credentials, a missing bucket and bad remotes give clear errors and change nothing', async () => {

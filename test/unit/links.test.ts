@@ -77,3 +77,24 @@ test('links carry the canonical engine URL, so equal strings mean the same engin
     assert.throws(() => parseBookmarkLink(text), (err: Error) => err instanceof LinkError && /is not an engine/.test(err.message) && why.test(err.message), engine);
   }
 });
+
+test('a link can name the remote the bookmark was pushed to, and never its credentials (issue 15)', () => {
+  const remote = { url: 's3://team-bucket/slipstream/qa/', endpoint: 'http://127.0.0.1:9000' };
+  const link = buildBookmarkLink({ scheme: 'vscode', extensionId: 'a.b', engine: 'tcp://team:7370', bookmarkId: id, remote });
+  assert.deepEqual(parseBookmarkLink(link), { bookmarkId: id, engine: 'tcp://team:7370', remote });
+  const aws = { url: 's3://team-bucket/' };
+  assert.deepEqual(parseBookmarkLink(buildBookmarkLink({ scheme: 'vscode', extensionId: 'a.b', engine: 'eng_a1b2c3d4e5f6', bookmarkId: id, remote: aws })).remote, aws);
+  const base = `vscode://a.b/bookmark?engine=eng_a1b2c3d4e5f6&id=${id}`;
+  const cases: Array<[string, RegExp]> = [
+    [`${base}&remote=${encodeURIComponent('s3://B/x/')}`, /not a remote location/],
+    [`${base}&remote=${encodeURIComponent('s3://bucket/../x/')}`, /not a remote location/],
+    [`${base}&remote=${encodeURIComponent('http://bucket/')}`, /not a remote location/],
+    [`${base}&remote=${encodeURIComponent('s3://bucket/')}&endpoint=${encodeURIComponent('http://k:s@h:9000')}`, /credentials/],
+    [`${base}&remote=${encodeURIComponent('s3://bucket/')}&endpoint=${encodeURIComponent('http://h:9000/path')}`, /not an endpoint/],
+    [`${base}&remote=${encodeURIComponent('s3://bucket/')}&endpoint=${encodeURIComponent('file:///etc')}`, /not an endpoint/],
+    [`${base}&endpoint=${encodeURIComponent('http://h:9000')}`, /endpoint but no remote/],
+  ];
+  for (const [text, reason] of cases) {
+    assert.throws(() => parseBookmarkLink(text), (err: Error) => err instanceof LinkError && reason.test(err.message), text);
+  }
+});

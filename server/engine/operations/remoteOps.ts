@@ -1,12 +1,12 @@
 import {
   RemoteAddRequest, RemoteBookmarksRequest, RemoteListRequest, RemoteRemoveRequest,
-  type NameParams, type RemoteAddParams, type RemoteBookmarkInfo, type RemoteInfo, type RemoteRefParams,
+  type NameParams, type RemoteAddParams, type RemoteBookmarkInfo, type RemoteBookmarksParams, type RemoteInfo,
 } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { now } from '../ids';
 import type { RemoteRecord } from '../records';
-import { remoteBookmarks } from '../remotes/catalog';
+import { findRemoteBookmark, remoteBookmarks } from '../remotes/catalog';
 import { RemoteClient, remoteUrl } from '../remotes/s3';
 import { existingName, name, object, optStr, str } from '../validate';
 import { operation } from './operation';
@@ -43,11 +43,15 @@ export const remoteRemove = operation(RemoteRemoveRequest.type, (raw): NameParam
   });
 
 /** bookmark list --remote R: the bookmarks the remote holds (pushed to the end). */
-export const remoteBookmarkList = operation(RemoteBookmarksRequest.type, (raw): RemoteRefParams => ({ remote: existingName(object(raw), 'remote', 'remote') }),
-  async ({ engine, signal }: OpContext, p: RemoteRefParams): Promise<RemoteBookmarkInfo[]> => {
-    const client = new RemoteClient(findRemote(engine, p.remote), signal);
+export const remoteBookmarkList = operation(RemoteBookmarksRequest.type, (raw): RemoteBookmarksParams => {
+  const o = object(raw);
+  return { remote: existingName(o, 'remote', 'remote'), ...(o.bookmark === undefined ? {} : { bookmark: str(o, 'bookmark', 1024) }) };
+}, async ({ engine, signal }: OpContext, p: RemoteBookmarksParams): Promise<RemoteBookmarkInfo[]> => {
+    const remote = findRemote(engine, p.remote);
+    const client = new RemoteClient(remote, signal);
     try {
-      return (await remoteBookmarks(client)).map(({ bookmark: b, template: t, pushedAt }) => ({
+      const found = p.bookmark === undefined ? await remoteBookmarks(client) : [await findRemoteBookmark(client, p.bookmark, remote.name)];
+      return found.map(({ bookmark: b, template: t, pushedAt }) => ({
         id: b.id, name: b.name, template: t.name, templateVersion: t.version, container: b.container, branch: b.branch,
         owner: b.owner, tags: b.tags, note: b.note, createdAt: b.createdAt, pushedAt, ...(b.git ? { git: b.git } : {}),
       }));
