@@ -16,6 +16,7 @@ import { buildMaster, type Master } from './master';
 import { parseOptions, type BenchOptions } from './options';
 import { markdown } from './report';
 import type { BenchResults } from './results';
+import { measureRemotes } from './remotes';
 import { runSite } from './site';
 import type { Summary } from './stats';
 import { chart } from './svg';
@@ -51,21 +52,24 @@ async function run(opts: BenchOptions, workDir: string, t0: number): Promise<Ben
     seeds[ds.name] = path.join(workDir, `${ds.name}.sql`);
     await fs.promises.writeFile(seeds[ds.name], seedFile(ds));
   }
-  const dump = await dumps(opts, workDir);
+  const dump = opts.remotesOnly ? Object.fromEntries(opts.datasets.map((d) => [d.name, 'not measured (--remotes-only)'])) : await dumps(opts, workDir);
   const largest = Math.max(...masters.map((m) => m.copyBytes));
   const imageMiB = Math.max(2048, Math.ceil((largest * 16) / 2 ** 20));
   const sites = [];
-  for (const driver of opts.drivers) sites.push(await runSite({
+  if (!opts.remotesOnly) for (const driver of opts.drivers) sites.push(await runSite({
     driver, workDir, imageMiB, masters, seeds, runs: opts.runs, pattern: opts.pattern, storagePatterns: opts.storagePatterns, lightWriteSeconds: opts.mode === 'quick' ? 10 : 60, log,
   }));
-  log(`engine costs: listing ${opts.bookmarks} bookmarks`);
-  const listing = await measureListing(workDir, opts.bookmarks, opts.listRequests);
+  const large = masters[masters.length - 1];
+  const remotes = await measureRemotes({ driver: opts.drivers[0], workDir, imageMiB, master: large, seed: seeds[large.ds.name], log });
+  if ('skip' in remotes) log(`remotes: skipped: ${remotes.skip}`);
+  if (!opts.remotesOnly) log(`engine costs: listing ${opts.bookmarks} bookmarks`);
+  const listing = opts.remotesOnly ? undefined : await measureListing(workDir, opts.bookmarks, opts.listRequests);
   return {
     mode: opts.mode, startedAt: new Date(t0).toISOString(), seconds: (Date.now() - t0) / 1000,
     machine: { cpus: os.cpus().length, memBytes: os.totalmem(), kernel: os.release() },
     runsPerFigure: opts.runs, pattern: opts.pattern,
     datasets: masters.map((m) => ({ ...m.ds, dbBytes: m.dbBytes, copyBytes: m.copyBytes })),
-    dump, sites, listing,
+    dump, sites, ...(listing ? { listing } : {}), remotes,
   };
 }
 
@@ -101,7 +105,7 @@ async function publish(r: BenchResults): Promise<void> {
   const files: Record<string, string> = {
     [`${stem}.json`]: JSON.stringify({ ...r, targets }, null, 2),
     [`${stem}.md`]: md,
-    [`${stem}.svg`]: chart(r),
+    ...(r.sites.some((x) => !x.skip) ? { [`${stem}.svg`]: chart(r) } : {}),
   };
   for (const [name, text] of Object.entries(files)) {
     await fs.promises.writeFile(path.join(RESULTS, name), text);

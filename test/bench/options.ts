@@ -14,6 +14,8 @@ export interface BenchOptions {
   storagePatterns: ChangePattern[];
   /** Change shape before every timed operation. */
   pattern: ChangePattern;
+  /** Only the remotes phase (issue 15): push and pull beside a plain upload. */
+  remotesOnly: boolean;
 }
 
 const ALL_DRIVERS: DriverName[] = ['blocks', 'btrfs', 'reflink'];
@@ -24,7 +26,9 @@ export const USAGE = `usage: npm run bench -- [--quick] [--drivers blocks,btrfs,
   --drivers   only these volume drivers (default: all three)
   --runs N    timed runs per figure (default 5, quick 3; the median is reported)
   --pattern P the 1% change before each timed operation: scattered (every 100th row,
-              the default) or clustered (one contiguous 1% of rows)`;
+              the default) or clustered (one contiguous 1% of rows)
+  --remotes-only  only bookmark push and pull through an S3 server, beside a plain upload
+              and download (on the first driver of --drivers, the largest dataset)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const quick = argv.includes('--quick');
@@ -42,10 +46,12 @@ export function parseOptions(argv: string[]): BenchOptions {
     // 10 branch switches per pattern per driver: ~45 s quick mode cannot afford.
     storagePatterns: quick ? [] : ['scattered', 'clustered'],
     pattern: 'scattered',
+    remotesOnly: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') continue;
+    else if (a === '--remotes-only') opts.remotesOnly = true;
     else if (a === '--runs') opts.runs = positive(argv[++i], '--runs');
     else if (a === '--drivers') opts.drivers = drivers(argv[++i]);
     else if (a === '--pattern') opts.pattern = pattern(argv[++i]);

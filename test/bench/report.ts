@@ -28,6 +28,7 @@ export function markdown(r: BenchResults, targets: TargetResult[]): string {
     ...r.sites.map((site) => siteSection(r, site)),
     storageTable(r),
     engineTable(r),
+    remotesTable(r),
     '## Targets',
     targets.map((t) => `- **${t.met ? 'MET' : 'NOT MET'}** ${t.target}: ${t.measured}`).join('\n'),
   ];
@@ -96,4 +97,24 @@ function engineTable(r: BenchResults): string {
   const listing = l ? `\n\nListing ${l.bookmarks} bookmarks (${l.requests} requests each): all in one response p50 ${ms(l.p50)} ms, p99 ${ms(l.p99)} ms; `
     + `the first page of ${PAGE} p50 ${ms(l.pageP50)} ms, p99 ${ms(l.pageP99)} ms; idle engine with them: ${(l.idleRss / MB).toFixed(0)} MB resident.` : '';
   return '## The engine\'s own costs\n\n' + table(['engine (driver)', 'resident, idle after start', 'resident, idle after the run', 'resident, peak during switches'], rows) + listing;
+}
+
+function remotesTable(r: BenchResults): string {
+  const x = r.remotes;
+  if (!x) return '';
+  if ('skip' in x) return `## Push and pull through S3\n\nSkipped: ${x.skip}`;
+  const mbs = (bytes: number, sec: number) => `${(bytes / MB / sec).toFixed(0)} MB/s`;
+  const t = (label: string, sec: number, moved?: number) => [label, `${s(sec)} s`, mbs(x.dataBytes, sec), moved === undefined ? `${(x.dataBytes / MB).toFixed(0)} MB` : `${(moved / MB).toFixed(1)} MB`];
+  const rows = [
+    t('plain upload of the data directory\'s files', x.plainUpload),
+    t('plain download of the same', x.plainDownload),
+    t('bookmark push (template version and bookmark)', x.push.seconds, x.push.bytesMoved),
+    t('bookmark pull into a fresh engine (both)', x.pull.seconds, x.pull.bytesMoved),
+    ...(['scattered', 'clustered'] as const).flatMap((p) => {
+      const c = x.afterChange[p];
+      return c ? [t(`push after a ${p} 1% change`, c.push.seconds, c.push.bytesMoved), t(`pull after a ${p} 1% change`, c.pull.seconds, c.pull.bytesMoved)] : [];
+    }),
+  ];
+  return `## Push and pull through S3 (${x.driver}, ${x.dataset})\n\ns3rver on 127.0.0.1, the AWS SDK on both sides, four requests in flight; rates are of the data directory (${(x.dataBytes / MB).toFixed(0)} MB).\n\n`
+    + table(['transfer', 'time', 'rate', 'on the wire'], rows);
 }

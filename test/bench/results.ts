@@ -3,6 +3,7 @@ import type { ChangePattern, Dataset } from './dataset';
 import type { ListingFigures } from './listing';
 import type { PeerFigures } from './peers';
 import type { DriverName } from './sites';
+import type { RemoteFigures } from './remotes';
 import type { OpFigures } from './slipstreamOps';
 import type { Summary } from './stats';
 import type { StorageFigures, TemplateBuild } from './storage';
@@ -44,4 +45,6 @@ export interface BenchResults {
   dump: Record<string, Summary | string>;
   sites: SiteResult[];
   listing?: ListingFigures;
+  /** Issue 15: push and pull through an S3 server, or why they were not measured. */
+  remotes?: RemoteFigures | { skip: string };
 }

@@ -25,6 +25,7 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
     out.push({ target: `engine: listing ${l.bookmarks} bookmarks, all in one response, p99 <= 10 ms`, measured: `p99 ${ms(l.p99)} ms (p50 ${ms(l.p50)} ms)`, met: l.p99 * 1000 <= 10 });
     out.push({ target: `engine: listing a page of ${PAGE} of ${l.bookmarks} bookmarks, p99 <= 10 ms`, measured: `p99 ${ms(l.pageP99)} ms (p50 ${ms(l.pageP50)} ms)`, met: l.pageP99 * 1000 <= 10 });
   }
+  out.push(...remoteTargets(r));
   const idle = [...r.sites.map((s) => s.idleRss ?? 0), r.listing?.idleRss ?? 0];
   const worst = Math.max(...idle);
   if (worst > 0) out.push({ target: 'engine: idle resident memory <= 150 MB', measured: `${(worst / MB).toFixed(0)} MB (worst engine of the run)`, met: worst <= 150 * MB });
@@ -75,4 +76,21 @@ function storageTargets(site: SiteResult): TargetResult[] {
     const ratio = st.totalBytes[pattern]! / st.oneCopyBytes;
     return { target: `${site.driver}: storage, template + 10 branches (${pattern} 1%) <= 1.25x one copy`, measured: `${ratio.toFixed(2)}x`, met: ratio <= 1.25 };
   });
+}
+
+/** Issue 15: push and pull at >= 50% of a plain upload (download) of the same files; a push
+ *  after a 1% change in <= 5% of the first push's time. */
+function remoteTargets(r: BenchResults): TargetResult[] {
+  const x = r.remotes;
+  if (!x || 'skip' in x) return [];
+  const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
+  const out: TargetResult[] = [
+    { target: `remotes (${x.driver}): push >= 50% of a plain upload's rate (${x.dataset})`, measured: pct(x.plainUpload / x.push.seconds), met: x.plainUpload / x.push.seconds >= 0.5 },
+    { target: `remotes (${x.driver}): pull >= 50% of a plain download's rate (${x.dataset})`, measured: pct(x.plainDownload / x.pull.seconds), met: x.plainDownload / x.pull.seconds >= 0.5 },
+  ];
+  for (const p of ['scattered', 'clustered'] as const) {
+    const c = x.afterChange[p];
+    if (c) out.push({ target: `remotes (${x.driver}): a push after a ${p} 1% change <= 5% of the first push`, measured: pct(c.push.seconds / x.push.seconds), met: c.push.seconds / x.push.seconds <= 0.05 });
+  }
+  return out;
 }

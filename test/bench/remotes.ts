@@ -1,0 +1,121 @@
+/**
+ * Issue 15: bookmark push and pull through a real S3-compatible server (s3rver, in a process of
+ * its own on 127.0.0.1, the one the tests use), beside a plain upload and download of the same
+ * data directory's files to the same server with the same client (the AWS SDK, multipart,
+ * four requests in flight). Then, after a 1% change of each pattern, a second push and pull.
+ */
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  BookmarkCreateRequest, BookmarkPullRequest, BookmarkPushRequest, ContainerCreateRequest, RemoteAddRequest, type TransferInfo,
+} from '../../server/protocol';
+import { BUCKET, S3_ENV, S3Server } from '../support/s3server';
+import { onCleanup } from './cleanup';
+import { changeStatement, describe, type ChangePattern } from './dataset';
+import { BenchEngine } from './engine';
+import { timed } from './exec';
+import type { Master } from './master';
+import { openSite, type DriverName } from './sites';
+import { buildTemplate } from './storage';
+
+export interface Transfer { seconds: number; bytesMoved: number; chunksMoved: number; chunks: number }
+
+export interface RemoteFigures {
+  driver: DriverName;
+  dataset: string;
+  /** Bytes of the data directory's files: what the plain peers move. */
+  dataBytes: number;
+  plainUpload: number;
+  plainDownload: number;
+  /** The first push (template version and bookmark) and a pull of both into a fresh engine. */
+  push: Transfer;
+  pull: Transfer;
+  afterChange: Partial<Record<ChangePattern, { push: Transfer; pull: Transfer }>>;
+}
+
+const IN_FLIGHT = 4;
+
+export async function measureRemotes(opts: { driver: DriverName; workDir: string; imageMiB: number; master: Master; seed: string;
+  log: (s: string) => void }): Promise<RemoteFigures | { skip: string }> {
+  const { driver, master, log } = opts;
+  const site = await openSite(driver, opts.workDir, opts.imageMiB);
+  if ('skip' in site) return { skip: site.skip };
+  Object.assign(process.env, S3_ENV); // the engines started below inherit the credentials
+  const s3 = await S3Server.start();
+  const release = onCleanup('stop the S3 server', async () => {
+    await s3.stop();
+    await fs.promises.rm(s3.dir, { recursive: true, force: true });
+  });
+  const a = await BenchEngine.start(path.join(opts.workDir, 'home-remote-a'), driver, path.join(site.dir, 'pool-a'));
+  const b = await BenchEngine.start(path.join(opts.workDir, 'home-remote-b'), driver, path.join(site.dir, 'pool-b'));
+  try {
+    log(`remotes: ${driver}, ${describe(master.ds)}: plain upload and download of the data directory`);
+    const files = await dataFiles(master.dataDir);
+    const dataBytes = files.reduce((n, f) => n + f.size, 0);
+    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' });
+    const plainUpload = await timed(() => inFlight(files, (f) => new Upload({
+      client, params: { Bucket: BUCKET, Key: `plain/${f.rel}`, Body: fs.createReadStream(f.abs) }, partSize: 8 * 2 ** 20, queueSize: 1,
+    }).done()));
+    const plainDownload = await timed(() => inFlight(files, async (f) => {
+      const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `plain/${f.rel}` }));
+      await out.Body!.transformToByteArray();
+    }));
+    client.destroy();
+    log(`    plain: up ${plainUpload.toFixed(1)} s, down ${plainDownload.toFixed(1)} s for ${(dataBytes / 2 ** 20).toFixed(0)} MB`);
+
+    const template = (await buildTemplate(a, master.ds, opts.seed)).name;
+    await a.request(ContainerCreateRequest.type, { name: 'qa', template });
+    for (const e of [a, b]) await e.request(RemoteAddRequest.type, { name: 'r', url: `s3://${BUCKET}/bench`, endpoint: s3.endpoint });
+    await a.request(BookmarkCreateRequest.type, { container: 'qa', name: 'b0' });
+    const push = await transfer(() => a.request(BookmarkPushRequest.type, { bookmark: 'b0', remote: 'r' }));
+    const pull = await transfer(() => b.request(BookmarkPullRequest.type, { bookmark: 'b0', remote: 'r' }));
+    log(`    push ${push.seconds.toFixed(1)} s (${mb(push.bytesMoved)} sent), pull ${pull.seconds.toFixed(1)} s (${mb(pull.bytesMoved)} received)`);
+    const afterChange: RemoteFigures['afterChange'] = {};
+    for (const pattern of ['scattered', 'clustered'] as const) {
+      await a.sql('qa', [changeStatement(master.ds, pattern, 7)]);
+      await a.request(BookmarkCreateRequest.type, { container: 'qa', name: `b-${pattern}` });
+      const p = await transfer(() => a.request(BookmarkPushRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }));
+      const q = await transfer(() => b.request(BookmarkPullRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }));
+      afterChange[pattern] = { push: p, pull: q };
+      log(`    after a ${pattern} 1% change: push ${p.seconds.toFixed(2)} s (${mb(p.bytesMoved)}), pull ${q.seconds.toFixed(2)} s (${mb(q.bytesMoved)})`);
+    }
+    return { driver, dataset: master.ds.name, dataBytes, plainUpload, plainDownload, push, pull, afterChange };
+  } finally {
+    await a.stop();
+    await b.stop();
+    await release();
+    await site.release();
+  }
+}
+
+async function transfer(fn: () => Promise<TransferInfo>): Promise<Transfer> {
+  let info: TransferInfo | undefined;
+  const seconds = await timed(async () => { info = await fn(); });
+  return { seconds, bytesMoved: info!.bytesMoved, chunksMoved: info!.chunksMoved, chunks: info!.chunks };
+}
+
+const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+
+interface DataFile { rel: string; abs: string; size: number }
+
+async function dataFiles(root: string): Promise<DataFile[]> {
+  const out: DataFile[] = [];
+  const walk = async (dir: string) => {
+    for (const e of await fs.promises.readdir(dir, { withFileTypes: true })) {
+      const abs = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(abs);
+      else if (e.isFile()) out.push({ rel: path.relative(root, abs), abs, size: (await fs.promises.stat(abs)).size });
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+/** Run `fn` over the items, IN_FLIGHT at a time (the push's two packs of two parts each). */
+async function inFlight<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => { while (next < items.length) await fn(items[next++]); };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+}
