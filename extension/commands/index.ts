@@ -12,6 +12,7 @@ import { copyUrl, deleteContainer, openTerminal, provision, selectContainer } fr
 import { branchFromMoment, restoreToMoment } from './moments';
 import { refresh, reset } from './operations';
 import { openBookmarkLink, shareLink } from './links';
+import { pullBookmark, pushBookmark } from './remotes';
 import { Dismissed } from './pickers';
 import type { Session } from './session';
 import { switchBranch } from './switch';
@@ -39,6 +40,8 @@ export const commandHandlers = {
   /** The earlier id of "Share Bookmark Link", kept so existing callers still work. */
   'slipstream.bookmark.copyLink': shareLink,
   'slipstream.bookmark.openLink': (s, _ref, arg) => openBookmarkLink(s, typeof arg === 'string' ? arg : undefined),
+  'slipstream.bookmark.push': pushBookmark,
+  'slipstream.bookmark.pull': (s) => pullBookmark(s),
   'slipstream.restoreToMoment': restoreToMoment,
   'slipstream.branchFromMoment': branchFromMoment,
   'slipstream.reset': reset,
@@ -63,7 +66,7 @@ export const menuCommandIds = [
   'slipstream.container.copyUrl', 'slipstream.container.openTerminal', 'slipstream.selectContainer', 'slipstream.container.delete',
   'slipstream.branch.activate', 'slipstream.branch.delete',
   'slipstream.bookmark.restore', 'slipstream.bookmark.branchHere', 'slipstream.bookmark.share', 'slipstream.bookmark.unshare',
-  'slipstream.bookmark.shareLink', 'slipstream.bookmark.delete',
+  'slipstream.bookmark.shareLink', 'slipstream.bookmark.push', 'slipstream.bookmark.delete',
   'slipstream.provision', 'slipstream.template.refresh', 'slipstream.template.delete',
 ] as const satisfies readonly CommandId[];
 

@@ -1,8 +1,9 @@
 /** Remotes: remote add | list | remove, and bookmark push | pull | list --remote. */
 import {
   BookmarkListRequest, BookmarkPullRequest, BookmarkPushRequest, RemoteAddRequest, RemoteBookmarksRequest, RemoteListRequest,
-  RemoteRemoveRequest, type RemoteInfo, type TransferInfo,
+  RemoteRemoveRequest, type RemoteInfo,
 } from '../protocol';
+import { describeTransfer } from '../common/transfers';
 import type { Handler, HandlerTable } from './context';
 import { bookmarkTable } from './bookmark';
 import { shortTime, table } from './output';
@@ -26,12 +27,12 @@ export const remoteCommands: HandlerTable<'remote add' | 'remote list' | 'remote
   },
   'bookmark push': async (ctx, args) => {
     const t = await ctx.call(BookmarkPushRequest.type, args, { progress: true });
-    ctx.emit(t, `pushed bookmark ${t.bookmark.name} (${t.bookmark.id}) to remote ${t.remote}: ${moved(t, 'sent')}`);
+    ctx.emit(t, `pushed bookmark ${t.bookmark.name} (${t.bookmark.id}) to remote ${t.remote}: ${describeTransfer(t, 'sent')}`);
     return 0;
   },
   'bookmark pull': async (ctx, args) => {
     const t = await ctx.call(BookmarkPullRequest.type, args, { progress: true });
-    ctx.emit(t, `pulled bookmark ${t.bookmark.name} (${t.bookmark.id}) from remote ${t.remote}: ${moved(t, 'received')}\n`
+    ctx.emit(t, `pulled bookmark ${t.bookmark.name} (${t.bookmark.id}) from remote ${t.remote}: ${describeTransfer(t, 'received')}\n`
       + `branch from it with: slipstream branch create NAME --container C --from-bookmark ${t.bookmark.id} --activate`);
     return 0;
   },
@@ -53,8 +54,3 @@ const bookmarkList: Handler<'bookmark list'> = async (ctx, { remote, ...args }) 
 };
 
 const where = (r: RemoteInfo) => `${r.url}${r.endpoint ? ` at ${r.endpoint}` : ''}${r.region ? ` (${r.region})` : ''}`;
-
-function moved(t: TransferInfo, verb: string): string {
-  const mb = (t.bytesMoved / 2 ** 20).toFixed(1);
-  return `${t.chunksMoved} of ${t.chunks} chunks ${verb} (${mb} MB)${t.templateMoved ? ', with its template version' : ''} in ${t.seconds.toFixed(1)} s`;
-}

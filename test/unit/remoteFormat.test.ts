@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { test } from 'node:test';
+import {
+  decodeBookmark, decodeFiles, decodePackIndex, encodeFiles, encodePackIndex, type FilesEntry,
+} from '../../server/engine/remotes/format';
+import { EngineError } from '../../server/engine/errors';
+
+/** Issue 15: what a remote sends back drives writes into a volume; anything off is refused. */
+const id = 'a'.repeat(64);
+const good: FilesEntry[] = [
+  { path: 'base', type: 'dir', mode: 0o700 },
+  { path: 'base/1', type: 'file', mode: 0o600, size: 70_000, chunks: [id, '0'] },
+  { path: 'pg_tblspc', type: 'dir', mode: 0o700 },
+  { path: 'pg_tblspc/16384', type: 'symlink', mode: 0o777, target: '/elsewhere' },
+];
+
+/** A file list as a hostile remote would serve it: any JSON, correctly hashed and gzipped. */
+function served(entries: unknown[]): { hash: string; body: Buffer } {
+  const json = Buffer.from(JSON.stringify({ format: 'slipstream-files', version: 1, chunkSize: 65536, entries }));
+  return { hash: createHash('sha256').update(json).digest('hex'), body: gzipSync(json) };
+}
+
+const refused = (fn: () => unknown, why: RegExp) =>
+  assert.throws(fn, (err: Error) => err instanceof EngineError && err.code === 'RemoteFailed' && why.test(err.message), String(why));
+
+test('a file list round-trips, named by the hash of its JSON', () => {
+  const { hash, body } = encodeFiles(good);
+  assert.deepEqual(decodeFiles(hash, body).entries, good);
+});
+
+test('a file list is refused when its hash, paths, order or chunks are off', () => {
+  const { body } = encodeFiles(good);
+  refused(() => decodeFiles('b'.repeat(64), body), /hash does not match/);
+  refused(() => decodeFiles(id, Buffer.from('not gzip')), /not gzip/);
+  const cases: Array<[unknown[], RegExp]> = [
+    [[{ path: '../etc', type: 'dir', mode: 0o700 }], /a bad entry/],
+    [[{ path: '/etc', type: 'dir', mode: 0o700 }], /a bad entry/],
+    [[{ path: 'a/./b', type: 'dir', mode: 0o700 }], /a bad entry/],
+    [[{ path: 'base/1', type: 'file', mode: 0o600, size: 1, chunks: [id] }], /not inside a listed directory/],
+    [[{ path: 'link', type: 'symlink', mode: 0o777, target: '/etc' }, { path: 'link/passwd', type: 'file', mode: 0o600, size: 1, chunks: [id] }],
+      /not inside a listed directory/],
+    [[{ path: 'b', type: 'dir', mode: 0o700 }, { path: 'a', type: 'dir', mode: 0o700 }], /out of order/],
+    [[{ path: 'f', type: 'file', mode: 0o600, size: 70_000, chunks: [id] }], /a bad file entry/],
+    [[{ path: 'f', type: 'file', mode: 0o600, size: 1, chunks: ['../x'] }], /a bad file entry/],
+    [[{ path: 'f', type: 'fifo', mode: 0o600 }], /a bad file entry/],
+    [[{ path: 'f', type: 'dir', mode: 0o70000 }], /a bad entry/],
+  ];
+  for (const [entries, why] of cases) {
+    const { hash, body: b } = served(entries);
+    refused(() => decodeFiles(hash, b), why);
+  }
+});
+
+test('modes from a remote never carry setuid, setgid or sticky bits', () => {
+  const { hash, body } = served([{ path: 'f', type: 'file', mode: 0o4755, size: 0, chunks: [] }, { path: 't', type: 'dir', mode: 0o1777 }]);
+  assert.deepEqual(decodeFiles(hash, body).entries.map((e) => e.mode), [0o755, 0o777]);
+});
+
+test('a pack index is refused when it names another pack or holds a bad entry', () => {
+  const chunks = [{ id, offset: 0, length: 100, compressed: true }];
+  assert.deepEqual(decodePackIndex('p1', encodePackIndex('p1', chunks)).chunks, chunks);
+  refused(() => decodePackIndex('p2', encodePackIndex('p1', chunks)), /not a pack index/);
+  for (const bad of [[['x', 0, 100, 1]], [[id, -1, 100, 1]], [[id, 0, 0, 1]], [[id, 0, 10 ** 7, 1]], [[id, 0, 100, 2]]]) {
+    refused(() => decodePackIndex('p', Buffer.from(JSON.stringify({ format: 'slipstream-pack-index', version: 1, pack: 'p', chunks: bad }))), /a bad entry/);
+  }
+});
+
+test('a bookmark record is refused unless every field is what it should be', () => {
+  const ok = {
+    format: 'slipstream-bookmark', version: 1, files: id, pushedAt: '2026-12-04T00:00:00Z',
+    bookmark: { id: 'bm_0123456789ab', name: 'bug', owner: 'qa', container: 'qa', branch: 'main', tags: [], note: '', createdAt: 'x', consistency: 'online-backup' },
+    template: { id: 'tpl_0123456789ab', name: 'shop', version: 1 },
+  };
+  assert.equal(decodeBookmark('k', Buffer.from(JSON.stringify(ok))).bookmark.name, 'bug');
+  for (const change of [
+    { bookmark: { ...ok.bookmark, id: '../bm' } },
+    { bookmark: { ...ok.bookmark, consistency: 'whatever' } },
+    { bookmark: { ...ok.bookmark, tags: [1] } },
+    { template: { ...ok.template, version: 0 } },
+    { files: 'x' },
+    { format: 'other' },
+  ]) refused(() => decodeBookmark('k', Buffer.from(JSON.stringify({ ...ok, ...change }))), /is damaged \(not a bookmark\)/);
+  refused(() => decodeBookmark('k', Buffer.from('{')), /not JSON/);
+});
