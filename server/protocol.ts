@@ -182,6 +182,8 @@ export interface RemoteInfo {
   url: string;
   endpoint?: string;
   region?: string;
+  /** Objects are encrypted client-side with a key this engine keeps (`remote key NAME` shows it). */
+  encrypted: boolean;
   createdAt: string;
 }
 
@@ -408,7 +410,8 @@ export interface MomentRestored {
   /** WAL replayed on that snapshot, in bytes, when the snapshot's WAL position is known. */
   walReplayedBytes?: number;
 }
-export interface RemoteAddParams { name: string; url: string; endpoint?: string; region?: string }
+/** `encrypt`: a new key, for a new remote; `key`: the key of an encrypted remote (from `remote key` on an engine that has it). */
+export interface RemoteAddParams { name: string; url: string; endpoint?: string; region?: string; encrypt?: boolean; key?: string }
 /** `bookmark`: only this one (an id), to show before a pull. */
 export interface RemoteBookmarksParams { remote: string; bookmark?: string }
 export interface BookmarkPushParams extends WithProgress { bookmark: string; container?: string; remote: string }
@@ -592,6 +595,11 @@ export namespace RemoteRemoveRequest {
   export const method = 'remote/remove';
   export const type = new RequestType<NameParams, RemoteInfo, ErrorData>(method);
 }
+/** An encrypted remote's key, for another engine's `remote add --key` (admins). */
+export namespace RemoteKeyRequest {
+  export const method = 'remote/key';
+  export const type = new RequestType<NameParams, { name: string; key: string }, ErrorData>(method);
+}
 /** What a remote holds: its bookmarks, oldest first. */
 export namespace RemoteBookmarksRequest {
   export const method = 'remote/bookmarks';
@@ -644,5 +652,5 @@ export const allRequests = [
   BookmarkCreateRequest, BookmarkListRequest, BookmarkShowRequest, BookmarkShareRequest,
   BookmarkUnshareRequest, BookmarkTagRequest, BookmarkDeleteRequest,
   RestoreRequest, RestoreToMomentRequest, ResetRequest, RefreshRequest, TimelineRequest,
-  RemoteAddRequest, RemoteListRequest, RemoteRemoveRequest, RemoteBookmarksRequest, BookmarkPushRequest, BookmarkPullRequest,
+  RemoteAddRequest, RemoteListRequest, RemoteRemoveRequest, RemoteKeyRequest, RemoteBookmarksRequest, BookmarkPushRequest, BookmarkPullRequest,
 ] as const;

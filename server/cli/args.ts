@@ -4,6 +4,7 @@
  * become protocol params. `parseCommandLine` turns argv into a typed command,
  * a help text, or a usage error (exit 2).
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { formatEngineUrl, isParseError, MAX_PORT, MIN_CONTAINER_PORT, parseEngineUrl, parseHostPort } from '../common/address';
@@ -81,6 +82,7 @@ export interface CommandArgs {
   'remote add': RemoteAddParams;
   'remote list': NoArgs;
   'remote remove': NameParams;
+  'remote key': NameParams;
   open: { link: string; container: string; branch?: string } & WithHooks;
   restore: (RestoreParams | RestoreToMomentParams) & WithHooks;
   reset: ContainerOpParams & WithHooks;
@@ -275,6 +277,15 @@ function branchFrom(input: Input): BranchCreateParams['from'] {
   if (branch !== undefined) return { kind: 'branch', branch };
   if (template) return { kind: 'template' };
   return undefined;
+}
+
+/** A key file holds the base64 key, whitespace around it allowed; the engine checks the key itself. */
+function readKeyFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`--key-file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
 }
 
 function bookmarkRef(input: Input): BookmarkRefParams {
@@ -621,19 +632,34 @@ const specs: { readonly [K in CommandId]: CommandSpec<K> } = {
     build: (input) => ({ bookmark: input.pos(0), remote: input.need('remote', 'R') }),
   },
   'remote add': {
-    usage: 'NAME s3://BUCKET[/PREFIX] [--endpoint URL] [--region R]',
+    usage: 'NAME s3://BUCKET[/PREFIX] [--endpoint URL] [--region R] [--encrypt | --key-file FILE]',
     summary: 'Add an S3-compatible remote that bookmarks are pushed to and pulled from (admins)',
     positionals: ['NAME', 'URL'],
     options: {
       endpoint: { type: 'string', arg: 'URL', help: 'an S3-compatible store other than AWS: MinIO, Ceph RGW, R2… (http(s)://HOST[:PORT])' },
       region: { type: 'string', arg: 'R', help: 'the bucket\'s region (default: $AWS_REGION, else us-east-1)' },
+      encrypt: { type: 'boolean', help: 'encrypt everything pushed there (AES-256-GCM) with a new key this engine keeps; see remote key' },
+      'key-file': { type: 'string', arg: 'FILE', help: "the key of a remote another engine encrypted (what its 'remote key NAME' printed)" },
     },
     notes: ['Credentials are never given here: the engine reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE and ~/.aws, from its own environment. The bucket must answer before the remote is added.'],
     build: (input) => {
       const endpoint = input.str('endpoint');
       const region = input.str('region');
-      return { name: input.pos(0), url: input.pos(1), ...(endpoint !== undefined ? { endpoint } : {}), ...(region !== undefined ? { region } : {}) };
+      const keyFile = input.str('key-file');
+      if (keyFile !== undefined && input.flag('encrypt')) throw new UsageError('--encrypt makes a new key and --key-file gives one: pass one of them');
+      return {
+        name: input.pos(0), url: input.pos(1), ...(endpoint !== undefined ? { endpoint } : {}), ...(region !== undefined ? { region } : {}),
+        ...(input.flag('encrypt') ? { encrypt: true } : {}), ...(keyFile !== undefined ? { key: readKeyFile(input.abs(keyFile)) } : {}),
+      };
     },
+  },
+  'remote key': {
+    usage: 'NAME',
+    summary: "Print an encrypted remote's key, for another engine's remote add --key-file (admins)",
+    positionals: ['NAME'],
+    options: {},
+    notes: ['Whoever holds the key can read everything pushed to the remote: pass it as you would a password.'],
+    build: (input) => ({ name: input.pos(0) }),
   },
   'remote list': {
     usage: '',

@@ -1,23 +1,29 @@
 /** Remotes: remote add | list | remove, and bookmark push | pull | list --remote. */
 import {
   BookmarkListRequest, BookmarkPullRequest, BookmarkPushRequest, RemoteAddRequest, RemoteBookmarksRequest, RemoteListRequest,
-  RemoteRemoveRequest, type RemoteInfo,
+  RemoteKeyRequest, RemoteRemoveRequest, type RemoteInfo,
 } from '../protocol';
 import { describeTransfer } from '../common/transfers';
 import type { Handler, HandlerTable } from './context';
 import { bookmarkTable } from './bookmark';
 import { shortTime, table } from './output';
 
-export const remoteCommands: HandlerTable<'remote add' | 'remote list' | 'remote remove' | 'bookmark list' | 'bookmark push' | 'bookmark pull'> = {
+export const remoteCommands: HandlerTable<'remote add' | 'remote list' | 'remote remove' | 'remote key' | 'bookmark list' | 'bookmark push' | 'bookmark pull'> = {
   'remote add': async (ctx, args) => {
     const r = await ctx.call(RemoteAddRequest.type, args);
-    ctx.emit(r, `added remote ${r.name}: ${where(r)}`);
+    ctx.emit(r, `added remote ${r.name}: ${where(r)}${r.encrypted ? `\nit is encrypted; other engines need its key: slipstream remote key ${r.name}` : ''}`);
+    return 0;
+  },
+  'remote key': async (ctx, args) => {
+    const k = await ctx.call(RemoteKeyRequest.type, args);
+    ctx.emit(k, k.key);
     return 0;
   },
   'remote list': async (ctx) => {
     const list = await ctx.call(RemoteListRequest.type, {});
     ctx.emit(list, list.length === 0 ? 'no remotes; add one with: slipstream remote add NAME s3://BUCKET/PREFIX [--endpoint URL]'
-      : table(['NAME', 'URL', 'ENDPOINT', 'REGION', 'ADDED'], list.map((r) => [r.name, r.url, r.endpoint ?? '', r.region ?? '', shortTime(r.createdAt)])));
+      : table(['NAME', 'URL', 'ENDPOINT', 'REGION', 'ENCRYPTED', 'ADDED'],
+        list.map((r) => [r.name, r.url, r.endpoint ?? '', r.region ?? '', r.encrypted ? 'yes' : 'no', shortTime(r.createdAt)])));
     return 0;
   },
   'remote remove': async (ctx, args) => {

@@ -108,6 +108,8 @@ export interface RemoteRecord {
   prefix: string;
   endpoint?: string;
   region?: string;
+  /** Client-side encryption's key (32 bytes, base64): remotes/seal.ts. */
+  key?: string;
   createdAt: string;
 }
 

@@ -69,15 +69,15 @@ export async function measureRemotes(opts: { driver: DriverName; workDir: string
     await a.request(ContainerCreateRequest.type, { name: 'qa', template });
     for (const e of [a, b]) await e.request(RemoteAddRequest.type, { name: 'r', url: `s3://${BUCKET}/bench`, endpoint: s3.endpoint });
     await a.request(BookmarkCreateRequest.type, { container: 'qa', name: 'b0' });
-    const push = await transfer(() => a.request(BookmarkPushRequest.type, { bookmark: 'b0', remote: 'r' }));
-    const pull = await transfer(() => b.request(BookmarkPullRequest.type, { bookmark: 'b0', remote: 'r' }));
+    const push = await transfer(a, () => a.request(BookmarkPushRequest.type, { bookmark: 'b0', remote: 'r' }), log);
+    const pull = await transfer(b, () => b.request(BookmarkPullRequest.type, { bookmark: 'b0', remote: 'r' }), log);
     log(`    push ${push.seconds.toFixed(1)} s (${mb(push.bytesMoved)} sent), pull ${pull.seconds.toFixed(1)} s (${mb(pull.bytesMoved)} received)`);
     const afterChange: RemoteFigures['afterChange'] = {};
     for (const pattern of ['scattered', 'clustered'] as const) {
       await a.sql('qa', [changeStatement(master.ds, pattern, 7)]);
       await a.request(BookmarkCreateRequest.type, { container: 'qa', name: `b-${pattern}` });
-      const p = await transfer(() => a.request(BookmarkPushRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }));
-      const q = await transfer(() => b.request(BookmarkPullRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }));
+      const p = await transfer(a, () => a.request(BookmarkPushRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }), log);
+      const q = await transfer(b, () => b.request(BookmarkPullRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }), log);
       afterChange[pattern] = { push: p, pull: q };
       log(`    after a ${pattern} 1% change: push ${p.seconds.toFixed(2)} s (${mb(p.bytesMoved)}), pull ${q.seconds.toFixed(2)} s (${mb(q.bytesMoved)})`);
     }
@@ -90,9 +90,12 @@ export async function measureRemotes(opts: { driver: DriverName; workDir: string
   }
 }
 
-async function transfer(fn: () => Promise<TransferInfo>): Promise<Transfer> {
+async function transfer(engine: BenchEngine, fn: () => Promise<TransferInfo>, log: (s: string) => void): Promise<Transfer> {
   let info: TransferInfo | undefined;
   const seconds = await timed(async () => { info = await fn(); });
+  // Where the time went, as the engine logged it.
+  const lines = (await fs.promises.readFile(path.join(engine.home, 'engine.log'), 'utf8')).split('\n').filter((l) => /(pushing|pulling) bookmark/.test(l));
+  if (lines.length) log(`      ${lines[lines.length - 1].replace(/^\S+\s+/, '')}`);
   return { seconds, bytesMoved: info!.bytesMoved, chunksMoved: info!.chunksMoved, chunks: info!.chunks };
 }
 

@@ -155,6 +155,45 @@ test('a reviewer on another engine opens a link that names the remote: pulled, t
   }
 });
 
+test('an encrypted remote holds nothing readable; another engine pulls with the key, and not without it', async () => {
+  a.ok('remote', 'add', 'sealed', `s3://${BUCKET}/sealed`, '--endpoint', s3.endpoint, '--encrypt');
+  const pushed = a.ok<TransferInfo>('bookmark', 'push', 'bug 1234', '--remote', 'sealed');
+  assert.ok(pushed.chunksMoved > 0);
+  const objects = s3.objects('sealed/');
+  assert.ok(objects.some((k) => k.startsWith('sealed/packs/')) && objects.some((k) => k.startsWith('sealed/bookmarks/')));
+  for (const k of objects.filter((x) => !x.endsWith('slipstream-remote.json'))) {
+    const bytes = fs.readFileSync(s3.objectFile(k));
+    // Pack indexes stay JSON: the names in them are keyed hashes, which tell the store nothing.
+    const secrets = ['orders vanish', 'bug 1234', 'employees', ...(k.endsWith('.idx') ? [] : ['"format"'])];
+    for (const plain of secrets) assert.ok(!bytes.includes(plain), `${k} holds "${plain}"`);
+  }
+  const { key } = a.ok<{ key: string }>('remote', 'key', 'sealed');
+  assert.match(key, /^[A-Za-z0-9+/]{43}=$/);
+
+  const e = await startEngine(S3_ENV, 'blocks');
+  try {
+    const args = ['remote', 'add', 'sealed', `s3://${BUCKET}/sealed`, '--endpoint', s3.endpoint];
+    assert.match(e.fails('RemoteFailed', ...args).message, /the remote is encrypted, and this engine has no key for it/);
+    const wrong = path.join(e.home, 'wrong.key');
+    fs.writeFileSync(wrong, Buffer.alloc(32, 7).toString('base64'));
+    assert.match(e.fails('RemoteFailed', ...args, '--key-file', wrong).message, /not the one its bookmarks were sealed with/);
+    assert.match(e.fails('RemoteFailed', 'remote', 'add', 'plain', `s3://${BUCKET}/qa`, '--endpoint', s3.endpoint, '--encrypt').message,
+      /holds unencrypted bookmarks/);
+    assert.deepEqual(e.ok<RemoteInfo[]>('remote', 'list'), []);
+    const right = path.join(e.home, 'right.key');
+    fs.writeFileSync(right, `${key}\n`);
+    assert.equal(e.ok<RemoteInfo>(...args, '--key-file', right).encrypted, true);
+    assert.deepEqual(e.ok<RemoteBookmarkInfo[]>('bookmark', 'list', '--remote', 'sealed').map((x) => x.note), ['orders vanish']);
+    e.ok('bookmark', 'pull', 'bug 1234', '--remote', 'sealed');
+    e.ok('container', 'create', 'review', '--template', 'employees');
+    e.ok('branch', 'create', 'bug', '--container', 'review', '--from-bookmark', 'bug 1234', '--activate');
+    assert.deepEqual(await e.checksum('review'), bugData);
+  } finally {
+    await e.stop();
+    a.ok('remote', 'remove', 'sealed');
+  }
+});
+
 test('bad credentials, a missing bucket and bad remotes give clear errors and change nothing', async () => {
   const c = await startEngine({ ...S3_ENV, AWS_ACCESS_KEY_ID: 'nobody' }, 'blocks');
   try {

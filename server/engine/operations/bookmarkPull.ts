@@ -1,5 +1,5 @@
 import { BookmarkPullRequest, type BookmarkPullParams, type TransferInfo } from '../../protocol';
-import type { Engine, OpContext } from '../engine';
+import { log, type Engine, type OpContext } from '../engine';
 import { EngineError, volumeError } from '../errors';
 import { newId, now } from '../ids';
 import type { JournalRecord } from '../journal';
@@ -58,13 +58,13 @@ async function pull(ctx: OpContext, remote: RemoteRecord, client: RemoteClient, 
     throw new EngineError('RemoteFailed', `the remote lacks template version ${rb.template.name} v${rb.template.version} that bookmark "${rb.bookmark.name}" needs; nothing was changed here. Push the bookmark again from the engine that made it.`);
   }
   progress.report('reading what the remote holds');
-  const chunks = await remoteChunks(client);
-  const bookmarkFiles = await remoteFiles(client, rb.files);
+  const chunks = await tally.step('remote index', () => remoteChunks(client));
+  const bookmarkFiles = await tally.step('file lists', () => remoteFiles(client, rb.files));
   const templateFiles = tv && await remoteFiles(client, tv.files);
   const ids = { volumeId: newId('vol'), snapshotId: newId('snap'), ...(tv ? { templateVolumeId: newId('vol'), templateSnapshotId: newId('snap') } : {}) };
   const journal = engine.journalBegin('bookmark-pull', ids);
   progress.report('finding what this engine holds already');
-  const sources = await localSources(engine, client, rb.template.id);
+  const sources = await tally.step('local sources', () => localSources(engine, client, rb.template.id));
   const into = (volumeId: string, what: string) =>
     ({ driver: engine.driver, volumeId, owner: engine.owner, local: sources, client, chunks, tally, what, signal });
   try {
@@ -88,6 +88,7 @@ async function pull(ctx: OpContext, remote: RemoteRecord, client: RemoteClient, 
   });
   if (tv) engine.notify('template');
   engine.notify('bookmark');
+  log(tally.summary(`bookmark "${bm.name}" from remote "${remote.name}"`));
   progress.report(`pulled bookmark "${bm.name}"`, 100);
   return done(bm, tv !== undefined);
 }
@@ -109,7 +110,7 @@ async function localSources(engine: Engine, client: RemoteClient, templateId: st
   const onRemote = new Set((await client.list('bookmarks/')).map((k) => k.replace(/\.json$/, '')));
   const mine = engine.store.bookmarksByTime().filter((b) => b.templateId === templateId && onRemote.has(b.id)).slice(-BOOKMARK_SOURCES).reverse();
   for (const b of mine) {
-    const rb = await client.get(bookmarkKey(b.id));
+    const rb = await client.getSealed(bookmarkKey(b.id));
     if (rb) out.push({ snapshotId: b.snapshotId, files: await remoteFiles(client, decodeBookmark(bookmarkKey(b.id), rb).files) });
   }
   return out;
@@ -118,11 +119,11 @@ async function localSources(engine: Engine, client: RemoteClient, templateId: st
 async function writeSnapshot(engine: Engine, files: Parameters<typeof pullFiles>[0], into: Parameters<typeof pullFiles>[1], snapshotId: string): Promise<void> {
   const { driver } = engine;
   await driver.createVolume(into.volumeId, engine.owner).catch((e) => { throw volumeError(e, 'creating a volume for the pull failed'); });
-  await pullFiles(files, into);
+  await into.tally.step('write', () => pullFiles(files, into));
   into.tally.report(into.what, 1, 1, true);
   // The volume is deleted next: its files may become the snapshot's own (blocks).
-  await (driver.snapshotLast ? driver.snapshotLast(into.volumeId, snapshotId) : driver.snapshot(into.volumeId, snapshotId))
-    .catch((e) => { throw volumeError(e, 'capturing the pulled data failed'); });
+  await into.tally.step('capture', () => (driver.snapshotLast ? driver.snapshotLast(into.volumeId, snapshotId) : driver.snapshot(into.volumeId, snapshotId))
+    .catch((e) => { throw volumeError(e, 'capturing the pulled data failed'); }));
   await driver.deleteVolume(into.volumeId).catch(() => undefined);
 }
 

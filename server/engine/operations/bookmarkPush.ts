@@ -1,9 +1,9 @@
 import { BookmarkPushRequest, type BookmarkPushParams, type TransferInfo } from '../../protocol';
-import type { OpContext } from '../engine';
+import { log, type OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { findBookmark, findContainer } from '../lookup';
 import { now } from '../ids';
-import { openRemote, remoteTemplateVersion } from '../remotes/catalog';
+import { openRemote, putRecord, remoteTemplateVersion } from '../remotes/catalog';
 import { bookmarkKey, templateKey, type RemoteBookmark, type RemoteTemplateVersion } from '../remotes/format';
 import { Packer, remoteChunks } from '../remotes/packs';
 import { pushSnapshot } from '../remotes/push';
@@ -41,19 +41,19 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
     progress.report(`reaching remote "${remote.name}"`);
     await openRemote(client, true);
     progress.report('reading what the remote holds');
-    const known = new Set((await remoteChunks(client)).keys());
+    const known = new Set((await tally.step('remote index', () => remoteChunks(client))).keys());
     const packer = new Packer(client, (bytes, chunks) => { tally.bytesMoved += bytes; tally.chunksMoved += chunks; });
     await engine.whileReading([bm.snapshotId, version.snapshotId], async () => {
       if (!(await remoteTemplateVersion(client, template.id, version.version))) {
-        const files = await pushSnapshot(engine.driver, version.snapshotId, client, known, packer, tally, `template "${template.name}" v${version.version}`, signal);
+        const files = await tally.step('template', () => pushSnapshot(engine.driver, version.snapshotId, client, known, packer, tally, `template "${template.name}" v${version.version}`, signal));
         const record: RemoteTemplateVersion = {
           format: 'slipstream-template-version', version: 1,
           template: { id: template.id, name: template.name, version: version.version, createdAt: version.createdAt }, files,
         };
-        await client.put(templateKey(template.id, version.version), Buffer.from(JSON.stringify(record)), 'application/json');
+        await putRecord(client, templateKey(template.id, version.version), record);
         templateMoved = true;
       }
-      const files = await pushSnapshot(engine.driver, bm.snapshotId, client, known, packer, tally, `bookmark "${bm.name}"`, signal);
+      const files = await tally.step('bookmark', () => pushSnapshot(engine.driver, bm.snapshotId, client, known, packer, tally, `bookmark "${bm.name}"`, signal));
       const c = engine.store.container(bm.containerId);
       const record: RemoteBookmark = {
         format: 'slipstream-bookmark', version: 1,
@@ -64,11 +64,12 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
         },
         template: { id: template.id, name: template.name, version: version.version }, files, pushedAt: now(),
       };
-      await client.put(bookmarkKey(bm.id), Buffer.from(JSON.stringify(record)), 'application/json');
+      await putRecord(client, bookmarkKey(bm.id), record);
     });
   } finally {
     client.destroy();
   }
+  log(tally.summary(`bookmark "${bm.name}" to remote "${remote.name}"`));
   progress.report(`pushed bookmark "${bm.name}"`, 100);
   return {
     bookmark: bookmarkInfo(engine.store, bm), remote: remote.name, chunks: tally.chunks, chunksMoved: tally.chunksMoved,

@@ -5,7 +5,7 @@ import { recoverActivate } from './activate';
 import { bookmarkCreate, recoverBookmarkCreate } from './bookmarkCreate';
 import { bookmarkPull, recoverBookmarkPull } from './bookmarkPull';
 import { bookmarkPush } from './bookmarkPush';
-import { remoteAdd, remoteBookmarkList, remoteList, remoteRemove } from './remoteOps';
+import { remoteAdd, remoteBookmarkList, remoteKey, remoteList, remoteRemove } from './remoteOps';
 import { bookmarkDelete, bookmarkList, bookmarkShare, bookmarkShow, bookmarkTag, bookmarkUnshare } from './bookmarkOps';
 import { branchCreate, recoverBranchCreate } from './branchCreate';
 import { branchActivate, branchDelete, branchList, recoverBranchDelete } from './branchOps';
@@ -38,7 +38,7 @@ export const operations: readonly Operation[] = [
   branchCreate, branchActivate, branchList, branchDelete, branchLink, branchUnlink,
   bookmarkCreate, bookmarkList, bookmarkShow, bookmarkShare, bookmarkUnshare, bookmarkTag, bookmarkDelete,
   restore, restoreToMoment, reset, refresh, timeline,
-  remoteAdd, remoteList, remoteRemove, remoteBookmarkList, bookmarkPush, bookmarkPull,
+  remoteAdd, remoteList, remoteRemove, remoteKey, remoteBookmarkList, bookmarkPush, bookmarkPull,
 ];
 
 /** Journal op name → how to finish or roll it back after a crash. A journaled operation

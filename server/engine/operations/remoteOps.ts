@@ -1,28 +1,37 @@
 import {
-  RemoteAddRequest, RemoteBookmarksRequest, RemoteListRequest, RemoteRemoveRequest,
+  RemoteAddRequest, RemoteBookmarksRequest, RemoteKeyRequest, RemoteListRequest, RemoteRemoveRequest,
   type NameParams, type RemoteAddParams, type RemoteBookmarkInfo, type RemoteBookmarksParams, type RemoteInfo,
 } from '../../protocol';
 import type { Engine, OpContext } from '../engine';
 import { EngineError } from '../errors';
 import { now } from '../ids';
 import type { RemoteRecord } from '../records';
-import { findRemoteBookmark, remoteBookmarks } from '../remotes/catalog';
+import { findRemoteBookmark, openRemote, remoteBookmarks } from '../remotes/catalog';
 import { RemoteClient, remoteUrl } from '../remotes/s3';
-import { existingName, name, object, optStr, str } from '../validate';
+import { newKey, parseKey } from '../remotes/seal';
+import { existingName, name, object, optBool, optStr, str } from '../validate';
 import { operation } from './operation';
 
 /** remote add NAME s3://BUCKET/PREFIX [--endpoint URL] [--region R]: admins only (in team mode the
  *  engine holds the credentials). The bucket must answer before the remote is recorded. */
 export const remoteAdd = operation(RemoteAddRequest.type, (raw): RemoteAddParams => {
   const o = object(raw);
-  return { name: name(o, 'name', 'remote'), url: str(o, 'url', 1024), endpoint: optStr(o, 'endpoint', 1024), region: optStr(o, 'region', 64) };
+  const p: RemoteAddParams = {
+    name: name(o, 'name', 'remote'), url: str(o, 'url', 1024), endpoint: optStr(o, 'endpoint', 1024), region: optStr(o, 'region', 64),
+    encrypt: optBool(o, 'encrypt'), key: optStr(o, 'key', 128),
+  };
+  if (p.encrypt && p.key !== undefined) throw new EngineError('InvalidArgument', '--encrypt makes a new key; --key-file gives an existing one: pass one of them.');
+  if (p.key !== undefined) parseKey(p.key);
+  return p;
 }, async ({ engine, caller, signal }: OpContext, p: RemoteAddParams) => {
   engine.requireAdmin(caller, 'add remotes');
-  const record: RemoteRecord = { name: p.name, ...parseS3Url(p.url), ...endpointAndRegion(p), createdAt: now() };
+  const key = p.encrypt ? newKey() : p.key;
+  const record: RemoteRecord = { name: p.name, ...parseS3Url(p.url), ...endpointAndRegion(p), ...(key ? { key } : {}), createdAt: now() };
   if (engine.store.remote(p.name)) throw new EngineError('NameTaken', `a remote named "${p.name}" exists already. Remove it first, or pick another name.`);
   const client = new RemoteClient(record, signal);
   try {
-    await client.check();
+    // The bucket must answer, and a prefix that holds bookmarks already must match the key (or its absence).
+    await openRemote(client, false).catch((err: unknown) => { if (!(err instanceof EngineError && err.code === 'NotFound')) throw err; });
   } finally {
     client.destroy();
   }
@@ -32,6 +41,15 @@ export const remoteAdd = operation(RemoteAddRequest.type, (raw): RemoteAddParams
 
 export const remoteList = operation(RemoteListRequest.type, () => ({}), async ({ engine }: OpContext) =>
   engine.store.allRemotes().map(remoteInfo));
+
+/** remote key NAME: an encrypted remote's key, for another engine's remote add --key-file (admins). */
+export const remoteKey = operation(RemoteKeyRequest.type, (raw): NameParams => ({ name: existingName(object(raw), 'name', 'remote') }),
+  async ({ engine, caller }: OpContext, p: NameParams) => {
+    engine.requireAdmin(caller, 'read remote keys');
+    const r = findRemote(engine, p.name);
+    if (!r.key) throw new EngineError('InvalidArgument', `remote "${r.name}" is not encrypted: it has no key.`);
+    return { name: r.name, key: r.key };
+  });
 
 /** remote remove NAME: forgets it here; the remote's objects stay where they are. */
 export const remoteRemove = operation(RemoteRemoveRequest.type, (raw): NameParams => ({ name: existingName(object(raw), 'name', 'remote') }),
@@ -67,7 +85,10 @@ export function findRemote(engine: Engine, ref: string): RemoteRecord {
 }
 
 export function remoteInfo(r: RemoteRecord): RemoteInfo {
-  return { name: r.name, url: remoteUrl(r), ...(r.endpoint ? { endpoint: r.endpoint } : {}), ...(r.region ? { region: r.region } : {}), createdAt: r.createdAt };
+  return {
+    name: r.name, url: remoteUrl(r), ...(r.endpoint ? { endpoint: r.endpoint } : {}), ...(r.region ? { region: r.region } : {}),
+    encrypted: r.key !== undefined, createdAt: r.createdAt,
+  };
 }
 
 /** s3://BUCKET[/PREFIX]: S3's bucket naming rules, and a prefix of plain path segments. */

@@ -29,8 +29,11 @@ export const filesKey = (hash: string) => `files/${hash}.json.gz`;
 export const templateKey = (templateId: string, version: number) => `templates/${templateId}/${version}.json`;
 export const bookmarkKey = (bookmarkId: string) => `bookmarks/${bookmarkId}.json`;
 
-export interface Marker { format: 'slipstream-remote'; version: 1; chunkSize: number }
-export const newMarker = (): Marker => ({ format: 'slipstream-remote', version: 1, chunkSize: CHUNK_SIZE });
+/** `encryption`: the remote's objects are sealed (seal.ts); `keyCheck` tells the right key. */
+export interface Marker { format: 'slipstream-remote'; version: 1; chunkSize: number; encryption?: { cipher: 'aes-256-gcm'; keyCheck: string } }
+export const newMarker = (keyCheck: string | undefined): Marker => ({
+  format: 'slipstream-remote', version: 1, chunkSize: CHUNK_SIZE, ...(keyCheck ? { encryption: { cipher: 'aes-256-gcm', keyCheck } } : {}),
+});
 
 /** A chunk in a pack: bytes [offset, offset + length), LZ4 (its raw length first) when compressed. */
 export interface PackedChunk { id: string; offset: number; length: number; compressed: boolean }
@@ -56,8 +59,8 @@ export interface RemoteBookmark {
   pushedAt: string;
 }
 
-/** Gzipped JSON, and the hash of the JSON that names it (files/). Chunk ids are hex: gzip
- *  halves them. */
+/** Gzipped JSON, and the hash of the JSON that names it (files/, through the remote's
+ *  Sealer.name). Chunk ids are hex: gzip halves them. */
 export function encodeFiles(entries: FilesEntry[]): { hash: string; body: Buffer } {
   const files: Files = { format: 'slipstream-files', version: 1, chunkSize: CHUNK_SIZE, entries };
   const json = Buffer.from(JSON.stringify(files));
@@ -95,6 +98,10 @@ export function decodeMarker(body: Buffer): Marker {
   }
   if (o.version !== 1 || o.chunkSize !== CHUNK_SIZE) {
     throw new EngineError('RemoteFailed', `the remote was written by a newer Slipstream (format ${String(o.version)}, chunks of ${String(o.chunkSize)} bytes); upgrade this engine.`);
+  }
+  const e = o.encryption as Raw | undefined;
+  if (e !== undefined && (typeof e !== 'object' || e === null || e.cipher !== 'aes-256-gcm' || !isStr(e.keyCheck, 128))) {
+    throw new EngineError('RemoteFailed', `the remote's ${MARKER} names an encryption this engine does not know; upgrade this engine.`);
   }
   return o as unknown as Marker;
 }

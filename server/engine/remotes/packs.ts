@@ -9,6 +9,7 @@ import { wholeNumberSetting } from '../envSetting';
 import { newPackName } from '../volumes/blocks/packs';
 import { decodePackIndex, encodePackIndex, indexKey, packKey, type PackedChunk } from './format';
 import type { RemoteClient } from './s3';
+import type { Sealer } from './seal';
 
 /** A pack is sent once it holds this much (32 MiB; tests make it smaller to interrupt a push
  *  between packs); two are in flight at most. */
@@ -19,7 +20,7 @@ const INDEX_READS = 8;
 
 export interface Located extends PackedChunk { pack: string }
 
-/** Every chunk the remote holds, by id: the indexes of all its packs. */
+/** Every chunk the remote holds, by its name there (Sealer.name of its id): the indexes of all its packs. */
 export async function remoteChunks(client: RemoteClient): Promise<Map<string, Located>> {
   const names = (await client.list('packs/')).filter((k) => k.endsWith('.idx')).map((k) => k.slice(0, -'.idx'.length));
   const out = new Map<string, Located>();
@@ -36,17 +37,20 @@ export async function remoteChunks(client: RemoteClient): Promise<Map<string, Lo
   return out;
 }
 
-/** LZ4 when it saves an eighth or more, as the blocks driver's chunk store does. */
-async function encodeChunk(raw: Buffer): Promise<{ data: Buffer; compressed: boolean }> {
+/** LZ4 when it saves an eighth or more, as the blocks driver's chunk store does; then sealed. */
+async function encodeChunk(raw: Buffer, sealer: Sealer): Promise<{ data: Buffer; compressed: boolean }> {
   const packed = await lz4.compress(raw);
-  return packed.length <= raw.length - raw.length / 8 ? { data: packed, compressed: true } : { data: raw, compressed: false };
+  const compressed = packed.length <= raw.length - raw.length / 8;
+  return { data: sealer.seal(compressed ? packed : raw), compressed };
 }
 
 /** A chunk's raw bytes from its pack bytes; undefined when they are not what the id says. */
-export function decodeChunk(c: PackedChunk, bytes: Buffer, verify: (raw: Buffer) => boolean): Buffer | undefined {
+export function decodeChunk(c: PackedChunk, bytes: Buffer, sealer: Sealer, verify: (raw: Buffer) => boolean): Buffer | undefined {
+  const opened = sealer.open(bytes);
+  if (!opened) return undefined;
   let raw: Buffer;
   try {
-    raw = c.compressed ? lz4.uncompressSync(bytes) : bytes;
+    raw = c.compressed ? lz4.uncompressSync(opened) : opened;
   } catch {
     return undefined;
   }
@@ -73,8 +77,8 @@ export class Packer {
     if (this.failure) throw this.failure;
     if (this.added.has(id)) return;
     this.added.add(id);
-    const { data, compressed } = await encodeChunk(raw);
-    this.chunks.push({ id, offset: this.size, length: data.length, compressed });
+    const { data, compressed } = await encodeChunk(raw, this.client.sealer);
+    this.chunks.push({ id: this.client.sealer.name(id), offset: this.size, length: data.length, compressed });
     this.parts.push(data);
     this.size += data.length;
     if (this.size >= this.packSize) await this.send();

@@ -123,10 +123,10 @@ async function fetchMissing(into: PullInto, wanted: Map<string, Spot[]>, writer:
       const bytes = await into.client.get(packKey(r.pack), { start: r.start, end: r.end });
       if (!bytes || bytes.length !== r.end - r.start) throw damagedPack(r.pack, 'it is shorter than its index says');
       for (const c of r.chunks) {
-        const raw = decodeChunk(c, bytes.subarray(c.offset - r.start, c.offset - r.start + c.length),
-          (b) => createHash('sha256').update(b).digest('hex') === c.id);
-        if (!raw) throw damagedPack(r.pack, `chunk ${c.id.slice(0, 12)} does not match its hash`);
-        for (const s of wanted.get(c.id)!) await writer.write(s, raw);
+        const raw = decodeChunk(c, bytes.subarray(c.offset - r.start, c.offset - r.start + c.length), into.client.sealer,
+          (b) => createHash('sha256').update(b).digest('hex') === c.wanted);
+        if (!raw) throw damagedPack(r.pack, `chunk ${c.wanted.slice(0, 12)} does not match its hash`);
+        for (const s of wanted.get(c.wanted)!) await writer.write(s, raw);
         into.tally.chunksMoved++;
       }
       into.tally.bytesMoved += bytes.length;
@@ -137,12 +137,15 @@ async function fetchMissing(into: PullInto, wanted: Map<string, Spot[]>, writer:
   await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, ranges.length) }, worker));
 }
 
-interface Range { pack: string; start: number; end: number; chunks: Located[] }
+/** `wanted`: the chunk's id (its sha256); `id` is its name on the remote. */
+type Wanted = Located & { wanted: string };
+interface Range { pack: string; start: number; end: number; chunks: Wanted[] }
 
 function planRanges(into: PullInto, wanted: Map<string, Spot[]>): Range[] {
-  const byPack = new Map<string, Located[]>();
+  const byPack = new Map<string, Wanted[]>();
   for (const id of wanted.keys()) {
-    const at = into.chunks.get(id);
+    const found = into.chunks.get(into.client.sealer.name(id));
+    const at = found && { ...found, wanted: id };
     if (!at) {
       throw new EngineError('RemoteFailed', `the remote lacks chunk ${id.slice(0, 12)} that the bookmark needs (a pack was deleted, or a push never finished its packs); nothing was changed here. Push the bookmark again from the engine that made it.`);
     }

@@ -13,7 +13,7 @@ import type { Tally } from './transfer';
 /** Returns the hash that names the snapshot's file list on the remote. */
 export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, client: RemoteClient,
   known: ReadonlySet<string>, packer: Packer, tally: Tally, what: string, signal: AbortSignal): Promise<string> {
-  const entries = await driver.readSnapshot(snapshotId, async (reader) => {
+  const entries = await tally.step('read', () => driver.readSnapshot(snapshotId, async (reader) => {
     const total = reader.entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
     let done = 0;
     const out: FilesEntry[] = [];
@@ -23,7 +23,7 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
       await reader.chunks(e, async (i, id, data) => {
         chunks.push(id);
         if (id !== ZERO_CHUNK) tally.chunks++;
-        if (id !== ZERO_CHUNK && !known.has(id) && !packer.has(id)) await packer.add(id, await data());
+        if (id !== ZERO_CHUNK && !known.has(client.sealer.name(id)) && !packer.has(id)) await packer.add(id, await data());
         done += Math.min(CHUNK_SIZE, e.size - i * CHUNK_SIZE);
         tally.report(what, done, total);
         if (signal.aborted) throw new EngineError('Cancelled', 'the push was cancelled; what was uploaded is kept, and the next push does not send it again.');
@@ -31,9 +31,12 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
       out.push({ ...e, chunks });
     }
     return out;
+  }));
+  await tally.step('last packs', () => packer.finish());
+  return tally.step('file list', async () => {
+    const { hash, body } = encodeFiles(entries);
+    const key = filesKey(client.sealer.name(hash));
+    if (!(await client.exists(key))) await client.putSealed(key, body, 'application/gzip');
+    return hash;
   });
-  await packer.finish();
-  const { hash, body } = encodeFiles(entries);
-  if (!(await client.exists(filesKey(hash)))) await client.put(filesKey(hash), body, 'application/gzip');
-  return hash;
 }

@@ -10,6 +10,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { EngineError } from '../errors';
 import type { RemoteRecord } from '../records';
+import { keySealer, plainSealer, type Sealer } from './seal';
 
 /** Objects above this go up in parts, PART_SIZE each, PART_QUEUE at a time. */
 const MULTIPART_FROM = 16 * 1024 * 1024;
@@ -22,8 +23,11 @@ export function remoteUrl(r: Pick<RemoteRecord, 'bucket' | 'prefix'>): string {
 
 export class RemoteClient {
   private readonly s3: S3Client;
+  /** Seals what is written and opens what is read, when the remote has a key. */
+  readonly sealer: Sealer;
 
   constructor(private readonly remote: RemoteRecord, private readonly signal?: AbortSignal) {
+    this.sealer = remote.key ? keySealer(remote.key) : plainSealer;
     this.s3 = new S3Client({
       ...(remote.endpoint ? { endpoint: remote.endpoint, forcePathStyle: true } : {}),
       region: remote.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
@@ -57,6 +61,19 @@ export class RemoteClient {
         throw err;
       }
     });
+  }
+
+  /** A record: opened with the remote's key; undefined when there is none. */
+  async getSealed(rel: string): Promise<Buffer | undefined> {
+    const body = await this.get(rel);
+    if (body === undefined) return undefined;
+    const plain = this.sealer.open(body);
+    if (!plain) throw new EngineError('RemoteFailed', `${rel} on remote "${this.remote.name}" does not open with this engine's key for it: it was damaged, or sealed with another key. Nothing was changed here.`);
+    return plain;
+  }
+
+  putSealed(rel: string, plain: Buffer, contentType: string): Promise<void> {
+    return this.put(rel, this.sealer.seal(plain), this.sealer.encrypted ? 'application/octet-stream' : contentType);
   }
 
   async exists(rel: string): Promise<boolean> {

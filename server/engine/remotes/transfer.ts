@@ -27,6 +27,23 @@ export class Tally {
   get seconds(): number {
     return (Date.now() - this.started) / 1000;
   }
+
+  private readonly steps: string[] = [];
+
+  /** Run one step and note how long it took, for the engine log's line about the transfer. */
+  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      this.steps.push(`${name} ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+    }
+  }
+
+  /** One line for the engine log: totals, and where the time went. */
+  summary(what: string): string {
+    return `${this.verb} ${what}: ${this.seconds.toFixed(2)} s, ${this.chunksMoved} of ${this.chunks} chunks (${mb(this.bytesMoved)}) moved; ${this.steps.join(', ')}`;
+  }
 }
 
 export const mb = (n: number) => `${(n / MB).toFixed(n < 10 * MB ? 1 : 0)} MB`;
