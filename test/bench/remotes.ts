@@ -69,6 +69,7 @@ export async function measureRemotes(opts: { driver: DriverName; workDir: string
     await a.request(ContainerCreateRequest.type, { name: 'qa', template });
     for (const e of [a, b]) await e.request(RemoteAddRequest.type, { name: 'r', url: `s3://${BUCKET}/bench`, endpoint: s3.endpoint });
     await a.request(BookmarkCreateRequest.type, { container: 'qa', name: 'b0' });
+    await a.idle(); // the bookmark's own background work (its spare, a sweep) is not the push's
     const push = await transfer(a, () => a.request(BookmarkPushRequest.type, { bookmark: 'b0', remote: 'r' }), log);
     const pull = await transfer(b, () => b.request(BookmarkPullRequest.type, { bookmark: 'b0', remote: 'r' }), log);
     log(`    push ${push.seconds.toFixed(1)} s (${mb(push.bytesMoved)} sent), pull ${pull.seconds.toFixed(1)} s (${mb(pull.bytesMoved)} received)`);
@@ -76,6 +77,7 @@ export async function measureRemotes(opts: { driver: DriverName; workDir: string
     for (const pattern of ['scattered', 'clustered'] as const) {
       await a.sql('qa', [changeStatement(master.ds, pattern, 7)]);
       await a.request(BookmarkCreateRequest.type, { container: 'qa', name: `b-${pattern}` });
+      await a.idle();
       const p = await transfer(a, () => a.request(BookmarkPushRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }), log);
       const q = await transfer(b, () => b.request(BookmarkPullRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }), log);
       afterChange[pattern] = { push: p, pull: q };

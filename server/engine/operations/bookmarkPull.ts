@@ -6,7 +6,7 @@ import type { JournalRecord } from '../journal';
 import type { BookmarkRecord, RemoteRecord, TemplateRecord, TemplateVersionRecord } from '../records';
 import { findRemoteBookmark, openRemote, remoteFiles, remoteTemplateVersion } from '../remotes/catalog';
 import { bookmarkKey, decodeBookmark, type RemoteBookmark } from '../remotes/format';
-import { remoteChunks } from '../remotes/packs';
+import { indexCacheDir, remoteChunks } from '../remotes/packs';
 import { pullFiles, type LocalSource } from '../remotes/pull';
 import { RemoteClient } from '../remotes/s3';
 import { Tally } from '../remotes/transfer';
@@ -58,7 +58,7 @@ async function pull(ctx: OpContext, remote: RemoteRecord, client: RemoteClient, 
     throw new EngineError('RemoteFailed', `the remote lacks template version ${rb.template.name} v${rb.template.version} that bookmark "${rb.bookmark.name}" needs; nothing was changed here. Push the bookmark again from the engine that made it.`);
   }
   progress.report('reading what the remote holds');
-  const chunks = await tally.step('remote index', () => remoteChunks(client));
+  const chunks = await tally.step('remote index', () => remoteChunks(client, indexCacheDir(engine.config.home, remote)));
   const bookmarkFiles = await tally.step('file lists', () => remoteFiles(client, rb.files));
   const templateFiles = tv && await remoteFiles(client, tv.files);
   const ids = { volumeId: newId('vol'), snapshotId: newId('snap'), ...(tv ? { templateVolumeId: newId('vol'), templateSnapshotId: newId('snap') } : {}) };

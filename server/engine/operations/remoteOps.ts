@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import {
   RemoteAddRequest, RemoteBookmarksRequest, RemoteKeyRequest, RemoteListRequest, RemoteRemoveRequest,
   type NameParams, type RemoteAddParams, type RemoteBookmarkInfo, type RemoteBookmarksParams, type RemoteInfo,
@@ -7,6 +8,7 @@ import { EngineError } from '../errors';
 import { now } from '../ids';
 import type { RemoteRecord } from '../records';
 import { findRemoteBookmark, openRemote, remoteBookmarks } from '../remotes/catalog';
+import { indexCacheDir } from '../remotes/packs';
 import { RemoteClient, remoteUrl } from '../remotes/s3';
 import { newKey, parseKey } from '../remotes/seal';
 import { existingName, name, object, optBool, optStr, str } from '../validate';
@@ -57,6 +59,7 @@ export const remoteRemove = operation(RemoteRemoveRequest.type, (raw): NameParam
     engine.requireAdmin(caller, 'remove remotes');
     const r = findRemote(engine, p.name);
     engine.store.tx(() => engine.store.removeRemote(r.name));
+    await fs.promises.rm(indexCacheDir(engine.config.home, r), { recursive: true, force: true });
     return remoteInfo(r);
   });
 

@@ -9,10 +9,10 @@ import { sameKey } from './seal';
 
 const READS = 8;
 
-/** Check the bucket answers, and that the prefix is a Slipstream remote; `create` writes the
- *  marker into an empty one (push). */
+/** Check the bucket answers, and that the prefix is a Slipstream remote (with this engine's key,
+ *  or none); `create` writes the marker into an empty one (push). */
 export async function openRemote(client: RemoteClient, create: boolean): Promise<void> {
-  await client.check();
+  // A missing bucket or refused credentials fail this first read, with their own messages.
   const body = await client.get(MARKER);
   if (body) { checkKey(client, decodeMarker(body)); return; }
   if (!create) throw new EngineError('NotFound', 'the remote holds no Slipstream bookmarks yet (nothing was ever pushed there).');

@@ -5,11 +5,16 @@
  * indexes, which the next push finds and does not send again.
  */
 import * as lz4 from 'lz4-napi';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../volumes/util';
 import { wholeNumberSetting } from '../envSetting';
 import { newPackName } from '../volumes/blocks/packs';
 import { decodePackIndex, encodePackIndex, indexKey, packKey, type PackedChunk } from './format';
 import type { RemoteClient } from './s3';
 import type { Sealer } from './seal';
+import type { RemoteRecord } from '../records';
 
 /** A pack is sent once it holds this much (32 MiB; tests make it smaller to interrupt a push
  *  between packs); two are in flight at most. */
@@ -20,21 +25,39 @@ const INDEX_READS = 8;
 
 export interface Located extends PackedChunk { pack: string }
 
-/** Every chunk the remote holds, by its name there (Sealer.name of its id): the indexes of all its packs. */
-export async function remoteChunks(client: RemoteClient): Promise<Map<string, Located>> {
+/**
+ * Every chunk the remote holds, by its name there (Sealer.name of its id): the indexes of all its
+ * packs. An index never changes once written, so each is fetched once and kept in `cacheDir`
+ * (HOME/remote-cache/…): a push or pull lists the packs and reads only the new indexes.
+ */
+export async function remoteChunks(client: RemoteClient, cacheDir: string): Promise<Map<string, Located>> {
   const names = (await client.list('packs/')).filter((k) => k.endsWith('.idx')).map((k) => k.slice(0, -'.idx'.length));
+  await fs.promises.mkdir(cacheDir, { recursive: true, mode: 0o700 });
   const out = new Map<string, Located>();
   let next = 0;
   const worker = async () => {
     while (next < names.length) {
       const name = names[next++];
-      const body = await client.get(indexKey(name));
-      if (!body) continue; // removed meanwhile
+      const cached = path.join(cacheDir, `${name}.idx`);
+      let body: Buffer | undefined = await fs.promises.readFile(cached).catch(() => undefined);
+      if (!body) {
+        body = await client.get(indexKey(name));
+        if (!body) continue; // removed meanwhile
+        decodePackIndex(name, body); // only a valid index is kept
+        await writeFileAtomic(cached, body, cacheDir);
+      }
       for (const c of decodePackIndex(name, body).chunks) out.set(c.id, { ...c, pack: name });
     }
   };
   await Promise.all(Array.from({ length: Math.min(INDEX_READS, names.length) }, worker));
   return out;
+}
+
+/** Where a remote's pack indexes are kept: named by the remote's location, so a remote removed
+ *  and added again elsewhere under the same name starts afresh. */
+export function indexCacheDir(home: string, r: RemoteRecord): string {
+  const where = createHash('sha256').update(`${r.bucket}\n${r.prefix}\n${r.endpoint ?? ''}`).digest('hex').slice(0, 16);
+  return path.join(home, 'remote-cache', `${r.name}-${where}`);
 }
 
 /** LZ4 when it saves an eighth or more, as the blocks driver's chunk store does; then sealed. */

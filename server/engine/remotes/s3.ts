@@ -5,7 +5,7 @@
  * an EngineError that says what the remote refused and what to do.
  */
 import {
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
+  GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { EngineError } from '../errors';
@@ -41,11 +41,6 @@ export class RemoteClient {
 
   private key(rel: string): string {
     return this.remote.prefix + rel;
-  }
-
-  /** Fails with the reason when the bucket cannot be reached with these credentials. */
-  async check(): Promise<void> {
-    await this.call('reaching the bucket', () => this.s3.send(new HeadBucketCommand({ Bucket: this.remote.bucket }), this.opts()));
   }
 
   /** The object's bytes, or undefined when there is none. */
@@ -149,7 +144,7 @@ export function remoteError(r: RemoteRecord, doing: string, err: unknown): Engin
   const name = e.name ?? '';
   const status = e.$metadata?.httpStatusCode;
   const where = `remote "${r.name}" (${remoteUrl(r)}${r.endpoint ? ` at ${r.endpoint}` : ''})`;
-  if (name === 'NoSuchBucket' || (doing === 'reaching the bucket' && status === 404)) {
+  if (name === 'NoSuchBucket') {
     return new EngineError('RemoteFailed', `${where}: the bucket "${r.bucket}" does not exist. Create it, or point the remote elsewhere: slipstream remote remove ${r.name}, then remote add.`);
   }
   if (['QuotaExceeded', 'XMinioStorageFull', 'InsufficientStorage', 'StorageFull'].includes(name) || status === 507
