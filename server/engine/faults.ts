@@ -49,7 +49,9 @@ export type FaultPoint =
   | 'volume:after-scan'
   | 'volume:before-write'
   // A blocks capture's pack is written and fsynced, its index not yet: nothing names it.
-  | 'chunks:before-index';
+  | 'chunks:before-index'
+  // A pull (operations/bookmarkPull.ts): its snapshots are taken, no record names them yet.
+  | 'bookmark-pull:after-capture';
 
 export async function faultPoint(point: FaultPoint): Promise<void> {
   if (process.env.SLIPSTREAM_FAULT === point) process.kill(process.pid, 'SIGKILL');

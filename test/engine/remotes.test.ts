@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { BookmarkInfo, BranchInfo, ConnectionInfo, RemoteBookmarkInfo, RemoteInfo, TemplateInfo, TransferInfo } from '../../server/protocol';
 import { amcheck } from '../support/amcheck';
-import { CLI, FIXTURES, TestEngine } from '../support/engine';
+import { CLI, FIXTURES, tableChecksumsAt, TestEngine } from '../support/engine';
+import { ordinaryUserSite, ordinaryUserSkip } from '../support/osUser';
 import { mountLoopFs, type LoopFs } from '../support/loopfs';
 import { BUCKET, S3_ENV, S3Server } from '../support/s3server';
 
@@ -191,6 +192,71 @@ test('an encrypted remote holds nothing readable; another engine pulls with the 
   } finally {
     await e.stop();
     a.ok('remote', 'remove', 'sealed');
+  }
+});
+
+/** What a pull that did not finish must leave: no bookmark, no template, no volume, no snapshot. */
+function nothingPulled(e: TestEngine): void {
+  assert.deepEqual(e.ok<BookmarkInfo[]>('bookmark', 'list'), []);
+  assert.deepEqual(e.ok<TemplateInfo[]>('template', 'list'), []);
+  for (const dir of ['volumes', 'snapshots']) assert.deepEqual(fs.readdirSync(path.join(e.home, 'pool', dir)), [], `pool/${dir} is empty`);
+}
+
+test('kill -9 of a pull, and Ctrl-C of another: each leaves nothing behind, and the next pull completes', async () => {
+  const e = await startEngine({ ...S3_ENV, SLIPSTREAM_FAULT: 'bookmark-pull:after-capture' }, 'blocks');
+  try {
+    addRemote(e);
+    const died = e.cli('bookmark', 'pull', 'bug 1234', '--remote', 'team');
+    assert.equal((died.json as { error?: { code: string } }).error?.code, 'ConnectionLost', died.stdout);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(e.cliWith({ ...S3_ENV, SLIPSTREAM_STALL: 'bookmark-pull:after-capture', SLIPSTREAM_STALL_MS: '4000' }, 'engine', 'start').code, 0);
+    nothingPulled(e); // recovery dropped what the pull had written
+
+    const child = spawn(process.execPath, [CLI, '--home', e.home, '--json', 'bookmark', 'pull', 'bug 1234', '--remote', 'team'],
+      { env: { ...process.env, SLIPSTREAM_HOME: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    const logFile = path.join(e.home, 'engine.log');
+    for (const end = Date.now() + 60_000; !fs.readFileSync(logFile, 'utf8').includes('fault point bookmark-pull:after-capture: stalling');) {
+      assert.ok(Date.now() < end, 'the pull never reached its last step');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    await e.idle();
+    await new Promise((r) => setTimeout(r, 4500)); // the stalled pull wakes, sees the cancel, and rolls back
+    nothingPulled(e);
+
+    const t = e.ok<TransferInfo>('bookmark', 'pull', 'bug 1234', '--remote', 'team');
+    assert.equal(t.templateMoved, true);
+    e.ok('container', 'create', 'review', '--template', 'employees');
+    e.ok('branch', 'create', 'bug', '--container', 'review', '--from-bookmark', 'bug 1234', '--activate');
+    assert.deepEqual(await e.checksum('review'), bugData);
+    // On blocks too, the next pull starts from the local snapshot that shares the most, and writes only the difference.
+    const later = e.ok<TransferInfo>('bookmark', 'pull', 'bug 1234 later', '--remote', 'team');
+    assert.ok(later.chunksMoved < later.chunks / 10, `${later.chunksMoved} of ${later.chunks} chunks came over the network`);
+    e.ok('branch', 'create', 'later', '--container', 'review', '--from-bookmark', 'bug 1234 later', '--activate');
+    assert.deepEqual(await e.checksum('review'), await a.checksum('qa'));
+    assert.deepEqual((await amcheck(e.ok<ConnectionInfo>('container', 'url', 'review').url)).problems, []);
+  } finally {
+    await e.stop();
+  }
+});
+
+test('a laptop engine run by an ordinary user opens a remote link: data intact, files its own', { skip: ordinaryUserSkip() }, async () => {
+  const { dir, me, uid } = ordinaryUserSite();
+  try {
+    assert.equal(me.cliWith(S3_ENV, 'engine', 'start', '--driver', 'blocks').code, 0);
+    me.ok('remote', 'add', 'team', `s3://${BUCKET}/qa`, '--endpoint', s3.endpoint);
+    const { link } = a.ok<{ link: string }>('bookmark', 'link', 'bug 1234', '--remote', 'team');
+    me.ok('open', link, '--container', 'review');
+    const { url } = me.ok<ConnectionInfo>('container', 'url', 'review');
+    assert.deepEqual(await tableChecksumsAt(url), bugData);
+    assert.deepEqual((await amcheck(url)).problems, []);
+    const foreign = spawnSync('find', [me.home, '-not', '-uid', String(uid)], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(foreign, '', 'every file of the home is the user\'s');
+  } finally {
+    me.cli('engine', 'stop');
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

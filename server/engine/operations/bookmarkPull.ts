@@ -12,6 +12,7 @@ import { RemoteClient } from '../remotes/s3';
 import { Tally } from '../remotes/transfer';
 import { checkName, existingName, object, optStr, str } from '../validate';
 import { bookmarkInfo } from '../views';
+import { faultPoint } from '../faults';
 import { operation, type Recover } from './operation';
 import { findRemote } from './remoteOps';
 
@@ -76,6 +77,8 @@ async function pull(ctx: OpContext, remote: RemoteRecord, client: RemoteClient, 
       }
       await writeSnapshot(engine, bookmarkFiles, into(ids.volumeId, `bookmark "${rb.bookmark.name}"`), ids.snapshotId);
     });
+    await faultPoint('bookmark-pull:after-capture');
+    if (signal.aborted) throw new EngineError('Cancelled', 'the pull was cancelled; nothing was changed here.');
   } catch (err) {
     await recoverBookmarkPull(engine, journal).catch(() => undefined);
     throw err;
@@ -118,8 +121,7 @@ async function localSources(engine: Engine, client: RemoteClient, templateId: st
 
 async function writeSnapshot(engine: Engine, files: Parameters<typeof pullFiles>[0], into: Parameters<typeof pullFiles>[1], snapshotId: string): Promise<void> {
   const { driver } = engine;
-  await driver.createVolume(into.volumeId, engine.owner).catch((e) => { throw volumeError(e, 'creating a volume for the pull failed'); });
-  await into.tally.step('write', () => pullFiles(files, into));
+  await into.tally.step('write', () => pullFiles(files, into).catch((e) => { throw volumeError(e, 'writing the pulled data failed'); }));
   into.tally.report(into.what, 1, 1, true);
   // The volume is deleted next: its files may become the snapshot's own (blocks).
   await into.tally.step('capture', () => (driver.snapshotLast ? driver.snapshotLast(into.volumeId, snapshotId) : driver.snapshot(into.volumeId, snapshotId))

@@ -126,7 +126,7 @@ export class Packer {
     const name = newPackName();
     const upload = (async () => {
       await this.client.put(packKey(name), body);
-      await this.client.put(indexKey(name), encodePackIndex(name, chunks), 'application/json');
+      await this.client.put(indexKey(name), encodePackIndex(chunks));
       this.uploaded(body.length, chunks.length);
     })().catch((err: unknown) => { this.failure ??= err; });
     this.inFlight.add(upload);

@@ -11,7 +11,7 @@ import { EngineError } from '../errors';
 import { CHUNK_SIZE } from '../volumes/blocks/chunkStore';
 import type { FileOwner, VolumeDriver } from '../volumes/driver';
 import { VolumeTree } from '../volumes/volumeFiles';
-import { packKey, ZERO_CHUNK, type Files } from './format';
+import { packKey, ZERO_CHUNK, type Files, type FilesEntry } from './format';
 import { decodeChunk, type Located } from './packs';
 import type { RemoteClient } from './s3';
 import type { Tally } from './transfer';
@@ -40,24 +40,40 @@ export interface PullInto {
   signal: AbortSignal;
 }
 
+/**
+ * Make volume `into.volumeId` hold exactly `files`. When a local source shares most of its
+ * chunks, in the same places, the volume starts as a restore of that snapshot (a clone on btrfs
+ * and reflink) and only what differs is written; otherwise it starts empty.
+ */
 export async function pullFiles(files: Files, into: PullInto): Promise<void> {
+  const base = likeliestBase(files, into.local);
+  if (base) await into.driver.restore(into.volumeId, base.snapshotId, { owner: into.owner });
+  else await into.driver.createVolume(into.volumeId, into.owner);
+  const baseFiles = new Map(base?.files.entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.chunks] as const] : [])) ?? []);
   const wanted = new Map<string, Spot[]>();
+  const zeros: Spot[] = [];
   for (const e of files.entries) {
     if (e.type !== 'file') continue;
+    const had = baseFiles.get(e.path) ?? [];
     e.chunks.forEach((id, index) => {
-      if (id === ZERO_CHUNK) return; // a new file reads as zeros where nothing is written
-      into.tally.chunks++;
+      if (id !== ZERO_CHUNK) into.tally.chunks++;
+      const was = had[index] ?? ZERO_CHUNK; // past the base's end the file reads as zeros
+      if (id === was) return;
+      const spot = { path: e.path, index, length: Math.min(CHUNK_SIZE, e.size - index * CHUNK_SIZE) };
+      if (id === ZERO_CHUNK) { zeros.push(spot); return; }
       const spots = wanted.get(id) ?? [];
-      spots.push({ path: e.path, index, length: Math.min(CHUNK_SIZE, e.size - index * CHUNK_SIZE) });
+      spots.push(spot);
       wanted.set(id, spots);
     });
   }
   await VolumeTree.with(into.driver.volumePath(into.volumeId), async (tree) => {
     const writer = new ChunkWriter(tree);
     try {
-      await makeEntries(tree, files, into.owner);
+      if (base) await reconcile(tree, base.files, files, into.owner);
+      else await makeEntries(tree, files, into.owner);
       await copyFromLocal(into, wanted, writer);
       await fetchMissing(into, wanted, writer);
+      for (const s of zeros) await writer.write(s, Buffer.alloc(s.length));
     } finally {
       await writer.close();
     }
@@ -65,22 +81,76 @@ export async function pullFiles(files: Files, into: PullInto): Promise<void> {
   });
 }
 
-async function makeEntries(tree: VolumeTree, files: Files, owner: FileOwner | undefined): Promise<void> {
-  for (const e of files.entries) {
-    if (e.type === 'dir') {
-      await tree.mkdir(e.path, e.mode);
-      await tree.fixDir(e.path, e.mode, owner);
-    } else if (e.type === 'symlink') {
-      await tree.symlink(e.target, e.path, owner);
+/** The local source that already has the most of the list's chunks in their places, if it has
+ *  at least a quarter of them (below that, restoring it first would copy more than it saves). */
+function likeliestBase(files: Files, local: readonly LocalSource[]): LocalSource | undefined {
+  const target = files.entries.filter((e) => e.type === 'file');
+  const total = target.reduce((n, e) => n + e.chunks.filter((c) => c !== ZERO_CHUNK).length, 0);
+  let best: { source: LocalSource; same: number } | undefined;
+  for (const source of local) {
+    const there = new Map(source.files.entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.chunks] as const] : [])));
+    let same = 0;
+    for (const e of target) {
+      const had = there.get(e.path);
+      if (had) e.chunks.forEach((c, i) => { if (c !== ZERO_CHUNK && had[i] === c) same++; });
+    }
+    if (!best || same > best.same) best = { source, same };
+  }
+  return best && best.same * 4 >= total && best.same > 0 ? best.source : undefined;
+}
+
+/**
+ * Turn a volume restored from `base` into the shape of `target`: remove what the target lacks or
+ * holds as something else, make what is new, and set modes and sizes. Chunks come after.
+ */
+async function reconcile(tree: VolumeTree, base: Files, target: Files, owner: FileOwner | undefined): Promise<void> {
+  const wants = new Map(target.entries.map((e) => [e.path, e]));
+  const removed = new Set<string>();
+  const gone = (p: string) => { for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) if (removed.has(p.slice(0, i))) return true; return removed.has(p); };
+  const kept = new Map<string, FilesEntry>();
+  for (const e of base.entries) {
+    if (gone(e.path)) continue;
+    const t = wants.get(e.path);
+    if (!t || t.type !== e.type || (e.type === 'symlink' && t.type === 'symlink' && t.target !== e.target)) {
+      await tree.remove(e.path);
+      removed.add(e.path);
     } else {
-      const fh = await tree.openFile(e.path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, e.mode);
-      try {
-        await fh.truncate(e.size);
-        await fh.chmod(e.mode);
-        if (owner) await fh.chown(owner.uid, owner.gid);
-      } finally {
-        await fh.close();
-      }
+      kept.set(e.path, e);
+    }
+  }
+  for (const t of target.entries) {
+    const b = kept.get(t.path);
+    if (!b) { await makeEntry(tree, t, owner); continue; }
+    if (t.type === 'dir' && b.mode !== t.mode) await tree.fixDir(t.path, t.mode, owner);
+    if (t.type !== 'file' || b.type !== 'file' || (b.size === t.size && b.mode === t.mode)) continue;
+    const fh = await tree.openFile(t.path, fs.constants.O_WRONLY);
+    try {
+      if (b.size !== t.size) await fh.truncate(t.size);
+      if (b.mode !== t.mode) await fh.chmod(t.mode);
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+async function makeEntries(tree: VolumeTree, files: Files, owner: FileOwner | undefined): Promise<void> {
+  for (const e of files.entries) await makeEntry(tree, e, owner);
+}
+
+async function makeEntry(tree: VolumeTree, e: FilesEntry, owner: FileOwner | undefined): Promise<void> {
+  if (e.type === 'dir') {
+    await tree.mkdir(e.path, e.mode);
+    await tree.fixDir(e.path, e.mode, owner);
+  } else if (e.type === 'symlink') {
+    await tree.symlink(e.target, e.path, owner);
+  } else {
+    const fh = await tree.openFile(e.path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, e.mode);
+    try {
+      await fh.truncate(e.size);
+      await fh.chmod(e.mode);
+      if (owner) await fh.chown(owner.uid, owner.gid);
+    } finally {
+      await fh.close();
     }
   }
 }
