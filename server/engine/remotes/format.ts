@@ -116,7 +116,7 @@ export function decodePackIndex(name: string, body: Buffer): PackIndex {
   const what = `pack index ${name}`;
   const records = decodeRecords(body);
   expect(what, records.length * RECORD === body.length, 'a torn or damaged record');
-  for (const r of records) expect(what, r.length > 0 && r.length <= CHUNK_SIZE + 64, 'a bad entry');
+  if (!records.every((r) => r.length > 0 && r.length <= CHUNK_SIZE + 64)) throw damaged(what, 'a bad entry');
   return { pack: name, chunks: records };
 }
 

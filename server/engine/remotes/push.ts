@@ -20,14 +20,18 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     for (const e of reader.entries) {
       if (e.type !== 'file') { out.push(e); continue; }
       const chunks: string[] = [];
-      await reader.chunks(e, async (i, id, data) => {
+      await reader.chunks(e, (i, id, data) => {
         chunks.push(id);
-        if (id !== ZERO_CHUNK) tally.chunks++;
-        if (id !== ZERO_CHUNK && !known.has(client.sealer.name(id)) && !packer.has(id)) await packer.add(id, await data());
         done += Math.min(CHUNK_SIZE, e.size - i * CHUNK_SIZE);
+        if (id === ZERO_CHUNK) return undefined;
+        tally.chunks++;
+        if (known.has(client.sealer.name(id)) || packer.has(id)) return undefined;
         tally.report(what, done, total);
-        if (signal.aborted) throw new EngineError('Cancelled', 'the push was cancelled; what was uploaded is kept, and the next push does not send it again.');
+        if (signal.aborted) throw cancelled();
+        return data().then((raw) => packer.add(id, raw));
       });
+      tally.report(what, done, total);
+      if (signal.aborted) throw cancelled();
       out.push({ ...e, chunks });
     }
     return out;
@@ -40,3 +44,5 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     return hash;
   });
 }
+
+const cancelled = () => new EngineError('Cancelled', 'the push was cancelled; what was uploaded is kept, and the next push does not send it again.');

@@ -189,7 +189,8 @@ export class BlocksDriver implements VolumeDriver {
             const ids = chunks.get(file.path)!;
             for (let i = 0; i < ids.length; i++) {
               const length = Math.min(CHUNK_SIZE, file.size - i * CHUNK_SIZE);
-              await each(i, ids[i], () => reader.read(ids[i], length));
+              const pending = each(i, ids[i], () => reader.read(ids[i], length));
+              if (pending) await pending;
             }
           },
           readChunk: async (rel, index) => {
