@@ -122,7 +122,7 @@ async function localSources(engine: Engine, client: RemoteClient, templateId: st
 async function writeSnapshot(engine: Engine, files: Parameters<typeof pullFiles>[0], into: Parameters<typeof pullFiles>[1], snapshotId: string): Promise<void> {
   const { driver } = engine;
   await into.tally.step('write', () => pullFiles(files, into).catch((e) => { throw volumeError(e, 'writing the pulled data failed'); }));
-  into.tally.report(into.what, 1, 1, true);
+  into.tally.say(into.what, 'capturing it');
   // The volume is deleted next: its files may become the snapshot's own (blocks).
   await into.tally.step('capture', () => (driver.snapshotLast ? driver.snapshotLast(into.volumeId, snapshotId) : driver.snapshot(into.volumeId, snapshotId))
     .catch((e) => { throw volumeError(e, 'capturing the pulled data failed'); }));

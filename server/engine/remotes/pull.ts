@@ -47,6 +47,7 @@ export interface PullInto {
  */
 export async function pullFiles(files: Files, into: PullInto): Promise<void> {
   const base = likeliestBase(files, into.local);
+  if (base) into.tally.say(into.what, 'starting from a snapshot this engine holds');
   if (base) await into.driver.restore(into.volumeId, base.snapshotId, { owner: into.owner });
   else await into.driver.createVolume(into.volumeId, into.owner);
   const baseFiles = new Map(base?.files.entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.chunks] as const] : [])) ?? []);
@@ -168,6 +169,7 @@ async function copyFromLocal(into: PullInto, wanted: Map<string, Spot[]>, writer
       });
     }
     if (here.length === 0) continue;
+    into.tally.say(into.what, `copying ${here.length} chunks this engine holds`);
     await into.driver.readSnapshot(source.snapshotId, async (reader) => {
       for (const c of here) {
         if (into.signal.aborted) throw cancelled();

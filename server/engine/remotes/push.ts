@@ -17,6 +17,10 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     const total = reader.entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
     let done = 0;
     const out: FilesEntry[] = [];
+    // New chunks are read and packed READS at a time: the blocks driver reads each from its
+    // chunk store, and one after another those reads were most of a push after a small change.
+    const reading = new Set<Promise<void>>();
+    let failed: unknown;
     for (const e of reader.entries) {
       if (e.type !== 'file') { out.push(e); continue; }
       const chunks: string[] = [];
@@ -28,12 +32,18 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
         if (known.has(client.sealer.name(id)) || packer.has(id)) return undefined;
         tally.report(what, done, total);
         if (signal.aborted) throw cancelled();
-        return data().then((raw) => packer.add(id, raw));
+        if (failed) throw failed;
+        const p: Promise<void> = data().then((raw) => packer.add(id, raw)).catch((err: unknown) => { failed ??= err; })
+          .finally(() => reading.delete(p));
+        reading.add(p);
+        return reading.size >= READS ? Promise.race(reading) : undefined;
       });
       tally.report(what, done, total);
       if (signal.aborted) throw cancelled();
       out.push({ ...e, chunks });
     }
+    await Promise.all(reading);
+    if (failed) throw failed;
     return out;
   }));
   await tally.step('last packs', () => packer.finish());
@@ -44,5 +54,7 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     return hash;
   });
 }
+
+const READS = 8;
 
 const cancelled = () => new EngineError('Cancelled', 'the push was cancelled; what was uploaded is kept, and the next push does not send it again.');

@@ -24,6 +24,11 @@ export class Tally {
     this.progress.report(`${this.verb} ${what}: ${mb(done)} of ${mb(total)}${this.bytesMoved ? `, ${mb(this.bytesMoved)} ${this.verb === 'pushing' ? 'sent' : 'received'}` : ''}${eta}`, pct);
   }
 
+  /** A step with no byte count of its own (a restore of a local snapshot, a capture). */
+  say(what: string, doing: string): void {
+    this.progress.report(`${this.verb} ${what}: ${doing}`);
+  }
+
   get seconds(): number {
     return (Date.now() - this.started) / 1000;
   }
