@@ -5,7 +5,7 @@ import { findBookmark, findContainer } from '../lookup';
 import { now } from '../ids';
 import { openRemote, putRecord, remoteTemplateVersion } from '../remotes/catalog';
 import { bookmarkKey, templateKey, type RemoteBookmark, type RemoteTemplateVersion } from '../remotes/format';
-import { indexCacheDir, Packer, remoteChunks } from '../remotes/packs';
+import { indexCacheDir, Packer, remoteChunkNames } from '../remotes/packs';
 import { pushSnapshot } from '../remotes/push';
 import { RemoteClient } from '../remotes/s3';
 import { Tally } from '../remotes/transfer';
@@ -41,10 +41,9 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
     progress.report(`reaching remote "${remote.name}"`);
     await openRemote(client, true);
     progress.report('reading what the remote holds');
-    const [chunks, templateThere] = await tally.step('remote index', () => Promise.all([
-      remoteChunks(client, indexCacheDir(engine.config.home, remote)), remoteTemplateVersion(client, template.id, version.version),
+    const [known, templateThere] = await tally.step('remote index', () => Promise.all([
+      remoteChunkNames(client, indexCacheDir(engine.config.home, remote)), remoteTemplateVersion(client, template.id, version.version),
     ]));
-    const known = new Set(chunks.keys());
     const packer = new Packer(client, (bytes, n) => { tally.bytesMoved += bytes; tally.chunksMoved += n; });
     await engine.whileReading([bm.snapshotId, version.snapshotId], async () => {
       if (!templateThere) {

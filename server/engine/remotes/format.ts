@@ -21,7 +21,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Consistency, GitContext } from '../../protocol';
 import { EngineError } from '../errors';
 import { CHUNK_SIZE, chunkCount, isChunkId, ZERO_CHUNK } from '../volumes/blocks/chunkStore';
-import { decodeRecords, encodeRecords, RECORD } from '../volumes/blocks/packs';
+import { decodeRecordIds, decodeRecords, encodeRecords, RECORD } from '../volumes/blocks/packs';
 import type { SnapshotEntry } from '../volumes/snapshotReader';
 
 export const MARKER = 'slipstream-remote.json';
@@ -118,6 +118,13 @@ export function decodePackIndex(name: string, body: Buffer): PackIndex {
   expect(what, records.length * RECORD === body.length, 'a torn or damaged record');
   if (!records.every((r) => r.length > 0 && r.length <= CHUNK_SIZE + 64)) throw damaged(what, 'a bad entry');
   return { pack: name, chunks: records };
+}
+
+/** The names of a pack index's chunks (no offsets), for a push. */
+export function packIndexNames(name: string, body: Buffer): string[] {
+  const ids = decodeRecordIds(body);
+  expect(`pack index ${name}`, ids.length * RECORD === body.length, 'a torn or damaged record');
+  return ids;
 }
 
 export function encodePackIndex(chunks: readonly PackedChunk[]): Buffer {

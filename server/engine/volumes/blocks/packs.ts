@@ -44,6 +44,17 @@ export function encodeRecords(entries: readonly PackEntry[]): Buffer {
   return buf;
 }
 
+/** Only the ids of an index's records, up to the first that is torn or damaged: what a remote
+ *  push needs of every index, several times cheaper than whole records. */
+export function decodeRecordIds(buf: Buffer): string[] {
+  const out: string[] = [];
+  for (let at = 0; at + RECORD <= buf.length; at += RECORD) {
+    if (crc32(buf.subarray(at, at + 44)) !== buf.readUInt32LE(at + 44)) break;
+    out.push(buf.toString('hex', at, at + 32));
+  }
+  return out;
+}
+
 /** The records of an index, up to the first that is torn or damaged. */
 export function decodeRecords(buf: Buffer): PackEntry[] {
   const out: PackEntry[] = [];
