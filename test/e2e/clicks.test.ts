@@ -50,7 +50,7 @@ e2eTest('e2e: 20 context-menu commands, each right after an engine change from a
     t.diagnostic(`round ${i}: ${share ? 'Share' : 'Unshare'} reached the engine ${Date.now() - started} ms after the change`);
   }
   await wb.shot('after 20 commands');
-  t.diagnostic(`right-clicks that landed on a neighbouring row and were aimed again (no command chosen): ${wb.misaimed}`);
+  t.diagnostic(`right-clicks that landed on a neighbouring row and were aimed again (no command chosen): ${wb.misaimed}; menus opened again: ${wb.unopened}`);
   assert.strictEqual(shared(), false, 'shared 10 times, unshared 10 times');
   const { events } = engine.ok<{ events: Array<{ kind: string }> }>('timeline', '--container', 'qa', '--limit', '200');
   assert.strictEqual(events.filter((e) => e.kind === 'bookmark-shared').length, ROUNDS / 2);

@@ -62,10 +62,10 @@ async function pull(ctx: OpContext, remote: RemoteRecord, client: RemoteClient, 
   const chunks = await tally.step('remote index', () => remoteChunks(client, indexCacheDir(engine.config.home, remote)));
   const bookmarkFiles = await tally.step('file lists', () => remoteFiles(client, rb.files));
   const templateFiles = tv && await remoteFiles(client, tv.files);
-  const ids = { volumeId: newId('vol'), snapshotId: newId('snap'), ...(tv ? { templateVolumeId: newId('vol'), templateSnapshotId: newId('snap') } : {}) };
-  const journal = engine.journalBegin('bookmark-pull', ids);
   progress.report('finding what this engine holds already');
   const sources = await tally.step('local sources', () => localSources(engine, client, rb.template.id));
+  const ids = { volumeId: newId('vol'), snapshotId: newId('snap'), ...(tv ? { templateVolumeId: newId('vol'), templateSnapshotId: newId('snap') } : {}) };
+  const journal = engine.journalBegin('bookmark-pull', ids);
   const into = (volumeId: string, what: string) =>
     ({ driver: engine.driver, volumeId, owner: engine.owner, local: sources, client, chunks, tally, what, signal });
   try {
