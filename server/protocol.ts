@@ -214,6 +214,9 @@ export interface TransferInfo {
   bytesMoved: number;
   /** The template version crossed too (it was not on the other side yet). */
   templateMoved: boolean;
+  /** Bytes of local snapshots read from disk: what a push hashed and sent, what a pull copied
+   *  from a local snapshot. A push after a small change reads little of it. */
+  bytesRead: number;
   seconds: number;
 }
 

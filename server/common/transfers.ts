@@ -3,5 +3,5 @@ import type { TransferInfo } from '../protocol';
 
 export function describeTransfer(t: TransferInfo, verb: 'sent' | 'received'): string {
   const mb = (t.bytesMoved / 2 ** 20).toFixed(1);
-  return `${t.chunksMoved} of ${t.chunks} chunks ${verb} (${mb} MB)${t.templateMoved ? ', with its template version' : ''} in ${t.seconds.toFixed(1)} s`;
+  return `${t.chunksMoved} of ${t.chunks} chunks ${verb} (${mb} MB)${t.templateMoved ? ', with its template version' : ''} in ${t.seconds.toFixed(1)} s; ${(t.bytesRead / 2 ** 20).toFixed(1)} MB read from disk`;
 }

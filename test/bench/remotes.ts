@@ -20,7 +20,7 @@ import type { Master } from './master';
 import { openSite, type DriverName } from './sites';
 import { buildTemplate } from './storage';
 
-export interface Transfer { seconds: number; bytesMoved: number; chunksMoved: number; chunks: number }
+export interface Transfer { seconds: number; bytesMoved: number; bytesRead: number; chunksMoved: number; chunks: number }
 
 export interface RemoteFigures {
   driver: DriverName;
@@ -98,7 +98,7 @@ async function transfer(engine: BenchEngine, fn: () => Promise<TransferInfo>, lo
   // Where the time went, as the engine logged it.
   const lines = (await fs.promises.readFile(path.join(engine.home, 'engine.log'), 'utf8')).split('\n').filter((l) => /(pushing|pulling) bookmark/.test(l));
   if (lines.length) log(`      ${lines[lines.length - 1].replace(/^\S+\s+/, '')}`);
-  return { seconds, bytesMoved: info!.bytesMoved, chunksMoved: info!.chunksMoved, chunks: info!.chunks };
+  return { seconds, bytesMoved: info!.bytesMoved, bytesRead: info!.bytesRead, chunksMoved: info!.chunksMoved, chunks: info!.chunks };
 }
 
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;

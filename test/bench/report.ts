@@ -104,17 +104,18 @@ function remotesTable(r: BenchResults): string {
   if (!x) return '';
   if ('skip' in x) return `## Push and pull through S3\n\nSkipped: ${x.skip}`;
   const mbs = (bytes: number, sec: number) => `${(bytes / MB / sec).toFixed(0)} MB/s`;
-  const t = (label: string, sec: number, moved?: number) => [label, `${s(sec)} s`, mbs(x.dataBytes, sec), moved === undefined ? `${(x.dataBytes / MB).toFixed(0)} MB` : `${(moved / MB).toFixed(1)} MB`];
+  const t = (label: string, sec: number, tr?: { bytesMoved: number; bytesRead: number }) => [label, `${s(sec)} s`, mbs(x.dataBytes, sec),
+    tr === undefined ? `${(x.dataBytes / MB).toFixed(0)} MB` : `${(tr.bytesMoved / MB).toFixed(1)} MB`, tr === undefined ? '' : `${(tr.bytesRead / MB).toFixed(1)} MB`];
   const rows = [
     t('plain upload of the data directory\'s files', x.plainUpload),
     t('plain download of the same', x.plainDownload),
-    t('bookmark push (template version and bookmark)', x.push.seconds, x.push.bytesMoved),
-    t('bookmark pull into a fresh engine (both)', x.pull.seconds, x.pull.bytesMoved),
+    t('bookmark push (template version and bookmark)', x.push.seconds, x.push),
+    t('bookmark pull into a fresh engine (both)', x.pull.seconds, x.pull),
     ...(['scattered', 'clustered'] as const).flatMap((p) => {
       const c = x.afterChange[p];
-      return c ? [t(`push after a ${p} 1% change`, c.push.seconds, c.push.bytesMoved), t(`pull after a ${p} 1% change`, c.pull.seconds, c.pull.bytesMoved)] : [];
+      return c ? [t(`push after a ${p} 1% change`, c.push.seconds, c.push), t(`pull after a ${p} 1% change`, c.pull.seconds, c.pull)] : [];
     }),
   ];
   return `## Push and pull through S3 (${x.driver}, ${x.dataset})\n\ns3rver on 127.0.0.1, the AWS SDK on both sides, four requests in flight; rates are of the data directory (${(x.dataBytes / MB).toFixed(0)} MB).\n\n`
-    + table(['transfer', 'time', 'rate', 'on the wire'], rows);
+    + table(['transfer', 'time', 'rate', 'on the wire', 'read from local snapshots'], rows);
 }

@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import {
-  decodeBookmark, decodeFiles, decodePackIndex, encodeFiles, encodePackIndex, type FilesEntry,
+  checkPackIndex, decodeBookmark, decodeFiles, decodePackIndex, encodeFiles, encodePackIndex, type FilesEntry,
 } from '../../server/engine/remotes/format';
+import { ChunkNames } from '../../server/engine/remotes/packs';
 import { EngineError } from '../../server/engine/errors';
 
 /** Issue 15: what a remote sends back drives writes into a volume; anything off is refused. */
@@ -86,4 +87,19 @@ test('a bookmark record is refused unless every field is what it should be', () 
     { format: 'other' },
   ]) refused(() => decodeBookmark('k', Buffer.from(JSON.stringify({ ...ok, ...change }))), /is damaged \(not a bookmark\)/);
   refused(() => decodeBookmark('k', Buffer.from('{')), /not JSON/);
+});
+
+test('the names a push checks against: every name of the indexes is there, and no other, even sharing a first four bytes', () => {
+  const name = (i: number, tail: string) => `${(i % 3).toString(16).padStart(8, '0')}${tail.repeat(56)}`;
+  const names = Array.from({ length: 200 }, (_, i) => name(i, (i % 16).toString(16)));
+  const indexes = [encodePackIndex(names.slice(0, 150).map((n, i) => ({ id: n, offset: i, length: 1, compressed: false }))),
+    encodePackIndex(names.slice(150).map((n, i) => ({ id: n, offset: i, length: 1, compressed: true })))];
+  for (const body of indexes) checkPackIndex('p', body);
+  const set = new ChunkNames(indexes);
+  for (const n of names) assert.ok(set.has(n), n);
+  for (const n of [name(4, 'f').replace(/f$/, 'e'), name(0, '0').replace(/^0/, '1'), 'f'.repeat(64)]) assert.ok(!set.has(n), n);
+  assert.ok(!new ChunkNames([]).has(names[0]));
+  const torn = Buffer.from(indexes[0]);
+  torn[60] ^= 1;
+  refused(() => checkPackIndex('p', torn), /torn or damaged/);
 });

@@ -47,7 +47,7 @@ async function pull(ctx: OpContext, remote: RemoteRecord, client: RemoteClient, 
   const tally = new Tally(progress, 'pulling');
   const done = (bm: BookmarkRecord, templateMoved: boolean): TransferInfo => ({
     bookmark: bookmarkInfo(engine.store, bm), remote: remote.name, chunks: tally.chunks, chunksMoved: tally.chunksMoved,
-    bytesMoved: tally.bytesMoved, templateMoved, seconds: tally.seconds,
+    bytesMoved: tally.bytesMoved, templateMoved, bytesRead: tally.bytesRead, seconds: tally.seconds,
   });
   const here = engine.store.bookmark(rb.bookmark.id);
   if (here) return done(here, false); // made here, or pulled before: the data is the same

@@ -1,12 +1,14 @@
 import { BookmarkPushRequest, type BookmarkPushParams, type TransferInfo } from '../../protocol';
-import { log, type OpContext } from '../engine';
+import { log, type Engine, type OpContext } from '../engine';
+import type { BookmarkRecord } from '../records';
+import type { ReadBase } from '../volumes/snapshotReader';
 import { EngineError } from '../errors';
 import { findBookmark, findContainer } from '../lookup';
 import { now } from '../ids';
-import { openRemote, putRecord, remoteTemplateVersion } from '../remotes/catalog';
-import { bookmarkKey, templateKey, type RemoteBookmark, type RemoteTemplateVersion } from '../remotes/format';
+import { openRemote, putRecord, remoteFiles, remoteTemplateVersion } from '../remotes/catalog';
+import { bookmarkKey, decodeBookmark, templateKey, type RemoteBookmark, type RemoteTemplateVersion } from '../remotes/format';
 import { indexCacheDir, Packer, remoteChunkNames } from '../remotes/packs';
-import { pushSnapshot } from '../remotes/push';
+import { pushSnapshot, readBase, type PushedFiles } from '../remotes/push';
 import { RemoteClient } from '../remotes/s3';
 import { Tally } from '../remotes/transfer';
 import { bookmarkInfo } from '../views';
@@ -46,16 +48,18 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
     ]));
     const packer = new Packer(client, (bytes, n) => { tally.bytesMoved += bytes; tally.chunksMoved += n; });
     await engine.whileReading([bm.snapshotId, version.snapshotId], async () => {
+      let pushedTemplate: PushedFiles | undefined;
       if (!templateThere) {
-        const files = await tally.step('template', () => pushSnapshot(engine.driver, version.snapshotId, client, known, packer, tally, `template "${template.name}" v${version.version}`, signal));
+        pushedTemplate = await tally.step('template', () => pushSnapshot(engine.driver, version.snapshotId, client, known, packer, tally, `template "${template.name}" v${version.version}`, signal));
         const record: RemoteTemplateVersion = {
           format: 'slipstream-template-version', version: 1,
-          template: { id: template.id, name: template.name, version: version.version, createdAt: version.createdAt }, files,
+          template: { id: template.id, name: template.name, version: version.version, createdAt: version.createdAt }, files: pushedTemplate.hash,
         };
         await putRecord(client, templateKey(template.id, version.version), record);
         templateMoved = true;
       }
-      const files = await tally.step('bookmark', () => pushSnapshot(engine.driver, bm.snapshotId, client, known, packer, tally, `bookmark "${bm.name}"`, signal));
+      const base = engine.driver.readsFromBase ? await tally.step('base', () => baseFor(engine, client, bm, version.snapshotId, pushedTemplate, templateThere)) : undefined;
+      const { hash: files } = await tally.step('bookmark', () => pushSnapshot(engine.driver, bm.snapshotId, client, known, packer, tally, `bookmark "${bm.name}"`, signal, base));
       const c = engine.store.container(bm.containerId);
       const record: RemoteBookmark = {
         format: 'slipstream-bookmark', version: 1,
@@ -75,6 +79,28 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
   progress.report(`pushed bookmark "${bm.name}"`, 100);
   return {
     bookmark: bookmarkInfo(engine.store, bm), remote: remote.name, chunks: tally.chunks, chunksMoved: tally.chunksMoved,
-    bytesMoved: tally.bytesMoved, templateMoved, seconds: tally.seconds,
+    bytesMoved: tally.bytesMoved, templateMoved, bytesRead: tally.bytesRead, seconds: tally.seconds,
   };
 });
+
+/**
+ * A snapshot on the remote that the bookmark likely shares most of its data with, for a driver
+ * that reads less with one: the template version pushed just now; else the newest earlier
+ * bookmark of its branch that the remote holds (a push after a small change); else the template
+ * version there. Which one only changes how much is read: the extents decide what is shared.
+ */
+async function baseFor(engine: Engine, client: RemoteClient, bm: BookmarkRecord, templateSnapshotId: string,
+  pushedTemplate?: PushedFiles, templateThere?: RemoteTemplateVersion): Promise<ReadBase | undefined> {
+  if (pushedTemplate) return readBase(templateSnapshotId, pushedTemplate.entries);
+  const earlier = engine.store.bookmarksByTime()
+    .filter((b) => b.containerId === bm.containerId && b.branchId === bm.branchId && b.id !== bm.id && b.createdAt <= bm.createdAt)
+    .slice(-BASE_TRIES).reverse();
+  for (const b of earlier) {
+    const body = await client.getSealed(bookmarkKey(b.id));
+    if (body) return readBase(b.snapshotId, (await remoteFiles(client, decodeBookmark(bookmarkKey(b.id), body).files)).entries);
+  }
+  return templateThere && readBase(templateSnapshotId, (await remoteFiles(client, templateThere.files)).entries);
+}
+
+/** Earlier bookmarks of the branch looked for on the remote, newest first. */
+const BASE_TRIES = 3;

@@ -21,7 +21,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Consistency, GitContext } from '../../protocol';
 import { EngineError } from '../errors';
 import { CHUNK_SIZE, chunkCount, isChunkId, ZERO_CHUNK } from '../volumes/blocks/chunkStore';
-import { decodeRecordIds, decodeRecords, encodeRecords, RECORD } from '../volumes/blocks/packs';
+import { decodeRecords, encodeRecords, intactRecords, RECORD } from '../volumes/blocks/packs';
+
+export { RECORD };
 import type { SnapshotEntry } from '../volumes/snapshotReader';
 
 export const MARKER = 'slipstream-remote.json';
@@ -120,11 +122,9 @@ export function decodePackIndex(name: string, body: Buffer): PackIndex {
   return { pack: name, chunks: records };
 }
 
-/** The names of a pack index's chunks (no offsets), for a push. */
-export function packIndexNames(name: string, body: Buffer): string[] {
-  const ids = decodeRecordIds(body);
-  expect(`pack index ${name}`, ids.length * RECORD === body.length, 'a torn or damaged record');
-  return ids;
+/** Check every record of a pack index without decoding it (a push needs only the names). */
+export function checkPackIndex(name: string, body: Buffer): void {
+  expect(`pack index ${name}`, intactRecords(body) * RECORD === body.length, 'a torn or damaged record');
 }
 
 export function encodePackIndex(chunks: readonly PackedChunk[]): Buffer {

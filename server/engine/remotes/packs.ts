@@ -11,10 +11,11 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../volumes/util';
 import { wholeNumberSetting } from '../envSetting';
 import { newPackName } from '../volumes/blocks/packs';
-import { decodePackIndex, encodePackIndex, indexKey, packIndexNames, packKey, type PackedChunk } from './format';
+import { checkPackIndex, decodePackIndex, encodePackIndex, indexKey, packKey, RECORD, type PackedChunk } from './format';
 import type { RemoteClient } from './s3';
 import type { Sealer } from './seal';
 import type { RemoteRecord } from '../records';
+import type { ChunkData } from '../volumes/snapshotReader';
 
 /** A pack is sent once it holds this much (32 MiB; tests make it smaller to interrupt a push
  *  between packs); two are in flight at most. */
@@ -22,6 +23,8 @@ const packSize = () => wholeNumberSetting('SLIPSTREAM_REMOTE_PACK_MIB', process.
   { fallback: 32, min: 1, kind: 'a whole number of MiB', what: 'how big a pack of chunks sent to a remote grows' }) * 1024 * 1024;
 const PACKS_IN_FLIGHT = 2;
 const INDEX_READS = 8;
+/** A chunk's name: the first bytes of its index record (sha256, or its HMAC on an encrypted remote). */
+const NAME = 32;
 
 export interface Located extends PackedChunk { pack: string }
 
@@ -40,10 +43,43 @@ export async function remoteChunks(client: RemoteClient, cacheDir: string): Prom
 }
 
 /** Only the names of the chunks the remote holds: all a push needs, at a fraction of the cost. */
-export async function remoteChunkNames(client: RemoteClient, cacheDir: string): Promise<Set<string>> {
-  const out = new Set<string>();
-  await eachIndex(client, cacheDir, (name, body) => { for (const id of packIndexNames(name, body)) out.add(id); });
-  return out;
+export async function remoteChunkNames(client: RemoteClient, cacheDir: string): Promise<ChunkNames> {
+  const bodies: Buffer[] = [];
+  await eachIndex(client, cacheDir, (name, body) => { checkPackIndex(name, body); bodies.push(body); });
+  return new ChunkNames(bodies);
+}
+
+/**
+ * A set of chunk names read straight from pack index records, in an open-addressed table keyed
+ * by each name's first four bytes; the whole name is compared only where those match. A string
+ * and a Set entry for each of the remote's names was most of a push after a small change.
+ */
+export class ChunkNames {
+  private readonly records: Buffer;
+  /** Per slot, 1 + the record whose name lands there; 0 where none does. */
+  private readonly table: Uint32Array;
+
+  constructor(indexes: readonly Buffer[]) {
+    this.records = Buffer.concat(indexes);
+    const count = this.records.length / RECORD;
+    this.table = new Uint32Array(2 ** Math.ceil(Math.log2(count * 2 + 2)));
+    const mask = this.table.length - 1;
+    for (let r = 0; r < count; r++) {
+      let slot = this.records.readUInt32BE(r * RECORD) & mask;
+      while (this.table[slot] !== 0) slot = (slot + 1) & mask;
+      this.table[slot] = r + 1;
+    }
+  }
+
+  has(name: string): boolean {
+    const prefix = Number.parseInt(name.slice(0, 8), 16);
+    const mask = this.table.length - 1;
+    for (let slot = prefix & mask; this.table[slot] !== 0; slot = (slot + 1) & mask) {
+      const at = (this.table[slot] - 1) * RECORD;
+      if (this.records.readUInt32BE(at) === prefix && this.records.toString('hex', at, at + NAME) === name) return true;
+    }
+    return false;
+  }
 }
 
 /** Every pack index of the remote, from the cache, or fetched, checked and cached. */
@@ -75,8 +111,10 @@ export function indexCacheDir(home: string, r: RemoteRecord): string {
   return path.join(home, 'remote-cache', `${r.name}-${where}`);
 }
 
-/** LZ4 when it saves an eighth or more, as the blocks driver's chunk store does; then sealed. */
-async function encodeChunk(raw: Buffer, sealer: Sealer): Promise<{ data: Buffer; compressed: boolean }> {
+/** LZ4 when it saves an eighth or more, as the blocks driver's chunk store does (so its stored
+ *  bytes are taken as they are); then sealed. */
+async function encodeChunk({ raw, lz4: stored }: ChunkData, sealer: Sealer): Promise<{ data: Buffer; compressed: boolean }> {
+  if (stored) return { data: sealer.seal(stored), compressed: true };
   const packed = await lz4.compress(raw);
   const compressed = packed.length <= raw.length - raw.length / 8;
   return { data: sealer.seal(compressed ? packed : raw), compressed };
@@ -111,11 +149,11 @@ export class Packer {
     return this.added.has(id);
   }
 
-  async add(id: string, raw: Buffer): Promise<void> {
+  async add(id: string, chunk: ChunkData): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.added.has(id)) return;
     this.added.add(id);
-    const { data, compressed } = await encodeChunk(raw, this.client.sealer);
+    const { data, compressed } = await encodeChunk(chunk, this.client.sealer);
     this.chunks.push({ id: this.client.sealer.name(id), offset: this.size, length: data.length, compressed });
     this.parts.push(data);
     this.size += data.length;

@@ -178,6 +178,7 @@ async function copyFromLocal(into: PullInto, wanted: Map<string, Spot[]>, writer
         for (const s of wanted.get(c.id)!) await writer.write(s, raw);
         wanted.delete(c.id);
       }
+      into.tally.bytesRead += reader.bytesRead;
     });
   }
 }

@@ -5,14 +5,16 @@
 import { EngineError } from '../errors';
 import { CHUNK_SIZE } from '../volumes/blocks/chunkStore';
 import type { VolumeDriver } from '../volumes/driver';
+import type { ReadBase } from '../volumes/snapshotReader';
 import { encodeFiles, filesKey, ZERO_CHUNK, type FilesEntry } from './format';
-import type { Packer } from './packs';
+import type { ChunkNames, Packer } from './packs';
 import type { RemoteClient } from './s3';
 import type { Tally } from './transfer';
 
-/** Returns the hash that names the snapshot's file list on the remote. */
+/** The snapshot's file list, and the hash that names it on the remote. With `base` (a snapshot
+ *  on the remote), a folder driver reads only the chunks that differ from it on disk. */
 export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, client: RemoteClient,
-  known: ReadonlySet<string>, packer: Packer, tally: Tally, what: string, signal: AbortSignal): Promise<string> {
+  known: ChunkNames, packer: Packer, tally: Tally, what: string, signal: AbortSignal, base?: ReadBase): Promise<PushedFiles> {
   const entries = await tally.step('read', () => driver.readSnapshot(snapshotId, async (reader) => {
     const total = reader.entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
     let done = 0;
@@ -33,7 +35,7 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
         tally.report(what, done, total);
         if (signal.aborted) throw cancelled();
         if (failed) throw failed;
-        const p: Promise<void> = data().then((raw) => packer.add(id, raw)).catch((err: unknown) => { failed ??= err; })
+        const p: Promise<void> = data().then((chunk) => packer.add(id, chunk)).catch((err: unknown) => { failed ??= err; })
           .finally(() => reading.delete(p));
         reading.add(p);
         return reading.size >= READS ? Promise.race(reading) : undefined;
@@ -44,15 +46,23 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     }
     await Promise.all(reading);
     if (failed) throw failed;
+    tally.bytesRead += reader.bytesRead;
     return out;
-  }));
+  }, base));
   await tally.step('last packs', () => packer.finish());
   return tally.step('file list', async () => {
     const { hash, body } = encodeFiles(entries);
     const key = filesKey(client.sealer.name(hash));
     if (!(await client.exists(key))) await client.putSealed(key, body, 'application/gzip');
-    return hash;
+    return { hash, entries };
   });
+}
+
+export interface PushedFiles { hash: string; entries: FilesEntry[] }
+
+/** A snapshot's file list as a base to read another against (ReadBase). */
+export function readBase(snapshotId: string, entries: readonly FilesEntry[]): ReadBase {
+  return { snapshotId, files: new Map(entries.flatMap((e) => (e.type === 'file' ? [[e.path, e] as const] : []))) };
 }
 
 const READS = 8;

@@ -7,6 +7,8 @@ export class Tally {
   chunks = 0;
   chunksMoved = 0;
   bytesMoved = 0;
+  /** Bytes of local snapshots read (SnapshotReader.bytesRead). */
+  bytesRead = 0;
   private readonly started = Date.now();
   private lastReport = 0;
 
@@ -47,7 +49,7 @@ export class Tally {
 
   /** One line for the engine log: totals, and where the time went. */
   summary(what: string): string {
-    return `${this.verb} ${what}: ${this.seconds.toFixed(2)} s, ${this.chunksMoved} of ${this.chunks} chunks (${mb(this.bytesMoved)}) moved; ${this.steps.join(', ')}`;
+    return `${this.verb} ${what}: ${this.seconds.toFixed(2)} s, ${this.chunksMoved} of ${this.chunks} chunks (${mb(this.bytesMoved)}) moved, ${mb(this.bytesRead)} read; ${this.steps.join(', ')}`;
   }
 }
 

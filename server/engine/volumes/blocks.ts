@@ -174,6 +174,8 @@ export class BlocksDriver implements VolumeDriver {
     });
   }
 
+  readonly readsFromBase = false;
+
   /** From the manifest and the chunk store, under the shared lock so no sweep runs meanwhile. */
   async readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>): Promise<T> {
     const manifest = await guard(`reading snapshot ${snapshotId}`, () => this.readManifest(this.manifestPath(snapshotId), snapshotId));
@@ -182,14 +184,17 @@ export class BlocksDriver implements VolumeDriver {
     const entries = manifest.entries.map((e): SnapshotEntry => (e.type === 'file' ? { path: e.path, type: 'file', mode: e.mode, size: e.size } : e));
     return this.lock.read(async () => {
       const reader = this.store.reader();
+      let readSoFar = 0;
+      const counted = <C extends { raw: Buffer }>(c: C) => { readSoFar += c.raw.length; return c; };
       try {
         return await fn({
           entries,
+          get bytesRead() { return readSoFar; },
           chunks: async (file, each) => {
             const ids = chunks.get(file.path)!;
             for (let i = 0; i < ids.length; i++) {
               const length = Math.min(CHUNK_SIZE, file.size - i * CHUNK_SIZE);
-              const pending = each(i, ids[i], () => reader.read(ids[i], length));
+              const pending = each(i, ids[i], () => reader.readStored(ids[i], length).then(counted));
               if (pending) await pending;
             }
           },
@@ -197,7 +202,7 @@ export class BlocksDriver implements VolumeDriver {
             const ids = chunks.get(rel);
             const size = sizes.get(rel);
             if (!ids || size === undefined || index >= ids.length) throw new Error(`${rel} has no chunk ${index} in snapshot ${snapshotId}`);
-            return reader.read(ids[index], Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE));
+            return counted(await reader.readStored(ids[index], Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE))).raw;
           },
         });
       } finally {

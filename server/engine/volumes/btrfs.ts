@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findSystemTool } from '../../common/executables';
 import { EngineError } from '../errors';
-import { readFolderSnapshot, type SnapshotReader } from './snapshotReader';
+import { readFolderSnapshot, type ReadBase, type SnapshotReader } from './snapshotReader';
 import type { DriverOptions, FileOwner, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { checkId, ensurePoolDirs, exists, guard, notFound, run } from './util';
 import { allocatedBytes, checkCanCreate, chownTree, clearDir, fixVolumeDir, removeTree } from './volumeFiles';
@@ -107,10 +107,13 @@ export class BtrfsDriver implements VolumeDriver {
     await guard(`deleting snapshot ${snapshotId}`, () => this.removeSubvolume(snap));
   }
 
-  async readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>): Promise<T> {
+  readonly readsFromBase = true;
+
+  async readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>, base?: ReadBase): Promise<T> {
     const snap = this.snapshotPath(snapshotId);
     if (!(await exists(snap))) throw notFound(`snapshot ${snapshotId}`);
-    return readFolderSnapshot(snap, fn);
+    const baseRoot = base && this.snapshotPath(base.snapshotId);
+    return readFolderSnapshot(snap, fn, base && baseRoot && (await exists(baseRoot)) ? { ...base, root: baseRoot } : undefined);
   }
 
   async hasSnapshot(snapshotId: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import type { DriverName } from '../../protocol';
 import type { ChangedPages, ChangesSoFar } from '../postgres/walSummaries';
-import type { SnapshotReader } from './snapshotReader';
+import type { ReadBase, SnapshotReader } from './snapshotReader';
 
 /** Who must own the files of a volume: under a root engine, the OS user its container's
  *  PostgreSQL runs as (or the shared PostgreSQL user, for template builds). */
@@ -63,8 +63,12 @@ export interface VolumeDriver {
   deleteSnapshot(snapshotId: string): Promise<void>;
   hasSnapshot(snapshotId: string): Promise<boolean>;
   /** Read the snapshot's files and their chunks (a remote push, or the local side of a pull);
-   *  the snapshot stays readable until `fn` ends. */
-  readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>): Promise<T>;
+   *  the snapshot stays readable until `fn` ends. Where `readsFromBase`, chunks shared on disk
+   *  with `base` (a snapshot whose chunk ids are known) are not read. */
+  readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>, base?: ReadBase): Promise<T>;
+  /** Whether readSnapshot gains from a base: the folder drivers hash what they read, the blocks
+   *  driver has every chunk's id in its manifest anyway. */
+  readonly readsFromBase: boolean;
   /** Bytes the pool really uses on disk (volumes, snapshots and shared chunks, counted once). */
   diskUsage(): Promise<number>;
   /** Work the driver still does on its own after a call returned (reflink: compacting new

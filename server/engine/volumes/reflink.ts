@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
-import { readFolderSnapshot, type SnapshotReader } from './snapshotReader';
+import { readFolderSnapshot, type ReadBase, type SnapshotReader } from './snapshotReader';
 import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { Compactor } from './compaction';
 import { copiedDuringBackup, scanWal } from './onlineBackup';
@@ -127,10 +127,13 @@ export class ReflinkDriver implements VolumeDriver {
     await guard(`deleting snapshot ${snapshotId}`, () => this.compactor.hold(snapshotId, () => removeTree(snap, path.join(this.pool, 'tmp')), true));
   }
 
-  async readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>): Promise<T> {
+  readonly readsFromBase = true;
+
+  async readSnapshot<T>(snapshotId: string, fn: (reader: SnapshotReader) => Promise<T>, base?: ReadBase): Promise<T> {
     const snap = this.snapshotPath(snapshotId);
     if (!(await exists(snap))) throw notFound(`snapshot ${snapshotId}`);
-    return readFolderSnapshot(snap, fn);
+    const baseRoot = base && this.snapshotPath(base.snapshotId);
+    return readFolderSnapshot(snap, fn, base && baseRoot && (await exists(baseRoot)) ? { ...base, root: baseRoot } : undefined);
   }
 
   async hasSnapshot(snapshotId: string): Promise<boolean> {

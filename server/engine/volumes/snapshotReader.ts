@@ -7,6 +7,7 @@
  */
 import type * as fs from 'node:fs';
 import { CHUNK_SIZE, chunkId, READ_SIZE } from './blocks/chunkStore';
+import { sharedChunks, type BaseChunk } from './extents';
 import { VolumeTree } from './volumeFiles';
 
 export type SnapshotEntry =
@@ -16,10 +17,14 @@ export type SnapshotEntry =
 
 export type SnapshotFile = Extract<SnapshotEntry, { type: 'file' }>;
 
+/** A chunk's bytes, and where the driver stores it LZ4-compressed (as lz4-napi writes it), those
+ *  stored bytes: a remote takes them as they are. */
+export interface ChunkData { raw: Buffer; lz4?: Buffer }
+
 /** Called for each chunk of a file in order; `data` reads its bytes (only when wanted, where
  *  the driver knows the id without them). It returns a promise only when it has work to wait
  *  for: awaiting tens of thousands of finished promises costs more than a push after a small change. */
-export type EachChunk = (index: number, id: string, data: () => Promise<Buffer>) => Promise<void> | undefined;
+export type EachChunk = (index: number, id: string, data: () => Promise<ChunkData>) => Promise<void> | undefined;
 
 export interface SnapshotReader {
   /** Sorted by path: every directory before what it holds. */
@@ -27,10 +32,24 @@ export interface SnapshotReader {
   chunks(file: SnapshotFile, each: EachChunk): Promise<void>;
   /** Chunk `index` of the file at `path` (a file of `entries`). */
   readChunk(path: string, index: number): Promise<Buffer>;
+  /** Bytes of file data read so far (chunks whose ids the driver knew unread count nothing). */
+  readonly bytesRead: number;
 }
 
-/** A snapshot that is a folder of files (btrfs, reflink): read without following links. */
-export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader) => Promise<T>): Promise<T> {
+/**
+ * Another snapshot whose chunk ids are known (from the remote it was pushed to or pulled from):
+ * a folder driver takes a chunk's id from it, unread, where both snapshots' files share the
+ * chunk's extents (extents.ts).
+ */
+export interface ReadBase {
+  snapshotId: string;
+  files: ReadonlyMap<string, { size: number; chunks: readonly string[] }>;
+}
+
+/** A snapshot that is a folder of files (btrfs, reflink): read without following links. With
+ *  `base` (and its folder), the chunks a file shares on disk with base's are not read. */
+export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader) => Promise<T>,
+  base?: ReadBase & { root: string }): Promise<T> {
   return VolumeTree.with(root, async (tree) => {
     const scanned = await tree.scan();
     const byPath = new Map(scanned.map((e) => [e.rel, e]));
@@ -45,10 +64,24 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
     entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const sizes = new Map(entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.size] as const] : [])));
     const open = new Map<string, Promise<fs.promises.FileHandle>>();
+    const shared = base ? await sharedWithBase(root, entries, base) : new Map<string, Map<number, BaseChunk>>();
+    let readSoFar = 0;
     try {
       return await fn({
       entries,
+      get bytesRead() { return readSoFar; },
       chunks: async (file, each) => {
+        const same = shared.get(file.path);
+        if (same) {
+          for (let i = 0; i * CHUNK_SIZE < file.size; i++) {
+            const b = same.get(i);
+            const known = b && base!.files.get(b.path)?.chunks[b.index];
+            const read = () => readChunk(file.path, i);
+            const pending = known ? each(i, known, async () => ({ raw: await read() })) : read().then((raw) => each(i, chunkId(raw), async () => ({ raw })));
+            if (pending) await pending;
+          }
+          return;
+        }
         const fh = await tree.readFile(byPath.get(file.path)!);
         try {
           for (let at = 0; at < file.size; at += READ_SIZE) {
@@ -59,32 +92,43 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
               if (bytesRead === 0) throw new Error(`${file.path} is shorter than its snapshot said (${file.size} bytes)`);
               got += bytesRead;
             }
+            readSoFar += got;
             for (let off = 0; off < slice.length; off += CHUNK_SIZE) {
               const data = slice.subarray(off, Math.min(off + CHUNK_SIZE, slice.length));
-              await each((at + off) / CHUNK_SIZE, chunkId(data), async () => data);  // hashing costs far more than the await
+              await each((at + off) / CHUNK_SIZE, chunkId(data), async () => ({ raw: data }));  // hashing costs far more than the await
             }
           }
         } finally {
           await fh.close();
         }
       },
-      readChunk: async (rel, index) => {
-        const size = sizes.get(rel);
-        if (size === undefined) throw new Error(`${rel} is not a file of the snapshot`);
-        let fh = open.get(rel);
-        if (!fh) { fh = tree.readFile(byPath.get(rel)!); open.set(rel, fh); }
-        const data = Buffer.allocUnsafe(Math.max(0, Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE)));
-        let got = 0;
-        while (got < data.length) {
-          const { bytesRead } = await (await fh).read(data, got, data.length - got, index * CHUNK_SIZE + got);
-          if (bytesRead === 0) throw new Error(`${rel} is shorter than its snapshot said (${size} bytes)`);
-          got += bytesRead;
-        }
-        return data;
-      },
+      readChunk,
       });
     } finally {
       for (const fh of open.values()) await (await fh.catch(() => undefined))?.close();
     }
+
+    async function readChunk(rel: string, index: number): Promise<Buffer> {
+      const size = sizes.get(rel);
+      if (size === undefined) throw new Error(`${rel} is not a file of the snapshot`);
+      let fh = open.get(rel);
+      if (!fh) { fh = tree.readFile(byPath.get(rel)!); open.set(rel, fh); }
+      const data = Buffer.allocUnsafe(Math.max(0, Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE)));
+      let got = 0;
+      while (got < data.length) {
+        const { bytesRead } = await (await fh).read(data, got, data.length - got, index * CHUNK_SIZE + got);
+        if (bytesRead === 0) throw new Error(`${rel} is shorter than its snapshot said (${size} bytes)`);
+        got += bytesRead;
+      }
+      readSoFar += got;
+      return data;
+    }
   });
+}
+
+/** The chunks of each file that lie on the same bytes on disk as a chunk of base's. */
+function sharedWithBase(root: string, entries: readonly SnapshotEntry[], base: ReadBase & { root: string }): Promise<Map<string, Map<number, BaseChunk>>> {
+  const files = entries.flatMap((e) => (e.type === 'file' ? [{ path: e.path, size: e.size }] : []));
+  const baseFiles = [...base.files].map(([p, f]) => ({ path: p, size: f.size }));
+  return sharedChunks(root, files, base.root, baseFiles);
 }

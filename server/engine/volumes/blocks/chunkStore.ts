@@ -383,23 +383,30 @@ export class ChunkReader {
 
   /** `length`: the raw length a manifest records; undefined (sweep), whatever it is. */
   async read(id: string, length?: number): Promise<Buffer> {
-    if (id === ZERO_CHUNK) return ZERO_BUF.subarray(0, length);
+    return (await this.readStored(id, length)).raw;
+  }
+
+  /** The chunk's bytes, checked against its id, and `lz4`: the bytes as stored, where they are
+   *  stored compressed (a push sends them as they are rather than compressing them again). */
+  async readStored(id: string, length?: number): Promise<{ raw: Buffer; lz4?: Buffer }> {
+    if (id === ZERO_CHUNK) return { raw: ZERO_BUF.subarray(0, length) };
     const damaged = () => new EngineError('VolumeFailed', `chunk ${id} in the chunk store is damaged; the snapshot that needs it cannot be restored`);
     const at = this.store.locate(id);
     let data: Buffer;
+    let lz4: Buffer | undefined;
     if (at) {
       if (!at.compressed && length !== undefined && at.length !== length) throw damaged();
       data = Buffer.allocUnsafe(at.length);
       let fh = this.open.get(at.pack.name);
       if (!fh) this.open.set(at.pack.name, fh = fs.promises.open(this.store.packPath(at.pack.name), 'r'));
       if ((await readFull(await fh, data, at.offset)) < at.length) throw damaged();
-      if (at.compressed) data = uncompressed(data, length, damaged);
+      if (at.compressed) { lz4 = data; data = uncompressed(data, length, damaged); }
     } else {
       data = await this.store.readLoose(id);
     }
     this.store.stats.chunksRead++;
     if ((length !== undefined && data.length !== length) || chunkId(data) !== id) throw damaged();
-    return data;
+    return { raw: data, lz4 };
   }
 
   async close(): Promise<void> {

@@ -44,15 +44,11 @@ export function encodeRecords(entries: readonly PackEntry[]): Buffer {
   return buf;
 }
 
-/** Only the ids of an index's records, up to the first that is torn or damaged: what a remote
- *  push needs of every index, several times cheaper than whole records. */
-export function decodeRecordIds(buf: Buffer): string[] {
-  const out: string[] = [];
-  for (let at = 0; at + RECORD <= buf.length; at += RECORD) {
-    if (crc32(buf.subarray(at, at + 44)) !== buf.readUInt32LE(at + 44)) break;
-    out.push(buf.toString('hex', at, at + 32));
-  }
-  return out;
+/** How many records of an index are whole, up to the first that is torn or damaged. */
+export function intactRecords(buf: Buffer): number {
+  let n = 0;
+  for (let at = 0; at + RECORD <= buf.length && crc32(buf.subarray(at, at + 44)) === buf.readUInt32LE(at + 44); at += RECORD) n++;
+  return n;
 }
 
 /** The records of an index, up to the first that is torn or damaged. */

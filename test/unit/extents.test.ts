@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { chunkPlaces, parseFilefrag } from '../../server/engine/volumes/extents';
+
+/** Issue 15: a folder driver's push takes a chunk's id unread only where both snapshots' files
+ *  hold it on the same physical bytes. filefrag -v -b1 output as seen on btrfs and XFS. */
+const BTRFS = `Filesystem type is: 9123683e
+File size of s1/f is 2621440 (2621440 blocks of 1 bytes)
+ ext:     logical_offset:        physical_offset: length:   expected: flags:
+   0:        0.. 2621439:   13631488..  16252927: 2621440:             last,shared,eof
+s1/f: 1 extent found
+Filesystem type is: 9123683e
+File size of s2/f is 2621440 (2621440 blocks of 1 bytes)
+ ext:     logical_offset:        physical_offset: length:   expected: flags:
+   0:        0..  327679:   13631488..  13959167: 327680:             shared
+   1:   327680..  393215:   63963136..  64028671:  65536:   13959168: shared
+   2:   393216.. 2621439:   14024704..  16252927: 2228224:   64028672: last,shared,eof
+s2/f: 3 extents found
+Filesystem type is: 9123683e
+File size of v/tiny is 6 (4096 block of 1 bytes)
+ ext:     logical_offset:        physical_offset: length:   expected: flags:
+   0:        0..    4095:          0..         0:      0:             last,unknown_loc,delalloc,eof
+v/tiny: 1 extent found
+`;
+
+test('filefrag output: extents in bytes per file, in the order asked; anything unsure is no answer', () => {
+  const [s1, s2, tiny, missing] = parseFilefrag(BTRFS, ['s1/f', 's2/f', 'v/tiny', 'gone']);
+  assert.deepEqual(s1, [{ logical: 0, physical: 13631488, length: 2621440 }]);
+  assert.equal(s2?.length, 3);
+  assert.equal(tiny, undefined, 'delalloc: not on disk yet');
+  assert.equal(missing, undefined, 'filefrag said nothing of it');
+  assert.deepEqual(parseFilefrag('', ['a']), [undefined], 'no filefrag at all');
+});
+
+/** The chunks of `b` on the same bytes as a chunk of `a`, as sharedChunks pairs them. */
+const sharedOf = (a: Parameters<typeof chunkPlaces>[0], b: Parameters<typeof chunkPlaces>[0], size: number, bSize = size) => {
+  const places = chunkPlaces(a, size);
+  return [...chunkPlaces(b, bSize)].filter(([place, index]) => places.get(place) === index).map(([, index]) => index).sort((x, y) => x - y);
+};
+
+test('shared chunks: the ones on the same physical bytes, whole, in both files', () => {
+  const [s1, s2] = parseFilefrag(BTRFS, ['s1/f', 's2/f']);
+  const all = Array.from({ length: 40 }, (_, i) => i);
+  assert.deepEqual(sharedOf(s1, s2, 2621440), all.filter((i) => i !== 5), 'chunk 5 (327680..393215) was rewritten');
+  assert.deepEqual(sharedOf(s1, s2, 2621440, 2621440 - 1), all.filter((i) => i !== 5 && i !== 39), 'a last chunk of another length is not the same');
+  assert.deepEqual(sharedOf(s1, s2, 2621440 - 1, 2621440 - 1), all.filter((i) => i !== 5), 'a short last chunk on the same bytes is');
+  assert.deepEqual(sharedOf(s1, undefined, 2621440), []);
+  // Split in two extents that continue each other on disk: still one run of the same bytes.
+  const split = [{ logical: 0, physical: 13631488, length: 100_000 }, { logical: 100_000, physical: 13631488 + 100_000, length: 2621440 - 100_000 }];
+  assert.deepEqual(sharedOf(s1, split, 2621440), all);
+  // Split with a gap on disk: the chunk across the gap is read.
+  const gap = [{ logical: 0, physical: 13631488, length: 100_000 }, { logical: 100_000, physical: 99_000_000, length: 2621440 - 100_000 }];
+  assert.deepEqual(sharedOf(s1, gap, 2621440), [0]);
+  // A renamed file (a recycled WAL segment): its chunks are found by where they are on disk.
+  const places = chunkPlaces(s1, 2621440);
+  assert.equal(places.size, 40);
+  assert.equal(places.get(`${13631488 + 5 * 65536}:65536`), 5);
+  // A small file in one block: its only chunk, short, found by where it is and how long.
+  assert.deepEqual([...chunkPlaces([{ logical: 0, physical: 8192, length: 4096 }], 6)], [['8192:6', 0]]);
+});
