@@ -54,7 +54,13 @@ test('shared chunks: the ones on the same physical bytes, whole, in both files',
   // A renamed file (a recycled WAL segment): its chunks are found by where they are on disk.
   const places = chunkPlaces(s1, 2621440);
   assert.equal(places.size, 40);
-  assert.equal(places.get(`${13631488 + 5 * 65536}:65536`), 5);
+  assert.equal(places.get(`${13631488 + 5 * 65536}+65536`), 5);
   // A small file in one block: its only chunk, short, found by where it is and how long.
-  assert.deepEqual([...chunkPlaces([{ logical: 0, physical: 8192, length: 4096 }], 6)], [['8192:6', 0]]);
+  assert.deepEqual([...chunkPlaces([{ logical: 0, physical: 8192, length: 4096 }], 6)], [['8192+6', 0]]);
+  // A file a scattered update rewrote page by page: chunks across many small extents, the same
+  // in a later snapshot that shares them, and a hole (no extent) is never a place.
+  const pages = Array.from({ length: 32 }, (_, i) => ({ logical: i * 8192, physical: (i % 2 ? 9_000_000 : 1_000_000) + i * 8192, length: 8192 }));
+  assert.deepEqual(sharedOf(pages, [...pages].reverse(), 32 * 8192), [0, 1, 2, 3]);
+  assert.equal(chunkPlaces(pages, 32 * 8192).get(pages.slice(0, 8).map((p) => `${p.physical}+8192`).join(',')), 0);
+  assert.deepEqual(sharedOf(pages, pages.filter((_, i) => i !== 9), 32 * 8192), [0, 2, 3], 'chunk 1 has a hole');
 });
