@@ -1,6 +1,6 @@
 import { BookmarkPushRequest, type BookmarkPushParams, type TransferInfo } from '../../protocol';
 import { log, type Engine, type OpContext } from '../engine';
-import type { BookmarkRecord } from '../records';
+import type { BookmarkRecord, TemplateVersionRecord } from '../records';
 import type { ReadBase } from '../volumes/snapshotReader';
 import { EngineError } from '../errors';
 import { findBookmark, findContainer } from '../lookup';
@@ -58,7 +58,7 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
         await putRecord(client, templateKey(template.id, version.version), record);
         templateMoved = true;
       }
-      const base = engine.driver.readsFromBase ? await tally.step('base', () => baseFor(engine, client, bm, version.snapshotId, pushedTemplate, templateThere)) : undefined;
+      const base = engine.driver.readsFromBase ? await tally.step('base', () => baseFor(engine, client, bm, version, pushedTemplate, templateThere)) : undefined;
       const { hash: files } = await tally.step('bookmark', () => pushSnapshot(engine.driver, bm.snapshotId, client, known, packer, tally, `bookmark "${bm.name}"`, signal, base));
       const c = engine.store.container(bm.containerId);
       const record: RemoteBookmark = {
@@ -89,9 +89,9 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
  * bookmark of its branch that the remote holds (a push after a small change); else the template
  * version there. Which one only changes how much is read: the extents decide what is shared.
  */
-async function baseFor(engine: Engine, client: RemoteClient, bm: BookmarkRecord, templateSnapshotId: string,
+async function baseFor(engine: Engine, client: RemoteClient, bm: BookmarkRecord, version: TemplateVersionRecord,
   pushedTemplate?: PushedFiles, templateThere?: RemoteTemplateVersion): Promise<ReadBase | undefined> {
-  if (pushedTemplate) return readBase(templateSnapshotId, pushedTemplate.entries);
+  if (pushedTemplate) return readBase(version.snapshotId, pushedTemplate.entries);
   const earlier = engine.store.bookmarksByTime()
     .filter((b) => b.containerId === bm.containerId && b.branchId === bm.branchId && b.id !== bm.id && b.createdAt <= bm.createdAt)
     .slice(-BASE_TRIES).reverse();
@@ -99,7 +99,7 @@ async function baseFor(engine: Engine, client: RemoteClient, bm: BookmarkRecord,
     const body = await client.getSealed(bookmarkKey(b.id));
     if (body) return readBase(b.snapshotId, (await remoteFiles(client, decodeBookmark(bookmarkKey(b.id), body).files)).entries);
   }
-  return templateThere && readBase(templateSnapshotId, (await remoteFiles(client, templateThere.files)).entries);
+  return templateThere && readBase(version.snapshotId, (await remoteFiles(client, templateThere.files)).entries);
 }
 
 /** Earlier bookmarks of the branch looked for on the remote, newest first. */

@@ -8,7 +8,7 @@
 import type * as fs from 'node:fs';
 import { CHUNK_SIZE, chunkId, READ_SIZE } from './blocks/chunkStore';
 import { sharedChunks, type BaseChunk } from './extents';
-import { VolumeTree } from './volumeFiles';
+import { scanTree, VolumeTree, type TreeEntry } from './volumeFiles';
 
 export type SnapshotEntry =
   | { path: string; type: 'dir'; mode: number }
@@ -64,7 +64,7 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
     entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const sizes = new Map(entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.size] as const] : [])));
     const open = new Map<string, Promise<fs.promises.FileHandle>>();
-    const shared = base ? await sharedWithBase(root, entries, base) : new Map<string, Map<number, BaseChunk>>();
+    const shared = base ? await sharedWithBase(root, scanned, base) : new Map<string, Map<number, BaseChunk>>();
     let readSoFar = 0;
     try {
       return await fn({
@@ -126,9 +126,40 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
   });
 }
 
-/** The chunks of each file that lie on the same bytes on disk as a chunk of base's. */
-function sharedWithBase(root: string, entries: readonly SnapshotEntry[], base: ReadBase & { root: string }): Promise<Map<string, Map<number, BaseChunk>>> {
-  const files = entries.flatMap((e) => (e.type === 'file' ? [{ path: e.path, size: e.size }] : []));
-  const baseFiles = [...base.files].map(([p, f]) => ({ path: p, size: f.size }));
-  return sharedChunks(root, files, base.root, baseFiles);
+/** The chunks of each file that are a chunk of base's: all of a file unchanged since base
+ *  (unchangedSince), else those that lie on the same bytes on disk (extents.ts). */
+async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base: ReadBase & { root: string }): Promise<Map<string, Map<number, BaseChunk>>> {
+  const baseScan = await scanTree(base.root);
+  const baseStats = new Map(baseScan.map((e) => [e.rel, e.st]));
+  // No file of base was written after base was taken: its newest ctime is at most then.
+  const written = baseScan.reduce((t, e) => (e.st.ctimeNs > t ? e.st.ctimeNs : t), 0n);
+  const out = new Map<string, Map<number, BaseChunk>>();
+  const files: Array<{ path: string; size: number }> = [];
+  for (const e of scanned) {
+    if (e.kind !== 'file') continue;
+    const size = Number(e.st.size);
+    const b = baseStats.get(e.rel);
+    if (b && base.files.get(e.rel)?.size === size && unchangedSince(e.st, b, written)) {
+      out.set(e.rel, new Map(Array.from({ length: Math.ceil(size / CHUNK_SIZE) }, (_, i) => [i, { path: e.rel, index: i }])));
+    } else {
+      files.push({ path: e.rel, size });
+    }
+  }
+  const baseFiles = [...base.files].flatMap(([p, f]) => (out.has(p) ? [] : [{ path: p, size: f.size }]));
+  for (const [p, chunks] of await sharedChunks(root, files, base.root, baseFiles)) out.set(p, chunks);
+  return out;
+}
+
+/**
+ * A file of a btrfs snapshot is the same file of an earlier snapshot of the same volume (btrfs
+ * keeps inode numbers and times in a snapshot) and unwritten since: same inode, size, mtime and
+ * ctime. ctime cannot be set by a user, and every write sets it; but the clock it reads moves in
+ * steps of a few milliseconds, so a write just after base was taken could leave it as it was.
+ * Hence only a file whose ctime is seconds before base's last write (`written`, and so before
+ * base was taken) counts. On XFS (reflink) every snapshot's file is a file of its own, with its
+ * own inode: never the same.
+ */
+function unchangedSince(st: fs.BigIntStats, b: fs.BigIntStats, written: bigint): boolean {
+  const margin = 2_000_000_000n; // ns
+  return st.ino === b.ino && st.size === b.size && st.mtimeNs === b.mtimeNs && st.ctimeNs === b.ctimeNs && b.ctimeNs < written - margin;
 }

@@ -411,7 +411,7 @@ export async function clearDir(dir: string, filter: (name: string) => boolean = 
 }
 
 /** lstat every entry under `root` through handles (see VolumeTree.scan). */
-function scanTree(root: string): Promise<TreeEntry[]> {
+export function scanTree(root: string): Promise<TreeEntry[]> {
   return VolumeTree.with(root, (t) => t.scan());
 }
 
