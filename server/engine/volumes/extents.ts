@@ -54,9 +54,16 @@ export async function sharedChunks(root: string, files: readonly FileOf[], baseR
 
 interface FileOf { path: string; size: number }
 
+/** Names filefrag is asked about: PostgreSQL's own. A tenant can put any file in its data
+ *  directory, and a name with a line break in it could pass for filefrag's report on another
+ *  file; such a file is read and hashed. */
+const PLAIN_NAME = /^[\w.+-]+(\/[\w.+-]+)*$/;
+
 async function eachFileExtents(root: string, files: readonly FileOf[], each: (f: FileOf, extents: Extent[] | undefined) => void): Promise<void> {
-  for (let i = 0; i < files.length; i += BATCH) {
-    const batch = files.slice(i, i + BATCH);
+  for (const f of files) if (!PLAIN_NAME.test(f.path)) each(f, undefined);
+  const plain = files.filter((f) => PLAIN_NAME.test(f.path));
+  for (let i = 0; i < plain.length; i += BATCH) {
+    const batch = plain.slice(i, i + BATCH);
     (await extentsOf(batch.map((f) => path.join(root, f.path)))).forEach((extents, k) => each(batch[k], extents));
   }
 }
