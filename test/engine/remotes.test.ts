@@ -20,6 +20,8 @@ let s3: S3Server;
 let a: TestEngine;
 let b: TestEngine;
 let btrfs: LoopFs | undefined;
+/** Why engine B runs blocks, where btrfs cannot be mounted. */
+let btrfsSkip: string | undefined;
 const homes: string[] = [];
 /** Every table's checksum in bookmark "bug 1234". */
 let bugData: Record<string, string>;
@@ -41,7 +43,7 @@ before(async () => {
   // Small packs, so a push can be interrupted between two of them.
   a = await startEngine({ ...S3_ENV, SLIPSTREAM_REMOTE_PACK_MIB: '1' }, 'blocks');
   const mount = await mountLoopFs('btrfs', 2048);
-  if ('skip' in mount) console.log(`engine B runs the blocks driver: ${mount.skip}`);
+  if ('skip' in mount) console.log(`engine B runs the blocks driver: ${btrfsSkip = mount.skip}`);
   else btrfs = mount;
   b = await startEngine(S3_ENV, btrfs ? 'btrfs' : 'blocks', btrfs && `${btrfs.dir}/pool`);
   a.ok('template', 'create', 'employees', '--sql', path.join(FIXTURES, 'employees.sql'));
@@ -161,7 +163,7 @@ async function pushesAfterSmallChange(e: TestEngine, prefix: string): Promise<vo
 }
 
 test('btrfs: a push after a small change reads only what differs on disk from the last pushed bookmark', async (t) => {
-  if (!btrfs) return t.skip('engine B runs the blocks driver: btrfs cannot be mounted here');
+  if (!btrfs) return t.skip(`engine B runs the blocks driver: ${btrfsSkip}`);
   await pushesAfterSmallChange(b, 'btrfs');
 });
 

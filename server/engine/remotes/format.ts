@@ -22,8 +22,6 @@ import type { Consistency, GitContext } from '../../protocol';
 import { EngineError } from '../errors';
 import { CHUNK_SIZE, chunkCount, isChunkId, ZERO_CHUNK } from '../volumes/blocks/chunkStore';
 import { decodeRecords, encodeRecords, intactRecords, RECORD } from '../volumes/blocks/packs';
-
-export { RECORD };
 import type { SnapshotEntry } from '../volumes/snapshotReader';
 
 export const MARKER = 'slipstream-remote.json';

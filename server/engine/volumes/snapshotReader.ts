@@ -130,7 +130,9 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
  *  (unchangedSince), else those that lie on the same bytes on disk (extents.ts). */
 async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base: ReadBase & { root: string }): Promise<Map<string, Map<number, BaseChunk>>> {
   const baseScan = await scanTree(base.root);
-  const baseStats = new Map(baseScan.map((e) => [e.rel, e.st]));
+  // Only what base holds as regular files: the remote's list is not taken on trust for what is
+  // on disk here, and filefrag, which opens by path, is never pointed at a link.
+  const baseStats = new Map(baseScan.flatMap((e) => (e.kind === 'file' ? [[e.rel, e.st] as const] : [])));
   // No file of base was written after base was taken: its newest ctime is at most then.
   const written = baseScan.reduce((t, e) => (e.st.ctimeNs > t ? e.st.ctimeNs : t), 0n);
   const out = new Map<string, Map<number, BaseChunk>>();
@@ -145,7 +147,7 @@ async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base:
       files.push({ path: e.rel, size });
     }
   }
-  const baseFiles = [...base.files].flatMap(([p, f]) => (out.has(p) ? [] : [{ path: p, size: f.size }]));
+  const baseFiles = [...base.files].flatMap(([p, f]) => (out.has(p) || !baseStats.has(p) ? [] : [{ path: p, size: f.size }]));
   for (const [p, chunks] of await sharedChunks(root, files, base.root, baseFiles)) out.set(p, chunks);
   return out;
 }
