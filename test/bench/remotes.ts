@@ -2,7 +2,9 @@
  * Issue 15: bookmark push and pull through a real S3-compatible server (s3rver, in a process of
  * its own on 127.0.0.1, the one the tests use), beside a plain upload and download of the same
  * data directory's files to the same server with the same client (the AWS SDK, multipart,
- * four requests in flight). Then, after a 1% change of each pattern, a second push and pull.
+ * four requests in flight). Then a 1% change and a second push and pull, three times: a clustered
+ * change (the push the target is about), a scattered one, and the clustered one again, now on a
+ * table the scattered update left in small extents on the folder drivers' disks.
  */
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -32,8 +34,16 @@ export interface RemoteFigures {
   /** The first push (template version and bookmark) and a pull of both into a fresh engine. */
   push: Transfer;
   pull: Transfer;
-  afterChange: Partial<Record<ChangePattern, { push: Transfer; pull: Transfer }>>;
+  afterChange: AfterChange[];
 }
+
+export interface AfterChange { change: string; push: Transfer; pull: Transfer }
+
+const CHANGES: ReadonlyArray<{ change: string; pattern: ChangePattern }> = [
+  { change: 'a clustered 1% change', pattern: 'clustered' },
+  { change: 'a scattered 1% change', pattern: 'scattered' },
+  { change: 'a clustered 1% change after the scattered one', pattern: 'clustered' },
+];
 
 const IN_FLIGHT = 4;
 
@@ -73,15 +83,15 @@ export async function measureRemotes(opts: { driver: DriverName; workDir: string
     const push = await transfer(a, () => a.request(BookmarkPushRequest.type, { bookmark: 'b0', remote: 'r' }), log);
     const pull = await transfer(b, () => b.request(BookmarkPullRequest.type, { bookmark: 'b0', remote: 'r' }), log);
     log(`    push ${push.seconds.toFixed(1)} s (${mb(push.bytesMoved)} sent), pull ${pull.seconds.toFixed(1)} s (${mb(pull.bytesMoved)} received)`);
-    const afterChange: RemoteFigures['afterChange'] = {};
-    for (const pattern of ['scattered', 'clustered'] as const) {
-      await a.sql('qa', [changeStatement(master.ds, pattern, 7)]);
-      await a.request(BookmarkCreateRequest.type, { container: 'qa', name: `b-${pattern}` });
+    const afterChange: AfterChange[] = [];
+    for (const [k, { change, pattern }] of CHANGES.entries()) {
+      await a.sql('qa', [changeStatement(master.ds, pattern, 7 + k)]);
+      await a.request(BookmarkCreateRequest.type, { container: 'qa', name: `b${k + 1}` });
       await a.idle();
-      const p = await transfer(a, () => a.request(BookmarkPushRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }), log);
-      const q = await transfer(b, () => b.request(BookmarkPullRequest.type, { bookmark: `b-${pattern}`, remote: 'r' }), log);
-      afterChange[pattern] = { push: p, pull: q };
-      log(`    after a ${pattern} 1% change: push ${p.seconds.toFixed(2)} s (${mb(p.bytesMoved)}), pull ${q.seconds.toFixed(2)} s (${mb(q.bytesMoved)})`);
+      const p = await transfer(a, () => a.request(BookmarkPushRequest.type, { bookmark: `b${k + 1}`, remote: 'r' }), log);
+      const q = await transfer(b, () => b.request(BookmarkPullRequest.type, { bookmark: `b${k + 1}`, remote: 'r' }), log);
+      afterChange.push({ change, push: p, pull: q });
+      log(`    after ${change}: push ${p.seconds.toFixed(2)} s (${mb(p.bytesMoved)}), pull ${q.seconds.toFixed(2)} s (${mb(q.bytesMoved)})`);
     }
     return { driver, dataset: master.ds.name, dataBytes, plainUpload, plainDownload, push, pull, afterChange };
   } finally {

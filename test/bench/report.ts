@@ -111,10 +111,7 @@ function remotesTable(r: BenchResults): string {
     t('plain download of the same', x.plainDownload),
     t('bookmark push (template version and bookmark)', x.push.seconds, x.push),
     t('bookmark pull into a fresh engine (both)', x.pull.seconds, x.pull),
-    ...(['scattered', 'clustered'] as const).flatMap((p) => {
-      const c = x.afterChange[p];
-      return c ? [t(`push after a ${p} 1% change`, c.push.seconds, c.push), t(`pull after a ${p} 1% change`, c.pull.seconds, c.pull)] : [];
-    }),
+    ...x.afterChange.flatMap((c) => [t(`push after ${c.change}`, c.push.seconds, c.push), t(`pull after ${c.change}`, c.pull.seconds, c.pull)]),
   ];
   return `## Push and pull through S3 (${x.driver}, ${x.dataset})\n\ns3rver on 127.0.0.1, the AWS SDK on both sides, four requests in flight; rates are of the data directory (${(x.dataBytes / MB).toFixed(0)} MB).\n\n`
     + table(['transfer', 'time', 'rate', 'on the wire', 'read from local snapshots'], rows);

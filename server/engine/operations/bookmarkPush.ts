@@ -43,9 +43,10 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
     progress.report(`reaching remote "${remote.name}"`);
     await openRemote(client, true);
     progress.report('reading what the remote holds');
-    const [known, templateThere] = await tally.step('remote index', () => Promise.all([
-      remoteChunkNames(client, indexCacheDir(engine.config.home, remote)), remoteTemplateVersion(client, template.id, version.version),
-    ]));
+    // Awaited only when the first chunk is looked up: meanwhile the snapshot is listed and a base found.
+    const known = tally.step('remote index', () => remoteChunkNames(client, indexCacheDir(engine.config.home, remote)));
+    known.catch(() => undefined); // its failure is thrown where it is awaited
+    const templateThere = await remoteTemplateVersion(client, template.id, version.version);
     const packer = new Packer(client, (bytes, n) => { tally.bytesMoved += bytes; tally.chunksMoved += n; });
     await engine.whileReading([bm.snapshotId, version.snapshotId], async () => {
       let pushedTemplate: PushedFiles | undefined;

@@ -14,8 +14,10 @@ import type { Tally } from './transfer';
 /** The snapshot's file list, and the hash that names it on the remote. With `base` (a snapshot
  *  on the remote), a folder driver reads only the chunks that differ from it on disk. */
 export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, client: RemoteClient,
-  known: ChunkNames, packer: Packer, tally: Tally, what: string, signal: AbortSignal, base?: ReadBase): Promise<PushedFiles> {
+  remoteIndex: Promise<ChunkNames>, packer: Packer, tally: Tally, what: string, signal: AbortSignal, base?: ReadBase): Promise<PushedFiles> {
   const entries = await tally.step('read', () => driver.readSnapshot(snapshotId, async (reader) => {
+    // The remote's index is loaded while the driver lists the snapshot (and compares it with base).
+    const known = await remoteIndex;
     const total = reader.entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
     let done = 0;
     const out: FilesEntry[] = [];
@@ -49,13 +51,17 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     tally.bytesRead += reader.bytesRead;
     return out;
   }, base));
-  await tally.step('last packs', () => packer.finish());
-  return tally.step('file list', async () => {
-    const { hash, body } = encodeFiles(entries);
-    const key = filesKey(client.sealer.name(hash));
-    if (!(await client.exists(key))) await client.putSealed(key, body, 'application/gzip');
-    return { hash, entries };
-  });
+  // The file list is named by its hash and used by no record yet: it may go up beside the last packs.
+  const [, hash] = await Promise.all([
+    tally.step('last packs', () => packer.finish()),
+    tally.step('file list', async () => {
+      const { hash, body } = encodeFiles(entries);
+      const key = filesKey(client.sealer.name(hash));
+      if (!(await client.exists(key))) await client.putSealed(key, body, 'application/gzip');
+      return hash;
+    }),
+  ]);
+  return { hash, entries };
 }
 
 export interface PushedFiles { hash: string; entries: FilesEntry[] }
