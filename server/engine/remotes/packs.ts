@@ -18,9 +18,7 @@ import type { RemoteRecord } from '../records';
 import type { ChunkData } from '../volumes/snapshotReader';
 
 /** A pack is sent once it holds this much (32 MiB; tests make it smaller to interrupt a push
- *  between packs); two are in flight at most. While none is in flight, a pack goes at an eighth
- *  of that: when reading is slower than sending, the upload keeps pace and what is left to send
- *  when reading ends is small (it was a tenth of a push after a small change). */
+ *  between packs); two are in flight at most. */
 const packSize = () => wholeNumberSetting('SLIPSTREAM_REMOTE_PACK_MIB', process.env.SLIPSTREAM_REMOTE_PACK_MIB,
   { fallback: 32, min: 1, kind: 'a whole number of MiB', what: 'how big a pack of chunks sent to a remote grows' }) * 1024 * 1024;
 const PACKS_IN_FLIGHT = 2;
@@ -159,7 +157,7 @@ export class Packer {
     this.chunks.push({ id: this.client.sealer.name(id), offset: this.size, length: data.length, compressed });
     this.parts.push(data);
     this.size += data.length;
-    if (this.size >= this.packSize || (this.size >= this.packSize / 8 && this.inFlight.size === 0)) await this.send();
+    if (this.size >= this.packSize) await this.send();
   }
 
   /** Send what is left and wait for every upload. */
