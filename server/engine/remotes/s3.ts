@@ -8,6 +8,7 @@ import {
   GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
 import { EngineError } from '../errors';
 import type { RemoteRecord } from '../records';
 import { keySealer, plainSealer, type Sealer } from './seal';
@@ -84,12 +85,17 @@ export class RemoteClient {
   }
 
   async put(rel: string, body: Buffer, contentType = 'application/octet-stream'): Promise<void> {
+    if (body.length >= MULTIPART_FROM) return this.putStream(rel, body, contentType);
+    await this.call(`writing ${rel}`, () => this.s3.send(new PutObjectCommand({
+      Bucket: this.remote.bucket, Key: this.key(rel), Body: body, ContentType: contentType,
+    }), this.opts()));
+  }
+
+  /** An object in parts, PART_SIZE each, PART_QUEUE at a time; from a stream, each part goes
+   *  as soon as it is full, while the rest is still being made (one part or less: one request). */
+  async putStream(rel: string, body: Buffer | Readable, contentType = 'application/octet-stream'): Promise<void> {
     const params = { Bucket: this.remote.bucket, Key: this.key(rel), Body: body, ContentType: contentType };
     await this.call(`writing ${rel}`, async () => {
-      if (body.length < MULTIPART_FROM) {
-        await this.s3.send(new PutObjectCommand(params), this.opts());
-        return;
-      }
       const upload = new Upload({ client: this.s3, params, partSize: PART_SIZE, queueSize: PART_QUEUE, leavePartsOnError: false });
       const abort = () => void upload.abort();
       this.signal?.addEventListener('abort', abort);
