@@ -140,17 +140,23 @@ test('after a 1% change a push and a pull move a few percent of the bytes', asyn
 /**
  * A push from a folder driver (btrfs here, XFS reflink when it can be mounted) after a small
  * change reads only the chunks that differ on disk from the bookmark pushed before it, and what
- * it sends is byte for byte the data: engine A pulls it and compares every table.
+ * it sends is byte for byte the data: engine A pulls it and compares every table. The earlier
+ * bookmark's chunk ids come from the file list the engine kept when it pushed it, or, with
+ * `listsFrom: 'remote'` (that list removed), from the remote's copy.
  */
-async function pushesAfterSmallChange(e: TestEngine, prefix: string): Promise<void> {
+async function pushesAfterSmallChange(e: TestEngine, prefix: string, listsFrom: 'kept' | 'remote'): Promise<void> {
   addRemote(e, 'mine', prefix);
   addRemote(a, prefix, prefix);
   e.ok('bookmark', 'create', `${prefix} before`, '--container', 'review');
   const first = e.ok<TransferInfo>('bookmark', 'push', `${prefix} before`, '--remote', 'mine');
+  const [cache] = fs.readdirSync(path.join(e.home, 'remote-cache')).filter((n) => n.startsWith('mine-'));
+  const kept = path.join(e.home, 'remote-cache', cache, 'pushed');
+  assert.equal(fs.readdirSync(kept).length, 2, 'the file lists pushed (template version and bookmark) are kept');
+  if (listsFrom === 'remote') fs.rmSync(kept, { recursive: true });
   await e.sql('review', 'UPDATE events SET payload = lower(payload) WHERE id BETWEEN 100000 AND 103000');
   e.ok('bookmark', 'create', `${prefix} after`, '--container', 'review');
   const second = e.ok<TransferInfo>('bookmark', 'push', `${prefix} after`, '--remote', 'mine');
-  console.log(`${prefix}: the first push read ${first.bytesRead} bytes and sent ${first.bytesMoved}; after a 1% change, ${second.bytesRead} read, ${second.bytesMoved} sent`);
+  console.log(`${prefix} (base's list ${listsFrom}): the first push read ${first.bytesRead} bytes and sent ${first.bytesMoved}; after a 1% change, ${second.bytesRead} read, ${second.bytesMoved} sent`);
   assert.ok(second.bytesRead < first.bytesRead / 4, `the push after a small change read ${second.bytesRead} bytes, the first ${first.bytesRead}`);
   assert.ok(second.chunksMoved > 0 && second.bytesMoved < first.bytesMoved / 5);
 
@@ -164,7 +170,7 @@ async function pushesAfterSmallChange(e: TestEngine, prefix: string): Promise<vo
 
 test('btrfs: a push after a small change reads only what differs on disk from the last pushed bookmark', async (t) => {
   if (!btrfs) return t.skip(`engine B runs the blocks driver: ${btrfsSkip}`);
-  await pushesAfterSmallChange(b, 'btrfs');
+  await pushesAfterSmallChange(b, 'btrfs', 'kept');
 });
 
 test('XFS reflink: a push after a small change reads only what differs on disk from the last pushed bookmark', async (t) => {
@@ -176,7 +182,7 @@ test('XFS reflink: a push after a small change reads only what differs on disk f
     c.ok('bookmark', 'pull', 'bug 1234 later', '--remote', 'team');
     c.ok('container', 'create', 'review', '--template', 'employees');
     c.ok('branch', 'create', 'later', '--container', 'review', '--from-bookmark', 'bug 1234 later', '--activate');
-    await pushesAfterSmallChange(c, 'xfs');
+    await pushesAfterSmallChange(c, 'xfs', 'remote');
   } finally {
     await c.stop();
     await xfs.cleanup();

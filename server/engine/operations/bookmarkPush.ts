@@ -8,7 +8,7 @@ import { now } from '../ids';
 import { openRemote, putRecord, remoteFiles, remoteTemplateVersion } from '../remotes/catalog';
 import { bookmarkKey, decodeBookmark, templateKey, type RemoteBookmark, type RemoteTemplateVersion } from '../remotes/format';
 import { indexCacheDir, Packer, remoteChunkNames } from '../remotes/packs';
-import { pushSnapshot, readBase, type PushedFiles } from '../remotes/push';
+import { PushedLists, pushSnapshot, readBase, type PushedFiles } from '../remotes/push';
 import { RemoteClient } from '../remotes/s3';
 import { Tally } from '../remotes/transfer';
 import { bookmarkInfo } from '../views';
@@ -44,14 +44,16 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
     await openRemote(client, true);
     progress.report('reading what the remote holds');
     // Awaited only when the first chunk is looked up: meanwhile the snapshot is listed and a base found.
-    const known = tally.step('remote index', () => remoteChunkNames(client, indexCacheDir(engine.config.home, remote)));
+    const cacheDir = indexCacheDir(engine.config.home, remote);
+    const known = tally.step('remote index', () => remoteChunkNames(client, cacheDir));
+    const pushedLists = new PushedLists(cacheDir);
     known.catch(() => undefined); // its failure is thrown where it is awaited
     const templateThere = await remoteTemplateVersion(client, template.id, version.version);
     const packer = new Packer(client, (bytes, n) => { tally.bytesMoved += bytes; tally.chunksMoved += n; });
     await engine.whileReading([bm.snapshotId, version.snapshotId], async () => {
       let pushedTemplate: PushedFiles | undefined;
       if (!templateThere) {
-        pushedTemplate = await tally.step('template', () => pushSnapshot(engine.driver, version.snapshotId, client, known, packer, tally, `template "${template.name}" v${version.version}`, signal));
+        pushedTemplate = await tally.step('template', () => pushSnapshot(engine.driver, version.snapshotId, client, known, packer, pushedLists, tally, `template "${template.name}" v${version.version}`, signal));
         const record: RemoteTemplateVersion = {
           format: 'slipstream-template-version', version: 1,
           template: { id: template.id, name: template.name, version: version.version, createdAt: version.createdAt }, files: pushedTemplate.hash,
@@ -59,8 +61,10 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
         await putRecord(client, templateKey(template.id, version.version), record);
         templateMoved = true;
       }
-      const base = engine.driver.readsFromBase ? await tally.step('base', () => baseFor(engine, client, bm, version, pushedTemplate, templateThere)) : undefined;
-      const { hash: files } = await tally.step('bookmark', () => pushSnapshot(engine.driver, bm.snapshotId, client, known, packer, tally, `bookmark "${bm.name}"`, signal, base));
+      const base = engine.driver.readsFromBase ? await tally.step('base', () => baseFor(engine, client, pushedLists, bm, version, pushedTemplate, templateThere)) : undefined;
+      // base's snapshot is only looked at (its extents), but it too must stay while that happens.
+      const { hash: files } = await engine.whileReading(base ? [base.snapshotId] : [], () => tally.step('bookmark',
+        () => pushSnapshot(engine.driver, bm.snapshotId, client, known, packer, pushedLists, tally, `bookmark "${bm.name}"`, signal, base)));
       const c = engine.store.container(bm.containerId);
       const record: RemoteBookmark = {
         format: 'slipstream-bookmark', version: 1,
@@ -85,23 +89,30 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
 });
 
 /**
- * A snapshot on the remote that the bookmark likely shares most of its data with, for a driver
- * that reads less with one: the template version pushed just now; else the newest earlier
- * bookmark of its branch that the remote holds (a push after a small change); else the template
- * version there. Which one only changes how much is read: the extents decide what is shared.
+ * A snapshot whose file list is known that the bookmark likely shares most of its data with, for
+ * a driver that reads less with one: the template version pushed just now; else the newest
+ * earlier bookmark of its branch that this engine pushed here (its list kept locally) or that the
+ * remote holds (a push after a small change); else the template version. Which one only changes
+ * how much is read: the extents decide what is shared, the remote's index what is sent.
  */
-async function baseFor(engine: Engine, client: RemoteClient, bm: BookmarkRecord, version: TemplateVersionRecord,
+async function baseFor(engine: Engine, client: RemoteClient, lists: PushedLists, bm: BookmarkRecord, version: TemplateVersionRecord,
   pushedTemplate?: PushedFiles, templateThere?: RemoteTemplateVersion): Promise<ReadBase | undefined> {
   if (pushedTemplate) return readBase(version.snapshotId, pushedTemplate.entries);
   const earlier = engine.store.bookmarksByTime()
     .filter((b) => b.containerId === bm.containerId && b.branchId === bm.branchId && b.id !== bm.id && b.createdAt <= bm.createdAt)
     .slice(-BASE_TRIES).reverse();
   for (const b of earlier) {
+    const kept = await lists.load(b.snapshotId);
+    if (kept) return readBase(b.snapshotId, kept);
+  }
+  for (const b of earlier) {
     const body = await client.getSealed(bookmarkKey(b.id));
     if (body) return readBase(b.snapshotId, (await remoteFiles(client, decodeBookmark(bookmarkKey(b.id), body).files)).entries);
   }
+  const kept = await lists.load(version.snapshotId);
+  if (kept) return readBase(version.snapshotId, kept);
   return templateThere && readBase(version.snapshotId, (await remoteFiles(client, templateThere.files)).entries);
 }
 
-/** Earlier bookmarks of the branch looked for on the remote, newest first. */
+/** Earlier bookmarks of the branch looked for, newest first. */
 const BASE_TRIES = 3;

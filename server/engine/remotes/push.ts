@@ -2,22 +2,28 @@
  * One snapshot up to a remote: read its files chunk by chunk, pack the chunks the remote lacks,
  * then write its file list (content-addressed, so an unchanged list is not sent twice).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { EngineError } from '../errors';
+import { writeFileAtomic } from '../volumes/util';
 import { CHUNK_SIZE } from '../volumes/blocks/chunkStore';
 import type { VolumeDriver } from '../volumes/driver';
 import type { ReadBase } from '../volumes/snapshotReader';
-import { encodeFiles, filesKey, ZERO_CHUNK, type FilesEntry } from './format';
+import { decodeFiles, encodeFiles, filesKey, ZERO_CHUNK, type FilesEntry } from './format';
 import type { ChunkNames, Packer } from './packs';
 import type { RemoteClient } from './s3';
 import type { Tally } from './transfer';
 
 /** The snapshot's file list, and the hash that names it on the remote. With `base` (a snapshot
  *  on the remote), a folder driver reads only the chunks that differ from it on disk. */
-export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, client: RemoteClient,
-  remoteIndex: Promise<ChunkNames>, packer: Packer, tally: Tally, what: string, signal: AbortSignal, base?: ReadBase): Promise<PushedFiles> {
+export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, client: RemoteClient, remoteIndex: Promise<ChunkNames>,
+  packer: Packer, pushedLists: PushedLists, tally: Tally, what: string, signal: AbortSignal, base?: ReadBase): Promise<PushedFiles> {
+  const t0 = Date.now();
   const entries = await tally.step('read', () => driver.readSnapshot(snapshotId, async (reader) => {
-    // The remote's index is loaded while the driver lists the snapshot (and compares it with base).
+    tally.since('listed', t0); // the driver's listing of the snapshot, and its comparison with base
+    // The remote's index is loaded meanwhile.
     const known = await remoteIndex;
+    tally.since('index there', t0);
     const total = reader.entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
     let done = 0;
     const out: FilesEntry[] = [];
@@ -58,6 +64,7 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
       const { hash, body } = encodeFiles(entries);
       const key = filesKey(client.sealer.name(hash));
       if (!(await client.exists(key))) await client.putSealed(key, body, 'application/gzip');
+      await pushedLists.save(snapshotId, hash, body);
       return hash;
     }),
   ]);
@@ -65,6 +72,47 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
 }
 
 export interface PushedFiles { hash: string; entries: FilesEntry[] }
+
+/**
+ * The file lists of the snapshots this engine pushed to a remote, kept in its cache folder
+ * (packs.ts, indexCacheDir): a push after a small change takes its base's chunk ids from here,
+ * not from the remote. Whatever the remote holds now, they are the ids of that snapshot's bytes;
+ * what is sent is still decided by the remote's index. The newest KEEP are kept.
+ */
+export class PushedLists {
+  private readonly dir: string;
+
+  constructor(cacheDir: string) {
+    this.dir = path.join(cacheDir, 'pushed');
+  }
+
+  async save(snapshotId: string, hash: string, body: Buffer): Promise<void> {
+    await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path.join(this.dir, `${snapshotId}.${hash}.gz`), body, this.dir);
+    const all = await this.entries();
+    if (all.length <= KEEP) return;
+    const times = await Promise.all(all.map(async (name) => ({ name, at: (await fs.promises.stat(path.join(this.dir, name)).catch(() => undefined))?.mtimeMs ?? 0 })));
+    for (const { name } of times.sort((a, b) => a.at - b.at).slice(0, all.length - KEEP)) await fs.promises.rm(path.join(this.dir, name), { force: true });
+  }
+
+  /** The snapshot's file list as pushed; undefined when it is not kept (or does not check out). */
+  async load(snapshotId: string): Promise<FilesEntry[] | undefined> {
+    const name = (await this.entries()).find((n) => n.startsWith(`${snapshotId}.`));
+    const hash = name?.slice(snapshotId.length + 1, -'.gz'.length);
+    if (!name || !hash) return undefined;
+    try {
+      return decodeFiles(hash, await fs.promises.readFile(path.join(this.dir, name))).entries;
+    } catch {
+      return undefined; // read from the remote instead
+    }
+  }
+
+  private async entries(): Promise<string[]> {
+    return (await fs.promises.readdir(this.dir).catch(() => [] as string[])).filter((n) => n.endsWith('.gz'));
+  }
+}
+
+const KEEP = 32;
 
 /** A snapshot's file list as a base to read another against (ReadBase). */
 export function readBase(snapshotId: string, entries: readonly FilesEntry[]): ReadBase {

@@ -47,6 +47,11 @@ export class Tally {
     }
   }
 
+  /** Note a part of a step that took since `t0` (Date.now()), for the same line. */
+  since(name: string, t0: number): void {
+    this.steps.push(`${name} ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+  }
+
   /** One line for the engine log: totals, and where the time went. */
   summary(what: string): string {
     return `${this.verb} ${what}: ${this.seconds.toFixed(2)} s, ${this.chunksMoved} of ${this.chunks} chunks (${mb(this.bytesMoved)}) moved, ${mb(this.bytesRead)} read; ${this.steps.join(', ')}`;

@@ -50,6 +50,8 @@ export interface ReadBase {
  *  `base` (and its folder), the chunks a file shares on disk with base's are not read. */
 export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader) => Promise<T>,
   base?: ReadBase & { root: string }): Promise<T> {
+  // base's folder is listed while this one is.
+  const baseScan = base && scanTree(base.root).catch(() => undefined);
   return VolumeTree.with(root, async (tree) => {
     const scanned = await tree.scan();
     const byPath = new Map(scanned.map((e) => [e.rel, e]));
@@ -64,7 +66,7 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
     entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const sizes = new Map(entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.size] as const] : [])));
     const open = new Map<string, Promise<fs.promises.FileHandle>>();
-    const shared = base ? await sharedWithBase(root, scanned, base) : new Map<string, Map<number, BaseChunk>>();
+    const shared = base ? await sharedWithBase(root, scanned, base, await baseScan) : new Map<string, Map<number, BaseChunk>>();
     let readSoFar = 0;
     try {
       return await fn({
@@ -128,8 +130,10 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
 
 /** The chunks of each file that are a chunk of base's: all of a file unchanged since base
  *  (unchangedSince), else those that lie on the same bytes on disk (extents.ts). */
-async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base: ReadBase & { root: string }): Promise<Map<string, Map<number, BaseChunk>>> {
-  const baseScan = await scanTree(base.root);
+async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base: ReadBase & { root: string },
+  baseScan: readonly TreeEntry[] | undefined): Promise<Map<string, Map<number, BaseChunk>>> {
+  // A base deleted since it was chosen is no base: everything is read and hashed.
+  if (!baseScan) return new Map();
   // Only what base holds as regular files: the remote's list is not taken on trust for what is
   // on disk here, and filefrag, which opens by path, is never pointed at a link.
   const baseStats = new Map(baseScan.flatMap((e) => (e.kind === 'file' ? [[e.rel, e.st] as const] : [])));
