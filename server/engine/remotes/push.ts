@@ -64,7 +64,7 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
       const { hash, body } = encodeFiles(entries);
       const key = filesKey(client.sealer.name(hash));
       if (!(await client.exists(key))) await client.putSealed(key, body, 'application/gzip');
-      await pushedLists.save(snapshotId, hash, body, entries);
+      if (driver.readsFromBase) await pushedLists.save(snapshotId, hash, body, entries); // only they read against a base
       return hash;
     }),
   ]);
@@ -94,7 +94,8 @@ export class PushedLists {
     for (const old of [...recent.keys()].slice(0, -RECENT)) recent.delete(old);
     const all = await this.entries();
     if (all.length <= KEEP) return;
-    const times = await Promise.all(all.map(async (name) => ({ name, at: (await fs.promises.stat(path.join(this.dir, name)).catch(() => undefined))?.mtimeMs ?? 0 })));
+    // The engine's own folder (HOME is no tenant's): lstat all the same, a link is not followed.
+    const times = await Promise.all(all.map(async (name) => ({ name, at: (await fs.promises.lstat(path.join(this.dir, name)).catch(() => undefined))?.mtimeMs ?? 0 })));
     for (const { name } of times.sort((a, b) => a.at - b.at).slice(0, all.length - KEEP)) await fs.promises.rm(path.join(this.dir, name), { force: true });
   }
 
@@ -118,9 +119,9 @@ export class PushedLists {
 
 const KEEP = 32;
 /** The newest lists saved, as they were pushed, by file: decoding one of the bench's took 0.2 s,
- *  and the next push usually wants the one pushed last. */
+ *  and the next push usually wants the one pushed last (a template version's goes with it). */
 const recent = new Map<string, FilesEntry[]>();
-const RECENT = 4;
+const RECENT = 2;
 
 /** A snapshot's file list as a base to read another against (ReadBase). */
 export function readBase(snapshotId: string, entries: readonly FilesEntry[]): ReadBase {
