@@ -26,13 +26,13 @@ function served(entries: unknown[]): { hash: string; body: Buffer } {
 const refused = (fn: () => unknown, why: RegExp) =>
   assert.throws(fn, (err: Error) => err instanceof EngineError && err.code === 'RemoteFailed' && why.test(err.message), String(why));
 
-test('a file list round-trips, named by the hash of its JSON', () => {
-  const { hash, body } = encodeFiles(good);
+test('a file list round-trips, named by the hash of its JSON', async () => {
+  const { hash, body } = await encodeFiles(good);
   assert.deepEqual(decodeFiles(hash, body).entries, good);
 });
 
-test('a file list is refused when its hash, paths, order or chunks are off', () => {
-  const { body } = encodeFiles(good);
+test('a file list is refused when its hash, paths, order or chunks are off', async () => {
+  const { body } = await encodeFiles(good);
   refused(() => decodeFiles('b'.repeat(64), body), /hash does not match/);
   refused(() => decodeFiles(id, Buffer.from('not gzip')), /not gzip/);
   const cases: Array<[unknown[], RegExp]> = [

@@ -49,7 +49,7 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
     const pushedLists = new PushedLists(cacheDir);
     known.catch(() => undefined); // its failure is thrown where it is awaited
     const templateThere = await remoteTemplateVersion(client, template.id, version.version);
-    const packer = new Packer(client, (bytes, n) => { tally.bytesMoved += bytes; tally.chunksMoved += n; });
+    const packer = new Packer(client, cacheDir, (bytes, n) => { tally.bytesMoved += bytes; tally.chunksMoved += n; });
     await engine.whileReading([bm.snapshotId, version.snapshotId], async () => {
       let pushedTemplate: PushedFiles | undefined;
       if (!templateThere) {

@@ -17,12 +17,15 @@
  * write: a remote is another machine's data, and may be damaged or hostile.
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync, gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { Consistency, GitContext } from '../../protocol';
 import { EngineError } from '../errors';
 import { CHUNK_SIZE, chunkCount, isChunkId, ZERO_CHUNK } from '../volumes/blocks/chunkStore';
 import { decodeRecords, encodeRecords, intactRecords, RECORD } from '../volumes/blocks/packs';
 import type { SnapshotEntry } from '../volumes/snapshotReader';
+
+const gzipAsync = promisify(gzip);
 
 export const MARKER = 'slipstream-remote.json';
 export const packKey = (name: string) => `packs/${name}.pack`;
@@ -63,10 +66,12 @@ export interface RemoteBookmark {
 
 /** Gzipped JSON, and the hash of the JSON that names it (files/, through the remote's
  *  Sealer.name). Chunk ids are hex: gzip halves them. */
-export function encodeFiles(entries: FilesEntry[]): { hash: string; body: Buffer } {
+/** Compressed off the main thread: at the end of a push it ran beside the last pack's upload,
+ *  which waited on it. */
+export async function encodeFiles(entries: FilesEntry[]): Promise<{ hash: string; body: Buffer }> {
   const files: Files = { format: 'slipstream-files', version: 1, chunkSize: CHUNK_SIZE, entries };
   const json = Buffer.from(JSON.stringify(files));
-  return { hash: createHash('sha256').update(json).digest('hex'), body: gzipSync(json, { level: 1 }) };
+  return { hash: createHash('sha256').update(json).digest('hex'), body: await gzipAsync(json, { level: 1 }) };
 }
 
 // ------------------------------------------------------------------------ reading back

@@ -190,6 +190,7 @@ export class BlocksDriver implements VolumeDriver {
         return await fn({
           entries,
           get bytesRead() { return readSoFar; },
+          ids: (file) => chunks.get(file.path)!,
           chunks: async (file, each) => {
             const ids = chunks.get(file.path)!;
             for (let i = 0; i < ids.length; i++) {

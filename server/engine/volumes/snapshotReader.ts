@@ -30,6 +30,9 @@ export interface SnapshotReader {
   /** Sorted by path: every directory before what it holds. */
   readonly entries: readonly SnapshotEntry[];
   chunks(file: SnapshotFile, each: EachChunk): Promise<void>;
+  /** The file's chunk ids unread, where the driver keeps them (blocks: its manifest); absent
+   *  where they come only from reading. A push sends its file list while it reads the chunks. */
+  ids?(file: SnapshotFile): readonly string[];
   /** Chunk `index` of the file at `path` (a file of `entries`). */
   readChunk(path: string, index: number): Promise<Buffer>;
   /** Bytes of file data read so far (chunks whose ids the driver knew unread count nothing). */
