@@ -31,6 +31,20 @@ test('a file list round-trips, named by the hash of its JSON', async () => {
   assert.deepEqual(decodeFiles(hash, body).entries, good);
 });
 
+test('a file list encoded entry by entry is the JSON of the whole, over many flushes', async () => {
+  // 3,000 files of 20 chunks: 4 MB of JSON, so FilesEncoder writes to gzip in many pieces.
+  const many: FilesEntry[] = [{ path: 'base', type: 'dir', mode: 0o700 }];
+  for (let f = 0; f < 3000; f++) {
+    const chunks = Array.from({ length: 20 }, (_, c) => createHash('sha256').update(`${f}/${c}`).digest('hex'));
+    many.push({ path: `base/${String(f).padStart(5, '0')}`, type: 'file', mode: 0o600, size: 20 * 65536, chunks });
+  }
+  const whole = Buffer.from(JSON.stringify({ format: 'slipstream-files', version: 1, chunkSize: 65536, entries: many }));
+  const { hash, body } = await encodeFiles(many);
+  assert.equal(hash, createHash('sha256').update(whole).digest('hex'));
+  assert.deepEqual(decodeFiles(hash, body).entries, many);
+  assert.ok(body.length < whole.length * 0.7, `gzipped: ${body.length} of ${whole.length}`);
+});
+
 test('a file list is refused when its hash, paths, order or chunks are off', async () => {
   const { body } = await encodeFiles(good);
   refused(() => decodeFiles('b'.repeat(64), body), /hash does not match/);

@@ -17,15 +17,14 @@
  * write: a remote is another machine's data, and may be damaged or hostile.
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzip } from 'node:zlib';
-import { promisify } from 'node:util';
+import { once } from 'node:events';
+import { createGzip, gunzipSync } from 'node:zlib';
 import type { Consistency, GitContext } from '../../protocol';
 import { EngineError } from '../errors';
 import { CHUNK_SIZE, chunkCount, isChunkId, ZERO_CHUNK } from '../volumes/blocks/chunkStore';
 import { decodeRecords, encodeRecords, intactRecords, RECORD } from '../volumes/blocks/packs';
 import type { SnapshotEntry } from '../volumes/snapshotReader';
 
-const gzipAsync = promisify(gzip);
 
 export const MARKER = 'slipstream-remote.json';
 export const packKey = (name: string) => `packs/${name}.pack`;
@@ -66,12 +65,61 @@ export interface RemoteBookmark {
 
 /** Gzipped JSON, and the hash of the JSON that names it (files/, through the remote's
  *  Sealer.name). Chunk ids are hex: gzip halves them. */
-/** Compressed off the main thread: at the end of a push it ran beside the last pack's upload,
- *  which waited on it. */
-export async function encodeFiles(entries: FilesEntry[]): Promise<{ hash: string; body: Buffer }> {
-  const files: Files = { format: 'slipstream-files', version: 1, chunkSize: CHUNK_SIZE, entries };
-  const json = Buffer.from(JSON.stringify(files));
-  return { hash: createHash('sha256').update(json).digest('hex'), body: await gzipAsync(json, { level: 1 }) };
+export function encodeFiles(entries: readonly FilesEntry[]): Promise<EncodedFiles> {
+  const list = new FilesEncoder();
+  for (const e of entries) list.add(e);
+  return list.end();
+}
+
+export interface EncodedFiles { hash: string; body: Buffer }
+
+/**
+ * A file list encoded entry by entry, as a push reads its files: the same JSON as
+ * JSON.stringify of the whole, hashed and gzipped (off the main thread) as it grows. Encoded
+ * at the end, it was 0.1–0.2 s after a push's last chunk.
+ */
+export class FilesEncoder {
+  private readonly hash = createHash('sha256');
+  private readonly gzip = createGzip({ level: 1 });
+  private readonly body: Buffer[] = [];
+  private pending: string[] = [];
+  private pendingLength = 0;
+  private first = true;
+
+  constructor() {
+    this.gzip.on('data', (b: Buffer) => this.body.push(b));
+    const head: Omit<Files, 'entries'> = { format: 'slipstream-files', version: 1, chunkSize: CHUNK_SIZE };
+    this.write(`${JSON.stringify(head).slice(0, -1)},"entries":[`);
+  }
+
+  add(e: FilesEntry): void {
+    this.write(`${this.first ? '' : ','}${JSON.stringify(e)}`);
+    this.first = false;
+  }
+
+  async end(): Promise<EncodedFiles> {
+    this.write(']}');
+    this.flush();
+    const ended = once(this.gzip, 'end');
+    this.gzip.end();
+    await ended;
+    return { hash: this.hash.digest('hex'), body: Buffer.concat(this.body) };
+  }
+
+  /** Written to gzip in pieces of a quarter MiB or more: each write is a task of its own. */
+  private write(s: string): void {
+    this.pending.push(s);
+    this.pendingLength += s.length;
+    if (this.pendingLength >= 256 * 1024) this.flush();
+  }
+
+  private flush(): void {
+    const b = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    this.pendingLength = 0;
+    this.hash.update(b);
+    this.gzip.write(b);
+  }
 }
 
 // ------------------------------------------------------------------------ reading back

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../volumes/util';
 import { CHUNK_SIZE } from '../volumes/blocks/chunkStore';
 import type { VolumeDriver } from '../volumes/driver';
 import type { ReadBase } from '../volumes/snapshotReader';
-import { decodeFiles, encodeFiles, filesKey, ZERO_CHUNK, type FilesEntry } from './format';
+import { decodeFiles, encodeFiles, FilesEncoder, filesKey, ZERO_CHUNK, type EncodedFiles, type FilesEntry } from './format';
 import type { ChunkNames, Packer } from './packs';
 import type { RemoteClient } from './s3';
 import type { Tally } from './transfer';
@@ -20,22 +20,26 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
   packer: Packer, pushedLists: PushedLists, tally: Tally, what: string, signal: AbortSignal, base?: ReadBase): Promise<PushedFiles> {
   const t0 = Date.now();
   // The file list is named by its hash and used by no record yet: it may go up beside the packs.
-  const sendList = (entries: FilesEntry[]) => tally.step('file list', async () => {
-    const { hash, body } = await encodeFiles(entries);
+  const sendList = (entries: FilesEntry[], encoded: Promise<EncodedFiles>) => tally.step('file list', async () => {
+    const { hash, body } = await encoded;
     const key = filesKey(client.sealer.name(hash));
     if (!(await client.exists(key))) await client.putSealed(key, body, 'application/gzip');
     if (driver.readsFromBase) await pushedLists.save(snapshotId, hash, body, entries); // only they read against a base
     return { hash, entries };
   });
   let listSent: Promise<PushedFiles> | undefined;
+  let list: FilesEncoder | undefined;
   const entries = await tally.step('read', () => driver.readSnapshot(snapshotId, async (reader) => {
     tally.since('listed', t0); // the driver's listing of the snapshot, and its comparison with base
     // Where the ids are known unread, the list goes now, not after the last chunk (0.1 s of a
     // push after a small change on blocks was encoding it there).
     if (reader.ids) {
       const ids = reader.ids.bind(reader);
-      listSent = sendList(reader.entries.map((e) => (e.type === 'file' ? { ...e, chunks: [...ids(e)] } : e)));
+      const entries = reader.entries.map((e): FilesEntry => (e.type === 'file' ? { ...e, chunks: [...ids(e)] } : e));
+      listSent = sendList(entries, encodeFiles(entries));
       listSent.catch(() => undefined); // its failure is thrown where it is awaited
+    } else {
+      list = new FilesEncoder(); // encoded as the files are read
     }
     // The remote's index is loaded meanwhile.
     const known = await remoteIndex;
@@ -48,7 +52,7 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     const reading = new Set<Promise<void>>();
     let failed: unknown;
     for (const e of reader.entries) {
-      if (e.type !== 'file') { out.push(e); continue; }
+      if (e.type !== 'file') { out.push(e); list?.add(e); continue; }
       const chunks: string[] = [];
       await reader.chunks(e, (i, id, data) => {
         chunks.push(id);
@@ -67,13 +71,14 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
       tally.report(what, done, total);
       if (signal.aborted) throw cancelled();
       out.push({ ...e, chunks });
+      list?.add(out[out.length - 1]);
     }
     await Promise.all(reading);
     if (failed) throw failed;
     tally.bytesRead += reader.bytesRead;
     return out;
   }, base));
-  const [, pushed] = await Promise.all([tally.step('last packs', () => packer.finish()), listSent ?? sendList(entries)]);
+  const [, pushed] = await Promise.all([tally.step('last packs', () => packer.finish()), listSent ?? sendList(entries, list!.end())]);
   return pushed;
 }
 

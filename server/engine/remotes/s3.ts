@@ -8,7 +8,6 @@ import {
   GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Readable } from 'node:stream';
 import { EngineError } from '../errors';
 import type { RemoteRecord } from '../records';
 import { keySealer, plainSealer, type Sealer } from './seal';
@@ -85,15 +84,14 @@ export class RemoteClient {
   }
 
   async put(rel: string, body: Buffer, contentType = 'application/octet-stream'): Promise<void> {
-    if (body.length >= MULTIPART_FROM) return this.putStream(rel, body, contentType);
+    if (body.length >= MULTIPART_FROM) return this.putParts(rel, body, contentType);
     await this.call(`writing ${rel}`, () => this.s3.send(new PutObjectCommand({
       Bucket: this.remote.bucket, Key: this.key(rel), Body: body, ContentType: contentType,
     }), this.opts()));
   }
 
-  /** An object in parts, PART_SIZE each, PART_QUEUE at a time; from a stream, each part goes
-   *  as soon as it is full, while the rest is still being made (one part or less: one request). */
-  async putStream(rel: string, body: Buffer | Readable, contentType = 'application/octet-stream'): Promise<void> {
+  /** An object in parts, PART_SIZE each, PART_QUEUE at a time. */
+  private async putParts(rel: string, body: Buffer, contentType: string): Promise<void> {
     const params = { Bucket: this.remote.bucket, Key: this.key(rel), Body: body, ContentType: contentType };
     await this.call(`writing ${rel}`, async () => {
       const upload = new Upload({ client: this.s3, params, partSize: PART_SIZE, queueSize: PART_QUEUE, leavePartsOnError: false });
@@ -109,14 +107,19 @@ export class RemoteClient {
 
   /** The names under `rel` (relative to it), every page. */
   async list(rel: string): Promise<string[]> {
+    return (await this.listSized(rel)).map((o) => o.name);
+  }
+
+  /** The names under `rel` (relative to it) and their sizes in bytes, every page. */
+  async listSized(rel: string): Promise<Array<{ name: string; size: number }>> {
     const prefix = this.key(rel);
-    const out: string[] = [];
+    const out: Array<{ name: string; size: number }> = [];
     let token: string | undefined;
     do {
       const page = await this.call(`listing ${rel}`, () => this.s3.send(new ListObjectsV2Command({
         Bucket: this.remote.bucket, Prefix: prefix, ContinuationToken: token,
       }), this.opts()));
-      for (const o of page.Contents ?? []) if (o.Key) out.push(o.Key.slice(prefix.length));
+      for (const o of page.Contents ?? []) if (o.Key) out.push({ name: o.Key.slice(prefix.length), size: o.Size ?? -1 });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out;
