@@ -25,7 +25,6 @@ import { CHUNK_SIZE, chunkCount, isChunkId, ZERO_CHUNK } from '../volumes/blocks
 import { decodeRecords, encodeRecords, intactRecords, RECORD } from '../volumes/blocks/packs';
 import type { SnapshotEntry } from '../volumes/snapshotReader';
 
-
 export const MARKER = 'slipstream-remote.json';
 export const packKey = (name: string) => `packs/${name}.pack`;
 export const indexKey = (name: string) => `packs/${name}.idx`;
