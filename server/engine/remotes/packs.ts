@@ -8,7 +8,7 @@ import * as lz4 from 'lz4-napi';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tmpSuffix } from '../volumes/util';
+import { writeFileAtomic } from '../volumes/util';
 import { wholeNumberSetting } from '../envSetting';
 import { newPackName, RECORD } from '../volumes/blocks/packs';
 import { CHUNK_SIZE } from '../volumes/blocks/chunkStore';
@@ -113,16 +113,11 @@ async function eachIndex(client: RemoteClient, cacheDir: string, use: (name: str
   await Promise.all(Array.from({ length: Math.min(INDEX_READS, indexes.length) }, worker));
 }
 
-/** An index in the cache: renamed into place, but not synced (an fsync beside a push's uploads
- *  waited on the disk's journal, and its packs on that: a first push on blocks was 18 % slower). */
-async function keepIndex(cacheDir: string, name: string, body: Buffer): Promise<void> {
-  const tmp = path.join(cacheDir, `${name}.idx.${tmpSuffix()}`);
-  try {
-    await fs.promises.writeFile(tmp, body, { mode: 0o600, flag: 'wx' });
-    await fs.promises.rename(tmp, path.join(cacheDir, `${name}.idx`));
-  } catch {
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined); // fetched again next time
-  }
+/** An index in the cache, HOME's own folder (no tenant writes there). Not synced: eachIndex
+ *  takes it only at the size the remote lists, and an fsync beside a push's uploads waits on the
+ *  disk's journal. One not kept is fetched again next time. */
+function keepIndex(cacheDir: string, name: string, body: Buffer): Promise<void> {
+  return writeFileAtomic(path.join(cacheDir, `${name}.idx`), body, cacheDir, { sync: false }).catch(() => undefined);
 }
 
 /** Where a remote's pack indexes are kept: named by the remote's location, so a remote removed

@@ -35,8 +35,8 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     // push after a small change on blocks was encoding it there).
     if (reader.ids) {
       const ids = reader.ids.bind(reader);
-      const entries = reader.entries.map((e): FilesEntry => (e.type === 'file' ? { ...e, chunks: [...ids(e)] } : e));
-      listSent = sendList(entries, encodeFiles(entries));
+      const listed = reader.entries.map((e): FilesEntry => (e.type === 'file' ? { ...e, chunks: [...ids(e)] } : e));
+      listSent = sendList(listed, encodeFiles(listed));
       listSent.catch(() => undefined); // its failure is thrown where it is awaited
     } else {
       list = new FilesEncoder(); // encoded as the files are read

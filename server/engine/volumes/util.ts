@@ -118,14 +118,16 @@ export async function makeDurable(pool: string, files: readonly string[]): Promi
 }
 
 /** Write a small file atomically: temp file in `tmpDir`, fsync, rename, so a
- *  crash leaves either the old file or the new one, never a torn one. */
-export async function writeFileAtomic(target: string, data: string | Buffer, tmpDir: string): Promise<void> {
+ *  crash leaves either the old file or the new one, never a torn one. With
+ *  `sync: false`, no fsync: readers never see a torn file, but after a crash the
+ *  file may be short or empty (for caches whose reader can tell). */
+export async function writeFileAtomic(target: string, data: string | Buffer, tmpDir: string, { sync = true } = {}): Promise<void> {
   const tmp = path.join(tmpDir, `${path.basename(target)}.${tmpSuffix()}`);
   try {
     const fh = await fs.promises.open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (sync) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -134,7 +136,7 @@ export async function writeFileAtomic(target: string, data: string | Buffer, tmp
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
-  await syncDir(path.dirname(target));
+  if (sync) await syncDir(path.dirname(target));
 }
 
 /** fsync a directory so a rename into it survives power loss (no-op where unsupported). */
