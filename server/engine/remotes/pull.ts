@@ -105,6 +105,7 @@ function likeliestBase(files: Files, local: readonly LocalSource[]): LocalSource
  * holds as something else, make what is new, and set modes and sizes. Chunks come after.
  */
 async function reconcile(tree: VolumeTree, base: Files, target: Files, owner: FileOwner | undefined): Promise<void> {
+  await removeUnlisted(tree, base);
   const wants = new Map(target.entries.map((e) => [e.path, e]));
   const removed = new Set<string>();
   const gone = (p: string) => { for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) if (removed.has(p.slice(0, i))) return true; return removed.has(p); };
@@ -131,6 +132,21 @@ async function reconcile(tree: VolumeTree, base: Files, target: Files, owner: Fi
     } finally {
       await fh.close();
     }
+  }
+}
+
+/**
+ * A snapshot's folder can hold files its list leaves out: a push leaves out the WAL no copy reads
+ * again (postgres/walNeeded.ts). Whatever they hold, the list does not say, so they go first;
+ * what is left is what base's list says.
+ */
+async function removeUnlisted(tree: VolumeTree, base: Files): Promise<void> {
+  const listed = new Set(base.entries.map((e) => e.path));
+  const removed: string[] = [];
+  for (const e of await tree.scan()) {
+    if (listed.has(e.rel) || removed.some((r) => e.rel.startsWith(`${r}/`))) continue;
+    await tree.remove(e.rel);
+    removed.push(e.rel);
   }
 }
 

@@ -8,7 +8,8 @@ import { EngineError } from '../errors';
 import { writeFileAtomic } from '../volumes/util';
 import { CHUNK_SIZE } from '../volumes/blocks/chunkStore';
 import type { VolumeDriver } from '../volumes/driver';
-import type { ReadBase } from '../volumes/snapshotReader';
+import type { ReadBase, SnapshotEntry, SnapshotFile, SnapshotReader } from '../volumes/snapshotReader';
+import { BACKUP_LABEL, CONTROL_FILE, parseControlFile, spentWal } from '../postgres/walNeeded';
 import { decodeFiles, encodeFiles, FilesEncoder, filesKey, ZERO_CHUNK, type EncodedFiles, type FilesEntry } from './format';
 import type { ChunkNames, Packer } from './packs';
 import type { RemoteClient } from './s3';
@@ -29,13 +30,14 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
   });
   let listSent: Promise<PushedFiles> | undefined;
   let list: FilesEncoder | undefined;
-  const entries = await tally.step('read', () => driver.readSnapshot(snapshotId, async (reader) => {
+  const pushed = await tally.step('read', () => driver.readSnapshot(snapshotId, async (reader) => {
+    const entries = await entriesToPush(reader);
     tally.since('listed', t0); // the driver's listing of the snapshot, and its comparison with base
     // Where the ids are known unread, the list goes now, not after the last chunk (0.1 s of a
     // push after a small change on blocks was encoding it there).
     if (reader.ids) {
       const ids = reader.ids.bind(reader);
-      const listed = reader.entries.map((e): FilesEntry => (e.type === 'file' ? { ...e, chunks: [...ids(e)] } : e));
+      const listed = entries.map((e): FilesEntry => (e.type === 'file' ? { ...e, chunks: [...ids(e)] } : e));
       listSent = sendList(listed, encodeFiles(listed));
       listSent.catch(() => undefined); // its failure is thrown where it is awaited
     } else {
@@ -44,14 +46,14 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     // The remote's index is loaded meanwhile.
     const known = await remoteIndex;
     tally.since('index there', t0);
-    const total = reader.entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
+    const total = entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
     let done = 0;
     const out: FilesEntry[] = [];
     // New chunks are read and packed READS at a time: the blocks driver reads each from its
     // chunk store, and one after another those reads were most of a push after a small change.
     const reading = new Set<Promise<void>>();
     let failed: unknown;
-    for (const e of reader.entries) {
+    for (const e of entries) {
       if (e.type !== 'file') { out.push(e); list?.add(e); continue; }
       const chunks: string[] = [];
       await reader.chunks(e, (i, id, data) => {
@@ -78,8 +80,20 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
     tally.bytesRead += reader.bytesRead;
     return out;
   }, base));
-  const [, pushed] = await Promise.all([tally.step('last packs', () => packer.finish()), listSent ?? sendList(entries, list!.end())]);
-  return pushed;
+  const [, sent] = await Promise.all([tally.step('last packs', () => packer.finish()), listSent ?? sendList(pushed, list!.end())]);
+  return sent;
+}
+
+/** The snapshot's entries less the WAL no copy of it reads again (postgres/walNeeded.ts). */
+async function entriesToPush(reader: SnapshotReader): Promise<readonly SnapshotEntry[]> {
+  const file = (p: string) => reader.entries.find((e) => e.path === p && e.type === 'file') as SnapshotFile | undefined;
+  const control = file(CONTROL_FILE) && parseControlFile(await reader.readChunk(CONTROL_FILE, 0));
+  if (!control) return reader.entries;
+  const label = file(BACKUP_LABEL);
+  // A label longer than a chunk is none PostgreSQL wrote: '' says where nothing starts.
+  const text = label && (label.size <= CHUNK_SIZE ? (await reader.readChunk(BACKUP_LABEL, 0)).toString('latin1') : '');
+  const spent = spentWal(reader.entries, control, text);
+  return spent.size > 0 ? reader.entries.filter((e) => !spent.has(e.path)) : reader.entries;
 }
 
 export interface PushedFiles { hash: string; entries: FilesEntry[] }

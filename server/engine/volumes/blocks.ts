@@ -27,6 +27,7 @@ import type { SnapshotEntry, SnapshotReader } from './snapshotReader';
 import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { ChangedPages, formatLsn, isUnlogged, lsnValue, relationSegment, type ChangesSoFar } from '../postgres/walSummaries';
 import { walTail, type WalTail } from '../postgres/walRecords';
+import { CONTROL_FILE, CONTROL_HEAD, parseControlFile, type ControlFile } from '../postgres/walNeeded';
 import { copiedDuringBackup, scanWal, segmentStart } from './onlineBackup';
 import {
   CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, READ_SIZE, ZERO_CHUNK, type ChunkBatch, type ChunkReader, type ChunkStoreStats,
@@ -763,8 +764,6 @@ export function chunkRuns(stale: ReadonlySet<number>, count: number, most: numbe
 /** A chunk whose content is not known: it never matches, so it is always written. */
 const UNKNOWN = '?';
 
-/** Written last by a restore (see apply). */
-const CONTROL_FILE = 'global/pg_control';
 
 /**
  * The chunks of a file known from the last capture that may differ now: those the WAL
@@ -796,18 +795,7 @@ async function removeControlFile(tree: VolumeTree): Promise<void> {
   await dir.sync();
 }
 
-/** What a stopped volume's pg_control says about its WAL. */
-interface ControlFile {
-  /** The last checkpoint record's LSN, and its redo LSN. */
-  checkPoint: bigint;
-  redo: bigint;
-  /** Shut down cleanly: the checkpoint record is the last WAL record. */
-  shutDown: boolean;
-}
-
-/** From the volume's pg_control (ControlFileData: `state` at byte 16, `checkPoint` at byte 32,
- *  then `checkPointCopy`, which starts with `redo`, since PostgreSQL 11); undefined when there
- *  is none, or it does not make sense. */
+/** From the volume's pg_control; undefined when there is none, or it does not make sense. */
 async function readControlFile(tree: VolumeTree): Promise<ControlFile | undefined> {
   let fh: fs.promises.FileHandle;
   try {
@@ -817,18 +805,12 @@ async function readControlFile(tree: VolumeTree): Promise<ControlFile | undefine
     throw err;
   }
   try {
-    const buf = Buffer.alloc(48);
-    if ((await readFull(fh, buf, 0)) < 48) return undefined;
-    const checkPoint = buf.readBigUInt64LE(32);
-    const redo = buf.readBigUInt64LE(40);
-    return redo > 0n && redo <= checkPoint ? { checkPoint, redo, shutDown: buf.readUInt32LE(16) === DB_SHUTDOWNED } : undefined;
+    const buf = Buffer.alloc(CONTROL_HEAD);
+    return (await readFull(fh, buf, 0)) < CONTROL_HEAD ? undefined : parseControlFile(buf);
   } finally {
     await fh.close();
   }
 }
-
-/** DBState's DB_SHUTDOWNED (catalog/pg_control.h). */
-const DB_SHUTDOWNED = 1;
 
 /**
  * A cleanly stopped volume's files without the WAL segments it does not need: starting it
