@@ -10,6 +10,9 @@ import { CLI, FIXTURES, tableChecksumsAt, TestEngine } from '../support/engine';
 import { ordinaryUserSite, ordinaryUserSkip } from '../support/osUser';
 import { mountLoopFs, type LoopFs } from '../support/loopfs';
 import { BUCKET, S3_ENV, S3Server } from '../support/s3server';
+import { decodeFiles } from '../../server/engine/remotes/format';
+import { parseControlFile } from '../../server/engine/postgres/walNeeded';
+import { segmentStart } from '../../server/engine/volumes/onlineBackup';
 
 /**
  * Issue 15: bookmarks travel between engines through a real S3-compatible server (s3rver, in a
@@ -155,8 +158,11 @@ async function pushesAfterSmallChange(e: TestEngine, prefix: string, listsFrom: 
   if (listsFrom === 'remote') fs.rmSync(kept, { recursive: true });
   await e.sql('review', 'UPDATE events SET payload = lower(payload) WHERE id BETWEEN 100000 AND 103000');
   e.ok('bookmark', 'create', `${prefix} after`, '--container', 'review');
+  const listsBefore = fs.existsSync(kept) ? fs.readdirSync(kept) : [];
   const second = e.ok<TransferInfo>('bookmark', 'push', `${prefix} after`, '--remote', 'mine');
-  console.log(`${prefix} (base's list ${listsFrom}): the first push read ${first.bytesRead} bytes and sent ${first.bytesMoved}; after a 1% change, ${second.bytesRead} read, ${second.bytesMoved} sent`);
+  const [listName] = fs.readdirSync(kept).filter((n) => !listsBefore.includes(n));
+  const { snapshot, listed, leftOut } = walLeftOut(e, path.join(kept, listName));
+  console.log(`${prefix} (base's list ${listsFrom}): the first push read ${first.bytesRead} bytes and sent ${first.bytesMoved}; after a 1% change, ${second.bytesRead} read, ${second.bytesMoved} sent; ${leftOut.length} spent WAL segments left out`);
   assert.ok(second.bytesRead < first.bytesRead / 4, `the push after a small change read ${second.bytesRead} bytes, the first ${first.bytesRead}`);
   assert.ok(second.chunksMoved > 0 && second.bytesMoved < first.bytesMoved / 5);
 
@@ -166,6 +172,41 @@ async function pushesAfterSmallChange(e: TestEngine, prefix: string, listsFrom: 
   assert.deepEqual(await a.checksum(prefix), await e.checksum('review'));
   assert.deepEqual((await amcheck(a.ok<ConnectionInfo>('container', 'url', prefix).url)).problems, []);
   a.ok('remote', 'remove', prefix);
+
+  // Pulled back into the engine that pushed it, it starts from "before", whose folder holds the
+  // WAL its list left out: the pulled snapshot holds what the list says, no more.
+  const data = await e.checksum('review');
+  e.ok('bookmark', 'delete', `${prefix} after`, '--container', 'review');
+  const snapshots = fs.readdirSync(path.join(e.pool!, 'snapshots'));
+  e.ok('bookmark', 'pull', second.bookmark.id, '--remote', 'mine');
+  const pulledNow = fs.readdirSync(path.join(e.pool!, 'snapshots')).filter((n) => !snapshots.includes(n) && !n.startsWith('.'));
+  assert.equal(pulledNow.length, 1, `one snapshot pulled: ${pulledNow.join(', ')}`);
+  const [pulled] = pulledNow;
+  assert.deepEqual(walOf(path.join(e.pool!, 'snapshots', pulled)), walOf(snapshot).filter((p) => listed.has(p)));
+  e.ok('branch', 'create', 'back', '--container', 'review', '--from-bookmark', second.bookmark.id, '--activate');
+  assert.deepEqual(await e.checksum('review'), data);
+  assert.deepEqual((await amcheck(e.ok<ConnectionInfo>('container', 'url', 'review').url)).problems, []);
+}
+
+/** The WAL segment files of a snapshot's folder. */
+const walOf = (dir: string) => fs.readdirSync(path.join(dir, 'pg_wal')).filter((n) => /^[0-9A-F]{24}$/.test(n)).map((n) => `pg_wal/${n}`).sort();
+
+/**
+ * The WAL segments of a pushed snapshot its file list (kept by the engine at `listFile`) leaves
+ * out. Each ends by the redo point of the snapshot's pg_control: no copy reads it.
+ */
+function walLeftOut(e: TestEngine, listFile: string): { snapshot: string; listed: Set<string>; leftOut: string[] } {
+  const name = path.basename(listFile);
+  const snapshot = path.join(e.pool!, 'snapshots', name.slice(0, name.indexOf('.')));
+  const hash = name.slice(name.indexOf('.') + 1, -'.gz'.length);
+  const listed = new Set(decodeFiles(hash, fs.readFileSync(listFile)).entries.map((f) => f.path));
+  const control = parseControlFile(fs.readFileSync(path.join(snapshot, 'global/pg_control')))!;
+  const leftOut = walOf(snapshot).filter((p) => !listed.has(p));
+  for (const p of leftOut) {
+    const size = fs.statSync(path.join(snapshot, p)).size;
+    assert.ok(segmentStart(p, size)! + BigInt(size) <= control.redo, `${p} was left out, but a copy reads it`);
+  }
+  return { snapshot, listed, leftOut };
 }
 
 test('btrfs: a push after a small change reads only what differs on disk from the last pushed bookmark', async (t) => {

@@ -1,15 +1,16 @@
 /**
  * Which WAL a copy of a data directory reads again. A snapshot's pg_wal holds segments that
  * end before its last checkpoint's redo point: PostgreSQL removes them at the next checkpoint,
- * and until then they are kept (the WAL summarizer had not read them when the checkpoint ended,
- * or the archiver had not sent them). No copy started from the snapshot reads them: recovery
- * begins at the redo point (or an online backup's start), and the summarizer goes on from the
- * newest summary's end. A push leaves them out, as pg_basebackup does: after a 1% change they
- * were half of what a push sent (docs/performance.md, "Stop 30").
+ * and until then keeps them (its WAL summarizer had not read them when the checkpoint ended, or
+ * its archiver had not sent them). No copy started from the snapshot reads them: recovery begins
+ * at the redo point (an online backup's copy, at the backup's start), and a copy's summarizer
+ * begins at the newer of its oldest segment and its newest summary's end
+ * (GetOldestUnsummarizedLSN), never before the redo point the blocks driver asks it from. A push
+ * leaves them out, as pg_basebackup does: after a 1% change they were 40% of the chunks a push
+ * sent (docs/performance.md, "Stop 30").
  */
 import type { SnapshotEntry } from '../volumes/snapshotReader';
 import { segmentStart } from '../volumes/onlineBackup';
-import { summaryEnd } from './walSummaries';
 
 export const CONTROL_FILE = 'global/pg_control';
 export const BACKUP_LABEL = 'backup_label';
@@ -47,11 +48,11 @@ export function backupStart(label: string): bigint | undefined {
 
 /**
  * The files of `entries` no copy reads again: WAL segments that end at or before `control`'s
- * redo point, the backup's start (`label`, the snapshot's backup_label, if it has one) and the
- * newest WAL summary's end, with their archive status files. None when the snapshot holds a
- * replication slot (a slot keeps the WAL from its own point on) or a backup_label that does not
- * say where it starts. `control` and `label` come from the snapshot, which its tenant wrote:
- * what they make a push leave out is only that tenant's own WAL.
+ * redo point and the backup's start (`label`, the snapshot's backup_label, if it has one), with
+ * their archive status files. None when the snapshot holds a replication slot (a slot keeps the
+ * WAL from its own point on) or a backup_label that does not say where it starts. `control` and
+ * `label` come from the snapshot, which its tenant wrote: what they make a push leave out is
+ * only that tenant's own WAL.
  */
 export function spentWal(entries: readonly SnapshotEntry[], control: ControlFile, label?: string): Set<string> {
   const spent = new Set<string>();
@@ -61,14 +62,7 @@ export function spentWal(entries: readonly SnapshotEntry[], control: ControlFile
     if (start === undefined) return spent;
     if (start < before) before = start;
   }
-  let newestSummary = 0n;
-  for (const e of entries) {
-    if (e.path.startsWith('pg_replslot/')) return spent;
-    const end = summaryEnd(e.path);
-    if (end !== undefined && end > newestSummary) newestSummary = end;
-  }
-  // Summaries are written up to a redo point, so the newest one usually ends at this one.
-  if (newestSummary > 0n && newestSummary < before) before = newestSummary;
+  if (entries.some((e) => e.path.startsWith('pg_replslot/'))) return spent;
   for (const e of entries) {
     if (e.type !== 'file' || e.size < MIN_SEGMENT) continue;
     const start = segmentStart(e.path, e.size);
