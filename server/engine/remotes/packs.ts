@@ -24,6 +24,10 @@ import type { ChunkData } from '../volumes/snapshotReader';
  *  and it comes after the last byte is sent. */
 const packSize = () => wholeNumberSetting('SLIPSTREAM_REMOTE_PACK_MIB', process.env.SLIPSTREAM_REMOTE_PACK_MIB,
   { fallback: 8, min: 1, kind: 'a whole number of MiB', what: 'how big a pack of chunks sent to a remote grows' }) * 1024 * 1024 - MAX_CHUNK;
+/** A push's first pack holds 2 MiB, and each next one twice the last, up to packSize: the last
+ *  pack's upload comes after the last chunk is read, and after a small change it was a whole
+ *  8 MiB one (0.06 s of a push of 0.57 s on btrfs), where now most of it went up meanwhile. */
+const FIRST_PACK_MIB = 2;
 const PACKS_IN_FLIGHT = 3;
 /** The most a chunk takes in a pack: raw, sealed. */
 const MAX_CHUNK = CHUNK_SIZE + 64;
@@ -160,6 +164,7 @@ export class Packer {
   private readonly closing = new Set<Promise<void>>();
   private failure: unknown;
   private readonly packSize = packSize();
+  private sent = 0;
 
   /** `cacheDir`: where the remote's indexes are kept (indexCacheDir); each index written here is
    *  kept there too, so the next push does not fetch what this one wrote (0.1 s of one after a
@@ -182,7 +187,7 @@ export class Packer {
     pack.chunks.push({ id: this.client.sealer.name(id), offset: pack.size, length: data.length, compressed });
     pack.parts.push(data);
     pack.size += data.length;
-    if (pack.size >= this.packSize) await this.close();
+    if (pack.size >= Math.min(this.packSize, (FIRST_PACK_MIB << Math.min(this.sent, 10)) * 1024 * 1024 - MAX_CHUNK)) await this.close();
   }
 
   /** Send what is left and wait for every upload. */
@@ -196,6 +201,7 @@ export class Packer {
   private async close(): Promise<void> {
     const pack = this.open!;
     this.open = undefined;
+    this.sent++;
     const done = this.client.put(packKey(pack.name), Buffer.concat(pack.parts, pack.size)).then(async () => {
       const index = encodePackIndex(pack.chunks);
       // Used only once the remote lists it, at the size listed; one not kept is fetched instead.

@@ -70,7 +70,7 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
     const sizes = new Map(entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.size] as const] : [])));
     const open = new Map<string, Promise<fs.promises.FileHandle>>();
     const spare = new Spare();
-    const shared = base ? await sharedWithBase(root, scanned, base, await baseScan) : new Map<string, Map<number, BaseChunk>>();
+    const shared = base ? await sharedWithBase(root, scanned, base, await baseScan) : new Map<string, SharedChunks>();
     let readSoFar = 0;
     try {
       return await fn({
@@ -82,8 +82,7 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
         // chunk whose id base gave is read later if the remote lacks it); another through its own.
         const own = same ? undefined : tree.readFile(byPath.get(file.path)!);
         try {
-          await eachPiece(file, piecesOf(file, same && ((i) => { const b = same.get(i); return b && base!.files.get(b.path)?.chunks[b.index]; })),
-            own ?? handleOf(file.path), each);
+          await eachPiece(file, piecesOf(file, same && knownIn(file.path, same)), own ?? handleOf(file.path), each);
         } finally {
           await (await own?.catch(() => undefined))?.close();
         }
@@ -134,6 +133,15 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
       } finally {
         for (const r of await Promise.allSettled(reads.values())) if (r.status === 'fulfilled') spare.give(r.value); // none outlives the handle
       }
+    }
+
+    /** The id base gives for chunk `i` of the file at `rel`, if any. */
+    function knownIn(rel: string, same: SharedChunks): (i: number) => string | undefined {
+      if (same === ALL) {
+        const ids = base!.files.get(rel)!.chunks;
+        return (i) => ids[i];
+      }
+      return (i) => { const b = same.get(i); return b && base!.files.get(b.path)?.chunks[b.index]; };
     }
 
     function handleOf(rel: string): Promise<fs.promises.FileHandle> {
@@ -205,10 +213,17 @@ function piecesOf(file: SnapshotFile, knownAt?: (index: number) => string | unde
   return out;
 }
 
+/** A file's chunks that are a chunk of base's, or ALL: each is base's chunk at the same place of
+ *  the same file. */
+type SharedChunks = Map<number, BaseChunk> | typeof ALL;
+const ALL = 'all';
+
 /** The chunks of each file that are a chunk of base's: all of a file unchanged since base
- *  (unchangedSince), else those that lie on the same bytes on disk (extents.ts). */
+ *  (unchangedSince; no object per chunk, which for 40,000 of them cost a push after a small
+ *  change its building and the collections it made slower), else those that lie on the same
+ *  bytes on disk (extents.ts). */
 async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base: ReadBase & { root: string },
-  baseScan: readonly TreeEntry[] | undefined): Promise<Map<string, Map<number, BaseChunk>>> {
+  baseScan: readonly TreeEntry[] | undefined): Promise<Map<string, SharedChunks>> {
   // A base deleted since it was chosen is no base: everything is read and hashed.
   if (!baseScan) return new Map();
   // Only what base holds as regular files: the remote's list is not taken on trust for what is
@@ -216,14 +231,14 @@ async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base:
   const baseStats = new Map(baseScan.flatMap((e) => (e.kind === 'file' ? [[e.rel, e.st] as const] : [])));
   // No file of base was written after base was taken: its newest ctime is at most then.
   const written = baseScan.reduce((t, e) => (e.st.ctimeNs > t ? e.st.ctimeNs : t), 0n);
-  const out = new Map<string, Map<number, BaseChunk>>();
+  const out = new Map<string, SharedChunks>();
   const files: Array<{ path: string; size: number }> = [];
   for (const e of scanned) {
     if (e.kind !== 'file') continue;
     const size = Number(e.st.size);
     const b = baseStats.get(e.rel);
     if (b && base.files.get(e.rel)?.size === size && unchangedSince(e.st, b, written)) {
-      out.set(e.rel, new Map(Array.from({ length: Math.ceil(size / CHUNK_SIZE) }, (_, i) => [i, { path: e.rel, index: i }])));
+      out.set(e.rel, ALL);
     } else {
       files.push({ path: e.rel, size });
     }
