@@ -150,6 +150,11 @@ test('after a 1% change a push and a pull move a few percent of the bytes', asyn
 async function pushesAfterSmallChange(e: TestEngine, prefix: string, listsFrom: 'kept' | 'remote'): Promise<void> {
   addRemote(e, 'mine', prefix);
   addRemote(a, prefix, prefix);
+  // Segments PostgreSQL keeps past a checkpoint (wal_keep_size), which no copy reads again: each
+  // bookmark's folder holds some, and its file list leaves them out.
+  await e.sql('review', "ALTER SYSTEM SET wal_keep_size = '64MB'"); // not in a transaction: a statement of its own
+  await e.sql('review', 'SELECT pg_reload_conf()');
+  await finishWalSegments(e);
   e.ok('bookmark', 'create', `${prefix} before`, '--container', 'review');
   const first = e.ok<TransferInfo>('bookmark', 'push', `${prefix} before`, '--remote', 'mine');
   const [cache] = fs.readdirSync(path.join(e.home, 'remote-cache')).filter((n) => n.startsWith('mine-'));
@@ -157,12 +162,16 @@ async function pushesAfterSmallChange(e: TestEngine, prefix: string, listsFrom: 
   assert.equal(fs.readdirSync(kept).length, 2, 'the file lists pushed (template version and bookmark) are kept');
   if (listsFrom === 'remote') fs.rmSync(kept, { recursive: true });
   await e.sql('review', 'UPDATE events SET payload = lower(payload) WHERE id BETWEEN 100000 AND 103000');
+  await finishWalSegments(e);
   e.ok('bookmark', 'create', `${prefix} after`, '--container', 'review');
   const listsBefore = fs.existsSync(kept) ? fs.readdirSync(kept) : [];
   const second = e.ok<TransferInfo>('bookmark', 'push', `${prefix} after`, '--remote', 'mine');
   const [listName] = fs.readdirSync(kept).filter((n) => !listsBefore.includes(n));
   const { snapshot, listed, leftOut } = walLeftOut(e, path.join(kept, listName));
   console.log(`${prefix} (base's list ${listsFrom}): the first push read ${first.bytesRead} bytes and sent ${first.bytesMoved}; after a 1% change, ${second.bytesRead} read, ${second.bytesMoved} sent; ${leftOut.length} spent WAL segments left out`);
+  // An XFS bookmark is an online backup's copy, which holds only the WAL from the backup's
+  // start (onlineBackup.ts): nothing there to leave out.
+  if (prefix === 'btrfs') assert.ok(leftOut.length > 0, 'the WAL segments kept past the checkpoint are left out');
   assert.ok(second.bytesRead < first.bytesRead / 4, `the push after a small change read ${second.bytesRead} bytes, the first ${first.bytesRead}`);
   assert.ok(second.chunksMoved > 0 && second.bytesMoved < first.bytesMoved / 5);
 
@@ -186,6 +195,13 @@ async function pushesAfterSmallChange(e: TestEngine, prefix: string, listsFrom: 
   e.ok('branch', 'create', 'back', '--container', 'review', '--from-bookmark', second.bookmark.id, '--activate');
   assert.deepEqual(await e.checksum('review'), data);
   assert.deepEqual((await amcheck(e.ok<ConnectionInfo>('container', 'url', 'review').url)).problems, []);
+  await e.sql('review', 'ALTER SYSTEM RESET wal_keep_size');
+  await e.sql('review', 'SELECT pg_reload_conf()');
+}
+
+/** Two WAL segments written to their end: switched away from, each after a write. */
+async function finishWalSegments(e: TestEngine): Promise<void> {
+  for (let i = 0; i < 2; i++) await e.sql('review', 'CREATE TABLE IF NOT EXISTS wal_mark (at timestamptz); INSERT INTO wal_mark VALUES (now()); SELECT pg_switch_wal()');
 }
 
 /** The WAL segment files of a snapshot's folder. */

@@ -138,7 +138,9 @@ function encodeChunk({ raw, lz4: stored }: ChunkData, sealer: Sealer): { data: B
   if (stored) return { data: sealer.seal(stored), compressed: true };
   const packed = lz4.compressSync(raw);
   const compressed = packed.length <= raw.length - raw.length / 8;
-  return { data: sealer.seal(compressed ? packed : raw), compressed };
+  const data = sealer.seal(compressed ? packed : raw);
+  // raw may be a reader's buffer, read into again once this returns (EachChunk).
+  return { data: data === raw ? Buffer.from(raw) : data, compressed };
 }
 
 /** A chunk's raw bytes from its pack bytes; undefined when they are not what the id says. */
@@ -176,6 +178,7 @@ export class Packer {
     return this.added.has(id);
   }
 
+  /** The chunk is encoded, and its bytes no longer needed, before anything is awaited. */
   async add(id: string, chunk: ChunkData): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.added.has(id)) return;

@@ -65,8 +65,10 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
         tally.report(what, done, total);
         if (signal.aborted) throw cancelled();
         if (failed) throw failed;
-        const p: Promise<void> = data().then((chunk) => packer.add(id, chunk)).catch((err: unknown) => { failed ??= err; })
-          .finally(() => reading.delete(p));
+        // Bytes given at once are packed at once: Packer.add encodes them before it awaits anything.
+        const got = data();
+        const p: Promise<void> = (got instanceof Promise ? got.then((chunk) => packer.add(id, chunk)) : packer.add(id, got))
+          .catch((err: unknown) => { failed ??= err; }).finally(() => reading.delete(p));
         reading.add(p);
         return reading.size >= READS ? Promise.race(reading) : undefined;
       });
