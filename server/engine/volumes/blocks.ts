@@ -764,7 +764,6 @@ export function chunkRuns(stale: ReadonlySet<number>, count: number, most: numbe
 /** A chunk whose content is not known: it never matches, so it is always written. */
 const UNKNOWN = '?';
 
-
 /**
  * The chunks of a file known from the last capture that may differ now: those the WAL
  * names, and any past the last full chunk it had. Undefined when the WAL cannot vouch
