@@ -142,11 +142,11 @@ async function reconcile(tree: VolumeTree, base: Files, target: Files, owner: Fi
  */
 async function removeUnlisted(tree: VolumeTree, base: Files): Promise<void> {
   const listed = new Set(base.entries.map((e) => e.path));
-  const removed: string[] = [];
   for (const e of await tree.scan()) {
-    if (listed.has(e.rel) || removed.some((r) => e.rel.startsWith(`${r}/`))) continue;
+    // A list names every directory it holds a path in: one whose parent is unlisted went with it.
+    const parent = e.rel.slice(0, Math.max(0, e.rel.lastIndexOf('/')));
+    if (listed.has(e.rel) || (parent && !listed.has(parent))) continue;
     await tree.remove(e.rel);
-    removed.push(e.rel);
   }
 }
 

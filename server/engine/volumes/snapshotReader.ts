@@ -25,8 +25,8 @@ export interface ChunkData { raw: Buffer; lz4?: Buffer }
  *  the driver knows the id without them). Bytes it gives at once, not as a promise, are the
  *  reader's buffer, which it reads into again: good only during this call, so what is kept is
  *  copied (copying every chunk cost a push after a small change 27 ms of the engine's thread,
- *  and more in garbage collection). It returns a promise only when it has work to wait for: awaiting tens of
- *  thousands of finished promises costs more than a push after a small change. */
+ *  and more in garbage collection). It returns a promise only when it has work to wait for:
+ *  awaiting tens of thousands of finished promises costs more than a push after a small change. */
 export type EachChunk = (index: number, id: string, data: () => ChunkData | Promise<ChunkData>) => Promise<void> | undefined;
 
 export interface SnapshotReader {
