@@ -310,7 +310,7 @@ test('an encrypted remote holds nothing readable; another engine pulls with the 
 function nothingPulled(e: TestEngine): void {
   assert.deepEqual(e.ok<BookmarkInfo[]>('bookmark', 'list'), []);
   assert.deepEqual(e.ok<TemplateInfo[]>('template', 'list'), []);
-  for (const dir of ['volumes', 'snapshots']) assert.deepEqual(fs.readdirSync(path.join(e.home, 'pool', dir)), [], `pool/${dir} is empty`);
+  for (const dir of ['volumes', 'snapshots', 'chunks/packs']) assert.deepEqual(fs.readdirSync(path.join(e.home, 'pool', dir)), [], `pool/${dir} is empty`);
 }
 
 test('kill -9 of a pull, and Ctrl-C of another: each leaves nothing behind, and the next pull completes', async () => {
@@ -342,9 +342,12 @@ test('kill -9 of a pull, and Ctrl-C of another: each leaves nothing behind, and 
     e.ok('container', 'create', 'review', '--template', 'employees');
     e.ok('branch', 'create', 'bug', '--container', 'review', '--from-bookmark', 'bug 1234', '--activate');
     assert.deepEqual(await e.checksum('review'), bugData);
-    // On blocks too, the next pull starts from the local snapshot that shares the most, and writes only the difference.
+    // On blocks, the next pull fetches only the chunks its pool lacks.
     const later = e.ok<TransferInfo>('bookmark', 'pull', 'bug 1234 later', '--remote', 'team');
     assert.ok(later.chunksMoved < later.chunks / 10, `${later.chunksMoved} of ${later.chunks} chunks came over the network`);
+    // And no volume is written: the snapshot is made from the list, with only the chunks the pool lacked stored.
+    const made = [...fs.readFileSync(path.join(e.home, 'engine.log'), 'utf8').matchAll(/made from a list of \d+ entries, with the (\d+) chunks the store lacked/g)];
+    assert.equal(Number(made[made.length - 1]?.[1]), later.chunksMoved);
     e.ok('branch', 'create', 'later', '--container', 'review', '--from-bookmark', 'bug 1234 later', '--activate');
     assert.deepEqual(await e.checksum('review'), await a.checksum('qa'));
     assert.deepEqual((await amcheck(e.ok<ConnectionInfo>('container', 'url', 'review').url)).problems, []);
@@ -414,7 +417,7 @@ test('a corrupted object on the remote is caught by its hash on pull, and nothin
       assert.match(err.message, /is damaged \(chunk [0-9a-f]{12} does not match its hash\)/);
       assert.deepEqual(c.ok<BookmarkInfo[]>('bookmark', 'list'), []);
       assert.deepEqual(c.ok<TemplateInfo[]>('template', 'list'), []);
-      assert.deepEqual(fs.readdirSync(path.join(c.home, 'pool', 'volumes')), [], 'the pull left no volume behind');
+      for (const dir of ['volumes', 'snapshots', 'chunks/packs']) assert.deepEqual(fs.readdirSync(path.join(c.home, 'pool', dir)), [], `the pull left nothing in pool/${dir}`);
     } finally {
       fs.writeFileSync(victim, original);
     }

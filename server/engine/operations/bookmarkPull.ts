@@ -5,9 +5,9 @@ import { newId, now } from '../ids';
 import type { JournalRecord } from '../journal';
 import type { BookmarkRecord, RemoteRecord, TemplateRecord, TemplateVersionRecord } from '../records';
 import { findRemoteBookmark, openRemote, remoteFiles, remoteTemplateVersion } from '../remotes/catalog';
-import { bookmarkKey, decodeBookmark, type RemoteBookmark } from '../remotes/format';
+import { bookmarkKey, decodeBookmark, type Files, type RemoteBookmark } from '../remotes/format';
 import { indexCacheDir, remoteChunks } from '../remotes/packs';
-import { pullFiles, type LocalSource } from '../remotes/pull';
+import { importFiles, pullFiles, type LocalSource, type PullInto } from '../remotes/pull';
 import { RemoteClient } from '../remotes/s3';
 import { Tally } from '../remotes/transfer';
 import { checkName, existingName, object, optStr, str } from '../validate';
@@ -19,7 +19,8 @@ import { findRemote } from './remoteOps';
 /**
  * bookmark pull B --remote R: bring a remote bookmark here, and the template version it came
  * from when this engine lacks it, as ordinary local records (branch from it, restore it, push
- * it on). Each snapshot is written into a new volume from the chunks a local snapshot already
+ * it on). On blocks each snapshot is made from its file list, with the chunks the pool lacks
+ * fetched. Elsewhere it is written into a new volume from the chunks a local snapshot already
  * holds (the template version) and, for the rest, from the remote; then captured, and the volume
  * dropped. The records are written in one transaction at the end: until then nothing shows, and
  * after a crash recovery drops the volumes and snapshots.
@@ -63,7 +64,8 @@ async function pull(ctx: OpContext, remote: RemoteRecord, client: RemoteClient, 
   const bookmarkFiles = await tally.step('file lists', () => remoteFiles(client, rb.files));
   const templateFiles = tv && await remoteFiles(client, tv.files);
   progress.report('finding what this engine holds already');
-  const sources = await tally.step('local sources', () => localSources(engine, client, rb.template.id));
+  // A driver that makes a snapshot from a list finds what it holds by chunk id itself.
+  const sources = engine.driver.importSnapshot ? [] : await tally.step('local sources', () => localSources(engine, client, rb.template.id));
   const ids = { volumeId: newId('vol'), snapshotId: newId('snap'), ...(tv ? { templateVolumeId: newId('vol'), templateSnapshotId: newId('snap') } : {}) };
   const journal = engine.journalBegin('bookmark-pull', ids);
   const into = (volumeId: string, what: string) =>
@@ -119,8 +121,12 @@ async function localSources(engine: Engine, client: RemoteClient, templateId: st
   return out;
 }
 
-async function writeSnapshot(engine: Engine, files: Parameters<typeof pullFiles>[0], into: Parameters<typeof pullFiles>[1], snapshotId: string): Promise<void> {
+async function writeSnapshot(engine: Engine, files: Files, into: PullInto, snapshotId: string): Promise<void> {
   const { driver } = engine;
+  if (driver.importSnapshot) {
+    await into.tally.step('write', () => importFiles(files, into, snapshotId).catch((e) => { throw volumeError(e, 'storing the pulled data failed'); }));
+    return;
+  }
   await into.tally.step('write', () => pullFiles(files, into).catch((e) => { throw volumeError(e, 'writing the pulled data failed'); }));
   into.tally.say(into.what, 'capturing it');
   // The volume is deleted next: its files may become the snapshot's own (blocks).

@@ -23,7 +23,7 @@ import type { Consistency, GitContext } from '../../protocol';
 import { EngineError } from '../errors';
 import { CHUNK_SIZE, chunkCount, isChunkId, ZERO_CHUNK } from '../volumes/blocks/chunkStore';
 import { decodeRecords, encodeRecords, intactRecords, RECORD } from '../volumes/blocks/packs';
-import type { SnapshotEntry } from '../volumes/snapshotReader';
+import type { ListedEntry } from '../volumes/snapshotReader';
 
 export const MARKER = 'slipstream-remote.json';
 export const packKey = (name: string) => `packs/${name}.pack`;
@@ -42,7 +42,7 @@ export const newMarker = (keyCheck: string | undefined): Marker => ({
 export interface PackedChunk { id: string; offset: number; length: number; compressed: boolean }
 export interface PackIndex { pack: string; chunks: PackedChunk[] }
 
-export type FilesEntry = Exclude<SnapshotEntry, { type: 'file' }> | (Extract<SnapshotEntry, { type: 'file' }> & { chunks: string[] });
+export type FilesEntry = ListedEntry;
 export interface Files { format: 'slipstream-files'; version: 1; chunkSize: number; entries: FilesEntry[] }
 
 export interface RemoteTemplateVersion {

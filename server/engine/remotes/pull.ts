@@ -1,5 +1,7 @@
 /**
- * One file list down into a new volume: directories, symlinks and files made through handles
+ * One file list down into a new snapshot. Where the driver makes a snapshot from a list (blocks),
+ * it asks only for the chunks its pool lacks, and no file is written (importFiles). Otherwise
+ * the list goes into a new volume: directories, symlinks and files made through handles
  * that never follow a link; then every chunk a local snapshot already holds copied from it (the
  * snapshots this engine pushed to or pulled from the remote: their file lists say which chunk is
  * where); then the rest fetched from the remote's packs in byte ranges. Every chunk is checked
@@ -27,17 +29,32 @@ type Spot = { path: string; index: number; length: number };
 /** A local snapshot, and the file list the remote holds for it. */
 export interface LocalSource { snapshotId: string; files: Files }
 
-export interface PullInto {
+/** Where a pull's chunks come from (the remote's packs, found through its index) and what it
+ *  reports to. */
+export interface PullFrom {
   driver: VolumeDriver;
-  volumeId: string;
-  owner: FileOwner | undefined;
-  /** Local snapshots whose contents the remote describes (the same template version or bookmark). */
-  local: readonly LocalSource[];
   client: RemoteClient;
   chunks: ReadonlyMap<string, Located>;
   tally: Tally;
   what: string;
   signal: AbortSignal;
+}
+
+export interface PullInto extends PullFrom {
+  volumeId: string;
+  owner: FileOwner | undefined;
+  /** Local snapshots whose contents the remote describes (the same template version or bookmark). */
+  local: readonly LocalSource[];
+}
+
+/**
+ * Make snapshot `snapshotId` hold exactly `files` where the driver makes one from a list
+ * (importSnapshot): only the chunks its pool lacks are fetched, and no file is written.
+ */
+export async function importFiles(files: Files, from: PullFrom, snapshotId: string): Promise<void> {
+  if (!from.driver.importSnapshot) throw new Error(`the ${from.driver.name} driver makes snapshots only from volumes`);
+  for (const e of files.entries) if (e.type === 'file') for (const id of e.chunks) if (id !== ZERO_CHUNK) from.tally.chunks++;
+  await from.driver.importSnapshot(snapshotId, files.entries, (ids, put) => fetchMissing(from, ids, put));
 }
 
 /**
@@ -73,7 +90,7 @@ export async function pullFiles(files: Files, into: PullInto): Promise<void> {
       if (base) await reconcile(tree, base.files, files, into.owner);
       else await makeEntries(tree, files, into.owner);
       await copyFromLocal(into, wanted, writer);
-      await fetchMissing(into, wanted, writer);
+      await fetchMissing(into, wanted.keys(), async (id, raw) => { for (const s of wanted.get(id)!) await writer.write(s, raw); });
       for (const s of zeros) await writer.write(s, Buffer.alloc(s.length));
     } finally {
       await writer.close();
@@ -199,8 +216,9 @@ async function copyFromLocal(into: PullInto, wanted: Map<string, Spot[]>, writer
   }
 }
 
-/** The rest from the remote, pack by pack, in ranges; each chunk checked against its id. */
-async function fetchMissing(into: PullInto, wanted: Map<string, Spot[]>, writer: ChunkWriter): Promise<void> {
+/** Chunks from the remote, pack by pack, in ranges; each checked against its id before it is
+ *  delivered. */
+async function fetchMissing(into: PullFrom, wanted: Iterable<string>, deliver: (id: string, raw: Buffer) => Promise<void>): Promise<void> {
   const ranges = planRanges(into, wanted);
   const total = ranges.reduce((n, r) => n + (r.end - r.start), 0);
   let done = 0;
@@ -215,7 +233,7 @@ async function fetchMissing(into: PullInto, wanted: Map<string, Spot[]>, writer:
         const raw = decodeChunk(c, bytes.subarray(c.offset - r.start, c.offset - r.start + c.length), into.client.sealer,
           (b) => createHash('sha256').update(b).digest('hex') === c.wanted);
         if (!raw) throw damagedPack(r.pack, `chunk ${c.wanted.slice(0, 12)} does not match its hash`);
-        for (const s of wanted.get(c.wanted)!) await writer.write(s, raw);
+        await deliver(c.wanted, raw);
         into.tally.chunksMoved++;
       }
       into.tally.bytesMoved += bytes.length;
@@ -230,9 +248,9 @@ async function fetchMissing(into: PullInto, wanted: Map<string, Spot[]>, writer:
 type Wanted = Located & { wanted: string };
 interface Range { pack: string; start: number; end: number; chunks: Wanted[] }
 
-function planRanges(into: PullInto, wanted: Map<string, Spot[]>): Range[] {
+function planRanges(into: PullFrom, wanted: Iterable<string>): Range[] {
   const byPack = new Map<string, Wanted[]>();
-  for (const id of wanted.keys()) {
+  for (const id of wanted) {
     const found = into.chunks.get(into.client.sealer.name(id));
     const at = found && { ...found, wanted: id };
     if (!at) {

@@ -23,11 +23,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { faultPoint } from '../faults';
-import type { SnapshotEntry, SnapshotReader } from './snapshotReader';
-import type { DriverOptions, FileOwner, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
+import type { ListedEntry, SnapshotEntry, SnapshotReader } from './snapshotReader';
+import type { DriverOptions, FileOwner, FillChunks, OnlineBackup, RestoreOptions, VolumeDriver, VolumeProgress } from './driver';
 import { ChangedPages, formatLsn, isUnlogged, lsnValue, relationSegment, type ChangesSoFar } from '../postgres/walSummaries';
 import { walTail, type WalTail } from '../postgres/walRecords';
-import { CONTROL_FILE, CONTROL_HEAD, parseControlFile, type ControlFile } from '../postgres/walNeeded';
+import { BACKUP_LABEL, backupStart, CONTROL_FILE, CONTROL_HEAD, parseControlFile, type ControlFile } from '../postgres/walNeeded';
 import { copiedDuringBackup, scanWal, segmentStart } from './onlineBackup';
 import {
   CHUNK_SIZE, ChunkStore, chunkCount, chunkFile, chunkId, readFull, READ_SIZE, ZERO_CHUNK, type ChunkBatch, type ChunkReader, type ChunkStoreStats,
@@ -233,6 +233,54 @@ export class BlocksDriver implements VolumeDriver {
   /** Big files are not copied: each becomes a pack as it is (ChunkStore.adopt). */
   snapshotLast(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void> {
     return this.take(volumeId, snapshotId, progress, undefined, true);
+  }
+
+  /**
+   * A manifest straight from the list, and a pack of the chunks the store lacks, which `fill`
+   * gets (from a remote). Its LSN is what a capture of the same files would record: where their
+   * recovery starts (pg_control's redo point, or backup_label's start where earlier).
+   */
+  async importSnapshot(snapshotId: string, listed: readonly ListedEntry[], fill: FillChunks): Promise<void> {
+    const file = this.manifestPath(snapshotId);
+    await guard(`making snapshot ${snapshotId} from a list`, () => this.lock.read(async () => {
+      if (await exists(file)) throw new EngineError('VolumeFailed', `snapshot ${snapshotId} already exists`);
+      const lacking = new Set<string>();
+      for (const e of listed) if (e.type === 'file') for (const id of e.chunks) if (!this.store.has(id)) lacking.add(id);
+      const needed = lacking.size;
+      const batch = this.store.batch();
+      try {
+        await fill([...lacking], (id, raw) => (lacking.delete(id) ? batch.put(id, raw) : Promise.resolve()));
+        if (lacking.size) throw new EngineError('VolumeFailed', `${lacking.size} chunks of snapshot ${snapshotId} never came`);
+        await batch.seal();
+      } catch (err) {
+        await batch.abandon();
+        throw err;
+      }
+      const { entries, lsn } = await this.importedFiles(listed);
+      await writeFileAtomic(file, encodeManifest(newManifest(entries, lsn)), this.tmp);
+      this.log?.(`snapshot ${snapshotId} made from a list of ${listed.length} entries, with the ${needed} chunks the store lacked`);
+    }));
+  }
+
+  /** The list as a capture of its files would describe them: without a stopped database's stale
+   *  WAL, and with the LSN its recovery starts at. */
+  private async importedFiles(listed: readonly ListedEntry[]): Promise<{ entries: ManifestEntry[]; lsn?: string }> {
+    const reader = this.store.reader();
+    const head = async (rel: string) => {
+      const e = listed.find((x) => x.path === rel);
+      return e?.type === 'file' && e.size > 0 ? reader.read(e.chunks[0], Math.min(e.size, CHUNK_SIZE)) : undefined;
+    };
+    try {
+      const controlBytes = await head(CONTROL_FILE);
+      const control = controlBytes && parseControlFile(controlBytes);
+      const label = await head(BACKUP_LABEL);
+      const start = label && backupStart(label.toString('latin1'));
+      const entries = listed.filter((e) => !(control?.shutDown && e.type === 'file' && staleWal(e.path, e.size, control)));
+      const lsn = control && (start !== undefined && start < control.redo ? start : control.redo);
+      return { entries: entries.map((e) => ({ ...e })), lsn: lsn === undefined ? undefined : formatLsn(lsn) };
+    } finally {
+      await reader.close();
+    }
   }
 
   private async take(volumeId: string, snapshotId: string, progress: VolumeProgress | undefined, online: OnlineBackup | undefined,
@@ -822,10 +870,12 @@ async function readControlFile(tree: VolumeTree): Promise<ControlFile | undefine
  * so it summarises everything from the checkpoint on: what the copy's captures ask for.
  */
 function withoutStaleWal(scanned: TreeEntry[], control: ControlFile): TreeEntry[] {
-  return scanned.filter((e) => {
-    const start = e.kind === 'file' ? segmentStart(e.rel, Number(e.st.size)) : undefined;
-    return start === undefined || (start + BigInt(e.st.size) > control.redo && start <= control.checkPoint + BigInt(XLOG_BLCKSZ));
-  });
+  return scanned.filter((e) => e.kind !== 'file' || !staleWal(e.rel, Number(e.st.size), control));
+}
+
+function staleWal(rel: string, size: number, control: ControlFile): boolean {
+  const start = segmentStart(rel, size);
+  return start !== undefined && (start + BigInt(size) <= control.redo || start > control.checkPoint + BigInt(XLOG_BLCKSZ));
 }
 
 /** PostgreSQL's WAL page size. */

@@ -1,6 +1,6 @@
 import type { DriverName } from '../../protocol';
 import type { ChangedPages, ChangesSoFar } from '../postgres/walSummaries';
-import type { ReadBase, SnapshotReader } from './snapshotReader';
+import type { ListedEntry, ReadBase, SnapshotReader } from './snapshotReader';
 
 /** Who must own the files of a volume: under a root engine, the OS user its container's
  *  PostgreSQL runs as (or the shared PostgreSQL user, for template builds). */
@@ -11,6 +11,10 @@ export interface FileOwner {
 
 /** Optional byte-level progress from a long volume step. */
 export type VolumeProgress = (done: number, total: number) => void;
+
+/** Gets the chunks a driver lacks for importSnapshot: calls `put` once with each one's bytes,
+ *  checked against its id (its sha256). */
+export type FillChunks = (ids: readonly string[], put: (id: string, raw: Buffer) => Promise<void>) => Promise<void>;
 
 /**
  * A volume is a writable directory that holds one PostgreSQL data directory
@@ -53,6 +57,10 @@ export interface VolumeDriver {
    *  template build's): the driver may make the volume's files the snapshot's own instead of
    *  copying them (blocks). */
   snapshotLast?(volumeId: string, snapshotId: string, progress?: VolumeProgress): Promise<void>;
+  /** Make snapshot `snapshotId` straight from a list of files and their chunk ids (a pull), asking
+   *  `fill` only for the chunks the pool lacks. No volume is written: where a snapshot is a list
+   *  of chunks (blocks), writing the files and capturing them again would copy every byte twice. */
+  importSnapshot?(snapshotId: string, entries: readonly ListedEntry[], fill: FillChunks): Promise<void>;
   /** Make the volume's contents exactly those of the snapshot, creating the volume if missing.
    *  With an owner, every file of the volume is the owner's afterwards, whoever owned the
    *  snapshot: a bookmark of one container may be loaded into another's. */

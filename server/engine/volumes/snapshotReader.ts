@@ -17,6 +17,10 @@ export type SnapshotEntry =
 
 export type SnapshotFile = Extract<SnapshotEntry, { type: 'file' }>;
 
+/** An entry with its file's chunk ids: what a remote's file list holds, and what a snapshot can
+ *  be made from without a volume (VolumeDriver.importSnapshot). */
+export type ListedEntry = Exclude<SnapshotEntry, { type: 'file' }> | (SnapshotFile & { chunks: string[] });
+
 /** A chunk's bytes, and where the driver stores it LZ4-compressed (as lz4-napi writes it), those
  *  stored bytes: a remote takes them as they are. */
 export interface ChunkData { raw: Buffer; lz4?: Buffer }
