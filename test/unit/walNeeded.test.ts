@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backupStart, parseControlFile, spentWal, type ControlFile } from '../../server/engine/postgres/walNeeded';
+import { backupStart, parseControlFile, spentWal, unwrittenWal, type ControlFile } from '../../server/engine/postgres/walNeeded';
 import type { SnapshotEntry } from '../../server/engine/volumes/snapshotReader';
 
 const SEG = 16 * 1024 * 1024;
@@ -45,6 +45,19 @@ test("an online backup's copy keeps the WAL from the backup's start", () => {
   assert.deepEqual([...spentWal(wal(), control, label)], [seg(2)]);
   assert.deepEqual([...spentWal(wal(), control, 'not a label')], [], 'a label that does not say where it starts keeps all');
   assert.deepEqual([...spentWal(wal(), control, '')], []);
+});
+
+test('segments past the checkpoint\'s whose first page names another place hold no WAL yet', async () => {
+  // Segment 6 written (its header names its start), 7 renamed ahead for reuse (it names segment 1), 8 zeroed.
+  const page = (addr: bigint) => { const b = Buffer.alloc(64 * 1024); b.writeBigUInt64LE(addr, 8); return b; };
+  const pages = new Map([[seg(5), page(lsn(5, 0))], [seg(6), page(lsn(6, 0))], [seg(7), page(lsn(1, 0))], [seg(8), page(0n)], [seg(9), Buffer.alloc(8)]]);
+  const asked: string[] = [];
+  const unwritten = await unwrittenWal(wal(file(seg(7)), file(seg(8)), file(seg(9)), file(`${seg(10)}.partial`)), control, async (p) => {
+    asked.push(p);
+    return pages.get(p)!;
+  });
+  assert.deepEqual([...unwritten].sort(), [seg(7), seg(8), seg(9)]);
+  assert.deepEqual(asked.sort(), [seg(6), seg(7), seg(8), seg(9)], 'only segments past the one the checkpoint is in are read');
 });
 
 test('a replication slot keeps all the WAL', () => {

@@ -41,6 +41,10 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
   let templateMoved = false;
   try {
     progress.report(`reaching remote "${remote.name}"`);
+    // The template version's record is asked for meanwhile (one round trip less); what the remote
+    // itself answers comes first, its errors too.
+    const versionThere = remoteTemplateVersion(client, template.id, version.version);
+    versionThere.catch(() => undefined);
     await openRemote(client, true);
     progress.report('reading what the remote holds');
     // Awaited only when the first chunk is looked up: meanwhile the snapshot is listed and a base found.
@@ -48,7 +52,7 @@ export const bookmarkPush = operation(BookmarkPushRequest.type, (raw): BookmarkP
     const known = tally.step('remote index', () => remoteChunkNames(client, cacheDir));
     const pushedLists = new PushedLists(cacheDir);
     known.catch(() => undefined); // its failure is thrown where it is awaited
-    const templateThere = await remoteTemplateVersion(client, template.id, version.version);
+    const templateThere = await versionThere;
     const packer = new Packer(client, cacheDir, (bytes, n) => { tally.bytesMoved += bytes; tally.chunksMoved += n; });
     await engine.whileReading([bm.snapshotId, version.snapshotId], async () => {
       let pushedTemplate: PushedFiles | undefined;

@@ -7,7 +7,8 @@
  * begins at the newer of its oldest segment and its newest summary's end
  * (GetOldestUnsummarizedLSN), never before the redo point the blocks driver asks it from. A push
  * leaves them out, as pg_basebackup does: after a 1% change they were 40% of the chunks a push
- * sent (docs/performance.md, "Stop 30").
+ * sent (docs/performance.md, "Stop 30"). It leaves out too the segments ahead of the WAL that
+ * hold none yet (unwrittenWal).
  */
 import type { SnapshotEntry } from '../volumes/snapshotReader';
 import { segmentStart } from '../volumes/onlineBackup';
@@ -74,6 +75,30 @@ export function spentWal(entries: readonly SnapshotEntry[], control: ControlFile
   }
   return spent;
 }
+
+/**
+ * The WAL segments of `entries` past the one the last checkpoint is in that hold no WAL yet:
+ * segments a checkpoint renamed ahead for reuse (full of old WAL) or made zeroed. PostgreSQL
+ * writes a segment's first page before anything after it, and its header names the segment's
+ * own start (xlp_pageaddr, at byte 8); these name another place, or none. Recovery of a copy ends
+ * where the WAL does, at such a segment as at a missing one, and PostgreSQL makes the segments it
+ * writes next. `firstPage` reads the start of a segment (its first chunk).
+ */
+export async function unwrittenWal(entries: readonly SnapshotEntry[], control: ControlFile,
+  firstPage: (path: string) => Promise<Buffer>): Promise<Set<string>> {
+  const unwritten = new Set<string>();
+  for (const e of entries) {
+    if (e.type !== 'file' || e.size < MIN_SEGMENT) continue;
+    const start = segmentStart(e.path, e.size);
+    if (start === undefined || start <= control.checkPoint) continue;
+    const page = await firstPage(e.path);
+    if (page.length < PAGE_HEADER || page.readBigUInt64LE(8) !== start) unwritten.add(e.path);
+  }
+  return unwritten;
+}
+
+/** The bytes of a WAL page header up to and with xlp_pageaddr (XLogPageHeaderData). */
+const PAGE_HEADER = 16;
 
 /** PostgreSQL's smallest WAL segment size (initdb --wal-segsize 1). */
 const MIN_SEGMENT = 1024 * 1024;

@@ -223,8 +223,9 @@ async function fetchMissing(into: PullFrom, wanted: Iterable<string>, deliver: (
   const total = ranges.reduce((n, r) => n + (r.end - r.start), 0);
   let done = 0;
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < ranges.length) {
+    while (next < ranges.length && !failed) {
       const r = ranges[next++];
       if (into.signal.aborted) throw cancelled();
       const bytes = await into.client.get(packKey(r.pack), { start: r.start, end: r.end });
@@ -241,7 +242,11 @@ async function fetchMissing(into: PullFrom, wanted: Iterable<string>, deliver: (
       into.tally.report(into.what, done, total);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(RANGES_IN_FLIGHT, ranges.length) }, worker));
+  // Every worker ends before this returns or throws: one still delivering after a failure would
+  // write into what the caller is dropping (a pack, a volume).
+  const ends = await Promise.allSettled(Array.from({ length: Math.min(RANGES_IN_FLIGHT, ranges.length) },
+    () => worker().catch((err: unknown) => { failed = true; throw err; })));
+  for (const end of ends) if (end.status === 'rejected') throw end.reason;
 }
 
 /** `wanted`: the chunk's id (its sha256); `id` is its name on the remote. */

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../volumes/util';
 import { CHUNK_SIZE } from '../volumes/blocks/chunkStore';
 import type { VolumeDriver } from '../volumes/driver';
 import type { ReadBase, SnapshotEntry, SnapshotFile, SnapshotReader } from '../volumes/snapshotReader';
-import { BACKUP_LABEL, CONTROL_FILE, parseControlFile, spentWal } from '../postgres/walNeeded';
+import { BACKUP_LABEL, CONTROL_FILE, parseControlFile, spentWal, unwrittenWal } from '../postgres/walNeeded';
 import { decodeFiles, encodeFiles, FilesEncoder, filesKey, ZERO_CHUNK, type EncodedFiles, type FilesEntry } from './format';
 import type { ChunkNames, Packer } from './packs';
 import type { RemoteClient } from './s3';
@@ -86,7 +86,8 @@ export async function pushSnapshot(driver: VolumeDriver, snapshotId: string, cli
   return sent;
 }
 
-/** The snapshot's entries less the WAL no copy of it reads again (postgres/walNeeded.ts). */
+/** The snapshot's entries less the WAL no copy of it reads: spent, and not yet written
+ *  (postgres/walNeeded.ts). */
 async function entriesToPush(reader: SnapshotReader): Promise<readonly SnapshotEntry[]> {
   const file = (p: string) => reader.entries.find((e) => e.path === p && e.type === 'file') as SnapshotFile | undefined;
   const control = file(CONTROL_FILE) && parseControlFile(await reader.readChunk(CONTROL_FILE, 0));
@@ -95,6 +96,7 @@ async function entriesToPush(reader: SnapshotReader): Promise<readonly SnapshotE
   // A label longer than a chunk is none PostgreSQL wrote: '' says where nothing starts.
   const text = label && (label.size <= CHUNK_SIZE ? (await reader.readChunk(BACKUP_LABEL, 0)).toString('latin1') : '');
   const spent = spentWal(reader.entries, control, text);
+  for (const p of await unwrittenWal(reader.entries, control, (rel) => reader.readChunk(rel, 0))) spent.add(p);
   return spent.size > 0 ? reader.entries.filter((e) => !spent.has(e.path)) : reader.entries;
 }
 

@@ -7,7 +7,7 @@
  */
 import type * as fs from 'node:fs';
 import { CHUNK_SIZE, chunkId, READ_SIZE } from './blocks/chunkStore';
-import { sharedChunks, type BaseChunk } from './extents';
+import { sharedChunks } from './extents';
 import { scanTree, VolumeTree, type TreeEntry } from './volumeFiles';
 
 export type SnapshotEntry =
@@ -77,7 +77,7 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
     const sizes = new Map(entries.flatMap((e) => (e.type === 'file' ? [[e.path, e.size] as const] : [])));
     const open = new Map<string, Promise<fs.promises.FileHandle>>();
     const spare = new Spare();
-    const shared = base ? await sharedWithBase(root, scanned, base, await baseScan) : new Map<string, SharedChunks>();
+    const shared = base ? await sharedWithBase(root, scanned, base, await baseScan) : new Map<string, KnownIds>();
     let readSoFar = 0;
     try {
       return await fn({
@@ -89,7 +89,7 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
         // chunk whose id base gave is read later if the remote lacks it); another through its own.
         const own = same ? undefined : tree.readFile(byPath.get(file.path)!);
         try {
-          await eachPiece(file, piecesOf(file, same && knownIn(file.path, same)), own ?? handleOf(file.path), each);
+          await eachChunk(file, same, own ?? handleOf(file.path), each);
         } finally {
           await (await own?.catch(() => undefined))?.close();
         }
@@ -100,32 +100,38 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
       for (const fh of open.values()) await (await fh.catch(() => undefined))?.close();
     }
 
-    /** The file's chunks in order: each run of those base does not give is read READ_SIZE at a
-     *  time, AHEAD reads ahead of the hashing. A snapshot's pages are seldom in the page cache
-     *  (btrfs caches a snapshot's files apart from the volume's), and one read after another,
-     *  a chunk at a time, was most of a push after a small change. */
-    async function eachPiece(file: SnapshotFile, pieces: readonly Piece[], fh: Promise<fs.promises.FileHandle>, each: EachChunk): Promise<void> {
-      const toRead = pieces.filter((p) => !p.known);
-      const reads = new Map<Piece, Promise<Buffer>>();
+    /** The file's chunks in order: those base gives are taken unread, the runs between them read
+     *  READ_SIZE at a time, AHEAD reads ahead of the hashing. A snapshot's pages are seldom in the
+     *  page cache (btrfs caches a snapshot's files apart from the volume's), and one read after
+     *  another, a chunk at a time, was most of a push after a small change. */
+    async function eachChunk(file: SnapshotFile, known: KnownIds | undefined, fh: Promise<fs.promises.FileHandle>, each: EachChunk): Promise<void> {
+      const runs = runsToRead(file, known);
+      const reads: Promise<Buffer>[] = [];
       let next = 0;
+      const readAhead = () => {
+        for (; next < runs.length && reads.length < AHEAD; next++) {
+          const r = readRange(fh, file.path, runs[next].index, runs[next].count, true);
+          r.catch(() => undefined); // thrown where it is awaited
+          reads.push(r);
+        }
+      };
       try {
-        for (const p of pieces) {
-          while (next < toRead.length && reads.size < AHEAD) {
-            const r = readRange(fh, file.path, toRead[next].index, toRead[next].count, true);
-            r.catch(() => undefined); // thrown where it is awaited
-            reads.set(toRead[next++], r);
-          }
-          if (p.known) {
-            const pending = each(p.index, p.known, async () => ({ raw: await readChunk(file.path, p.index) }));
+        const count = Math.ceil(file.size / CHUNK_SIZE);
+        for (let i = 0, run = 0; i < count;) {
+          const id = known?.[i];
+          if (id) {
+            const at = i++;
+            const pending = each(at, id, async () => ({ raw: await readChunk(file.path, at) }));
             if (pending) await pending;
             continue;
           }
-          const slice = await reads.get(p)!;
-          reads.delete(p);
+          readAhead();
+          const slice = await reads.shift()!;
+          const n = runs[run++].count;
           let released = false;
           try {
-            for (let k = 0; k < p.count; k++) {
-              const at = p.index + k;
+            for (let k = 0; k < n; k++) {
+              const at = i++;
               const data = slice.subarray(k * CHUNK_SIZE, Math.min((k + 1) * CHUNK_SIZE, slice.length));
               // A chunk wanted during the call is the slice's own bytes (EachChunk); wanted after
               // the slice is read into again (never, by a push), it is read again.
@@ -138,17 +144,8 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
           }
         }
       } finally {
-        for (const r of await Promise.allSettled(reads.values())) if (r.status === 'fulfilled') spare.give(r.value); // none outlives the handle
+        for (const r of await Promise.allSettled(reads)) if (r.status === 'fulfilled') spare.give(r.value); // none outlives the handle
       }
-    }
-
-    /** The id base gives for chunk `i` of the file at `rel`, if any. */
-    function knownIn(rel: string, same: SharedChunks): (i: number) => string | undefined {
-      if (same === ALL) {
-        const ids = base!.files.get(rel)!.chunks;
-        return (i) => ids[i];
-      }
-      return (i) => { const b = same.get(i); return b && base!.files.get(b.path)?.chunks[b.index]; };
     }
 
     function handleOf(rel: string): Promise<fs.promises.FileHandle> {
@@ -161,13 +158,13 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
       return readRange(handleOf(rel), rel, index, 1);
     }
 
-    /** `count` chunks from chunk `index` on, in one buffer: a spare one for a piece, given
-     *  back after (eachPiece). */
-    async function readRange(fh: Promise<fs.promises.FileHandle>, rel: string, index: number, count: number, piece = false): Promise<Buffer> {
+    /** `count` chunks from chunk `index` on, in one buffer: a spare one for a run, given
+     *  back after (eachChunk). */
+    async function readRange(fh: Promise<fs.promises.FileHandle>, rel: string, index: number, count: number, run = false): Promise<Buffer> {
       const size = sizes.get(rel);
       if (size === undefined) throw new Error(`${rel} is not a file of the snapshot`);
       const length = Math.max(0, Math.min(count * CHUNK_SIZE, size - index * CHUNK_SIZE));
-      const data = piece ? spare.take(length) : Buffer.allocUnsafe(length);
+      const data = run ? spare.take(length) : Buffer.allocUnsafe(length);
       let got = 0;
       while (got < data.length) {
         const { bytesRead } = await (await fh).read(data, got, data.length - got, index * CHUNK_SIZE + got);
@@ -180,8 +177,8 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
   });
 }
 
-/** A chunk whose id base gives (`known`, read only if wanted), or a run of `count` to read. */
-interface Piece { index: number; count: number; known?: string }
+/** A run of `count` chunks from chunk `index` on that base gives no id for: read in one go. */
+interface Run { index: number; count: number }
 
 /** Reads of a file in flight at once. */
 const AHEAD = 4;
@@ -203,34 +200,30 @@ class Spare {
   }
 }
 
-/** The file's pieces: with `knownAt` (the id base gives for a chunk, if any), its known chunks
- *  and the runs between them; else runs of READ_SIZE. */
-function piecesOf(file: SnapshotFile, knownAt?: (index: number) => string | undefined): Piece[] {
+/** The runs of the file's chunks that `known` gives no id for, each at most READ_SIZE long. */
+function runsToRead(file: SnapshotFile, known?: KnownIds): Run[] {
   const count = Math.ceil(file.size / CHUNK_SIZE);
   const most = READ_SIZE / CHUNK_SIZE;
-  const out: Piece[] = [];
+  const out: Run[] = [];
   for (let i = 0; i < count;) {
-    const known = knownAt?.(i);
-    if (known) { out.push({ index: i, count: 1, known }); i++; continue; }
+    if (known?.[i]) { i++; continue; }
     let n = 1;
-    while (i + n < count && n < most && !knownAt?.(i + n)) n++;
+    while (i + n < count && n < most && !known?.[i + n]) n++;
     out.push({ index: i, count: n });
     i += n;
   }
   return out;
 }
 
-/** A file's chunks that are a chunk of base's, or ALL: each is base's chunk at the same place of
- *  the same file. */
-type SharedChunks = Map<number, BaseChunk> | typeof ALL;
-const ALL = 'all';
+/** For each chunk of a file, the id base gives for it (the chunk is base's), or none: read it. */
+type KnownIds = readonly (string | undefined)[];
 
-/** The chunks of each file that are a chunk of base's: all of a file unchanged since base
- *  (unchangedSince; no object per chunk, which for 40,000 of them cost a push after a small
- *  change its building and the collections it made slower), else those that lie on the same
- *  bytes on disk (extents.ts). */
+/** The chunks of each file that are a chunk of base's, by their ids: all of a file unchanged
+ *  since base (unchangedSince: base's own list of ids), else those that lie on the same bytes on
+ *  disk (extents.ts). No object per chunk: for 40,000 of them, building them and the collections
+ *  they made slower cost a push after a small change. */
 async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base: ReadBase & { root: string },
-  baseScan: readonly TreeEntry[] | undefined): Promise<Map<string, SharedChunks>> {
+  baseScan: readonly TreeEntry[] | undefined): Promise<Map<string, KnownIds>> {
   // A base deleted since it was chosen is no base: everything is read and hashed.
   if (!baseScan) return new Map();
   // Only what base holds as regular files: the remote's list is not taken on trust for what is
@@ -238,20 +231,25 @@ async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base:
   const baseStats = new Map(baseScan.flatMap((e) => (e.kind === 'file' ? [[e.rel, e.st] as const] : [])));
   // No file of base was written after base was taken: its newest ctime is at most then.
   const written = baseScan.reduce((t, e) => (e.st.ctimeNs > t ? e.st.ctimeNs : t), 0n);
-  const out = new Map<string, SharedChunks>();
+  const out = new Map<string, KnownIds>();
   const files: Array<{ path: string; size: number }> = [];
   for (const e of scanned) {
     if (e.kind !== 'file') continue;
     const size = Number(e.st.size);
     const b = baseStats.get(e.rel);
     if (b && base.files.get(e.rel)?.size === size && unchangedSince(e.st, b, written)) {
-      out.set(e.rel, ALL);
+      out.set(e.rel, base.files.get(e.rel)!.chunks);
     } else {
       files.push({ path: e.rel, size });
     }
   }
   const baseFiles = [...base.files].flatMap(([p, f]) => (out.has(p) || !baseStats.has(p) ? [] : [{ path: p, size: f.size }]));
-  for (const [p, chunks] of await sharedChunks(root, files, base.root, baseFiles)) out.set(p, chunks);
+  const sizes = new Map(files.map((f) => [f.path, f.size]));
+  for (const [p, chunks] of await sharedChunks(root, files, base.root, baseFiles)) {
+    const ids = new Array<string | undefined>(Math.ceil(sizes.get(p)! / CHUNK_SIZE)).fill(undefined);
+    for (const [i, b] of chunks) ids[i] = base.files.get(b.path)?.chunks[b.index];
+    out.set(p, ids);
+  }
   return out;
 }
 

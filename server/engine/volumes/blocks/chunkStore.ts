@@ -300,6 +300,7 @@ export class ChunkBatch {
   private buffered = 0;
   /** The writes so far, one after another; a failed one fails every later put and seal(). */
   private writing: Promise<void> = Promise.resolve();
+  private abandoned = false;
 
   /** `copy`: every chunk put is written, even if stored (sweep moves chunks between packs). */
   constructor(private readonly store: ChunkStore, private readonly copy = false) {}
@@ -307,6 +308,7 @@ export class ChunkBatch {
   /** Store a chunk unless it is already there. Durable once seal() has returned. The data is
    *  copied before it returns, so the caller may reuse its buffer. */
   async put(id: string, data: Buffer): Promise<void> {
+    if (this.abandoned) throw new Error('a chunk was put into an abandoned batch');
     if (id === ZERO_CHUNK) return;
     // Files are chunked in parallel: a chunk two of them share is written once.
     if ((!this.copy && this.store.has(id)) || this.ids.has(id)) {
@@ -315,6 +317,7 @@ export class ChunkBatch {
     }
     this.ids.add(id);
     const packed = await compress(data);
+    if (this.abandoned) throw new Error('a chunk was put into an abandoned batch');
     const stored = packed ?? data;
     if (this.buffered + stored.length > WRITE_SIZE) this.flush();
     stored.copy(this.buffer, this.buffered);
@@ -364,8 +367,9 @@ export class ChunkBatch {
     this.store.register(this.name, this.entries, this.copy);
   }
 
-  /** Forget what was put: the capture failed. */
+  /** Forget what was put: the capture failed. Nothing can be put after. */
   async abandon(): Promise<void> {
+    this.abandoned = true;
     await this.writing.catch(() => undefined);
     const writer = this.writer;
     this.writer = undefined;
