@@ -873,6 +873,7 @@ function withoutStaleWal(scanned: TreeEntry[], control: ControlFile): TreeEntry[
   return scanned.filter((e) => e.kind !== 'file' || !staleWal(e.rel, Number(e.st.size), control));
 }
 
+/** A WAL segment that a cleanly stopped database's start does not read (withoutStaleWal). */
 function staleWal(rel: string, size: number, control: ControlFile): boolean {
   const start = segmentStart(rel, size);
   return start !== undefined && (start + BigInt(size) <= control.redo || start > control.checkPoint + BigInt(XLOG_BLCKSZ));

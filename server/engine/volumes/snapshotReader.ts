@@ -116,6 +116,7 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
         }
       };
       try {
+        readAhead(); // while the chunks before the first run are looked up
         const count = Math.ceil(file.size / CHUNK_SIZE);
         for (let i = 0, run = 0; i < count;) {
           const id = known?.[i];
@@ -257,12 +258,14 @@ async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base:
  * A file of a btrfs snapshot is the same file of an earlier snapshot of the same volume (btrfs
  * keeps inode numbers and times in a snapshot) and unwritten since: same inode, size, mtime and
  * ctime. ctime cannot be set by a user, and every write sets it; but the clock it reads moves in
- * steps of a few milliseconds, so a write just after base was taken could leave it as it was.
- * Hence only a file whose ctime is seconds before base's last write (`written`, and so before
- * base was taken) counts. On XFS (reflink) every snapshot's file is a file of its own, with its
- * own inode: never the same.
+ * steps of a tick (4 ms here, 10 ms at most), so a write just after base was taken could leave
+ * it as it was. Hence only a file whose ctime is ten ticks before base's last write (`written`,
+ * and so before base was taken) counts. It was two seconds: a bookmark taken just after its
+ * container was made (every file's ctime set then) had no file that counted, and a push after
+ * a small change compared all 1,000 files' extents. On XFS (reflink) every snapshot's file is a
+ * file of its own, with its own inode: never the same.
  */
 function unchangedSince(st: fs.BigIntStats, b: fs.BigIntStats, written: bigint): boolean {
-  const margin = 2_000_000_000n; // ns
+  const margin = 100_000_000n; // ns
   return st.ino === b.ino && st.size === b.size && st.mtimeNs === b.mtimeNs && st.ctimeNs === b.ctimeNs && b.ctimeNs < written - margin;
 }
