@@ -17,6 +17,7 @@ import { BlocksDriver, chunkRuns } from '../../server/engine/volumes/blocks';
 import { CHUNK_SIZE, ChunkStore, chunkId, storedChunkIds } from '../../server/engine/volumes/blocks/chunkStore';
 import type { FileOwner, VolumeDriver, VolumeProgress } from '../../server/engine/volumes/driver';
 import { createDriver, probeDriver } from '../../server/engine/volumes/index';
+import type { ListedEntry } from '../../server/engine/volumes/snapshotReader';
 import { mountLoopFs } from '../support/loopfs';
 
 const KiB = 1024;
@@ -737,4 +738,71 @@ test('blocks: snapshotLast takes big files into the store as they are; the snaps
   await driver.deleteVolume('copy');
   await driver.deleteSnapshot('tpl');
   assert.deepEqual(await fs.promises.readdir(packs), []);
+});
+
+/** A snapshot's files as a remote's list gives them (ids unread, from the manifest), and each chunk's bytes. */
+async function listOf(driver: Pick<VolumeDriver, 'readSnapshot'>, snapshotId: string): Promise<{ listed: ListedEntry[]; chunks: Map<string, Buffer> }> {
+  const chunks = new Map<string, Buffer>();
+  const listed = await driver.readSnapshot(snapshotId, async (r) => {
+    const out: ListedEntry[] = [];
+    for (const e of r.entries) {
+      if (e.type !== 'file') { out.push(e); continue; }
+      const ids = [...r.ids!(e)];
+      for (const [i, id] of ids.entries()) if (!chunks.has(id)) chunks.set(id, await r.readChunk(e.path, i));
+      out.push({ ...e, chunks: ids });
+    }
+    return out;
+  });
+  return { listed, chunks };
+}
+
+test('blocks: importSnapshot makes a snapshot from a list, asking only for the chunks the pool lacks; a failed fill leaves nothing', async (t) => {
+  const env = await tmpPool();
+  t.after(() => env.cleanup());
+  const there = ownedBy(new BlocksDriver({ pool: path.join(env.pool, 'there') }), OWNER);
+  const here = ownedBy(new BlocksDriver({ pool: path.join(env.pool, 'here') }), OWNER);
+  await there.init();
+  await here.init();
+  await there.createVolume('v');
+  await populate(there.volumePath('v'));
+  await put(there.volumePath('v'), 'base/1/big', Buffer.concat([bytes(1 * MiB, 46), Buffer.alloc(256 * KiB), bytes(64 * KiB, 46)]));
+  await there.snapshot('v', 'one');
+  const one = await listOf(there, 'one');
+  const asked: string[] = [];
+  const fill = (chunks: Map<string, Buffer>) => async (ids: readonly string[], put: (id: string, raw: Buffer) => Promise<void>) => {
+    asked.push(...ids);
+    for (const id of ids) await put(id, chunks.get(id)!);
+  };
+  await here.importSnapshot('one', one.listed, fill(one.chunks));
+  assert.deepEqual(new Set(asked), new Set([...one.chunks.keys()].filter((id) => id !== '0')), 'every stored chunk once, zeros never');
+  assert.equal(asked.length, new Set(asked).size);
+  await here.restore('copy', 'one');
+  assert.deepEqual(await fingerprint(here.volumePath('copy')), await fingerprint(there.volumePath('v')));
+
+  // After a change to one chunk, only that chunk is asked for.
+  const fh = await fs.promises.open(path.join(there.volumePath('v'), 'base/1/big'), 'r+');
+  await fh.write(bytes(8 * KiB, 47), 0, 8 * KiB, 3 * CHUNK_SIZE);
+  await fh.close();
+  await there.snapshot('v', 'two');
+  const two = await listOf(there, 'two');
+  asked.length = 0;
+  await here.importSnapshot('two', two.listed, fill(two.chunks));
+  assert.equal(asked.length, 1);
+  await here.restore('copy', 'two');
+  assert.deepEqual(await fingerprint(here.volumePath('copy')), await fingerprint(there.volumePath('v')));
+
+  // A fill that fails, or leaves a chunk out, leaves no snapshot and no pack.
+  await put(there.volumePath('v'), 'base/1/new', bytes(300 * KiB, 48));
+  await there.snapshot('v', 'three');
+  const three = await listOf(there, 'three');
+  const packs = path.join(env.pool, 'here', 'chunks', 'packs');
+  const before = (await fs.promises.readdir(packs)).sort();
+  await assert.rejects(here.importSnapshot('three', three.listed, async (ids, put) => {
+    await put(ids[0], three.chunks.get(ids[0])!);
+    throw new Error('the remote went away');
+  }), /the remote went away/);
+  await assert.rejects(here.importSnapshot('three', three.listed, async (ids, put) => put(ids[0], three.chunks.get(ids[0])!)),
+    /chunks of snapshot three never came/);
+  assert.equal(await here.hasSnapshot('three'), false);
+  assert.deepEqual((await fs.promises.readdir(packs)).sort(), before);
 });
