@@ -78,11 +78,12 @@ export function spentWal(entries: readonly SnapshotEntry[], control: ControlFile
 
 /**
  * The WAL segments of `entries` past the one the last checkpoint is in that hold no WAL yet:
- * segments a checkpoint renamed ahead for reuse (full of old WAL) or made zeroed. PostgreSQL
- * writes a segment's first page before anything after it, and its header names the segment's
- * own start (xlp_pageaddr, at byte 8); these name another place, or none. Recovery of a copy ends
- * where the WAL does, at such a segment as at a missing one, and PostgreSQL makes the segments it
- * writes next. `firstPage` reads the start of a segment (its first chunk).
+ * segments a checkpoint renamed ahead for reuse (full of old WAL) or made ahead of time (zeros,
+ * when it ended past three quarters of a segment). PostgreSQL writes a segment's first page
+ * before anything after it, and its header names the segment's own start (xlp_pageaddr, at
+ * byte 8); these name another place, or none. Recovery of a copy ends where the WAL does, at
+ * such a segment as at a missing one, and PostgreSQL makes the segments it writes next.
+ * `firstPage` reads the start of a segment (its first chunk).
  */
 export async function unwrittenWal(entries: readonly SnapshotEntry[], control: ControlFile,
   firstPage: (path: string) => Promise<Buffer>): Promise<Set<string>> {
