@@ -220,7 +220,7 @@ const walOf = (dir: string) => fs.readdirSync(path.join(dir, 'pg_wal')).filter((
 /**
  * The WAL segments of a pushed snapshot its file list (kept by the engine at `listFile`) leaves
  * out. Each either ends by the redo point of the snapshot's pg_control, or starts past its last
- * checkpoint with a first page that names another place (a segment renamed ahead for reuse): no
+ * checkpoint with a first page that names another place (a segment made ahead of time): no
  * copy reads it.
  */
 function walLeftOut(e: TestEngine, listFile: string): { snapshot: string; listed: Set<string>; leftOut: string[]; ahead: number } {

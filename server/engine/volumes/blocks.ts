@@ -277,7 +277,7 @@ export class BlocksDriver implements VolumeDriver {
       const start = label && backupStart(label.toString('latin1'));
       const entries = listed.filter((e) => !(control?.shutDown && e.type === 'file' && staleWal(e.path, e.size, control)));
       const lsn = control && (start !== undefined && start < control.redo ? start : control.redo);
-      return { entries: entries.map((e) => ({ ...e })), lsn: lsn === undefined ? undefined : formatLsn(lsn) };
+      return { entries, lsn: lsn === undefined ? undefined : formatLsn(lsn) };
     } finally {
       await reader.close();
     }

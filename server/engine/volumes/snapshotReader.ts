@@ -6,7 +6,7 @@
  * through handles that never follow a link, hashing as they go.
  */
 import type * as fs from 'node:fs';
-import { CHUNK_SIZE, chunkId, READ_SIZE } from './blocks/chunkStore';
+import { CHUNK_SIZE, chunkCount, chunkId, READ_SIZE } from './blocks/chunkStore';
 import { sharedChunks } from './extents';
 import { scanTree, VolumeTree, type TreeEntry } from './volumeFiles';
 
@@ -117,7 +117,7 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
       };
       try {
         readAhead(); // while the chunks before the first run are looked up
-        const count = Math.ceil(file.size / CHUNK_SIZE);
+        const count = chunkCount(file.size);
         for (let i = 0, run = 0; i < count;) {
           const id = known?.[i];
           if (id) {
@@ -203,7 +203,7 @@ class Spare {
 
 /** The runs of the file's chunks that `known` gives no id for, each at most READ_SIZE long. */
 function runsToRead(file: SnapshotFile, known?: KnownIds): Run[] {
-  const count = Math.ceil(file.size / CHUNK_SIZE);
+  const count = chunkCount(file.size);
   const most = READ_SIZE / CHUNK_SIZE;
   const out: Run[] = [];
   for (let i = 0; i < count;) {
@@ -245,11 +245,13 @@ async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base:
     }
   }
   const baseFiles = [...base.files].flatMap(([p, f]) => (out.has(p) || !baseStats.has(p) ? [] : [{ path: p, size: f.size }]));
-  const sizes = new Map(files.map((f) => [f.path, f.size]));
-  for (const [p, chunks] of await sharedChunks(root, files, base.root, baseFiles)) {
-    const ids = new Array<string | undefined>(Math.ceil(sizes.get(p)! / CHUNK_SIZE)).fill(undefined);
+  const shared = await sharedChunks(root, files, base.root, baseFiles);
+  for (const f of files) {
+    const chunks = shared.get(f.path);
+    if (!chunks) continue;
+    const ids = new Array<string | undefined>(chunkCount(f.size)).fill(undefined);
     for (const [i, b] of chunks) ids[i] = base.files.get(b.path)?.chunks[b.index];
-    out.set(p, ids);
+    out.set(f.path, ids);
   }
   return out;
 }
@@ -257,8 +259,8 @@ async function sharedWithBase(root: string, scanned: readonly TreeEntry[], base:
 /**
  * A file of a btrfs snapshot is the same file of an earlier snapshot of the same volume (btrfs
  * keeps inode numbers and times in a snapshot) and unwritten since: same inode, size, mtime and
- * ctime. ctime cannot be set by a user, and every write sets it; but the clock it reads moves in
- * steps of a tick (4 ms here, 10 ms at most), so a write just after base was taken could leave
+ * ctime. ctime cannot be set by a user, and every write sets it; but where the clock it reads
+ * is coarse it moves in ticks (10 ms at most), so a write just after base was taken could leave
  * it as it was. Hence only a file whose ctime is ten ticks before base's last write (`written`,
  * and so before base was taken) counts. It was two seconds: a bookmark taken just after its
  * container was made (every file's ctime set then) had no file that counted, and a push after

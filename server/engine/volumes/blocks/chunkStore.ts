@@ -308,7 +308,7 @@ export class ChunkBatch {
   /** Store a chunk unless it is already there. Durable once seal() has returned. The data is
    *  copied before it returns, so the caller may reuse its buffer. */
   async put(id: string, data: Buffer): Promise<void> {
-    if (this.abandoned) throw new Error('a chunk was put into an abandoned batch');
+    this.refuseIfAbandoned();
     if (id === ZERO_CHUNK) return;
     // Files are chunked in parallel: a chunk two of them share is written once.
     if ((!this.copy && this.store.has(id)) || this.ids.has(id)) {
@@ -317,7 +317,7 @@ export class ChunkBatch {
     }
     this.ids.add(id);
     const packed = await compress(data);
-    if (this.abandoned) throw new Error('a chunk was put into an abandoned batch');
+    this.refuseIfAbandoned(); // abandoned while it was compressed
     const stored = packed ?? data;
     if (this.buffered + stored.length > WRITE_SIZE) this.flush();
     stored.copy(this.buffer, this.buffered);
@@ -329,6 +329,10 @@ export class ChunkBatch {
     // One write per chunk cost a trip through the thread pool each: 37,000 of them for 2.4 GB.
     // The put that fills a buffer waits for its write, which bounds the memory held.
     if (this.buffered === WRITE_SIZE) await this.flush();
+  }
+
+  private refuseIfAbandoned(): void {
+    if (this.abandoned) throw new Error('a chunk was put into an abandoned batch');
   }
 
   /** Write the buffer at its place in the pack, after the writes before it. */
