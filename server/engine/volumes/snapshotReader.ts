@@ -86,10 +86,12 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
       chunks: async (file, each) => {
         const same = shared.get(file.path);
         // A file that shares chunks with base is read through the handle readChunk keeps (a
-        // chunk whose id base gave is read later if the remote lacks it); another through its own.
+        // chunk whose id base gave is read later if the remote lacks it), opened only if a chunk
+        // is read: after a small change most files are base's whole, and opening, checking and
+        // closing each of them was a tenth of the push. Another file is read through its own.
         const own = same ? undefined : tree.readFile(byPath.get(file.path)!);
         try {
-          await eachChunk(file, same, own ?? handleOf(file.path), each);
+          await eachChunk(file, same, own ? () => own : () => handleOf(file.path), each);
         } finally {
           await (await own?.catch(() => undefined))?.close();
         }
@@ -104,13 +106,13 @@ export async function readFolderSnapshot<T>(root: string, fn: (r: SnapshotReader
      *  READ_SIZE at a time, AHEAD reads ahead of the hashing. A snapshot's pages are seldom in the
      *  page cache (btrfs caches a snapshot's files apart from the volume's), and one read after
      *  another, a chunk at a time, was most of a push after a small change. */
-    async function eachChunk(file: SnapshotFile, known: KnownIds | undefined, fh: Promise<fs.promises.FileHandle>, each: EachChunk): Promise<void> {
+    async function eachChunk(file: SnapshotFile, known: KnownIds | undefined, fh: () => Promise<fs.promises.FileHandle>, each: EachChunk): Promise<void> {
       const runs = runsToRead(file, known);
       const reads: Promise<Buffer>[] = [];
       let next = 0;
       const readAhead = () => {
         for (; next < runs.length && reads.length < AHEAD; next++) {
-          const r = readRange(fh, file.path, runs[next].index, runs[next].count, true);
+          const r = readRange(fh(), file.path, runs[next].index, runs[next].count, true);
           r.catch(() => undefined); // thrown where it is awaited
           reads.push(r);
         }
