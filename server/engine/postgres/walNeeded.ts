@@ -88,13 +88,16 @@ export function spentWal(entries: readonly SnapshotEntry[], control: ControlFile
 export async function unwrittenWal(entries: readonly SnapshotEntry[], control: ControlFile,
   firstPage: (path: string) => Promise<Buffer>): Promise<Set<string>> {
   const unwritten = new Set<string>();
-  for (const e of entries) {
-    if (e.type !== 'file' || e.size < MIN_SEGMENT) continue;
-    const start = segmentStart(e.path, e.size);
-    if (start === undefined || start <= control.checkPoint) continue;
-    const page = await firstPage(e.path);
-    if (page.length < PAGE_HEADER || page.readBigUInt64LE(8) !== start) unwritten.add(e.path);
-  }
+  // Read side by side: a snapshot's pages are seldom cached, and one after another a few
+  // segments' first pages took 30 ms of a push after a small change.
+  const ahead = entries.flatMap((e) => {
+    const start = e.type === 'file' && e.size >= MIN_SEGMENT ? segmentStart(e.path, e.size) : undefined;
+    return start !== undefined && start > control.checkPoint ? [{ path: e.path, start }] : [];
+  });
+  await Promise.all(ahead.map(async ({ path, start }) => {
+    const page = await firstPage(path);
+    if (page.length < PAGE_HEADER || page.readBigUInt64LE(8) !== start) unwritten.add(path);
+  }));
   return unwritten;
 }
 
