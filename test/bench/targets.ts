@@ -2,6 +2,7 @@
 import { PAGE } from './listing';
 import type { BenchResults, SiteResult } from './results';
 import type { OpName } from './slipstreamOps';
+import { summarize } from './stats';
 
 export interface TargetResult {
   target: string;
@@ -88,8 +89,12 @@ function remoteTargets(r: BenchResults): TargetResult[] {
     { target: `remotes (${x.driver}): push >= 50% of a plain upload's rate (${x.dataset})`, measured: pct(x.plainUpload / x.push.seconds), met: x.plainUpload / x.push.seconds >= 0.5 },
     { target: `remotes (${x.driver}): pull >= 50% of a plain download's rate (${x.dataset})`, measured: pct(x.plainDownload / x.pull.seconds), met: x.plainDownload / x.pull.seconds >= 0.5 },
   ];
-  for (const c of x.afterChange) {
-    out.push({ target: `remotes (${x.driver}): a push after ${c.change} <= 5% of the first push`, measured: pct(c.push.seconds / x.push.seconds), met: c.push.seconds / x.push.seconds <= 0.05 });
+  // A change measured more than once (remotes.ts, CHANGES) counts by its median push.
+  for (const change of new Set(x.afterChange.map((c) => c.change))) {
+    const times = x.afterChange.filter((c) => c.change === change).map((c) => c.push.seconds);
+    const ratio = summarize(times).median / x.push.seconds;
+    const of = times.length > 1 ? ` (median of ${times.map((t) => t.toFixed(2)).join(', ')} s)` : '';
+    out.push({ target: `remotes (${x.driver}): a push after ${change} <= 5% of the first push`, measured: `${pct(ratio)}${of}`, met: ratio <= 0.05 });
   }
   return out;
 }
