@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { NodeDesc } from '../model/nodes';
-import type { TreeData } from '../treeData';
+import type { TreeChange, TreeData } from '../treeData';
 import { Disposable } from '../util/disposable';
 
 /** The command a "Load more…" row runs when clicked. */
@@ -13,12 +13,32 @@ export const LOAD_MORE = 'slipstream.views.loadMore';
 export class EngineTree extends Disposable implements vscode.TreeDataProvider<NodeDesc> {
   private readonly changed = this.register(new vscode.EventEmitter<NodeDesc | NodeDesc[] | undefined>());
   readonly onDidChangeTreeData = this.changed.event;
+  /** Levels VS Code is being answered for, and not yet a macrotask past the answer. */
+  private fetching = 0;
+  /** A change that came meanwhile: `whole`, or these rows. */
+  private held?: { whole: boolean; rows: Set<NodeDesc> };
 
   constructor(readonly data: TreeData) {
     super();
     this.register(data);
-    // The same objects VS Code got from getChildren: it finds rows by identity.
-    this.register(data.onDidChange((nodes) => this.changed.fire(nodes ? [...nodes] : undefined)));
+    this.register(data.onDidChange((nodes) => this.announce(nodes)));
+  }
+
+  /**
+   * Tell VS Code to draw rows again (the same objects it got from getChildren: it finds rows by
+   * identity), but never while it is being answered for a level. A change announced then makes it
+   * ask for the level again, and when both answers land it registers the same rows twice and shows
+   * "Element with id … is already registered" (microsoft/vscode#192055; the e2e clicks test saw
+   * it once). So a change waits until the answers in flight are registered.
+   */
+  private announce(nodes: TreeChange): void {
+    if (this.fetching === 0) {
+      this.changed.fire(nodes ? [...nodes] : undefined);
+      return;
+    }
+    const held = this.held ??= { whole: false, rows: new Set() };
+    if (!nodes) held.whole = true;
+    else for (const n of nodes) held.rows.add(n);
   }
 
   getTreeItem(node: NodeDesc): vscode.TreeItem {
@@ -36,8 +56,19 @@ export class EngineTree extends Disposable implements vscode.TreeDataProvider<No
     return item;
   }
 
-  getChildren(node?: NodeDesc): Promise<NodeDesc[]> {
-    return this.data.children(node);
+  async getChildren(node?: NodeDesc): Promise<NodeDesc[]> {
+    this.fetching++;
+    try {
+      return await this.data.children(node);
+    } finally {
+      // VS Code registers the rows once this has resolved: a macrotask later they are surely known.
+      setTimeout(() => {
+        if (--this.fetching > 0 || !this.held || this.isDisposed) return;
+        const { whole, rows } = this.held;
+        this.held = undefined;
+        this.changed.fire(whole ? undefined : [...rows]);
+      });
+    }
   }
 }
 
