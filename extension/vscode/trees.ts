@@ -15,6 +15,9 @@ export class EngineTree extends Disposable implements vscode.TreeDataProvider<No
   readonly onDidChangeTreeData = this.changed.event;
   /** Levels VS Code is being answered for, and not yet a macrotask past the answer. */
   private fetching = 0;
+  /** Levels VS Code will ask for again after the last announcement, and has not yet. */
+  private awaiting = new Set<string>();
+  private awaitingTimer?: ReturnType<typeof setTimeout>;
   /** A change that came meanwhile: `whole`, or these rows. */
   private held?: { whole: boolean; rows: Set<NodeDesc> };
 
@@ -22,23 +25,36 @@ export class EngineTree extends Disposable implements vscode.TreeDataProvider<No
     super();
     this.register(data);
     this.register(data.onDidChange((nodes) => this.announce(nodes)));
+    this.register({ dispose: () => clearTimeout(this.awaitingTimer) });
   }
 
   /**
    * Tell VS Code to draw rows again (the same objects it got from getChildren: it finds rows by
-   * identity), but never while it is being answered for a level. A change announced then makes it
-   * ask for the level again, and when both answers land it registers the same rows twice and shows
+   * identity), but never while it is being answered for a level, nor before it has asked again
+   * for the levels the last announcement made it forget. A change announced then makes it ask
+   * for a level twice, and when both answers land it registers the same rows twice and shows
    * "Element with id … is already registered" (microsoft/vscode#192055; the e2e clicks test saw
-   * it once). So a change waits until the answers in flight are registered.
+   * it in two runs out of three). So a change waits; a level VS Code does not ask for again (its
+   * row collapsed meanwhile) is waited for AWAIT_MS at most.
    */
   private announce(nodes: TreeChange): void {
-    if (this.fetching === 0) {
-      this.changed.fire(nodes ? [...nodes] : undefined);
+    if (this.fetching > 0 || this.awaiting.size > 0) {
+      const held = this.held ??= { whole: false, rows: new Set() };
+      if (!nodes) held.whole = true;
+      else for (const n of nodes) held.rows.add(n);
       return;
     }
-    const held = this.held ??= { whole: false, rows: new Set() };
-    if (!nodes) held.whole = true;
-    else for (const n of nodes) held.rows.add(n);
+    this.changed.fire(nodes ? [...nodes] : undefined);
+    this.awaiting = new Set(nodes ? this.data.redrawing : ['']);
+    clearTimeout(this.awaitingTimer);
+    if (this.awaiting.size) this.awaitingTimer = setTimeout(() => { this.awaiting.clear(); this.announceHeld(); }, AWAIT_MS);
+  }
+
+  private announceHeld(): void {
+    if (this.fetching > 0 || this.awaiting.size > 0 || !this.held || this.isDisposed) return;
+    const { whole, rows } = this.held;
+    this.held = undefined;
+    this.announce(whole ? undefined : [...rows]);
   }
 
   getTreeItem(node: NodeDesc): vscode.TreeItem {
@@ -63,14 +79,16 @@ export class EngineTree extends Disposable implements vscode.TreeDataProvider<No
     } finally {
       // VS Code registers the rows once this has resolved: a macrotask later they are surely known.
       setTimeout(() => {
-        if (--this.fetching > 0 || !this.held || this.isDisposed) return;
-        const { whole, rows } = this.held;
-        this.held = undefined;
-        this.changed.fire(whole ? undefined : [...rows]);
+        this.fetching--;
+        this.awaiting.delete(node?.id ?? '');
+        this.announceHeld();
       });
     }
   }
 }
+
+/** The longest a change waits for VS Code to ask again for a level it was told to redraw. */
+const AWAIT_MS = 1000;
 
 function collapsible(c: NodeDesc['collapsible']): vscode.TreeItemCollapsibleState {
   return c === 'none' ? vscode.TreeItemCollapsibleState.None
