@@ -33,8 +33,8 @@ export class EngineTree extends Disposable implements vscode.TreeDataProvider<No
    * identity), but never while it is being answered for a level, nor before it has asked again
    * for the levels the last announcement made it forget. A change announced then makes it ask
    * for a level twice, and when both answers land it registers the same rows twice and shows
-   * "Element with id … is already registered" (microsoft/vscode#192055; the e2e clicks test saw
-   * it in two runs out of three). So a change waits; a level VS Code does not ask for again (its
+   * "Element with id … is already registered" (microsoft/vscode#192055; two clean-clone runs of the
+   * e2e clicks test saw it). So a change waits; a level VS Code does not ask for again (its
    * row collapsed meanwhile) is waited for AWAIT_MS at most.
    */
   private announce(nodes: TreeChange): void {

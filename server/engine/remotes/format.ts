@@ -176,7 +176,12 @@ export function decodePackIndex(name: string, body: Buffer): PackIndex {
 
 /** Check every record of a pack index without decoding it (a push needs only the names). */
 export function checkPackIndex(name: string, body: Buffer): void {
-  expect(`pack index ${name}`, intactRecords(body) * RECORD === body.length, 'a torn or damaged record');
+  expect(`pack index ${name}`, packIndexIntact(body), 'a torn or damaged record');
+}
+
+/** Whether every record of a pack index checks out (checkPackIndex, without the error). */
+export function packIndexIntact(body: Buffer): boolean {
+  return intactRecords(body) * RECORD === body.length;
 }
 
 export function encodePackIndex(chunks: readonly PackedChunk[]): Buffer {
